@@ -1,0 +1,1 @@
+"""Compiled numba kernels. Modules here import only numpy, numba and math."""

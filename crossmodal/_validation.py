@@ -1,0 +1,96 @@
+"""Input checks shared by the crossmodal estimators and functions.
+
+Every message names the argument, the value seen and what is required.
+Validation happens once, here, at the Python boundary; kernels trust their input.
+"""
+
+import numbers
+
+import numpy as np
+from sklearn.utils import check_array
+
+__all__ = [
+    "check_modality",
+    "check_paired_samples",
+    "check_probabilities",
+    "check_at_least_two_classes",
+    "check_positive_int",
+]
+
+
+def check_modality(X, name, *, dtype=(np.float32, np.float64), ensure_2d=True, allow_nd=False):
+    """Validate one modality's array: numeric, finite, non-empty.
+
+    Parameters
+    ----------
+    X : array-like
+        The data.
+    name : str
+        Argument name used in error messages (``"X_teacher"``, ``"X_b"``).
+    dtype : dtype or tuple of dtypes
+        Accepted dtypes; anything else is converted to the first one.
+    ensure_2d, allow_nd : bool
+        Passed to :func:`sklearn.utils.check_array`.
+
+    Returns
+    -------
+    X : ndarray
+    """
+    if X is None:
+        raise ValueError(f"{name} is required; got None.")
+    return check_array(
+        X,
+        dtype=dtype,
+        ensure_2d=ensure_2d,
+        allow_nd=allow_nd,
+        ensure_all_finite=True,
+        input_name=name,
+    )
+
+
+def check_paired_samples(X, X_other, name="X", other_name="X_teacher"):
+    """Raise if two modalities do not hold the same number of samples."""
+    n, m = len(X), len(X_other)
+    if n != m:
+        raise ValueError(
+            f"{name} and {other_name} have different numbers of samples: {n} and {m}. "
+            f"Each row of {other_name} must be the paired view of the same row of {name}."
+        )
+
+
+def check_probabilities(P, n_samples, n_classes, name="teacher_proba", atol=1e-4):
+    """Validate an (n_samples, n_classes) matrix of class probabilities."""
+    P = check_modality(P, name)
+    if P.shape != (n_samples, n_classes):
+        raise ValueError(
+            f"{name} must have shape (n_samples, n_classes) = ({n_samples}, {n_classes}) "
+            f"(one column per class in classes_, sorted as np.unique(y)); got shape {P.shape}."
+        )
+    if np.any(P < 0) or np.any(P > 1):
+        raise ValueError(
+            f"{name} must hold probabilities in [0, 1]; got values in "
+            f"[{float(P.min()):.4g}, {float(P.max()):.4g}]."
+        )
+    sums = P.sum(axis=1)
+    bad = np.flatnonzero(np.abs(sums - 1.0) > atol)
+    if bad.size:
+        raise ValueError(
+            f"Each row of {name} must sum to 1; row {int(bad[0])} sums to {float(sums[bad[0]]):.6g} "
+            f"({bad.size} rows are off by more than {atol})."
+        )
+    return P
+
+
+def check_at_least_two_classes(classes, name="y"):
+    """Raise if a classification target has fewer than two classes."""
+    if len(classes) < 2:
+        raise ValueError(
+            f"{name} has {len(classes)} class ({list(classes)!r}); a classifier needs at least 2 classes."
+        )
+
+
+def check_positive_int(value, name, minimum=1):
+    """Return ``value`` as int if it is an integer >= minimum, else raise."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}.")
+    return int(value)
