@@ -1,0 +1,435 @@
+"""CrossModalDistiller: crossmodal knowledge distillation as a scikit-learn classifier."""
+
+import inspect
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from skorch import NeuralNetClassifier
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context, clone
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, check_random_state, validate_data
+
+from ._kd_loss import teacher_log_probs as _teacher_log_probs
+from ._kd_net import DistillationNet
+from ._torch_utils import SEED_MAX, predict_logits, resolve_device, seeded, threads_for_work, torch_threads
+from ._validation import check_at_least_two_classes, check_modality, check_paired_samples, check_probabilities
+from .nets import MLP
+
+__all__ = ["CrossModalDistiller"]
+
+_FLOAT_DTYPES = (np.float32, np.float64)
+# Teacher probabilities are clipped here before the log, so a zero becomes a
+# finite log-probability whose softmax weight is 0 in float32.
+_PROBA_FLOOR = 1e-30
+
+
+def default_student():
+    """The student template used when ``student=None``: a one-hidden-layer MLP."""
+    return NeuralNetClassifier(
+        MLP,
+        module__hidden_sizes=(128,),
+        criterion=torch.nn.CrossEntropyLoss,
+        optimizer=torch.optim.Adam,
+        lr=1e-3,
+        max_epochs=100,
+        batch_size=64,
+        iterator_train__shuffle=True,
+        train_split=None,
+        callbacks="disable",
+        verbose=0,
+    )
+
+
+def default_teacher():
+    """The teacher used when ``teacher=None``: the same MLP trained on cross-entropy."""
+    return default_student()
+
+
+def _module_accepts(module, name):
+    if not inspect.isclass(module):
+        return False
+    try:
+        return name in inspect.signature(module).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _as_distillation_net(template, n_features, n_classes, device, **loss_params):
+    """Copy a skorch NeuralNetClassifier template into a DistillationNet sized for the data."""
+    if type(template) not in (NeuralNetClassifier, DistillationNet):
+        raise TypeError(
+            "student (and a skorch teacher) must be a skorch.NeuralNetClassifier template; got "
+            f"{type(template).__name__}. Subclasses are not supported because the distiller "
+            "rebuilds the net with its own loss."
+        )
+    params = template.get_params(deep=False)
+    params.pop("_metadata_request", None)
+    for key in ("rho", "temperature", "kl_reduction"):
+        params.pop(key, None)
+    module = params["module"]
+    if _module_accepts(module, "in_features") and "module__in_features" not in params:
+        params["module__in_features"] = n_features
+    if _module_accepts(module, "n_classes") and "module__n_classes" not in params:
+        params["module__n_classes"] = n_classes
+    params["criterion"] = torch.nn.CrossEntropyLoss
+    if device is not None:
+        params["device"] = str(device)
+    return DistillationNet(**params, **loss_params)
+
+
+def _fit_net(net, X, y, seed, extra=None):
+    """Initialise and train a DistillationNet under a fixed seed and a deliberate thread count."""
+    batch = {"X": X}
+    if extra:
+        batch.update({k: v for k, v in extra.items() if v is not None})
+    with seeded(seed, net.device):
+        net.initialize()
+        n_params = sum(p.numel() for p in net.module_.parameters())
+        rows = len(X) if net.batch_size in (None, -1) else min(len(X), int(net.batch_size))
+        with torch_threads(threads_for_work(rows, n_params, net.device)):
+            net.partial_fit(batch, y)
+    return net
+
+
+class CrossModalDistiller(ClassifierMixin, BaseEstimator):
+    """Student classifier on one modality, distilled from a teacher on another.
+
+    The student sees only ``X`` (modality *b*) at fit and predict time. The
+    teacher sees the other modality ``X_teacher`` (*a*), or both (*a* + *b*),
+    and is trained and queried once per fit; its class probabilities then
+    guide the student through the loss of the paper's eq. (1)::
+
+        rho * CE(y, s) + (1 - rho) * T**2 * KL(softmax(t / T) || softmax(s / T))
+
+    Parameters
+    ----------
+    teacher : estimator or None, default=None
+        Any scikit-learn classifier with ``predict_proba`` or
+        ``decision_function`` (cloned and fitted on the teacher's input), a
+        skorch ``NeuralNetClassifier`` (its ``module__in_features`` and
+        ``module__n_classes`` are filled in when its module takes them), or a
+        prefit classifier wrapped in :class:`sklearn.frozen.FrozenEstimator`
+        (used as is). ``None`` trains a one-hidden-layer MLP.
+    student : skorch.NeuralNetClassifier or None, default=None
+        Template of the student network; its module must return logits. It is
+        cloned into a private skorch subclass that adds the KD term. ``None``
+        uses a one-hidden-layer MLP (128 units, Adam, 100 epochs); use
+        ``NeuralNetClassifier(crossmodal.nets.MLP, module__hidden_sizes=())``
+        for the paper's logistic regression. With ``callbacks="disable"`` and
+        ``train_split=None`` (as the default) training runs in a tight loop
+        that skips skorch's per-epoch machinery; any other setting keeps the
+        full skorch loop (callbacks, validation split, printing).
+    rho : float in [0, 1], default=0.5
+        Weight of the cross-entropy term; ``1 - rho`` weighs the KD term.
+        ``rho=1`` trains the student without a teacher (no-KD baseline).
+    temperature : float > 0, default=1.0
+        Softmax temperature T. The paper uses 1.
+    kl_reduction : {"batchmean", "mean"}, default="batchmean"
+        ``"batchmean"`` is the KL divergence per sample (the mathematically
+        correct form); ``"mean"`` also divides by the number of classes, as
+        torch's default ``KLDivLoss()`` in the paper authors' code does.
+    teacher_input : {"teacher", "both", "student"}, default="teacher"
+        What the teacher sees: ``X_teacher`` (crossmodal KD), the columns of
+        ``X_teacher`` then ``X`` (the multimodal teacher of the paper's
+        section 3), or ``X`` itself (unimodal KD, a baseline; ``X_teacher``
+        is then not needed).
+    focus : ModalityGeneralRanker or None, default=None
+        When set, it is cloned, fitted on ``(X_teacher, y, X_b=X)`` and the
+        teacher is trained and queried on its ``transform`` of the teacher
+        modality: a modality-general (or -specific, or random) teacher.
+    device : str, default="auto"
+        Torch device for the default networks and the student: ``"auto"``
+        picks CUDA when available.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the teacher, the focus ranker and the student (weights
+        initialisation and shuffling) through one integer seed each.
+    verbose : int, default=0
+        Verbosity.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    teacher_ : estimator or None
+        The fitted teacher (``None`` when ``teacher_proba`` was given).
+    focus_ : ModalityGeneralRanker or None
+        The fitted focus ranker.
+    student_ : skorch.NeuralNetClassifier
+        The fitted student net.
+    history_ : skorch.callbacks.History
+        The student's training history (``train_loss`` per epoch).
+    teacher_proba_ : ndarray of shape (n_samples, n_classes)
+        The teacher's class probabilities on the training rows (at T = 1).
+    n_features_in_ : int
+        Number of student features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of student features, when ``X`` has string column names.
+
+    See Also
+    --------
+    ModalityGeneralRanker : ranks teacher channels by how modality-general they are.
+    MVDGenerator : synthetic multimodal data with known modality-general channels.
+
+    Notes
+    -----
+    ``X_teacher`` and ``teacher_proba`` are per-sample fit metadata:
+    :class:`~sklearn.model_selection.GridSearchCV` and
+    :func:`~sklearn.model_selection.cross_val_score` slice them with ``X``.
+    Under metadata routing they are requested by default.
+
+    Tiny networks are thread-bound: when a training step costs fewer than
+    about two million multiply-adds the student (and default teacher) train
+    with one torch thread, and torch's setting is restored afterwards.
+
+    References
+    ----------
+    Xue, Z., Gao, Z., Ren, S., Zhao, H. (2023). The Modality Focusing
+    Hypothesis: Towards Understanding Crossmodal Knowledge Distillation.
+    ICLR 2023.
+
+    Examples
+    --------
+    >>> from crossmodal import CrossModalDistiller, make_modality_venn
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> X_a, X_b, y = make_modality_venn(300, n_general=8, n_specific_a=2, n_specific_b=2, random_state=0)
+    >>> kd = CrossModalDistiller(teacher=LogisticRegression(), random_state=0)
+    >>> kd = kd.fit(X_b, y, X_teacher=X_a)
+    >>> kd.predict(X_b[:3]).shape
+    (3,)
+    """
+
+    __metadata_request__fit = {"X_teacher": True, "teacher_proba": True}
+
+    _parameter_constraints = {
+        "teacher": [None, HasMethods(["fit"])],
+        "student": [None, HasMethods(["fit", "initialize"])],
+        "rho": [Interval(Real, 0, 1, closed="both")],
+        "temperature": [Interval(Real, 0, None, closed="neither")],
+        "kl_reduction": [StrOptions({"batchmean", "mean"})],
+        "teacher_input": [StrOptions({"teacher", "both", "student"})],
+        "focus": [None, HasMethods(["fit", "transform"])],
+        "device": [str, torch.device],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        *,
+        teacher=None,
+        student=None,
+        rho=0.5,
+        temperature=1.0,
+        kl_reduction="batchmean",
+        teacher_input="teacher",
+        focus=None,
+        device="auto",
+        random_state=None,
+        verbose=0,
+    ):
+        self.teacher = teacher
+        self.student = student
+        self.rho = rho
+        self.temperature = temperature
+        self.kl_reduction = kl_reduction
+        self.teacher_input = teacher_input
+        self.focus = focus
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ fit
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y, *, X_teacher=None, teacher_proba=None, sample_weight=None):
+        """Fit the teacher (unless given), then distill it into the student.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The student's modality.
+        y : array-like of shape (n_samples,)
+            Class labels.
+        X_teacher : array-like of shape (n_samples, n_teacher_features), default=None
+            The teacher's modality, row i paired with row i of ``X``.
+            Required unless ``teacher_proba`` is given or
+            ``teacher_input="student"``.
+        teacher_proba : array-like of shape (n_samples, n_classes), default=None
+            Precomputed teacher probabilities (columns in the order of
+            ``np.unique(y)``); no teacher is fitted.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Per-sample weights of both loss terms (rescaled to mean 1).
+
+        Returns
+        -------
+        self : CrossModalDistiller
+        """
+        X, y = validate_data(self, X, y, dtype=_FLOAT_DTYPES)
+        check_classification_targets(y)
+        self.classes_, y_encoded = np.unique(y, return_inverse=True)
+        check_at_least_two_classes(self.classes_)
+        n_classes = len(self.classes_)
+        device = resolve_device(self.device)
+        weights = self._check_weights(sample_weight, X)
+        rng = check_random_state(self.random_state)
+        teacher_seed, focus_seed, student_seed = (int(s) for s in rng.randint(0, SEED_MAX, size=3))
+
+        self.teacher_ = None
+        self.focus_ = None
+        if teacher_proba is not None:
+            if self.focus is not None:
+                raise ValueError(
+                    "focus needs the teacher modality to train a focused teacher, so it cannot be "
+                    "combined with teacher_proba; pass X_teacher instead."
+                )
+            proba = check_probabilities(teacher_proba, len(X), n_classes)
+        else:
+            X_t = self._teacher_input(X, y, X_teacher, focus_seed)
+            self.teacher_ = self._fit_teacher(X_t, y, y_encoded, n_classes, device, teacher_seed)
+            if self.focus is not None and getattr(self.focus, "layer", None) is not None:
+                self._focus_hidden_layer(self.teacher_, X_t, X, y, focus_seed)
+            proba = self._teacher_probabilities(self.teacher_, X_t, n_classes)
+        self.teacher_proba_ = np.asarray(proba, dtype=np.float64)
+
+        log_p = torch.log(torch.as_tensor(np.clip(self.teacher_proba_, _PROBA_FLOOR, 1.0), dtype=torch.float32))
+        targets = _teacher_log_probs(log_p, self.temperature).numpy()
+
+        template = self.student if self.student is not None else default_student()
+        net = _as_distillation_net(
+            template,
+            X.shape[1],
+            n_classes,
+            device,
+            rho=float(self.rho),
+            temperature=float(self.temperature),
+            kl_reduction=self.kl_reduction,
+        )
+        if self.verbose:
+            print(f"[CrossModalDistiller] training the student on {X.shape} ({n_classes} classes)")
+        extra = {"teacher_log_probs": targets, "sample_weight": weights}
+        self.student_ = _fit_net(net, np.ascontiguousarray(X, dtype=np.float32), y_encoded.astype(np.int64), student_seed, extra)
+        self.history_ = self.student_.history
+        return self
+
+    @staticmethod
+    def _check_weights(sample_weight, X):
+        if sample_weight is None:
+            return None
+        w = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
+        total = w.sum()
+        if not total > 0:
+            raise ValueError(f"sample_weight must have a positive sum; got sum {total}.")
+        return (w * (len(w) / total)).astype(np.float32)
+
+    def _teacher_input(self, X, y, X_teacher, focus_seed):
+        """The teacher's training input; fits an input-level focus ranker on the way."""
+        if self.teacher_input == "student":
+            if self.focus is not None:
+                raise ValueError("focus ranks the teacher modality against the student's; it needs teacher_input='teacher' or 'both'.")
+            return X
+        if X_teacher is None:
+            raise ValueError(
+                "CrossModalDistiller.fit needs X_teacher (the teacher's modality, one row per row of X) "
+                f"when teacher_input={self.teacher_input!r}, or precomputed teacher_proba; got neither."
+            )
+        X_teacher = check_modality(X_teacher, "X_teacher", dtype=_FLOAT_DTYPES)
+        check_paired_samples(X, X_teacher, "X", "X_teacher")
+        if self.focus is not None and getattr(self.focus, "layer", None) is None:
+            focus = self._seeded_focus(focus_seed)
+            focus.fit(X_teacher, y, X_b=X)
+            X_teacher = np.asarray(focus.transform(X_teacher))
+            self.focus_ = focus
+        if self.teacher_input == "both":
+            return np.hstack([X_teacher, X.astype(X_teacher.dtype, copy=False)])
+        return X_teacher
+
+    def _seeded_focus(self, seed, **params):
+        focus = clone(self.focus).set_params(**params)
+        if "random_state" in focus.get_params() and focus.get_params()["random_state"] is None:
+            focus.set_params(random_state=seed)
+        return focus
+
+    def _focus_hidden_layer(self, teacher, X_t, X, y, seed):
+        """Rank a hidden layer of the fitted torch teacher and nullify it in place."""
+        if not isinstance(teacher, NeuralNetClassifier):
+            raise TypeError(
+                f"focus with layer={self.focus.layer!r} masks a hidden layer of a torch teacher; "
+                f"teacher must be None or a skorch NeuralNetClassifier, got {type(teacher).__name__}."
+            )
+        focus = self._seeded_focus(seed, estimator_a=teacher)
+        focus.fit(X_t, y, X_b=X)
+        focus.nullify_module(teacher.module_)
+        self.focus_ = focus
+
+    def _fit_teacher(self, X_t, y, y_encoded, n_classes, device, seed):
+        teacher = self.teacher
+        if teacher is None or isinstance(teacher, NeuralNetClassifier):
+            template = default_teacher() if teacher is None else teacher
+            net = _as_distillation_net(template, X_t.shape[1], n_classes, device if teacher is None else None)
+            return _fit_net(net, np.ascontiguousarray(X_t, dtype=np.float32), y_encoded.astype(np.int64), seed)
+        if not (hasattr(teacher, "predict_proba") or hasattr(teacher, "decision_function")):
+            raise TypeError(
+                f"teacher must have predict_proba or decision_function; got {type(teacher).__name__}."
+            )
+        teacher = clone(teacher)
+        params = teacher.get_params(deep=False)
+        if "random_state" in params and params["random_state"] is None:
+            teacher.set_params(random_state=seed)
+        return teacher.fit(X_t, y)
+
+    def _teacher_probabilities(self, teacher, X_t, n_classes):
+        """Teacher class probabilities on the training rows, columns aligned with classes_."""
+        if isinstance(teacher, NeuralNetClassifier):
+            logits = predict_logits(teacher.module_, np.ascontiguousarray(X_t, dtype=np.float32), teacher.device)
+            return torch.softmax(torch.as_tensor(logits, dtype=torch.float64), dim=1).numpy()
+        teacher_classes = np.asarray(getattr(teacher, "classes_", self.classes_))
+        unknown = np.setdiff1d(teacher_classes, self.classes_)
+        if unknown.size:
+            raise ValueError(
+                f"The teacher predicts classes {unknown.tolist()} that are not in y (classes {self.classes_.tolist()}); "
+                "the student can only learn the classes present in y."
+            )
+        columns = np.searchsorted(self.classes_, teacher_classes)
+        if hasattr(teacher, "predict_proba"):
+            raw = np.asarray(teacher.predict_proba(X_t), dtype=np.float64)
+            proba = np.zeros((len(X_t), n_classes))
+            proba[:, columns] = raw
+            return proba
+        scores = np.asarray(teacher.decision_function(X_t), dtype=np.float64)
+        if scores.ndim == 1:
+            scores = np.column_stack([np.zeros_like(scores), scores])
+        logits = np.full((len(X_t), n_classes), np.log(_PROBA_FLOOR))
+        logits[:, columns] = scores
+        return torch.softmax(torch.as_tensor(logits), dim=1).numpy()
+
+    # ------------------------------------------------------------------ predict
+    def predict_proba(self, X):
+        """Class probabilities of the student, from the student modality only.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The student's modality.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+        """
+        check_is_fitted(self, "student_")
+        X = validate_data(self, X, reset=False, dtype=_FLOAT_DTYPES)
+        logits = predict_logits(self.student_.module_, np.ascontiguousarray(X, dtype=np.float32), self.student_.device)
+        return torch.softmax(torch.as_tensor(logits, dtype=torch.float64), dim=1).numpy()
+
+    def predict(self, X):
+        """Predicted class labels of the student.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,)
+        """
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]

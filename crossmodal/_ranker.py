@@ -1,0 +1,411 @@
+"""ModalityGeneralRanker: Algorithm 1 of the MFH paper as a feature selector."""
+
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from skorch import NeuralNet, NeuralNetClassifier
+from sklearn.base import BaseEstimator, _fit_context
+from sklearn.feature_selection import SelectorMixin
+from sklearn.frozen import FrozenEstimator
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, check_random_state, validate_data
+
+from ._joint_net import JointPairNet
+from ._layer_mask import ChannelNullifier, layer_activations, resolve_layer
+from ._salience import permutation_salience
+from ._torch_utils import SEED_MAX, resolve_device, seeded, threads_for_work, torch_threads
+from ._validation import check_at_least_two_classes, check_modality, check_paired_samples
+from .nets import MLP
+
+__all__ = ["ModalityGeneralRanker"]
+
+_FLOAT_DTYPES = (np.float32, np.float64)
+_TRAINING_KEYS = ("optimizer", "lr", "max_epochs", "batch_size", "iterator_train__shuffle")
+
+
+def default_pair_template():
+    """Training settings of the jointly trained pair when no estimator is given."""
+    return NeuralNetClassifier(
+        MLP,
+        module__hidden_sizes=(128,),
+        optimizer=torch.optim.Adam,
+        lr=1e-3,
+        max_epochs=100,
+        batch_size=64,
+        iterator_train__shuffle=True,
+        train_split=None,
+        callbacks="disable",
+    )
+
+
+def _unwrap(estimator):
+    return estimator.estimator if isinstance(estimator, FrozenEstimator) else estimator
+
+
+def _is_prefit(estimator):
+    net = _unwrap(estimator)
+    return isinstance(net, NeuralNet) and getattr(net, "initialized_", False) and hasattr(net, "module_")
+
+
+def _module_params(template, prefix, n_features, n_classes):
+    """``module``-prefixed parameters of a skorch template, sized for the data."""
+    params = {k: v for k, v in template.get_params(deep=False).items() if k.startswith("module__")}
+    module = template.module
+    if isinstance(module, type):
+        import inspect
+
+        names = inspect.signature(module).parameters
+        if "in_features" in names:
+            params.setdefault("module__in_features", n_features)
+        if "n_classes" in names:
+            params.setdefault("module__n_classes", n_classes)
+    return module, {prefix + k[len("module"):]: v for k, v in params.items()}
+
+
+class ModalityGeneralRanker(SelectorMixin, BaseEstimator):
+    """Rank channels of one modality by how modality-general they are.
+
+    Algorithm 1 of the MFH paper: (1) jointly train ``f_a`` on ``X`` and
+    ``f_b`` on the partner modality ``X_b`` with
+    ``Dist(f_a(X), f_b(X_b)) + CE(y, f_a) + CE(y, f_b)`` (eq. 28); (2) for each
+    channel of ``X`` (or of a hidden layer of ``f_a``) and each of
+    ``n_repeats`` permutations, record how far ``f_a`` moves from ``f_b``;
+    the normalised mean is the channel's salience. High salience =
+    modality-general decisive channel. The selector then removes the
+    ``ratio`` least salient channels (``mode="general"``: a modality-general
+    teacher), the most salient (``"specific"``) or a random set
+    (``"random"``), by replacing them with their training mean, zero, or by
+    dropping them.
+
+    Parameters
+    ----------
+    estimator_a, estimator_b : skorch.NeuralNetClassifier or None, default=None
+        Templates of ``f_a`` and ``f_b`` (modules and, from ``estimator_a``,
+        the optimiser, ``lr``, ``max_epochs``, ``batch_size``), trained
+        jointly in step 1. ``None`` uses a one-hidden-layer MLP (Adam,
+        lr 1e-3, 100 epochs, batches of 64). Fitted nets (or
+        ``FrozenEstimator`` of fitted nets) are used as they are: with both
+        prefit, step 1 is skipped; with only ``estimator_a`` prefit, ``f_b``
+        is trained to agree with the frozen ``f_a``.
+    distance : {"mse", "mae", "kl"}, default="mse"
+        ``Dist`` in both steps; ``"mse"`` on logits is the authors' choice.
+    n_repeats : int, default=10
+        Permutations per channel (M in the paper).
+    normalize : {"max", "minmax"}, default="max"
+        ``salience_ = p / max(p)`` (the paper's text) or
+        ``(p - min(p)) / (max(p) - min(p))`` (the authors' code).
+    layer : int, str or None, default=None
+        Rank the output channels of this child (index) or named submodule of
+        ``f_a`` instead of the input columns, as the paper does for RAVDESS
+        and VGGSound. ``transform`` then does not apply; use
+        :meth:`nullify_module` (``CrossModalDistiller(focus=...)`` does).
+    mode : {"general", "specific", "random"}, default="general"
+        Which channels to remove.
+    ratio : float in [0, 1), default=0.5
+        Fraction of channels removed (rounded to the nearest count).
+    nullify : {"mean", "zero", "drop"}, default="mean"
+        Replace removed channels by their training mean (the authors'
+        RAVDESS code), by zero (VGGSound), or drop the columns.
+    device : str, default="auto"
+        Torch device for step 1 and the salience.
+    n_jobs : int or None, default=None
+        Parallel jobs for the salience (joblib, over channel chunks).
+    random_state : int, RandomState instance or None, default=None
+        Seeds step 1, the permutations and the random mode.
+    verbose : int, default=0
+        Verbosity.
+
+    Attributes
+    ----------
+    salience_ : ndarray of shape (n_channels,)
+        Normalised salience; larger = more modality-general.
+    importances_ : ndarray of shape (n_channels, n_repeats)
+        Raw distances per channel and permutation.
+    importances_std_ : ndarray of shape (n_channels,)
+        Standard deviation of ``importances_`` over repeats.
+    ranking_ : ndarray of shape (n_channels,)
+        Rank of each channel, 1 = most modality-general.
+    support_ : ndarray of bool, shape (n_channels,)
+        Channels kept (True) by the current ``mode`` and ``ratio``.
+    fill_values_ : ndarray of shape (n_channels,)
+        Values written into removed channels (training mean or zeros).
+    nets_ : tuple of torch.nn.Module
+        ``(f_a, f_b)`` used for the salience.
+    pair_net_ : JointPairNet or None
+        The skorch net of step 1, when it ran.
+    n_features_in_ : int
+        Number of columns of ``X`` seen at fit.
+
+    See Also
+    --------
+    permutation_salience : step 2 on any two torch modules.
+    CrossModalDistiller : uses a ranker through its ``focus`` parameter.
+
+    References
+    ----------
+    Xue, Z., Gao, Z., Ren, S., Zhao, H. (2023). The Modality Focusing
+    Hypothesis: Towards Understanding Crossmodal Knowledge Distillation.
+    ICLR 2023, Appendix B.4, Algorithm 1.
+
+    Examples
+    --------
+    >>> from crossmodal import ModalityGeneralRanker, make_modality_venn
+    >>> X_a, X_b, y = make_modality_venn(300, n_general=3, n_specific_a=3, n_specific_b=3,
+    ...                                  n_noise_a=4, n_noise_b=4, random_state=0)
+    >>> ranker = ModalityGeneralRanker(n_repeats=3, ratio=0.5, random_state=0).fit(X_a, y, X_b=X_b)
+    >>> ranker.transform(X_a).shape
+    (300, 10)
+    >>> int(ranker.support_.sum())
+    5
+    """
+
+    __metadata_request__fit = {"X_b": True}
+
+    _parameter_constraints = {
+        "estimator_a": [None, HasMethods(["fit"])],
+        "estimator_b": [None, HasMethods(["fit"])],
+        "distance": [StrOptions({"mse", "mae", "kl"})],
+        "n_repeats": [Interval(Integral, 1, None, closed="left")],
+        "normalize": [StrOptions({"max", "minmax"})],
+        "layer": [None, Interval(Integral, None, None, closed="neither"), str],
+        "mode": [StrOptions({"general", "specific", "random"})],
+        "ratio": [Interval(Real, 0, 1, closed="left")],
+        "nullify": [StrOptions({"mean", "zero", "drop"})],
+        "device": [str, torch.device],
+        "n_jobs": [None, Integral],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        *,
+        estimator_a=None,
+        estimator_b=None,
+        distance="mse",
+        n_repeats=10,
+        normalize="max",
+        layer=None,
+        mode="general",
+        ratio=0.5,
+        nullify="mean",
+        device="auto",
+        n_jobs=None,
+        random_state=None,
+        verbose=0,
+    ):
+        self.estimator_a = estimator_a
+        self.estimator_b = estimator_b
+        self.distance = distance
+        self.n_repeats = n_repeats
+        self.normalize = normalize
+        self.layer = layer
+        self.mode = mode
+        self.ratio = ratio
+        self.nullify = nullify
+        self.device = device
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.verbose = verbose
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y, *, X_b):
+        """Train the pair (step 1), compute the salience (step 2) and select.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The modality being ranked (*a*).
+        y : array-like of shape (n_samples,)
+            Class labels.
+        X_b : array-like of shape (n_samples, n_features_b)
+            The partner modality, row i paired with row i of ``X``.
+
+        Returns
+        -------
+        self : ModalityGeneralRanker
+        """
+        X, y = validate_data(self, X, y, dtype=_FLOAT_DTYPES)
+        X_b = check_modality(X_b, "X_b", dtype=_FLOAT_DTYPES)
+        check_paired_samples(X, X_b, "X", "X_b")
+        check_classification_targets(y)
+        classes, y_encoded = np.unique(y, return_inverse=True)
+        check_at_least_two_classes(classes)
+        device = resolve_device(self.device)
+        rng = check_random_state(self.random_state)
+        train_seed, salience_seed, selection_seed = (int(s) for s in rng.randint(0, SEED_MAX, size=3))
+
+        X32 = np.ascontiguousarray(X, dtype=np.float32)
+        Xb32 = np.ascontiguousarray(X_b, dtype=np.float32)
+        module_a, module_b = self._fit_pair(X32, Xb32, y_encoded.astype(np.int64), len(classes), device, train_seed)
+        self.nets_ = (module_a, module_b)
+
+        if self.verbose:
+            print(f"[ModalityGeneralRanker] salience of {X.shape[1] if self.layer is None else 'hidden'} channels")
+        result = permutation_salience(
+            module_a,
+            module_b,
+            X32,
+            Xb32,
+            n_repeats=self.n_repeats,
+            distance=self.distance,
+            layer=self.layer,
+            random_state=salience_seed,
+            n_jobs=self.n_jobs,
+        )
+        self.importances_ = np.asarray(result.importances)
+        self.importances_std_ = np.asarray(result.importances_std)
+        self.salience_ = self._normalize(np.asarray(result.importances_mean, dtype=np.float64))
+        order = np.argsort(-self.salience_, kind="stable")
+        self.ranking_ = np.empty(len(order), dtype=np.intp)
+        self.ranking_[order] = np.arange(1, len(order) + 1)
+        self.support_ = self._select(selection_seed)
+        self.fill_values_ = self._fill_values(X32, module_a)
+        return self
+
+    # ------------------------------------------------------------------ step 1
+    def _fit_pair(self, X, X_b, y, n_classes, device, seed):
+        if _is_prefit(self.estimator_a) and _is_prefit(self.estimator_b):
+            self.pair_net_ = None
+            return _unwrap(self.estimator_a).module_, _unwrap(self.estimator_b).module_
+        freeze_a = _is_prefit(self.estimator_a)
+        for name, est in (("estimator_a", self.estimator_a), ("estimator_b", self.estimator_b)):
+            if est is not None and not isinstance(_unwrap(est), NeuralNetClassifier):
+                raise TypeError(
+                    f"{name} must be a skorch.NeuralNetClassifier (template or fitted) or None; got {type(est).__name__}."
+                )
+        template_b = _unwrap(self.estimator_b) if self.estimator_b is not None else default_pair_template()
+        if freeze_a:
+            net_a = _unwrap(self.estimator_a)
+            module_a, params_a = net_a.module_, {}
+            template_train = template_b
+        else:
+            template_a = self.estimator_a if self.estimator_a is not None else default_pair_template()
+            module_a, params_a = _module_params(template_a, "module", X.shape[1], n_classes)
+            template_train = template_a
+        module_b, params_b = _module_params(template_b, "module_b", X_b.shape[1], n_classes)
+        train = {k: v for k, v in template_train.get_params(deep=False).items() if k in _TRAINING_KEYS or k.startswith("optimizer__")}
+        net = JointPairNet(
+            module_a,
+            module_b,
+            distance=self.distance,
+            freeze_a=freeze_a,
+            train_split=None,
+            callbacks="disable",
+            device=str(device),
+            **train,
+            **params_a,
+            **params_b,
+        )
+        with seeded(seed, device):
+            net.initialize()
+            n_params = sum(p.numel() for _, p in net.get_all_learnable_params())
+            rows = len(X) if net.batch_size in (None, -1) else min(len(X), int(net.batch_size))
+            with torch_threads(threads_for_work(rows, n_params, device)):
+                net.partial_fit({"X": X, "X_b": X_b}, y)
+        self.pair_net_ = net
+        return net.module_, net.module_b_
+
+    # ------------------------------------------------------------------ selection
+    def _normalize(self, mean):
+        if self.normalize == "minmax":
+            span = mean.max() - mean.min()
+            return (mean - mean.min()) / span if span > 0 else np.zeros_like(mean)
+        top = mean.max()
+        return mean / top if top > 0 else np.zeros_like(mean)
+
+    def _select(self, seed):
+        n = len(self.salience_)
+        n_remove = int(round(self.ratio * n))
+        support = np.ones(n, dtype=bool)
+        if n_remove == 0:
+            return support
+        order = np.argsort(self.salience_, kind="stable")  # least salient first
+        if self.mode == "general":
+            removed = order[:n_remove]
+        elif self.mode == "specific":
+            removed = order[::-1][:n_remove]
+        else:
+            removed = np.random.RandomState(seed).choice(n, size=n_remove, replace=False)
+        support[removed] = False
+        return support
+
+    def _fill_values(self, X, module_a):
+        n = len(self.support_)
+        if self.nullify != "mean":
+            return np.zeros(n)
+        if self.layer is None:
+            return X.mean(axis=0).astype(np.float64)
+        acts = layer_activations(module_a, self.layer, X)
+        return acts.reshape(len(X), n, -1).mean(axis=(0, 2)).astype(np.float64)
+
+    def _get_support_mask(self):
+        check_is_fitted(self, "support_")
+        return self.support_
+
+    def _check_input_level(self, what):
+        if self.layer is not None:
+            raise ValueError(
+                f"{what} applies to input columns, but this ranker ranks the channels of layer={self.layer!r} "
+                "of f_a; use nullify_module(module) to nullify them inside a network."
+            )
+
+    # ------------------------------------------------------------------ outputs
+    def transform(self, X):
+        """Nullify (``"mean"``/``"zero"``, same shape) or drop the removed channels.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, n_features) or (n_samples, n_kept)
+        """
+        check_is_fitted(self, "support_")
+        self._check_input_level("transform")
+        if self.nullify == "drop":
+            return super().transform(X)
+        X = validate_data(self, X, reset=False, dtype=_FLOAT_DTYPES)
+        out = np.array(X, copy=True)
+        removed = ~self.support_
+        out[:, removed] = self.fill_values_[removed].astype(out.dtype)
+        return out
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the output columns (all of them unless ``nullify="drop"``)."""
+        check_is_fitted(self, "support_")
+        self._check_input_level("get_feature_names_out")
+        if self.nullify == "drop":
+            return super().get_feature_names_out(input_features)
+        from sklearn.utils.validation import _check_feature_names_in
+
+        return _check_feature_names_in(self, input_features)
+
+    def nullify_module(self, module):
+        """Register a forward hook that nullifies the removed channels of ``layer``.
+
+        Parameters
+        ----------
+        module : torch.nn.Module
+            A network with the same architecture as ``f_a`` (usually ``f_a``
+            itself, or the teacher that was ranked).
+
+        Returns
+        -------
+        handle : torch.utils.hooks.RemovableHandle
+            Call ``handle.remove()`` to undo.
+        """
+        check_is_fitted(self, "support_")
+        if self.layer is None:
+            raise ValueError("nullify_module needs a ranker fitted with layer set; this one ranks input columns.")
+        removed = np.flatnonzero(~self.support_)
+        nullifier = ChannelNullifier(removed, self.fill_values_[removed])
+        return resolve_layer(module, self.layer).register_forward_hook(nullifier)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        return tags
