@@ -24,9 +24,9 @@ class TightLoopMixin:
     def _uses_fast_loop(self, fit_params):
         return self.callbacks == "disable" and self.train_split is None and not fit_params
 
-    def fit_loop(self, X, y=None, epochs=None, **fit_params):
+    def fit_loop(self, X, y=None, epochs=None, *, _routing_method="fit", **fit_params):
         if not self._uses_fast_loop(fit_params):
-            return super().fit_loop(X, y, epochs=epochs, **fit_params)
+            return super().fit_loop(X, y, epochs=epochs, _routing_method=_routing_method, **fit_params)
         self.check_data(X, y)
         epochs = self.max_epochs if epochs is None else epochs
         batch = X if isinstance(X, Mapping) else {"X": X}
