@@ -261,6 +261,7 @@ class ModalityGeneralRanker(SelectorMixin, BaseEstimator):
         order = np.argsort(-self.salience_, kind="stable")
         self.ranking_ = np.empty(len(order), dtype=np.intp)
         self.ranking_[order] = np.arange(1, len(order) + 1)
+        self._selection_seed = selection_seed
         self.support_ = self._select(selection_seed)
         self.fill_values_ = self._fill_values(X32, module_a)
         return self
@@ -316,16 +317,38 @@ class ModalityGeneralRanker(SelectorMixin, BaseEstimator):
         top = mean.max()
         return mean / top if top > 0 else np.zeros_like(mean)
 
-    def _select(self, seed):
+    def support_for(self, mode, ratio):
+        """Support mask that another ``mode`` and ``ratio`` would give, without refitting.
+
+        Parameters
+        ----------
+        mode : {"general", "specific", "random"}
+        ratio : float in [0, 1)
+
+        Returns
+        -------
+        support : ndarray of bool, shape (n_channels,)
+            The random mode reuses the selection seed drawn at fit.
+        """
+        check_is_fitted(self, "salience_")
+        if mode not in ("general", "specific", "random"):
+            raise ValueError(f"mode must be 'general', 'specific' or 'random'; got {mode!r}.")
+        if not 0 <= ratio < 1:
+            raise ValueError(f"ratio must be in [0, 1); got {ratio!r}.")
+        return self._select(self._selection_seed, mode, ratio)
+
+    def _select(self, seed, mode=None, ratio=None):
+        mode = self.mode if mode is None else mode
+        ratio = self.ratio if ratio is None else ratio
         n = len(self.salience_)
-        n_remove = int(round(self.ratio * n))
+        n_remove = int(round(ratio * n))
         support = np.ones(n, dtype=bool)
         if n_remove == 0:
             return support
         order = np.argsort(self.salience_, kind="stable")  # least salient first
-        if self.mode == "general":
+        if mode == "general":
             removed = order[:n_remove]
-        elif self.mode == "specific":
+        elif mode == "specific":
             removed = order[::-1][:n_remove]
         else:
             removed = np.random.RandomState(seed).choice(n, size=n_remove, replace=False)

@@ -79,14 +79,19 @@ def test_modes_select_the_right_channels(fitted):
     ranker, X_a, X_b, y, info = fitted
     order = np.argsort(ranker.salience_)
     n_remove = int(round(0.3 * len(order)))
-    general = ranker.set_params(mode="general", ratio=0.3)._select(0)
+    general = ranker.support_for("general", 0.3)
     assert not general[order[:n_remove]].any() and general[order[n_remove:]].all()
-    specific = ranker.set_params(mode="specific")._select(0)
+    specific = ranker.support_for("specific", 0.3)
     assert not specific[order[-n_remove:]].any() and specific[order[:-n_remove]].all()
-    rand = ranker.set_params(mode="random")._select(0)
+    rand = ranker.support_for("random", 0.3)
     assert (~rand).sum() == n_remove
-    assert not np.array_equal(rand, ranker._select(1))
-    ranker.set_params(mode="general", ratio=0.5)
+    np.testing.assert_array_equal(rand, ranker.support_for("random", 0.3))  # seeded at fit
+    assert not np.array_equal(rand, general) and not np.array_equal(rand, specific)
+    np.testing.assert_array_equal(ranker.support_for("general", 0.5), ranker.support_)
+    with pytest.raises(ValueError, match="mode must be 'general', 'specific' or 'random'; got 'best'"):
+        ranker.support_for("best", 0.3)
+    with pytest.raises(ValueError, match=r"ratio must be in \[0, 1\); got 1.5"):
+        ranker.support_for("general", 1.5)
 
 
 def test_transform_nullify_modes():

@@ -1,0 +1,181 @@
+"""The ``crossmodal`` command line.
+
+::
+
+    crossmodal reproduce [EXPERIMENT ...] [--runs N] [--seed S] [--jobs J]
+                         [--quick] [--out DIR] [--quiet]
+    crossmodal --version
+    python -m crossmodal ...
+
+``reproduce`` runs the paper reproductions named in :data:`EXPERIMENTS`
+(all available ones when no name is given), each into ``DIR/<name>/``, and
+prints each report's path and its trend checks. Each experiment is a
+``run(out_dir, *, runs, seed, jobs, quick, progress) -> dict`` callable
+returning at least ``report``, ``files`` and ``checks``.
+"""
+
+import argparse
+import importlib
+import importlib.util
+import os
+import sys
+import time
+
+from . import __version__
+
+__all__ = ["main", "EXPERIMENTS", "available_experiments", "load_experiment"]
+
+#: Experiment name -> module that defines ``run``. Modules other than the
+#: required ones are optional: they are offered only when they exist.
+EXPERIMENTS = {
+    "synthetic": "crossmodal.experiments.synthetic",
+    "ranking": "crossmodal.experiments.ranking",
+    "case-study": "crossmodal.experiments.case_study",
+}
+_REQUIRED = ("synthetic",)
+
+
+def _module_exists(module_name):
+    try:
+        return importlib.util.find_spec(module_name) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def available_experiments():
+    """Names of the registered experiments whose module is installed, in order."""
+    return [name for name, module in EXPERIMENTS.items() if name in _REQUIRED or _module_exists(module)]
+
+
+def load_experiment(name):
+    """The ``run`` callable of experiment ``name``, imported on demand.
+
+    Returns ``None`` for an optional experiment whose module does not exist
+    (a ``ModuleNotFoundError`` for exactly that module); any other import
+    error propagates.
+    """
+    module_name = EXPERIMENTS[name]
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if name not in _REQUIRED and exc.name == module_name:
+            return None
+        raise
+    return module.run
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1; got {text!r}")
+    return value
+
+
+def _jobs(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value == 0 or value < -1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer or -1 (all cores); got {text!r}")
+    return value
+
+
+def _int(text):
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer; got {text!r}") from None
+
+
+def build_parser():
+    """The argument parser (exposed for documentation and tests)."""
+    parser = argparse.ArgumentParser(
+        prog="crossmodal",
+        description="Crossmodal knowledge distillation after the Modality Focusing Hypothesis "
+        "(Xue et al., ICLR 2023).",
+    )
+    parser.add_argument("--version", action="version", version=f"crossmodal {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    names = available_experiments()
+    rep = commands.add_parser(
+        "reproduce",
+        help="reproduce the paper's experiments",
+        description="Reproduce the paper's experiments: tidy CSVs, a markdown report with trend checks, "
+        "and PNG figures per experiment, written to OUT/<experiment>/. With no experiment name, every "
+        "available experiment runs.",
+    )
+    rep.add_argument("experiments", nargs="*", metavar="EXPERIMENT",
+                     help=f"which experiments to run (choose from {', '.join(names)}; default: all)")
+    rep.add_argument("--runs", type=_positive_int, default=None,
+                     help="independent runs per setting (default: 10, or 3 with --quick)")
+    rep.add_argument("--seed", type=_int, default=0, help="base seed; run r uses seed + r (default: 0)")
+    rep.add_argument("--jobs", type=_jobs, default=None,
+                     help="parallel workers over runs, -1 for all cores; results do not depend on it (default: 1)")
+    rep.add_argument("--quick", action="store_true",
+                     help="a reduced run (fewer runs, epochs and settings; under a minute) to check the pipeline")
+    rep.add_argument("--out", default="crossmodal_reproduce",
+                     help="output folder (default: ./crossmodal_reproduce)")
+    rep.add_argument("--quiet", action="store_true", help="no progress bars")
+    return parser
+
+
+def _reproduce(parser, args):
+    names = available_experiments()
+    chosen = list(dict.fromkeys(args.experiments)) or names
+    unknown = [n for n in chosen if n not in names]
+    if unknown:
+        parser.error(f"argument EXPERIMENT: invalid choice: {unknown[0]!r} (choose from {', '.join(names)})")
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        parser.error(f"argument --out: {args.out!r} exists and is not a directory")
+    progress = not args.quiet and sys.stderr.isatty()
+    failed = 0
+    for name in chosen:
+        run = load_experiment(name)
+        if run is None:  # pragma: no cover - the module vanished after the parser was built
+            parser.error(f"experiment {name!r} is not installed")
+        out_dir = os.path.join(args.out, name)
+        start = time.perf_counter()
+        print(f"crossmodal reproduce {name}{' (quick)' if args.quick else ''} -> {out_dir}", flush=True)
+        result = run(out_dir, runs=args.runs, seed=args.seed, jobs=args.jobs, quick=args.quick, progress=progress)
+        for check in result.get("checks", ()):
+            print("  " + check.line())
+            failed += check.passed is False
+        print(f"  report: {result['report']} ({time.perf_counter() - start:.1f} s)", flush=True)
+    if failed:
+        print(f"{failed} trend check(s) did not match the paper; see the report(s).")
+    return 0
+
+
+def main(argv=None):
+    """Run the command line; returns the exit status.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Arguments without the program name (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        0 on success. Bad arguments exit through :class:`SystemExit` with
+        status 2 and a message naming the argument.
+
+    Examples
+    --------
+    >>> main(["--version"])  # doctest: +SKIP
+    crossmodal 0.1.0
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        parser.exit(2, "crossmodal: error: a command is required (try: crossmodal reproduce --quick)\n")
+    return _reproduce(parser, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,16 @@
+"""Reproductions of the paper's experiments, used by ``crossmodal reproduce``.
+
+Each reproduction is a module with a ``run(out_dir, *, runs, seed, jobs,
+quick, progress) -> dict`` function that writes tidy CSVs, a markdown report
+and PNG figures into ``out_dir`` and returns at least ``report`` (the
+markdown path), ``files`` and ``checks`` (a list of
+:class:`~crossmodal.experiments._report.TrendCheck`).
+
+* :mod:`crossmodal.experiments.synthetic` -- synthetic Gaussian data: Fig. 2,
+  Fig. 3 and Table 2 of Xue et al. (ICLR 2023).
+
+Shared output helpers live in :mod:`crossmodal.experiments._report`; the
+batched trainer of many small linear models in
+:mod:`crossmodal.experiments._batched_linear`. Submodules are imported on
+demand (they load torch).
+"""
