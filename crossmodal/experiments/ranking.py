@@ -121,20 +121,32 @@ def run_dataset(dataset, *, ratios=RATIOS, runs=5, seed=0, epochs=60, n_repeats=
                     ratios=tuple(ratios), epochs=epochs, n_repeats=n_repeats)
 
 
+def _paired(part, a, b):
+    """Mean paired difference over runs (averaged over ratios first) and its standard error."""
+    per_run = (part[a] - part[b]).groupby(part["run"]).mean()
+    se = per_run.std(ddof=1) / np.sqrt(len(per_run)) if len(per_run) > 1 else np.nan
+    return per_run.mean(), se
+
+
 def check_trends(frame, dataset):
-    """MFH's ordering of students, per dataset, averaged over ratios and runs."""
+    """MFH's ordering of students, per dataset, averaged over ratios, paired over runs.
+
+    A claim passes only when the paired mean difference is at least two
+    standard errors in the paper's direction; a difference inside the noise
+    is reported as not reproduced.
+    """
     part = frame[frame["dataset"] == dataset]
     means = {t: part[f"student_{t}_acc"].mean() for t in TEACHERS}
-    gap = (part["student_general_acc"] - part["student_specific_acc"]).mean()
     order = " > ".join(sorted(TEACHERS, key=lambda t: -means[t]))
+    gap, se = _paired(part, "student_general_acc", "student_specific_acc")
+    gain, se_gain = _paired(part, "student_general_acc", "student_regular_acc")
     return [
         TrendCheck(f"{dataset}: modality-general teacher's student beats the modality-specific one's",
-                   bool(gap > 0), f"mean paired gap {100 * gap:+.2f} points; order {order}",
+                   bool(gap > 2 * se), f"paired gap {100 * gap:+.2f} ± {100 * se:.2f} (s.e.) points; order {order}",
                    "general > specific at every r (Tables 4, 8)"),
-        TrendCheck(f"{dataset}: modality-general student at least as good as regular KD",
-                   bool(means["general"] >= means["regular"] - 0.005),
-                   f"{100 * means['general']:.2f} vs {100 * means['regular']:.2f}",
-                   "modality-general >= regular (Tables 4, 8)"),
+        TrendCheck(f"{dataset}: modality-general teacher's student beats regular KD",
+                   bool(gain > 2 * se_gain), f"paired gain {100 * gain:+.2f} ± {100 * se_gain:.2f} (s.e.) points",
+                   "modality-general > regular, by about +1 point (Tables 4, 8)"),
     ]
 
 
@@ -176,7 +188,10 @@ def run(out_dir, *, runs=None, seed=0, jobs=None, quick=False, progress=False):
         "salient (modality-specific) or random channels are replaced by their training mean; a teacher MLP "
         "(128 hidden) is trained on each and distilled into the same student MLP (32 hidden) with rho = 0 "
         "(teacher only, as the paper's Table 4). Accuracies on the held-out half, mean +- sd over "
-        f"{runs} seeds; differences are paired per seed. {seconds:.0f} s, crossmodal {__version__}."))]
+        f"{runs} seeds; differences are paired per seed. A trend check passes only when the paired mean "
+        "difference is at least two standard errors in the paper's direction. With `mixing=\"mlp\"` every "
+        "column of the MVD data mixes general, specific and noise factors, so nullifying columns always removes "
+        f"some general information too. {seconds:.0f} s, crossmodal {__version__}."))]
     for name in DATASETS:
         part = frame[frame["dataset"] == name]
         table = sweep_table(
