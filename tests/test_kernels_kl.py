@@ -1,0 +1,282 @@
+"""The fused KL kernel and its exp/log helpers against slow, obvious NumPy references.
+
+Small sizes: this file also runs under NUMBA_DISABLE_JIT=1.
+"""
+
+import numba
+import numpy as np
+import pytest
+
+from crossmodal._kernels import _kl as K
+from crossmodal._kernels._config import JIT_SERIAL
+
+DTYPES = [np.float32, np.float64]
+
+# The helpers are tested inside compiled loops, as the kernel uses them (the
+# loops vectorise, so this is the code that runs). No cache: a cached loop
+# would keep an inlined copy of an older helper.
+_TEST_JIT = {**JIT_SERIAL, "cache": False}
+
+
+@numba.jit(**_TEST_JIT)
+def exp_loop(x):
+    out = np.empty_like(x)
+    for i in range(x.size):
+        out[i] = K.exp_f64(x[i])
+    return out
+
+
+@numba.jit(**_TEST_JIT)
+def log_loop(x):
+    out = np.empty_like(x)
+    for i in range(x.size):
+        out[i] = K.log_f64(x[i])
+    return out
+
+
+# --------------------------------------------------------------------------- #
+# References
+# --------------------------------------------------------------------------- #
+
+
+def kl_reference(s, lt, inv_temperature, w):
+    """Weighted KL sum and gradient in float64, written the obvious way."""
+    z = s.astype(np.float64) * inv_temperature
+    lt = lt.astype(np.float64)
+    z = z - z.max(axis=1, keepdims=True)
+    log_q = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    p = np.exp(lt)
+    with np.errstate(invalid="ignore"):
+        terms = np.where(p > 0, p * (lt - log_q), 0.0)
+    per_row = terms.sum(axis=1)
+    grad = w[:, None] * (np.exp(log_q) - p) * inv_temperature
+    return float((w * per_row).sum()), grad
+
+
+def log_softmax(t):
+    t = t - t.max(axis=1, keepdims=True)
+    return t - np.log(np.exp(t).sum(axis=1, keepdims=True))
+
+
+def make_problem(n, n_classes, dtype, scale=3.0, seed=0):
+    rng = np.random.RandomState(seed)
+    s = (scale * rng.randn(n, n_classes)).astype(dtype)
+    lt = log_softmax(scale * rng.randn(n, n_classes)).astype(dtype)
+    w = rng.uniform(0.0, 2.0, n)
+    return s, lt, w
+
+
+def run_kernel(kernel, s, lt, inv_temperature, w):
+    grad = np.empty_like(s)
+    total = kernel(s, lt, inv_temperature, w, grad)
+    return total, grad
+
+
+# --------------------------------------------------------------------------- #
+# exp_f64 and log_f64
+# --------------------------------------------------------------------------- #
+
+
+def test_exp_f64_matches_numpy_over_its_whole_range():
+    rng = np.random.RandomState(0)
+    x = np.concatenate(
+        [
+            rng.uniform(K.EXP_UNDERFLOW + 1e-9, K.EXP_OVERFLOW - 1e-9, 20000),
+            rng.uniform(-20.0, 20.0, 20000),
+            rng.uniform(-1e-3, 1e-3, 2000),
+            np.linspace(K.EXP_UNDERFLOW + 1e-9, K.EXP_UNDERFLOW + 1.0, 500),
+            np.linspace(K.EXP_OVERFLOW - 1.0, K.EXP_OVERFLOW - 1e-9, 500),
+            np.arange(-700.0, 701.0),  # integer multiples: k changes
+            np.log(2.0) * np.arange(-1000, 1001) + 0.5 * np.log(2.0),  # rounding ties of k
+        ]
+    )
+    got = exp_loop(x)
+    want = np.exp(x)
+    assert np.all(np.isfinite(got)) and np.all(got > 0)
+    assert np.max(np.abs(got - want) / want) < 5e-16
+
+
+def test_exp_f64_special_values():
+    tiny = np.finfo(np.float64).tiny
+    x = np.array(
+        [0.0, -0.0, 1.0, -1.0, np.inf, -np.inf, np.nan, -1e308, 1e308,
+         K.EXP_UNDERFLOW - 1e-9, -745.2, -1e4, K.EXP_OVERFLOW + 1e-9, 710.2, 1e4]
+    )
+    got = exp_loop(x)
+    assert got[0] == 1.0 and got[1] == 1.0
+    assert got[2] == np.e and got[3] == np.exp(-1.0)
+    assert got[4] == np.inf and got[5] == 0.0 and np.isnan(got[6])
+    assert got[7] == 0.0 and got[8] == np.inf
+    # Underflow is exactly 0 (the true values are below 3.2e-308), overflow inf.
+    assert np.all(got[9:12] == 0.0) and np.exp(x[9]) < 1.5 * tiny
+    assert np.all(got[12:] == np.inf)
+    # The scalar function (not vectorised) agrees.
+    for xi, gi in zip(x, got):
+        assert K.exp_f64(xi) == gi or (np.isnan(gi) and np.isnan(K.exp_f64(xi)))
+
+
+def test_exp_f64_is_monotone_across_the_reduction_boundaries():
+    # Around x = (k + 0.5) ln 2 the reduction switches k; no jump there.
+    x = np.sort(np.concatenate([np.log(2.0) * (np.arange(-50, 50) + 0.5) + d for d in (-1e-12, 0.0, 1e-12)]))
+    got = exp_loop(x)
+    assert np.all(np.diff(got) >= 0)
+
+
+def test_log_f64_matches_numpy():
+    rng = np.random.RandomState(1)
+    x = np.concatenate(
+        [
+            10.0 ** rng.uniform(-307.0, 308.0, 20000),
+            1.0 + rng.uniform(-0.3, 0.5, 20000),  # near 1, where log is small
+            rng.uniform(1.0, 1000.0, 5000),  # the kernel's range: sums in [1, n_classes]
+            10.0 ** rng.uniform(-323.0, -308.0, 1000),  # subnormal
+            np.array([np.sqrt(2.0), np.sqrt(0.5), 2.0, 0.5, np.finfo(np.float64).max]),
+        ]
+    )
+    got = log_loop(x)
+    want = np.log(x)
+    assert np.max(np.abs(got - want) / np.abs(want)) < 5e-16
+
+
+def test_log_f64_special_values():
+    x = np.array([1.0, 0.0, -0.0, np.inf, -1.0, -np.inf, np.nan, 5e-324])
+    got = log_loop(x)
+    assert got[0] == 0.0
+    assert got[1] == -np.inf and got[2] == -np.inf
+    assert got[3] == np.inf
+    assert np.all(np.isnan(got[4:7]))
+    assert got[7] == np.log(5e-324)
+
+
+# --------------------------------------------------------------------------- #
+# kl_div_fused against the reference
+# --------------------------------------------------------------------------- #
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("temperature", [0.5, 1.0, 4.0])
+@pytest.mark.parametrize("n_samples, n_classes", [(1, 1), (1, 2), (7, 2), (5, 3), (130, 10), (2, 1000)])
+@pytest.mark.parametrize("scale", [3.0, 1e4])
+def test_kl_div_fused_matches_reference(dtype, temperature, n_samples, n_classes, scale):
+    s, lt, w = make_problem(n_samples, n_classes, dtype, scale=scale)
+    inv_t = 1.0 / temperature
+    total, grad = run_kernel(K.kl_div_fused, s, lt, inv_t, w)
+    want_total, want_grad = kl_reference(s, lt, inv_t, w)
+    assert grad.dtype == dtype
+    if n_classes == 1:
+        assert abs(total) < 1e-12
+    else:
+        assert total == pytest.approx(want_total, rel=1e-10)
+    # Computed in float64; only the float32 output is rounded (2**-24 relative).
+    rtol = 1e-7 if dtype == np.float32 else 1e-11
+    np.testing.assert_allclose(grad, want_grad, rtol=rtol, atol=1e-13 * np.abs(want_grad).max())
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n_samples, n_classes", [(700, 3), (230, 10), (5, 300)])
+def test_blocks_and_chunks_do_not_change_rows(dtype, n_samples, n_classes):
+    # Several blocks per chunk, ragged last blocks: every row as if alone.
+    s, lt, w = make_problem(n_samples, n_classes, dtype, seed=3)
+    total, grad = run_kernel(K.kl_div_fused, s, lt, 0.5, w)
+    want_total, want_grad = kl_reference(s, lt, 0.5, w)
+    assert total == pytest.approx(want_total, rel=1e-11)
+    rtol = 1e-7 if dtype == np.float32 else 1e-11
+    np.testing.assert_allclose(grad, want_grad, rtol=rtol, atol=1e-13 * np.abs(want_grad).max())
+    for i in (0, n_samples // 2, n_samples - 1):
+        row_total, row_grad = run_kernel(K.kl_div_fused_serial, s[i : i + 1], lt[i : i + 1], 0.5, w[i : i + 1])
+        assert np.array_equal(row_grad[0], grad[i])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_teacher_zeros_contribute_nothing(dtype):
+    # -inf, the dtype's most negative number and values whose exp underflows
+    # all mean probability 0: no NaN, and the gradient there is softmax(s/T).
+    s, _, w = make_problem(4, 5, dtype, seed=1)
+    p = np.array([[0.5, 0.5, 0.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0, 0.0],
+                  [0.2, 0.2, 0.2, 0.2, 0.2], [0.0, 0.0, 0.0, 0.0, 1.0]])
+    with np.errstate(divide="ignore"):
+        lt = np.log(p)
+    lt[0, 2] = np.finfo(dtype).min
+    lt[0, 3] = -800.0
+    lt = lt.astype(dtype)
+    total, grad = run_kernel(K.kl_div_fused, s, lt, 1.0, w)
+    z = s.astype(np.float64)
+    log_q = log_softmax(z)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        want_rows = np.where(p > 0, p * (np.log(p) - log_q), 0.0).sum(axis=1)
+    assert np.isfinite(total)
+    assert total == pytest.approx(float((w * want_rows).sum()), rel=1e-6 if dtype == np.float32 else 1e-12)
+    zero = p == 0
+    np.testing.assert_allclose(grad[zero], (w[:, None] * np.exp(log_q))[zero], rtol=1e-6)
+
+
+@pytest.mark.parametrize("kernel", [K.kl_div_fused, K.kl_div_fused_serial])
+@pytest.mark.parametrize("position", [0, 2])
+def test_nan_in_a_row_makes_that_row_and_the_sum_nan(kernel, position):
+    s, lt, w = make_problem(6, 4, np.float64, seed=2)
+    s[3, position] = np.nan
+    total, grad = run_kernel(kernel, s, lt, 1.0, w)
+    assert np.isnan(total)
+    assert np.all(np.isnan(grad[3]))
+    others = np.array([0, 1, 2, 4, 5])
+    _, want_grad = kl_reference(s[others], lt[others], 1.0, w[others])
+    np.testing.assert_allclose(grad[others], want_grad, rtol=1e-12, atol=1e-15)
+
+
+def test_inf_student_logit_gives_nan_not_a_number():
+    s, lt, w = make_problem(3, 4, np.float64)
+    s[1, 1] = np.inf
+    total, grad = run_kernel(K.kl_div_fused, s, lt, 1.0, w)
+    assert np.isnan(total) and np.all(np.isnan(grad[1]))
+
+
+def test_identical_distributions_give_zero():
+    s, _, w = make_problem(9, 6, np.float64)
+    lt = log_softmax(s / 2.0)
+    total, grad = run_kernel(K.kl_div_fused, s, lt, 0.5, w)
+    assert abs(total) < 1e-14
+    assert np.abs(grad).max() < 1e-15
+
+
+def test_zero_weights_remove_rows():
+    s, lt, w = make_problem(8, 5, np.float64)
+    w[[1, 4]] = 0.0
+    total, grad = run_kernel(K.kl_div_fused, s, lt, 1.0, w)
+    keep = np.array([0, 2, 3, 5, 6, 7])
+    want_total, _ = kl_reference(s[keep], lt[keep], 1.0, w[keep])
+    assert total == pytest.approx(want_total, rel=1e-12)
+    assert np.all(grad[[1, 4]] == 0.0)
+
+
+def test_empty_input():
+    s = np.empty((0, 3))
+    total, grad = run_kernel(K.kl_div_fused, s, s.copy(), 1.0, np.empty(0))
+    assert total == 0.0 and grad.shape == (0, 3)
+
+
+# --------------------------------------------------------------------------- #
+# Determinism
+# --------------------------------------------------------------------------- #
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_serial_parallel_and_thread_counts_agree_bitwise(dtype):
+    s, lt, w = make_problem(400, 10, dtype, seed=5)
+    ref_total, ref_grad = run_kernel(K.kl_div_fused_serial, s, lt, 0.25, w)
+    previous = numba.get_num_threads()
+    try:
+        for n_threads in sorted({1, min(2, numba.config.NUMBA_NUM_THREADS)}):
+            numba.set_num_threads(n_threads)
+            for _ in range(2):
+                total, grad = run_kernel(K.kl_div_fused, s, lt, 0.25, w)
+                assert total == ref_total
+                assert np.array_equal(grad, ref_grad)
+    finally:
+        numba.set_num_threads(previous)
+
+
+def test_docstring_examples():
+    import doctest
+
+    result = doctest.testmod(K)
+    assert result.attempted > 0 and result.failed == 0
