@@ -1,0 +1,501 @@
+"""Permutation salience: step 2 of Algorithm 1 of Xue et al. (ICLR 2023).
+
+The public function validates its inputs, draws the permutation indices,
+picks an execution path (:mod:`crossmodal._salience_torch`) and spreads
+channel chunks over joblib workers.
+"""
+
+import contextlib
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import joblib
+import numpy as np
+import torch
+from sklearn import get_config
+from sklearn.utils import Bunch, check_random_state
+from sklearn.utils.parallel import Parallel, delayed
+from torch import nn
+
+from ._kernels import _salience as kernels
+from ._salience_torch import PARALLEL_MIN_WORK, TorchPlan, build_rank_one_plan, split_module
+from ._validation import check_modality, check_paired_samples, check_positive_int
+
+__all__ = ["permutation_salience"]
+
+DISTANCES = ("mse", "mae", "kl")
+
+#: Bytes of one activation block of the compiled "mlp"/"head" pipelines when
+#: batch_size is None: rows = FAST_BLOCK_BYTES / (widest layer * itemsize),
+#: clipped to [FAST_MIN_ROWS, FAST_MAX_ROWS] (512 rows for 256-wide float32
+#: layers). Blocks that stay in cache between the rank-1 kernel, the matrix
+#: product and the tail beat larger ones on a loaded machine (3.8 against
+#: 14 ms per pair at 2048 rows, 2 busy cores); on idle cores 512 to 2048 rows
+#: are within 5% (benchmarks/bench_salience.py --modes).
+FAST_BLOCK_BYTES = 2**19
+FAST_MIN_ROWS = 128
+FAST_MAX_ROWS = 4096
+#: Upper bound on rows per forward pass of the generic path on the CPU; on a
+#: GPU only the working-memory bound applies.
+CPU_MAX_FORWARD_ROWS = 16384
+#: Permutation indices held at once per worker (bytes); channels are processed
+#: in sub-chunks that fit, so memory does not grow with n_channels.
+PERMUTATION_BYTES = 64 * 2**20
+#: Below this many multiply-adds in one forward pass of both modules
+#: (n_samples * parameters), torch runs on one thread: waking a second one costs
+#: more than it saves, and far more when the cores are shared.
+SMALL_FORWARD_WORK = 2_000_000
+#: With one job, run the compiled MLP pipelines on torch.get_num_threads()
+#: threads over channel ranges (see _evaluate_on_threads); False keeps one
+#: thread of Python with numba prange kernels and torch's intra-op threads.
+PAIR_THREADS = True
+#: Fewer permutation indices than this are drawn by the serial kernel.
+PARALLEL_MIN_INDICES = 2**17
+
+
+def permutation_salience(
+    module_a,
+    module_b,
+    X_a,
+    X_b,
+    *,
+    n_repeats=10,
+    distance="mse",
+    layer=None,
+    random_state=None,
+    n_jobs=None,
+    batch_size=None,
+):
+    """Permutation salience of the channels of modality *a* (Algorithm 1, step 2).
+
+    For every channel ``i`` of ``X_a`` (or of the hidden layer ``layer`` of
+    ``module_a``) and every repeat ``m``, column ``i`` is permuted across
+    samples and ``Dist(module_a(X_a_perm), module_b(X_b))`` is recorded. A
+    large distance means the channel carries much of what aligns the two
+    modalities' outputs: modality-general decisive information.
+
+    Parameters
+    ----------
+    module_a, module_b : torch.nn.Module or fitted skorch net
+        The two networks trained jointly in step 1 of Algorithm 1 (a skorch
+        net is replaced by its ``module_``). ``module_b(X_b)`` is computed
+        once. Both return logits of the same shape ``(n_samples, n_classes)``.
+        They are put in eval mode for the computation and restored afterwards.
+    X_a : array-like or torch.Tensor of shape (n_samples, n_channels, ...)
+        Modality *a*, whose channels (axis 1) are ranked.
+    X_b : array-like or torch.Tensor of shape (n_samples, ...)
+        Modality *b*, paired row by row with ``X_a``.
+    n_repeats : int, default=10
+        Permutations per channel (the paper's ``M``).
+    distance : {"mse", "mae", "kl"}, default="mse"
+        ``"mse"``: mean over rows and classes of the squared difference of
+        the logits (the authors' choice); ``"mae"``: same with absolute
+        differences; ``"kl"``: ``KL(softmax(b) || softmax(a_perm))`` averaged
+        over rows ("batchmean"), i.e. ``torch.nn.functional.kl_div(
+        log_softmax(a_perm), softmax(b), reduction="batchmean")``: module *b*
+        is the reference distribution.
+    layer : int, str or None, default=None
+        ``None`` ranks the input channels. An int indexes ``module_a``'s
+        children (negative counts from the end); a str is a name from
+        ``module_a.named_modules()``. The output of that layer is computed
+        once, its channels (axis 1) are permuted, and the rest of the network
+        is run, as the paper does for RAVDESS and VGGSound.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the permutations; see Notes for the exact stream.
+    n_jobs : int or None, default=None
+        Parallel jobs over chunks of channels, through
+        :class:`sklearn.utils.parallel.Parallel` (``prefer="threads"``; a
+        backend chosen with :func:`joblib.parallel_config` is respected).
+        ``None`` means 1 unless inside a :func:`joblib.parallel_config`
+        context. The result does not depend on ``n_jobs``.
+    batch_size : int or None, default=None
+        Maximum rows per forward pass. ``None``: on the compiled path
+        blocks of about 512 KiB of activations (512 rows of a 256-wide float32
+        layer), within the working-memory bound; on the generic
+        path as many rows as fit in scikit-learn's ``working_memory``
+        (:func:`sklearn.get_config`), estimated from one small forward pass,
+        and at most 16384 on the CPU.
+
+    Returns
+    -------
+    result : :class:`~sklearn.utils.Bunch`
+        importances_mean : ndarray of shape (n_channels,)
+            Mean distance over repeats (the paper's ``p_i`` before its
+            normalisation by ``max_i p_i``).
+        importances_std : ndarray of shape (n_channels,)
+            Standard deviation over repeats.
+        importances : ndarray of shape (n_channels, n_repeats)
+            Raw distances.
+
+    See Also
+    --------
+    crossmodal.ModalityGeneralRanker : trains the pair (step 1), calls this
+        function and selects channels.
+    sklearn.inspection.permutation_importance : the same idea for one
+        estimator and a score.
+
+    Notes
+    -----
+    **Permutations.** One seed ``s = check_random_state(random_state).randint(
+    2**31)`` is drawn (as scikit-learn's ``permutation_importance`` does), and
+    all indices come from the 64-bit stream of ``numpy.random.PCG64(s)`` in
+    channel-major order: pair ``(i, m)`` owns words ``[(i * n_repeats + m) * W,
+    (i * n_repeats + m + 1) * W)`` with ``W = n_samples // 2``. Its
+    permutation is a Fisher-Yates shuffle of ``arange(n_samples)`` that, at step
+    ``t = 0, 1, ...`` (position ``k = n_samples - 1 - t``), reads the low (even
+    ``t``) or high (odd ``t``) 32 bits ``u`` of word ``t // 2`` and swaps
+    ``k`` with ``floor(u * (k + 1) / 2**32)`` (bias below ``n_samples / 2**32``).
+    Row ``r`` of the permuted channel takes the value of row ``perm[r]``. The
+    indices of a channel range are drawn where that range is computed (by
+    jumping the stream with ``PCG64.advance``), so memory does not grow with
+    ``n_channels * n_repeats * n_samples`` and every path, chunking and
+    ``n_jobs`` sees the same permutations.
+
+    **Paths.** On the CPU, when the part of ``module_a`` after the permuted
+    channels (all of it when ``layer`` is None) is an ``nn.Sequential`` chain
+    starting with ``nn.Linear``, that layer's output ``H = Z W^T + b`` is
+    computed once and each permutation is applied as the rank-1 update
+    ``H + (z_perm - z) W[:, i]^T`` in compiled numba kernels; a linear model
+    or a permuted layer that feeds the output layer costs O(n_samples *
+    n_classes) per permutation. Any other module (convolutions, a GPU module)
+    runs through torch with many permuted copies per forward pass. Both paths
+    equal a plain loop over ``(i, m)``.
+
+    **Parallelism.** One level per call path. With one job, the compiled
+    kernels of a linear model or a one-hidden-layer MLP use numba's ``prange``
+    threads, the generic path uses torch's intra-op threads, and the compiled
+    pipeline of deeper MLPs (numba kernels alternating with torch matrix
+    products) runs channel ranges on ``torch.get_num_threads()`` Python
+    threads, each with serial ``nogil`` kernels and single-threaded products
+    (no per-call barrier, and numba's and torch's OpenMP pools never spin
+    against each other). Small problems run on one thread. With several jobs,
+    each joblib task runs serial kernels with ``cpu_count // n_jobs`` torch
+    threads (set by the caller for thread backends, inside the task for
+    process backends, and restored afterwards).
+
+    References
+    ----------
+    .. [1] Z. Xue, Z. Gao, S. Ren and H. Zhao, "The Modality Focusing
+       Hypothesis: Towards Understanding Crossmodal Knowledge Distillation",
+       ICLR 2023, Appendix B.4, Algorithm 1.
+    .. [2] L. Breiman, "Random Forests", Machine Learning 45, 2001.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from crossmodal import permutation_salience
+    >>> from crossmodal.nets import MLP
+    >>> rng = np.random.RandomState(0)
+    >>> X_a = rng.randn(100, 4).astype(np.float32)
+    >>> X_b = X_a[:, :2].copy()
+    >>> f_a, f_b = MLP(4, 2, hidden_sizes=()), MLP(2, 2, hidden_sizes=())
+    >>> result = permutation_salience(f_a, f_b, X_a, X_b, n_repeats=3, random_state=0)
+    >>> result.importances.shape
+    (4, 3)
+    >>> bool(np.all(result.importances_mean > 0))
+    True
+    """
+    module_a = _as_module(module_a, "module_a")
+    module_b = _as_module(module_b, "module_b")
+    n_repeats = check_positive_int(n_repeats, "n_repeats")
+    if not isinstance(distance, str) or distance not in DISTANCES:
+        raise ValueError(f"distance must be one of {DISTANCES}; got {distance!r}.")
+    if batch_size is not None:
+        batch_size = check_positive_int(batch_size, "batch_size")
+    device_a, dtype_a = _device_and_dtype(module_a)
+    device_b, dtype_b = _device_and_dtype(module_b)
+    X_a = _as_array(X_a, "X_a", dtype_a)
+    X_b = _as_array(X_b, "X_b", dtype_b)
+    check_paired_samples(X_a, X_b, "X_a", "X_b")
+    prefix, suffix, target = split_module(module_a, layer)
+    seed = int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+    n_samples = X_a.shape[0]
+
+    n_params = sum(p.numel() for p in module_a.parameters()) + sum(p.numel() for p in module_b.parameters())
+    small = device_a.type == "cpu" and n_samples * n_params < SMALL_FORWARD_WORK
+    threads = _torch_threads(1) if small else contextlib.nullcontext()
+    with threads, _eval_mode(module_a, module_b), torch.inference_mode():
+        logits_b = _forward_rows(module_b, X_b, device_b, dtype_b).to(device_a, torch.float64)
+        try:
+            probe = module_a(_to_tensor(X_a[:2], device_a, dtype_a))
+        except RuntimeError as exc:
+            raise ValueError(f"module_a cannot be applied to X_a of shape {X_a.shape}: {exc}") from exc
+        if logits_b.ndim != 2 or tuple(probe.shape) != (min(n_samples, 2), logits_b.shape[1]):
+            raise ValueError(
+                "module_a and module_b must return logits of the same shape (n_samples, n_classes); got "
+                f"{tuple(probe.shape)} from module_a on X_a[:2] and {tuple(logits_b.shape)} from module_b on X_b."
+            )
+        ref, aux = _reference(logits_b, distance)
+        plan = _build_plan(module_a, X_a, prefix, suffix, target, device_a, dtype_a, ref, aux, distance,
+                           batch_size)
+        n_channels = plan.Zt.shape[0] if hasattr(plan, "Zt") else plan.Z.shape[1]
+        sums = _evaluate(plan, seed, n_samples, n_repeats, n_channels, n_jobs)
+
+    terms = n_samples if distance == "kl" else n_samples * logits_b.shape[1]
+    importances = sums / terms
+    return Bunch(
+        importances_mean=importances.mean(axis=1),
+        importances_std=importances.std(axis=1),
+        importances=importances,
+    )
+
+
+# --------------------------------------------------------------------------- #
+# Permutations
+# --------------------------------------------------------------------------- #
+
+
+def draw_permutations(seed, n_samples, n_repeats, start, stop, parallel=False):
+    """Permutation indices of channels ``start .. stop - 1``.
+
+    Returns an int32 array (int64 from 2**31 samples) of shape
+    ``(stop - start, n_repeats, n_samples)``; the stream is described in the
+    Notes of :func:`permutation_salience`.
+    """
+    n_perms = (stop - start) * n_repeats
+    words_per_perm = n_samples // 2
+    bit_generator = np.random.PCG64(seed)
+    if words_per_perm and n_perms:
+        bit_generator.advance(start * n_repeats * words_per_perm)
+        words = bit_generator.random_raw(n_perms * words_per_perm).reshape(n_perms, words_per_perm)
+    else:
+        words = np.zeros((n_perms, 0), dtype=np.uint64)
+    out = np.empty((n_perms, n_samples), dtype=np.int32 if n_samples < 2**31 else np.int64)
+    parallel = parallel and out.size >= PARALLEL_MIN_INDICES
+    kernel = kernels.permutations_from_words_parallel if parallel else kernels.permutations_from_words_serial
+    kernel(words, out)
+    return out.reshape(stop - start, n_repeats, n_samples)
+
+
+# --------------------------------------------------------------------------- #
+# Dispatch
+# --------------------------------------------------------------------------- #
+
+
+def _evaluate(plan, seed, n_samples, n_repeats, n_channels, n_jobs):
+    """Summed distances of every (channel, repeat), shape (n_channels, n_repeats)."""
+    n_workers = joblib.effective_n_jobs(n_jobs)
+    if n_workers == 1 or n_channels == 1:
+        fan_out = min(torch.get_num_threads(), n_channels) if PAIR_THREADS else 1
+        if (fan_out > 1 and getattr(plan, "alternates_with_torch", False)
+                and plan.work(n_channels * n_repeats) >= PARALLEL_MIN_WORK):
+            return _evaluate_on_threads(plan, seed, n_samples, n_repeats, n_channels, fan_out)
+        return _evaluate_range(plan, seed, n_samples, n_repeats, 0, n_channels, parallel=True)
+    threads = max(1, joblib.cpu_count() // n_workers)
+    with _torch_threads(threads):
+        parts = Parallel(n_jobs=n_jobs, prefer="threads")(
+            delayed(_evaluate_in_worker)(plan, seed, n_samples, n_repeats, a, b, threads, os.getpid())
+            for a, b in _channel_ranges(n_channels, 2 * n_workers)
+        )
+    return np.concatenate(parts, axis=0)
+
+
+def _channel_ranges(n_channels, n_parts):
+    bounds = np.linspace(0, n_channels, min(n_channels, n_parts) + 1).astype(int)
+    return [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+
+
+def _evaluate_on_threads(plan, seed, n_samples, n_repeats, n_channels, n_threads):
+    """One job, several threads: channel ranges on a private thread pool.
+
+    For the compiled pipelines that alternate numba kernels and torch matrix
+    products, threads over channels (serial nogil kernels, single-threaded
+    products) beat threads inside each call: there is no barrier per call and
+    numba's and torch's OpenMP pools never spin against each other.
+    """
+
+    def task(bounds):
+        with torch.inference_mode():
+            return _evaluate_range(plan, seed, n_samples, n_repeats, bounds[0], bounds[1], parallel=False)
+
+    with _torch_threads(1), ThreadPoolExecutor(n_threads) as pool:
+        parts = list(pool.map(task, _channel_ranges(n_channels, 2 * n_threads)))
+    return np.concatenate(parts, axis=0)
+
+
+def _evaluate_in_worker(plan, seed, n_samples, n_repeats, start, stop, threads, parent_pid):
+    """One joblib task: serial kernels; torch threads set here in a separate process."""
+    threads_here = _torch_threads(threads) if os.getpid() != parent_pid else contextlib.nullcontext()
+    with threads_here, torch.inference_mode():
+        return _evaluate_range(plan, seed, n_samples, n_repeats, start, stop, parallel=False)
+
+
+def _evaluate_range(plan, seed, n_samples, n_repeats, start, stop, parallel):
+    step = max(1, PERMUTATION_BYTES // (n_repeats * max(1, n_samples) * 4))
+    parts = []
+    for a in range(start, stop, step):
+        b = min(stop, a + step)
+        perms = draw_permutations(seed, n_samples, n_repeats, a, b, parallel=parallel)
+        parts.append(plan.evaluate(np.arange(a, b), perms, parallel))
+    return np.concatenate(parts, axis=0)
+
+
+@contextlib.contextmanager
+def _torch_threads(n_threads):
+    previous = torch.get_num_threads()
+    if previous != n_threads:
+        torch.set_num_threads(n_threads)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != previous:
+            torch.set_num_threads(previous)
+
+
+# --------------------------------------------------------------------------- #
+# Plans
+# --------------------------------------------------------------------------- #
+
+
+def _build_plan(module_a, X_a, prefix, suffix, target, device, dtype, ref, aux, distance, batch_size):
+    wm_bytes = get_config()["working_memory"] * 2**20
+    if target is None:
+        Z = _forward_rows(nn.Sequential(*prefix), X_a, device, dtype) if prefix else _to_tensor(X_a, device, dtype)
+        if device.type == "cpu" and Z.dtype in (torch.float32, torch.float64) and Z.ndim == 2:
+            Z_np = Z.numpy()
+            rows = batch_size or fast_block_rows(suffix, Z_np.itemsize, ref.shape[1], wm_bytes)
+            plan = build_rank_one_plan(suffix, Z_np, ref.cpu().numpy(), aux.cpu().numpy(),
+                                       kernels.DISTANCE_CODES[distance], rows)
+            if plan is not None:
+                return plan
+        forward = suffix[0] if len(suffix) == 1 else nn.Sequential(*suffix)
+        plan = TorchPlan(Z=Z, forward=forward, ref=ref, aux=aux, distance=distance, rows=1)
+    else:
+        X_t = _to_tensor(X_a, device, dtype)
+        Z = _capture_layer(module_a, target, X_t)
+        plan = TorchPlan(Z=Z, forward=None, ref=ref, aux=aux, distance=distance, rows=1,
+                         module=module_a, target=target, X=X_t)
+    plan.rows = batch_size or _rows_for_memory(plan, wm_bytes)
+    return plan
+
+
+def fast_block_rows(suffix, itemsize, n_classes, wm_bytes):
+    """Default rows per block of the compiled pipelines (see FAST_BLOCK_BYTES)."""
+    width = max([m.out_features for m in suffix if isinstance(m, nn.Linear)] or [1])
+    rows = min(FAST_MAX_ROWS, max(FAST_MIN_ROWS, FAST_BLOCK_BYTES // (width * itemsize)))
+    per_row = (2 * width + n_classes) * itemsize + 32  # two activation buffers and the logits
+    return int(max(1, min(rows, wm_bytes // per_row)))
+
+
+def _rows_for_memory(plan, wm_bytes):
+    """Rows per forward that keep the activations of one pass within ``wm_bytes``."""
+    k = min(len(plan.Z), 4)
+    watched = plan.module if plan.target is not None else plan.forward
+    sizes = []
+
+    def record(_module, _inputs, output):
+        if isinstance(output, torch.Tensor):
+            sizes.append(output.numel() * output.element_size())
+
+    handles = [m.register_forward_hook(record) for m in watched.modules() if not list(m.children())]
+    try:
+        plan.run(plan.Z[:k].clone(), torch.arange(k, device=plan.Z.device))
+    finally:
+        for handle in handles:
+            handle.remove()
+    per_row = (sum(sizes) + 2 * plan.Z[:k].numel() * plan.Z.element_size()) / k + 64
+    rows = max(1, int(wm_bytes // per_row))
+    if plan.Z.device.type == "cpu":
+        rows = min(rows, CPU_MAX_FORWARD_ROWS)
+    return rows
+
+
+def _capture_layer(module, target, X_t):
+    """Output of ``target`` when ``X_t`` runs through ``module`` (it must run once)."""
+    captured = []
+
+    def keep(_module, _inputs, output):
+        captured.append(output)
+
+    handle = target.register_forward_hook(keep)
+    try:
+        for start in range(0, len(X_t), CPU_MAX_FORWARD_ROWS):
+            before = len(captured)
+            module(X_t[start:start + CPU_MAX_FORWARD_ROWS])
+            if len(captured) - before != 1:
+                raise ValueError(
+                    f"layer {type(target).__name__} ran {len(captured) - before} times in one forward pass of "
+                    "module_a; permuting its channels needs a layer that runs exactly once."
+                )
+    finally:
+        handle.remove()
+    first = captured[0]
+    if not isinstance(first, torch.Tensor) or first.ndim < 2:
+        seen = f"shape {tuple(first.shape)}" if isinstance(first, torch.Tensor) else type(first).__name__
+        raise ValueError(f"layer must output a tensor of shape (n_samples, n_channels, ...); got {seen}.")
+    return torch.cat(captured)
+
+
+def _reference(logits_b, distance):
+    """Reference rows for the distance (float64) and per-row constants for "kl"."""
+    if distance == "kl":
+        q = torch.softmax(logits_b, dim=1)
+        return q, torch.xlogy(q, q).sum(dim=1)
+    return logits_b, torch.zeros(len(logits_b), dtype=torch.float64, device=logits_b.device)
+
+
+# --------------------------------------------------------------------------- #
+# Inputs
+# --------------------------------------------------------------------------- #
+
+
+def _as_module(obj, name):
+    if isinstance(obj, nn.Module):
+        return obj
+    inner = getattr(obj, "estimator", None)  # sklearn.frozen.FrozenEstimator
+    if inner is not None and not isinstance(obj, nn.Module) and hasattr(inner, "module_"):
+        obj = inner
+    module = getattr(obj, "module_", None)
+    if isinstance(module, nn.Module):
+        return module
+    if hasattr(obj, "initialize") and hasattr(obj, "module"):
+        raise ValueError(
+            f"{name} is a skorch net without module_ (not initialized); fit or initialize it first."
+        )
+    raise TypeError(f"{name} must be a torch.nn.Module or a fitted skorch net; got {type(obj).__name__}.")
+
+
+def _device_and_dtype(module):
+    for tensor in module.parameters():
+        if tensor.is_floating_point():
+            return tensor.device, tensor.dtype
+    for tensor in module.buffers():
+        if tensor.is_floating_point():
+            return tensor.device, tensor.dtype
+    return torch.device("cpu"), torch.get_default_dtype()
+
+
+def _as_array(X, name, torch_dtype):
+    if isinstance(X, torch.Tensor):
+        X = X.detach().cpu().numpy()
+    shape = np.shape(X)
+    if len(shape) < 2:
+        raise ValueError(f"{name} must have shape (n_samples, n_channels, ...); got shape {shape}.")
+    fast = isinstance(X, np.ndarray) and X.dtype in (np.float32, np.float64) and X.size and np.isfinite(X).all()
+    if not fast:  # sklearn's checks and messages (NaN, inf, dtype, empty); ~0.5 ms, so skipped when clean
+        X = check_modality(X, name, allow_nd=True)
+    np_dtype = np.float64 if torch_dtype == torch.float64 else np.float32
+    return np.ascontiguousarray(X, dtype=np_dtype)
+
+
+def _to_tensor(X, device, dtype):
+    return torch.from_numpy(np.ascontiguousarray(X)).to(device=device, dtype=dtype)
+
+
+def _forward_rows(module, X, device, dtype, rows=CPU_MAX_FORWARD_ROWS):
+    """``module(X)`` in row chunks, as one tensor on ``device``."""
+    parts = [module(_to_tensor(X[start:start + rows], device, dtype)) for start in range(0, len(X), rows)]
+    return torch.cat(parts)
+
+
+@contextlib.contextmanager
+def _eval_mode(*modules):
+    """Eval mode for ``modules``; every submodule's own mode is restored afterwards."""
+    states = [(m, m.training) for module in modules for m in module.modules()]
+    try:
+        for module in modules:
+            module.eval()
+        yield
+    finally:
+        for m, training in states:
+            m.training = training

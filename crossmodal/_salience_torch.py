@@ -1,0 +1,403 @@
+"""Execution paths of :func:`crossmodal.permutation_salience`.
+
+A *plan* holds everything one path needs to score permuted copies of the
+channel matrix ``Z`` (the input of ``module_a``, or the output of its hidden
+layer ``layer``) against the partner's logits, and evaluates a contiguous
+range of channels given their permutation indices:
+
+* :class:`RankOnePlan` (compiled path, CPU, float32/float64): the part of
+  ``module_a`` after ``Z`` starts with ``nn.Linear``. Its output
+  ``H = Z W^T + b`` is computed once and each permutation is a rank-1 update
+  of ``H`` done by the numba kernels in :mod:`crossmodal._kernels._salience`.
+  Four shapes of network are recognised after that first layer (identity
+  layers such as eval-mode ``Dropout`` are skipped):
+
+  - ``"linear"``: nothing (logits = H): the distance costs O(n K) per pair;
+  - ``"one_hidden"``: ``ReLU, Linear``: ReLU, output layer and distance fused;
+  - ``"mlp"``: ``ReLU, (Linear, ReLU)+, Linear``: the dense hidden products go
+    through ``torch.mm(..., out=)`` into preallocated buffers, the last
+    bias + ReLU + output layer + distance through one fused kernel;
+  - ``"head"``: anything else; after the rank-1 update (and a leading ReLU),
+    the remaining modules run in torch.
+
+* :class:`TorchPlan` (any module, CPU or CUDA): many permuted copies of ``Z``
+  are stacked into one forward pass of at most ``rows`` rows. When ``layer``
+  is not a split point of an ``nn.Sequential`` chain, the whole of
+  ``module_a`` runs with a forward hook that swaps the layer's output for the
+  permuted activations.
+
+Both plans return, per pair ``(channel, repeat)``, the distance summed over
+rows (and classes); the caller divides by the number of terms.
+"""
+
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from ._kernels import _salience as kernels
+
+__all__ = ["chain_leaves", "split_module", "RankOnePlan", "TorchPlan", "build_rank_one_plan"]
+
+_IDENTITY_IN_EVAL = (nn.Identity, nn.Dropout, nn.AlphaDropout)
+
+#: Below this many multiply-adds per kernel call, numba's thread pool costs
+#: more than it saves: the serial kernel is used even when threads are allowed.
+PARALLEL_MIN_WORK = 2**18
+
+
+def _is_chain(module):
+    """True for an ``nn.Sequential`` whose forward is the plain chain."""
+    return isinstance(module, nn.Sequential) and type(module).forward is nn.Sequential.forward
+
+
+def chain_leaves(module):
+    """Flatten nested ``nn.Sequential`` chains.
+
+    Returns
+    -------
+    leaves : list of (name, module)
+        The modules run one after the other, in order.
+    ends : dict
+        For every node name of the chain (containers included), the number of
+        leaves run when that node's output is ready.
+    """
+    leaves, ends = [], {}
+
+    def walk(node, name):
+        if _is_chain(node):
+            for child_name, child in node.named_children():
+                walk(child, f"{name}.{child_name}" if name else child_name)
+        else:
+            leaves.append((name, node))
+        ends[name] = len(leaves)
+
+    walk(module, "")
+    return leaves, ends
+
+
+def split_module(module, layer):
+    """Where ``layer`` cuts ``module``.
+
+    Returns ``(prefix, suffix, target)``: with ``module`` a chain, ``prefix``
+    and ``suffix`` are lists of leaf modules and ``target`` is None; otherwise
+    ``prefix`` and ``suffix`` are None and ``target`` is the submodule whose
+    output is to be permuted (through hooks). ``layer=None`` gives an empty
+    prefix.
+    """
+    leaves, ends = chain_leaves(module)
+    if layer is None:
+        return [], [m for _, m in leaves], None
+    if isinstance(layer, (bool, np.bool_)) or not isinstance(layer, (int, np.integer, str)):
+        raise TypeError(f"layer must be None, an int (child index) or a str (module name); got {layer!r}.")
+    if isinstance(layer, str):
+        named = dict(module.named_modules())
+        if layer == "" or layer not in named:
+            valid = [name for name in named if name]
+            raise ValueError(
+                f"layer={layer!r} is not a submodule name of module_a; "
+                f"valid names (from named_modules()) are {valid}."
+            )
+        name, target = layer, named[layer]
+    else:
+        children = list(module.named_children())
+        if not -len(children) <= layer < len(children):
+            raise ValueError(
+                f"layer={int(layer)} is out of range: module_a ({type(module).__name__}) has {len(children)} "
+                f"children, so layer must be in {-len(children)}..{len(children) - 1}."
+            )
+        name, target = children[int(layer)]
+    if name in ends and _is_chain(module):
+        cut = ends[name]
+        return [m for _, m in leaves[:cut]], [m for _, m in leaves[cut:]], None
+    return None, None, target
+
+
+# --------------------------------------------------------------------------- #
+# Compiled rank-1 path
+# --------------------------------------------------------------------------- #
+
+
+@dataclass
+class RankOnePlan:
+    """State of the compiled path; see the module docstring for ``kind``."""
+
+    kind: str
+    Zt: np.ndarray  # (n_channels, n_samples), contiguous
+    H: np.ndarray  # (n_samples, width): first Linear's output on Z, bias included
+    Wt: np.ndarray  # (n_channels, width): first Linear's weight, transposed
+    ref: np.ndarray  # (n_samples, n_classes) float64: logits of b, or softmax for "kl"
+    aux: np.ndarray  # (n_samples,) float64: sum q log q for "kl", else zeros
+    code: int
+    rows: int  # rows per block for the "mlp"/"head" pipelines
+    first_relu: bool = False
+    hidden: tuple = ()  # "mlp": ((W^T tensor, bias ndarray), ...) of the hidden Linears after the first
+    W_out: np.ndarray = None  # (n_classes, width) of the output Linear ("one_hidden", "mlp")
+    b_out: np.ndarray = None
+    rest: nn.Module = None  # "head": modules after the first Linear (and its ReLU)
+    linear_mse: tuple = None  # "linear" with "mse": (Gt, w_sq, base_total), see rank1_linear_mse_chunk
+
+    @property
+    def alternates_with_torch(self):
+        """True when the kernels alternate with torch calls (the block pipelines)."""
+        return self.kind in ("mlp", "head")
+
+    def work(self, n_pairs):
+        """Multiply-adds for ``n_pairs`` pairs (to decide whether threads pay off)."""
+        n_samples, width = self.H.shape
+        if self.kind == "linear":
+            return n_pairs * n_samples * (1 if self.linear_mse else width)
+        widths = [width] + [W.shape[1] for W, _ in self.hidden]
+        return n_pairs * n_samples * (sum(a * b for a, b in zip(widths, widths[1:])) + widths[-1] * self.ref.shape[1])
+
+    def evaluate(self, channels, perms, parallel):
+        """Distances summed over rows, shape ``(len(channels), n_repeats)``."""
+        n_chunk, n_repeats, _ = perms.shape
+        out = np.empty((n_chunk, n_repeats))
+        channels = np.ascontiguousarray(channels, dtype=np.intp)
+        parallel = parallel and self.work(n_chunk * n_repeats) >= PARALLEL_MIN_WORK
+        if self.kind == "linear" and self.linear_mse is not None:
+            kernel = kernels.rank1_linear_mse_chunk_parallel if parallel else kernels.rank1_linear_mse_chunk_serial
+            kernel(*self.linear_mse, self.Zt, perms, channels, out)
+        elif self.kind == "linear":
+            kernel = kernels.rank1_linear_chunk_parallel if parallel else kernels.rank1_linear_chunk_serial
+            row_block = max(64, (1 << 18) // max(1, self.H.shape[1] * self.H.itemsize))
+            kernel(self.H, self.Zt, perms, channels, self.Wt, self.ref, self.aux, self.code, row_block, out)
+        elif self.kind == "one_hidden":
+            kernel = kernels.rank1_hidden_chunk_parallel if parallel else kernels.rank1_hidden_chunk_serial
+            row_block = max(16, (1 << 18) // (self.H.shape[1] * self.H.itemsize))
+            kernel(self.H, self.Zt, perms, channels, self.Wt, self.W_out, self.b_out, self.ref, self.aux,
+                   self.code, row_block, out)
+        else:
+            self._evaluate_blocks(channels, perms, parallel, out)
+        return out
+
+    def _evaluate_blocks(self, channels, perms, parallel, out):
+        n_chunk, n_repeats, n_samples = perms.shape
+        suffix = "_parallel" if parallel else "_serial"
+        rank1 = getattr(kernels, "rank1_rows" + suffix)
+        bias_relu = getattr(kernels, "bias_relu_rows" + suffix)
+        tail = getattr(kernels, "relu_linear_distance_rows" + suffix)
+        distance = getattr(kernels, "logits_distance_rows" + suffix)
+        rows = self.rows
+        dtype = self.H.dtype
+        widths = [self.H.shape[1]] + [W.shape[1] for W, _ in self.hidden]
+        flats = [np.empty(rows * max(widths), dtype=dtype) for _ in range(2)]
+        layer_views = {}  # n_rows -> per layer: input activations (array, tensor); layer l lives in flats[l % 2]
+
+        def views(n_rows):
+            if n_rows not in layer_views:
+                arrays = [flats[l % 2][: n_rows * w].reshape(n_rows, w) for l, w in enumerate(widths)]
+                layer_views[n_rows] = (arrays, [torch.from_numpy(a) for a in arrays])
+            return layer_views[n_rows]
+
+        first_out = views(rows)[0][0]
+        row_src = np.empty(rows, dtype=np.intp)
+        row_seg = np.empty(rows, dtype=np.intp)
+        row_dist = np.empty(rows)
+        seg_sums_buffer = np.empty(rows)
+        n_classes = self.ref.shape[1]
+        logits = np.empty((rows, n_classes), dtype=dtype)
+        totals = np.zeros(n_chunk * n_repeats)
+        last = len(self.hidden) - 1
+        for seg_pair, seg_start, seg_stop in _segment_blocks(n_chunk * n_repeats, n_samples, rows):
+            n_rows = rank1(self.H, self.Zt, perms, channels, self.Wt, seg_pair, seg_start, seg_stop,
+                           self.first_relu, first_out, row_src, row_seg)
+            arrays, tensors = views(n_rows)
+            seg_sums = seg_sums_buffer[: len(seg_pair)]
+            if self.kind == "mlp":
+                for index, (W_t, bias) in enumerate(self.hidden):
+                    torch.mm(tensors[index], W_t, out=tensors[index + 1])
+                    if index < last:
+                        bias_relu(arrays[index + 1], bias, n_rows)
+                tail(arrays[-1], self.hidden[-1][1], self.W_out, self.b_out, self.ref, self.aux, self.code,
+                     row_src, row_seg, n_rows, logits, row_dist, seg_sums)
+            else:
+                result = self.rest(tensors[0])
+                _check_logits_shape(result, (n_rows, n_classes))
+                result = np.ascontiguousarray(result.detach().cpu().numpy(), dtype=dtype)
+                distance(result, self.ref, self.aux, self.code, row_src, row_seg, n_rows, row_dist, seg_sums)
+            totals[seg_pair] += seg_sums  # a pair appears at most once per block
+        out[...] = totals.reshape(n_chunk, n_repeats)
+
+
+def _segment_blocks(n_pairs, n_samples, rows):
+    """Cut the rows of every pair into blocks of at most ``rows`` rows.
+
+    With ``n_samples <= rows`` whole pairs are packed ``rows // n_samples`` to
+    a block; otherwise each pair is cut at multiples of ``rows`` and the blocks
+    go row-block by row-block (all pairs of the first row block, then the
+    second...), so that a block of the cached layer is reused while it is warm.
+    A pair's segments are therefore the same whichever channels share its
+    chunk, and so is the order in which its sums are added.
+    """
+    if n_samples <= rows:
+        per_block = rows // n_samples
+        for start in range(0, n_pairs, per_block):
+            pairs = np.arange(start, min(n_pairs, start + per_block), dtype=np.intp)
+            yield pairs, np.zeros(len(pairs), dtype=np.intp), np.full(len(pairs), n_samples, dtype=np.intp)
+    else:
+        pair, start, stop = (np.zeros(1, dtype=np.intp) for _ in range(3))  # reused: consumed before the next yield
+        for r0 in range(0, n_samples, rows):
+            start[0], stop[0] = r0, min(n_samples, r0 + rows)
+            for p in range(n_pairs):
+                pair[0] = p
+                yield pair, start, stop
+
+
+def _check_logits_shape(logits, expected):
+    if tuple(logits.shape) != tuple(expected):
+        raise ValueError(
+            f"module_a returned logits of shape {tuple(logits.shape)} on permuted rows; expected {tuple(expected)} "
+            "(one row per sample, one column per logit of module_b)."
+        )
+
+
+def _linear_arrays(linear, dtype):
+    weight = linear.weight.detach().cpu().numpy().astype(dtype, copy=False)
+    if linear.bias is None:
+        bias = np.zeros(weight.shape[0], dtype=dtype)
+    else:
+        bias = linear.bias.detach().cpu().numpy().astype(dtype, copy=False)
+    return weight, bias
+
+
+def build_rank_one_plan(suffix, Z, ref, aux, code, rows):
+    """A :class:`RankOnePlan` for the modules ``suffix`` fed by ``Z``, or None.
+
+    Returns None when the compiled path does not apply: ``Z`` is not a 2-D
+    float32/float64 CPU array, or the first non-identity module of ``suffix``
+    is not an ``nn.Linear`` on the CPU with ``Z``'s dtype.
+    """
+    mods = [m for m in suffix if not isinstance(m, _IDENTITY_IN_EVAL)]
+    if Z.ndim != 2 or Z.dtype not in (np.float32, np.float64) or not mods or not isinstance(mods[0], nn.Linear):
+        return None
+    dtype = Z.dtype
+    torch_dtype = torch.float32 if dtype == np.float32 else torch.float64
+    linears = [m for m in mods if isinstance(m, nn.Linear)]
+    for lin in linears:
+        if lin.weight.device.type != "cpu" or lin.weight.dtype != torch_dtype:
+            return None
+    W, b = _linear_arrays(mods[0], dtype)
+    Zc = np.ascontiguousarray(Z)
+    H = (torch.from_numpy(Zc) @ torch.from_numpy(np.ascontiguousarray(W)).T).numpy() + b
+    plan = RankOnePlan(kind="head", Zt=np.ascontiguousarray(Zc.T), H=np.ascontiguousarray(H, dtype=dtype),
+                       Wt=np.ascontiguousarray(W.T), ref=ref, aux=aux, code=code, rows=rows)
+    rest = mods[1:]
+    pattern = ["R" if isinstance(m, nn.ReLU) else "L" if isinstance(m, nn.Linear) else "?" for m in rest]
+    if not rest:
+        plan.kind = "linear"
+        if code == kernels.DISTANCE_CODES["mse"]:
+            residual = plan.H.astype(np.float64) - ref
+            plan.linear_mse = (np.ascontiguousarray((residual @ W.astype(np.float64)).T),
+                               np.square(W.astype(np.float64)).sum(axis=0), float(np.square(residual).sum()))
+    elif pattern == ["R", "L"]:
+        plan.kind = "one_hidden"
+        plan.W_out, plan.b_out = (np.ascontiguousarray(a) for a in _linear_arrays(rest[1], dtype))
+    elif len(pattern) >= 4 and pattern == ["R", "L"] * (len(pattern) // 2):
+        plan.kind = "mlp"
+        plan.first_relu = True
+        hidden = []
+        for lin in rest[1:-1:2]:
+            weight, bias = _linear_arrays(lin, dtype)
+            hidden.append((torch.from_numpy(np.ascontiguousarray(weight.T)), np.ascontiguousarray(bias)))
+        plan.hidden = tuple(hidden)
+        plan.W_out, plan.b_out = (np.ascontiguousarray(a) for a in _linear_arrays(rest[-1], dtype))
+    else:
+        if pattern[0] == "R":
+            plan.first_relu = True
+            rest = rest[1:]
+        plan.rest = nn.Sequential(*rest)
+    return plan
+
+
+# --------------------------------------------------------------------------- #
+# Generic torch path
+# --------------------------------------------------------------------------- #
+
+
+@dataclass
+class TorchPlan:
+    """State of the generic path (any module, the module's device)."""
+
+    Z: torch.Tensor  # (n_samples, n_channels, ...) on the device: what gets permuted
+    forward: nn.Module  # suffix run on permuted Z (split mode); unused in hook mode
+    ref: torch.Tensor  # (n_samples, n_classes) float64 on the device
+    aux: torch.Tensor  # (n_samples,) float64
+    distance: str
+    rows: int  # max rows per forward pass
+    module: nn.Module = None  # hook mode: the whole module_a ...
+    target: nn.Module = None  # ... the layer whose output is replaced ...
+    X: torch.Tensor = None  # ... and its input
+
+    def run(self, Zb, rows):
+        """Logits of ``module_a`` when ``Z``'s rows ``rows`` are replaced by ``Zb``."""
+        if self.target is None:
+            return self.forward(Zb)
+        owner = threading.get_ident()
+        calls = []
+
+        def swap(_module, _inputs, _output):
+            if threading.get_ident() == owner:
+                calls.append(1)
+                return Zb
+            return None
+
+        handle = self.target.register_forward_hook(swap)
+        try:
+            out = self.module(self.X[rows])
+        finally:
+            handle.remove()
+        if len(calls) != 1:
+            raise ValueError(
+                f"layer {type(self.target).__name__} ran {len(calls)} times in one forward pass of module_a; "
+                "permuting its channels needs a layer that runs exactly once."
+            )
+        return out
+
+    def row_distances(self, logits, rows):
+        """Per-row distance (float64) of ``logits`` to the partner rows ``rows``."""
+        expected = (len(rows), self.ref.shape[1])
+        if tuple(logits.shape) != expected:
+            _check_logits_shape(logits, expected)
+        L = logits.to(torch.float64)
+        ref = self.ref[rows]
+        if self.distance == "mse":
+            return (L - ref).square().sum(dim=1)
+        if self.distance == "mae":
+            return (L - ref).abs().sum(dim=1)
+        cross = torch.where(ref == 0, torch.zeros((), dtype=L.dtype, device=L.device), ref * L)
+        return self.aux[rows] - cross.sum(dim=1) + torch.logsumexp(L, dim=1)
+
+    def evaluate(self, channels, perms, parallel=None):
+        """Distances summed over rows, shape ``(len(channels), n_repeats)``."""
+        n_chunk, n_repeats, n_samples = perms.shape
+        device = self.Z.device
+        perms_t = torch.as_tensor(perms, device=device).long().reshape(n_chunk * n_repeats, n_samples)
+        pair_channel = torch.as_tensor(np.repeat(np.asarray(channels), n_repeats), device=device)
+        n_pairs = n_chunk * n_repeats
+        totals = torch.zeros(n_pairs, dtype=torch.float64, device=device)
+        if n_samples <= self.rows:
+            per_forward = self.rows // n_samples
+            all_rows = torch.arange(n_samples, device=device)
+            for start in range(0, n_pairs, per_forward):
+                stop = min(n_pairs, start + per_forward)
+                g = stop - start
+                Zb = self.Z.repeat((g,) + (1,) * (self.Z.ndim - 1))
+                view = Zb.view((g, n_samples) + tuple(self.Z.shape[1:]))
+                ch = pair_channel[start:stop, None]
+                view[torch.arange(g, device=device)[:, None], all_rows[None, :], ch] = self.Z[perms_t[start:stop], ch]
+                rows = all_rows.repeat(g)
+                dist = self.row_distances(self.run(Zb, rows), rows)
+                totals[start:stop] = dist.view(g, n_samples).sum(dim=1)
+        else:
+            for p in range(n_pairs):
+                ch = int(pair_channel[p])
+                for r0 in range(0, n_samples, self.rows):
+                    rows = torch.arange(r0, min(n_samples, r0 + self.rows), device=device)
+                    Zb = self.Z[rows].clone()
+                    Zb[:, ch] = self.Z[perms_t[p, rows], ch]
+                    totals[p] += self.row_distances(self.run(Zb, rows), rows).sum()
+        return totals.reshape(n_chunk, n_repeats).cpu().numpy()
