@@ -1,5 +1,6 @@
 """ModalityGeneralRanker: Algorithm 1 of the MFH paper as a feature selector."""
 
+import copy
 from numbers import Integral, Real
 
 import numpy as np
@@ -427,6 +428,15 @@ class ModalityGeneralRanker(SelectorMixin, BaseEstimator):
         removed = np.flatnonzero(~self.support_)
         nullifier = ChannelNullifier(removed, self.fill_values_[removed])
         return resolve_layer(module, self.layer).register_forward_hook(nullifier)
+
+    def __getstate__(self):
+        # Pickle the salience networks as CPU copies, so that a ranker fitted on
+        # CUDA loads on a machine without CUDA (skorch handles pair_net_ itself).
+        state = super().__getstate__()
+        nets = state.get("nets_")
+        if nets is not None and any(p.is_cuda for m in nets for p in m.parameters()):
+            state["nets_"] = tuple(copy.deepcopy(m).to("cpu") for m in nets)
+        return state
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

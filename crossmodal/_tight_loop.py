@@ -41,7 +41,8 @@ class TightLoopMixin:
         self._set_training(True)
         epoch_losses = []
         for _ in range(epochs):
-            order = torch.randperm(n, device=device) if shuffle else None
+            # drawn on the CPU generator so that a seed gives the same batches on every device
+            order = torch.randperm(n).to(device) if shuffle else None
             total = None
             for start in range(0, n, batch_size):
                 if order is None and batch_size == n:
