@@ -18,7 +18,14 @@ from sklearn.utils.parallel import Parallel, delayed
 from torch import nn
 
 from ._kernels import _salience as kernels
-from ._salience_torch import PARALLEL_MIN_WORK, TorchPlan, build_rank_one_plan, split_module
+from ._salience_torch import (
+    PARALLEL_MIN_WORK,
+    TorchPlan,
+    build_rank_one_plan,
+    capture_layer,
+    reference_rows,
+    split_module,
+)
 from ._validation import check_modality, check_paired_samples, check_positive_int
 
 __all__ = ["permutation_salience"]
@@ -137,7 +144,7 @@ def permutation_salience(
     Notes
     -----
     **Permutations.** One seed ``s = check_random_state(random_state).randint(
-    2**31)`` is drawn (as scikit-learn's ``permutation_importance`` does), and
+    2**31 - 1)`` is drawn (as scikit-learn's ``permutation_importance`` does), and
     all indices come from the 64-bit stream of ``numpy.random.PCG64(s)`` in
     channel-major order: pair ``(i, m)`` owns words ``[(i * n_repeats + m) * W,
     (i * n_repeats + m + 1) * W)`` with ``W = n_samples // 2``. Its
@@ -157,7 +164,8 @@ def permutation_salience(
     computed once and each permutation is applied as the rank-1 update
     ``H + (z_perm - z) W[:, i]^T`` in compiled numba kernels; a linear model
     or a permuted layer that feeds the output layer costs O(n_samples *
-    n_classes) per permutation. Any other module (convolutions, a GPU module)
+    n_classes) per permutation (O(n_samples) for "mse", expanded around the
+    unpermuted residual). Any other module (convolutions, a GPU module)
     runs through torch with many permuted copies per forward pass. Both paths
     equal a plain loop over ``(i, m)``.
 
@@ -225,7 +233,7 @@ def permutation_salience(
                 "module_a and module_b must return logits of the same shape (n_samples, n_classes); got "
                 f"{tuple(probe.shape)} from module_a on X_a[:2] and {tuple(logits_b.shape)} from module_b on X_b."
             )
-        ref, aux = _reference(logits_b, distance)
+        ref, aux = reference_rows(logits_b, distance)
         plan = _build_plan(module_a, X_a, prefix, suffix, target, device_a, dtype_a, ref, aux, distance,
                            batch_size)
         n_channels = plan.Zt.shape[0] if hasattr(plan, "Zt") else plan.Z.shape[1]
@@ -362,7 +370,7 @@ def _build_plan(module_a, X_a, prefix, suffix, target, device, dtype, ref, aux, 
         plan = TorchPlan(Z=Z, forward=forward, ref=ref, aux=aux, distance=distance, rows=1)
     else:
         X_t = _to_tensor(X_a, device, dtype)
-        Z = _capture_layer(module_a, target, X_t)
+        Z = capture_layer(module_a, target, X_t, CPU_MAX_FORWARD_ROWS)
         plan = TorchPlan(Z=Z, forward=None, ref=ref, aux=aux, distance=distance, rows=1,
                          module=module_a, target=target, X=X_t)
     plan.rows = batch_size or _rows_for_memory(plan, wm_bytes)
@@ -398,40 +406,6 @@ def _rows_for_memory(plan, wm_bytes):
     if plan.Z.device.type == "cpu":
         rows = min(rows, CPU_MAX_FORWARD_ROWS)
     return rows
-
-
-def _capture_layer(module, target, X_t):
-    """Output of ``target`` when ``X_t`` runs through ``module`` (it must run once)."""
-    captured = []
-
-    def keep(_module, _inputs, output):
-        captured.append(output)
-
-    handle = target.register_forward_hook(keep)
-    try:
-        for start in range(0, len(X_t), CPU_MAX_FORWARD_ROWS):
-            before = len(captured)
-            module(X_t[start:start + CPU_MAX_FORWARD_ROWS])
-            if len(captured) - before != 1:
-                raise ValueError(
-                    f"layer {type(target).__name__} ran {len(captured) - before} times in one forward pass of "
-                    "module_a; permuting its channels needs a layer that runs exactly once."
-                )
-    finally:
-        handle.remove()
-    first = captured[0]
-    if not isinstance(first, torch.Tensor) or first.ndim < 2:
-        seen = f"shape {tuple(first.shape)}" if isinstance(first, torch.Tensor) else type(first).__name__
-        raise ValueError(f"layer must output a tensor of shape (n_samples, n_channels, ...); got {seen}.")
-    return torch.cat(captured)
-
-
-def _reference(logits_b, distance):
-    """Reference rows for the distance (float64) and per-row constants for "kl"."""
-    if distance == "kl":
-        q = torch.softmax(logits_b, dim=1)
-        return q, torch.xlogy(q, q).sum(dim=1)
-    return logits_b, torch.zeros(len(logits_b), dtype=torch.float64, device=logits_b.device)
 
 
 # --------------------------------------------------------------------------- #

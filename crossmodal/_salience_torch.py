@@ -12,7 +12,8 @@ range of channels given their permutation indices:
   Four shapes of network are recognised after that first layer (identity
   layers such as eval-mode ``Dropout`` are skipped):
 
-  - ``"linear"``: nothing (logits = H): the distance costs O(n K) per pair;
+  - ``"linear"``: nothing (logits = H): the distance costs O(n K) per pair,
+    O(n) for "mse" (expanded around the unpermuted residual);
   - ``"one_hidden"``: ``ReLU, Linear``: ReLU, output layer and distance fused;
   - ``"mlp"``: ``ReLU, (Linear, ReLU)+, Linear``: the dense hidden products go
     through ``torch.mm(..., out=)`` into preallocated buffers, the last
@@ -39,7 +40,15 @@ from torch import nn
 
 from ._kernels import _salience as kernels
 
-__all__ = ["chain_leaves", "split_module", "RankOnePlan", "TorchPlan", "build_rank_one_plan"]
+__all__ = [
+    "chain_leaves",
+    "split_module",
+    "RankOnePlan",
+    "TorchPlan",
+    "build_rank_one_plan",
+    "capture_layer",
+    "reference_rows",
+]
 
 _IDENTITY_IN_EVAL = (nn.Identity, nn.Dropout, nn.AlphaDropout)
 
@@ -316,6 +325,41 @@ def build_rank_one_plan(suffix, Z, ref, aux, code, rows):
 # --------------------------------------------------------------------------- #
 # Generic torch path
 # --------------------------------------------------------------------------- #
+
+
+def capture_layer(module, target, X_t, rows):
+    """Output of ``target`` when ``X_t`` runs through ``module`` (it must run once)."""
+    captured = []
+
+    def keep(_module, _inputs, output):
+        captured.append(output)
+
+    handle = target.register_forward_hook(keep)
+    try:
+        for start in range(0, len(X_t), rows):
+            before = len(captured)
+            module(X_t[start:start + rows])
+            if len(captured) - before != 1:
+                raise ValueError(
+                    f"layer {type(target).__name__} ran {len(captured) - before} times in one forward pass of "
+                    "module_a; permuting its channels needs a layer that runs exactly once."
+                )
+    finally:
+        handle.remove()
+    first = captured[0]
+    if not isinstance(first, torch.Tensor) or first.ndim < 2:
+        seen = f"shape {tuple(first.shape)}" if isinstance(first, torch.Tensor) else type(first).__name__
+        raise ValueError(f"layer must output a tensor of shape (n_samples, n_channels, ...); got {seen}.")
+    return torch.cat(captured)
+
+
+def reference_rows(logits_b, distance):
+    """Reference rows for the distance (float64) and per-row constants for "kl"."""
+    if distance == "kl":
+        q = torch.softmax(logits_b, dim=1)
+        return q, torch.xlogy(q, q).sum(dim=1)
+    return logits_b, torch.zeros(len(logits_b), dtype=torch.float64, device=logits_b.device)
+
 
 
 @dataclass

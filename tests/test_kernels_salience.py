@@ -157,6 +157,29 @@ def test_rank1_linear_chunk_matches_reference(problem, dtype, distance, row_bloc
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+def test_rank1_linear_mse_chunk_matches_reference(problem, dtype):
+    # The O(n) expansion around the residual E = H - ref equals the squared error of H + delta w.
+    P = problem(dtype, width=3, n_classes=3)
+    W = P["Wt"].T.astype(np.float64)  # (n_classes, n_channels)
+    residual = P["H"].astype(np.float64) - P["ref"]
+    Gt = np.ascontiguousarray((residual @ W).T)
+    w_sq = np.square(W).sum(axis=0)
+    base = float(np.square(residual).sum())
+    n = P["H"].shape[0]
+    expected = np.empty((2, 2))
+    for c in range(2):
+        for m in range(2):
+            delta = permuted_rows(P["Zt"], P["perms"], P["channels"], c, m, np.arange(n)).astype(np.float64)
+            logits = P["H"] + delta[:, None] * P["Wt"][P["channels"][c]][None, :].astype(np.float64)
+            expected[c, m] = np.square(logits - P["ref"]).sum()
+    for kernel in (K.rank1_linear_mse_chunk_serial, K.rank1_linear_mse_chunk_parallel):
+        out = np.empty((2, 2))
+        kernel(Gt, w_sq, base, P["Zt"], P["perms"], P["channels"], out)
+        # delta may be formed in float32 or float64 for float32 inputs
+        np.testing.assert_allclose(out, expected, rtol=1e-6 if dtype == np.float32 else 1e-10)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("distance", ["mse", "kl"])
 def test_rank1_hidden_chunk_matches_reference(problem, dtype, distance):
     code = CODES[distance]

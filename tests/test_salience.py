@@ -123,6 +123,16 @@ def test_block_pipeline_matches_reference_for_any_batch_size(data, batch_size):
     assert_matches_reference(result, reference_salience(module_a, module_b, X_a, X_b, 2, "mse", 3))
 
 
+def test_mixed_activations_run_the_rest_in_torch(data):
+    # Linear, ReLU, then a tail the kernels do not know: the "head" pipeline.
+    X_a, X_b = data
+    torch.manual_seed(0)
+    module_a = nn.Sequential(nn.Linear(D_A, 8), nn.ReLU(), nn.Linear(8, 6), nn.Tanh(), nn.Linear(6, N_CLASSES))
+    module_b = make_mlp(D_B, (), 2)
+    result = permutation_salience(module_a, module_b, X_a, X_b, n_repeats=2, random_state=0, distance="kl")
+    assert_matches_reference(result, reference_salience(module_a, module_b, X_a, X_b, 2, "kl", 0))
+
+
 def test_bare_linear_module_and_dropout_use_compiled_path(data):
     X_a, X_b = data
     torch.manual_seed(0)
