@@ -1,7 +1,7 @@
 """
-==========================================
+===========================================
 Synthetic data from a modality Venn diagram
-==========================================
+===========================================
 
 The Modality Focusing Hypothesis (Xue et al., ICLR 2023) describes paired
 multimodal data ``(x_a, x_b, y)`` by a *modality Venn diagram*: the label is a

@@ -1,4 +1,7 @@
-"""Tests of the synthetic reproduction: batched trainer, runners, report, example."""
+"""Tests of the synthetic reproduction: batched trainer, runners, report.
+
+The gallery example is run by tests/test_examples.py.
+"""
 
 import os
 from pathlib import Path
@@ -24,7 +27,6 @@ from crossmodal.experiments._batched_linear import (
 )
 from crossmodal.experiments.synthetic import SyntheticSetup
 
-ROOT = Path(__file__).resolve().parents[1]
 TINY = SyntheticSetup(n_train=40, n_test=60, n_epochs=5, pair_epochs=5, n_repeats=2)
 FIG_COLUMNS = ["experiment", "gamma", "alpha", "beta", "run", "seed", "teacher_acc", "student_nokd_acc",
                "student_kd_acc"]
@@ -264,16 +266,3 @@ def test_report_figures_do_not_touch_the_global_backend(tmp_path):
     assert Path(path).read_bytes()[:4] == b"\x89PNG"
     assert matplotlib.get_backend() == before
 
-
-# --------------------------------------------------------------------------- example
-@pytest.mark.filterwarnings("ignore:.*non-interactive:UserWarning")
-def test_example_runs_at_small_scale(monkeypatch, capsys):
-    import runpy
-
-    import matplotlib.pyplot as plt
-
-    monkeypatch.setenv("CROSSMODAL_EXAMPLE_SCALE", "0.02")
-    namespace = runpy.run_path(str(ROOT / "examples" / "plot_reproduce_synthetic.py"), run_name="__main__")
-    plt.close("all")
-    assert namespace["n_runs"] == 2 and len(namespace["results"]) == 6 * 2
-    assert "gain_mean" in capsys.readouterr().out

@@ -8,11 +8,7 @@ sklearn contract it does follow (``get_params``/``set_params``/``clone``,
 parameter validation, ``NotFittedError``) is tested directly below.
 """
 
-import os
 import pickle
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,8 +19,6 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 from crossmodal import MVDGenerator, make_modality_venn
 from crossmodal._generator import _TANH_STD
-
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "plot_mvd_generator.py"
 
 
 def fig2(overlap, **kwargs):
@@ -407,15 +401,3 @@ def test_sample_before_fit_and_bad_n_samples():
 def test_make_modality_venn_invalid_parameters(params, match):
     with pytest.raises(InvalidParameterError, match=match):
         make_modality_venn(**params)
-
-
-# --- the gallery example --------------------------------------------------------------
-
-
-def test_example_runs_small():
-    env = dict(os.environ, MPLBACKEND="Agg", CROSSMODAL_EXAMPLE_SCALE="0.05")
-    command = [sys.executable, str(EXAMPLE)]
-    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    assert "general columns equal: True" in result.stdout
-    assert "gamma=1.000  accuracy on X_b=" in result.stdout
