@@ -1,7 +1,7 @@
 """CrossModalDistiller: crossmodal knowledge distillation as a scikit-learn classifier."""
 
 import inspect
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
 import torch

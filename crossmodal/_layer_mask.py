@@ -2,7 +2,6 @@
 
 import numpy as np
 import torch
-from torch import nn
 
 __all__ = ["resolve_layer", "layer_activations", "ChannelNullifier"]
 

@@ -17,7 +17,6 @@ import os
 import time
 
 import numpy as np
-import pandas as pd
 import torch
 from skorch import NeuralNetClassifier
 from sklearn.model_selection import train_test_split
@@ -27,7 +26,7 @@ from .. import __version__
 from .._distiller import CrossModalDistiller
 from ..nets import MLP
 from ._report import TrendCheck, markdown_table, new_figure, paired_difference, save_figure, summarize, write_csv, write_report
-from .synthetic import _collect
+from ._runs import collect_runs
 
 __all__ = ["run", "run_case_study"]
 
@@ -77,7 +76,7 @@ def _case_run(run, run_seed, epochs, rho, train_size):
 
 def run_case_study(*, runs=5, seed=0, epochs=40, rho=0.5, train_size=0.5, jobs=None, progress=False):
     """Tidy frame, one row per seed, of the Table 1 protocol on av-digits."""
-    return _collect(_case_run, runs, seed, jobs, progress, "case-study", epochs=epochs, rho=rho, train_size=train_size)
+    return collect_runs(_case_run, runs, seed, jobs, progress, "case-study", epochs=epochs, rho=rho, train_size=train_size)
 
 
 def check_trends(frame):

@@ -36,7 +36,7 @@ from .._generator import make_modality_venn
 from .._ranker import ModalityGeneralRanker
 from ..nets import MLP
 from ._report import TrendCheck, markdown_table, plot_sweep, sweep_table, write_csv, write_report
-from .synthetic import _collect
+from ._runs import collect_runs
 
 __all__ = ["run", "run_dataset", "DATASETS"]
 
@@ -123,7 +123,7 @@ def run_dataset(dataset, *, ratios=RATIOS, runs=5, seed=0, epochs=60, n_repeats=
     """Tidy frame (one row per run and ratio) of the ranking protocol on one dataset."""
     if dataset not in DATASETS:
         raise ValueError(f"dataset must be one of {sorted(DATASETS)}; got {dataset!r}.")
-    return _collect(_ranking_run, runs, seed, jobs, progress, f"ranking {dataset}", dataset=dataset,
+    return collect_runs(_ranking_run, runs, seed, jobs, progress, f"ranking {dataset}", dataset=dataset,
                     ratios=tuple(ratios), epochs=epochs, n_repeats=n_repeats)
 
 
