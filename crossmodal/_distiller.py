@@ -1,6 +1,5 @@
 """CrossModalDistiller: crossmodal knowledge distillation as a scikit-learn classifier."""
 
-import inspect
 from numbers import Real
 
 import numpy as np
@@ -13,7 +12,8 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, chec
 
 from ._kd_loss import teacher_log_probs as _teacher_log_probs
 from ._kd_net import DistillationNet
-from ._torch_utils import SEED_MAX, predict_logits, resolve_device, seeded, threads_for_work, torch_threads
+from ._tight_loop import fit_seeded, sized_module_params
+from ._torch_utils import SEED_MAX, predict_logits, resolve_device
 from ._validation import check_at_least_two_classes, check_modality, check_paired_samples, check_probabilities
 from .nets import MLP
 
@@ -47,15 +47,6 @@ def default_teacher():
     return default_student()
 
 
-def _module_accepts(module, name):
-    if not inspect.isclass(module):
-        return False
-    try:
-        return name in inspect.signature(module).parameters
-    except (TypeError, ValueError):
-        return False
-
-
 def _as_distillation_net(template, n_features, n_classes, device, **loss_params):
     """Copy a skorch NeuralNetClassifier template into a DistillationNet sized for the data."""
     if type(template) not in (NeuralNetClassifier, DistillationNet):
@@ -68,11 +59,7 @@ def _as_distillation_net(template, n_features, n_classes, device, **loss_params)
     params.pop("_metadata_request", None)
     for key in ("rho", "temperature", "kl_reduction"):
         params.pop(key, None)
-    module = params["module"]
-    if _module_accepts(module, "in_features") and "module__in_features" not in params:
-        params["module__in_features"] = n_features
-    if _module_accepts(module, "n_classes") and "module__n_classes" not in params:
-        params["module__n_classes"] = n_classes
+    params.update(sized_module_params(template, n_features, n_classes))
     params["criterion"] = torch.nn.CrossEntropyLoss
     if device is not None:
         params["device"] = str(device)
@@ -80,17 +67,9 @@ def _as_distillation_net(template, n_features, n_classes, device, **loss_params)
 
 
 def _fit_net(net, X, y, seed, extra=None):
-    """Initialise and train a DistillationNet under a fixed seed and a deliberate thread count."""
-    batch = {"X": X}
-    if extra:
-        batch.update({k: v for k, v in extra.items() if v is not None})
-    with seeded(seed, net.device):
-        net.initialize()
-        n_params = sum(p.numel() for p in net.module_.parameters())
-        rows = len(X) if net.batch_size in (None, -1) else min(len(X), int(net.batch_size))
-        with torch_threads(threads_for_work(rows, n_params, net.device)):
-            net.partial_fit(batch, y)
-    return net
+    """Train a DistillationNet on ``{"X": X, **extra}`` (None entries left out)."""
+    batch = {"X": X, **{k: v for k, v in (extra or {}).items() if v is not None}}
+    return fit_seeded(net, batch, y, seed)
 
 
 class CrossModalDistiller(ClassifierMixin, BaseEstimator):

@@ -16,7 +16,8 @@ from sklearn.utils.validation import check_is_fitted, check_random_state, valida
 from ._joint_net import JointPairNet
 from ._layer_mask import ChannelNullifier, layer_activations, resolve_layer
 from ._salience import permutation_salience
-from ._torch_utils import SEED_MAX, resolve_device, seeded, threads_for_work, torch_threads
+from ._tight_loop import fit_seeded, sized_module_params
+from ._torch_utils import SEED_MAX, resolve_device
 from ._validation import check_at_least_two_classes, check_modality, check_paired_samples
 from .nets import MLP
 
@@ -48,21 +49,6 @@ def _unwrap(estimator):
 def _is_prefit(estimator):
     net = _unwrap(estimator)
     return isinstance(net, NeuralNet) and getattr(net, "initialized_", False) and hasattr(net, "module_")
-
-
-def _module_params(template, prefix, n_features, n_classes):
-    """``module``-prefixed parameters of a skorch template, sized for the data."""
-    params = {k: v for k, v in template.get_params(deep=False).items() if k.startswith("module__")}
-    module = template.module
-    if isinstance(module, type):
-        import inspect
-
-        names = inspect.signature(module).parameters
-        if "in_features" in names:
-            params.setdefault("module__in_features", n_features)
-        if "n_classes" in names:
-            params.setdefault("module__n_classes", n_classes)
-    return module, {prefix + k[len("module"):]: v for k, v in params.items()}
 
 
 class ModalityGeneralRanker(SelectorMixin, BaseEstimator):
@@ -285,9 +271,10 @@ class ModalityGeneralRanker(SelectorMixin, BaseEstimator):
             template_train = template_b
         else:
             template_a = self.estimator_a if self.estimator_a is not None else default_pair_template()
-            module_a, params_a = _module_params(template_a, "module", X.shape[1], n_classes)
+            module_a, params_a = template_a.module, sized_module_params(template_a, X.shape[1], n_classes)
             template_train = template_a
-        module_b, params_b = _module_params(template_b, "module_b", X_b.shape[1], n_classes)
+        module_b = template_b.module
+        params_b = sized_module_params(template_b, X_b.shape[1], n_classes, prefix="module_b")
         train = {k: v for k, v in template_train.get_params(deep=False).items() if k in _TRAINING_KEYS or k.startswith("optimizer__")}
         net = JointPairNet(
             module_a,
@@ -301,12 +288,7 @@ class ModalityGeneralRanker(SelectorMixin, BaseEstimator):
             **params_a,
             **params_b,
         )
-        with seeded(seed, device):
-            net.initialize()
-            n_params = sum(p.numel() for _, p in net.get_all_learnable_params())
-            rows = len(X) if net.batch_size in (None, -1) else min(len(X), int(net.batch_size))
-            with torch_threads(threads_for_work(rows, n_params, device)):
-                net.partial_fit({"X": X, "X_b": X_b}, y)
+        fit_seeded(net, {"X": X, "X_b": X_b}, y, seed)
         self.pair_net_ = net
         return net.module_, net.module_b_
 

@@ -8,11 +8,14 @@ steps (same batches in the same order, same optimizer calls) directly on
 tensors and records ``train_loss`` per epoch in the history afterwards.
 """
 
+import inspect
 from collections.abc import Mapping
 
 import torch
 
-__all__ = ["TightLoopMixin"]
+from ._torch_utils import seeded, threads_for_work, torch_threads
+
+__all__ = ["TightLoopMixin", "fit_seeded", "sized_module_params"]
 
 
 class TightLoopMixin:
@@ -80,3 +83,40 @@ class TightLoopMixin:
             self.history.new_epoch()
             self.history.record("epoch", len(self.history))
             self.history.record("train_loss", value)
+
+
+def sized_module_params(template, n_features, n_classes, prefix="module"):
+    """The ``module__*`` parameters of a skorch template, renamed to ``prefix`` and sized.
+
+    ``in_features`` and ``n_classes`` are filled in when the module class takes
+    them and the template does not set them (as for :class:`crossmodal.nets.MLP`).
+    """
+    params = {k: v for k, v in template.get_params(deep=False).items() if k.startswith("module__")}
+    module = template.module
+    if inspect.isclass(module):
+        try:
+            accepted = inspect.signature(module).parameters
+        except (TypeError, ValueError):
+            accepted = {}
+        if "in_features" in accepted:
+            params.setdefault("module__in_features", n_features)
+        if "n_classes" in accepted:
+            params.setdefault("module__n_classes", n_classes)
+    return {prefix + key[len("module"):]: value for key, value in params.items()}
+
+
+def fit_seeded(net, batch, y, seed):
+    """Initialise and train a skorch net under a fixed seed and a deliberate thread count.
+
+    The torch RNG is forked and seeded (weights and shuffling), and a net whose
+    training step is tiny trains on one torch thread (see
+    :func:`crossmodal._torch_utils.threads_for_work`).
+    """
+    n_rows = len(y)
+    with seeded(seed, net.device):
+        net.initialize()
+        n_params = sum(p.numel() for _, p in net.get_all_learnable_params())
+        rows = n_rows if net.batch_size in (None, -1) else min(n_rows, int(net.batch_size))
+        with torch_threads(threads_for_work(rows, n_params, net.device)):
+            net.partial_fit(batch, y)
+    return net
