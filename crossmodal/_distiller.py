@@ -8,13 +8,13 @@ from skorch import NeuralNetClassifier
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context, clone
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, check_random_state, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, check_random_state
 
 from ._kd_loss import teacher_log_probs as _teacher_log_probs
 from ._kd_net import DistillationNet
 from ._tight_loop import fit_seeded, sized_module_params
 from ._torch_utils import SEED_MAX, predict_logits, resolve_device
-from ._validation import check_at_least_two_classes, check_modality, check_paired_samples, check_probabilities
+from ._validation import validate_numeric_data, check_at_least_two_classes, check_modality, check_paired_samples, check_probabilities
 from .nets import MLP
 
 __all__ = ["CrossModalDistiller"]
@@ -244,7 +244,7 @@ class CrossModalDistiller(ClassifierMixin, BaseEstimator):
         -------
         self : CrossModalDistiller
         """
-        X, y = validate_data(self, X, y, dtype=_FLOAT_DTYPES)
+        X, y = validate_numeric_data(self, X, y, dtype=_FLOAT_DTYPES)
         check_classification_targets(y)
         self.classes_, y_encoded = np.unique(y, return_inverse=True)
         check_at_least_two_classes(self.classes_)
@@ -396,7 +396,7 @@ class CrossModalDistiller(ClassifierMixin, BaseEstimator):
         proba : ndarray of shape (n_samples, n_classes)
         """
         check_is_fitted(self, "student_")
-        X = validate_data(self, X, reset=False, dtype=_FLOAT_DTYPES)
+        X = validate_numeric_data(self, X, reset=False, dtype=_FLOAT_DTYPES)
         logits = predict_logits(self.student_.module_, np.ascontiguousarray(X, dtype=np.float32), self.student_.device)
         return torch.softmax(torch.as_tensor(logits, dtype=torch.float64), dim=1).numpy()
 

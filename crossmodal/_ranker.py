@@ -11,14 +11,14 @@ from sklearn.feature_selection import SelectorMixin
 from sklearn.frozen import FrozenEstimator
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, check_random_state, validate_data
+from sklearn.utils.validation import check_is_fitted, check_random_state
 
 from ._joint_net import JointPairNet
 from ._layer_mask import ChannelNullifier, layer_activations, resolve_layer
 from ._salience import permutation_salience
 from ._tight_loop import fit_seeded, sized_module_params
 from ._torch_utils import SEED_MAX, resolve_device
-from ._validation import check_at_least_two_classes, check_modality, check_paired_samples
+from ._validation import validate_numeric_data, check_at_least_two_classes, check_modality, check_paired_samples
 from .nets import MLP
 
 __all__ = ["ModalityGeneralRanker"]
@@ -214,7 +214,7 @@ class ModalityGeneralRanker(SelectorMixin, BaseEstimator):
         -------
         self : ModalityGeneralRanker
         """
-        X, y = validate_data(self, X, y, dtype=_FLOAT_DTYPES)
+        X, y = validate_numeric_data(self, X, y, dtype=_FLOAT_DTYPES)
         X_b = check_modality(X_b, "X_b", dtype=_FLOAT_DTYPES)
         check_paired_samples(X, X_b, "X", "X_b")
         check_classification_targets(y)
@@ -374,7 +374,7 @@ class ModalityGeneralRanker(SelectorMixin, BaseEstimator):
         self._check_input_level("transform")
         if self.nullify == "drop":
             return super().transform(X)
-        X = validate_data(self, X, reset=False, dtype=_FLOAT_DTYPES)
+        X = validate_numeric_data(self, X, reset=False, dtype=_FLOAT_DTYPES)
         out = np.array(X, copy=True)
         removed = ~self.support_
         out[:, removed] = self.fill_values_[removed].astype(out.dtype)

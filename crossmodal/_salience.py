@@ -223,7 +223,10 @@ def permutation_salience(
     small = device_a.type == "cpu" and n_samples * n_params < SMALL_FORWARD_WORK
     threads = _torch_threads(1) if small else contextlib.nullcontext()
     with threads, _eval_mode(module_a, module_b), torch.inference_mode():
-        logits_b = _forward_rows(module_b, X_b, device_b, dtype_b).to(device_a, torch.float64)
+        try:
+            logits_b = _forward_rows(module_b, X_b, device_b, dtype_b).to(device_a, torch.float64)
+        except RuntimeError as exc:
+            raise ValueError(f"module_b cannot be applied to X_b of shape {X_b.shape}: {exc}") from exc
         try:
             probe = module_a(_to_tensor(X_a[:2], device_a, dtype_a))
         except RuntimeError as exc:

@@ -8,9 +8,11 @@ import numbers
 
 import numpy as np
 from sklearn.utils import check_array
+from sklearn.utils.validation import validate_data
 
 __all__ = [
     "check_modality",
+    "validate_numeric_data",
     "check_paired_samples",
     "check_probabilities",
     "check_at_least_two_classes",
@@ -38,14 +40,41 @@ def check_modality(X, name, *, dtype=(np.float32, np.float64), ensure_2d=True, a
     """
     if X is None:
         raise ValueError(f"{name} is required; got None.")
-    return check_array(
-        X,
-        dtype=dtype,
-        ensure_2d=ensure_2d,
-        allow_nd=allow_nd,
-        ensure_all_finite=True,
-        input_name=name,
-    )
+    if not hasattr(X, "__array__") and not hasattr(X, "shape"):
+        X = np.asarray(X, dtype=object)
+    shape = getattr(X, "shape", None)
+    if shape is not None:
+        ndim = len(shape)
+        if ensure_2d and not allow_nd and ndim != 2:
+            raise ValueError(
+                f"{name} must be a 2-D array of shape (n_samples, n_features); got {ndim}-D input of shape {tuple(shape)}."
+            )
+        if ndim >= 1 and shape[0] == 0:
+            raise ValueError(f"{name} must have at least one row; got shape {tuple(shape)}.")
+    try:
+        X = check_array(
+            X,
+            dtype=dtype,
+            ensure_2d=ensure_2d,
+            allow_nd=allow_nd,
+            ensure_all_finite=True,
+            input_name=name,
+        )
+    except (TypeError, ValueError) as exc:
+        if name in str(exc):
+            raise
+        raise ValueError(f"{name} must hold numbers: {exc}") from exc
+    return X
+
+
+def validate_numeric_data(estimator, X, y="no_validation", **kwargs):
+    """:func:`sklearn.utils.validation.validate_data`, naming ``X`` when it holds non-numbers."""
+    try:
+        return validate_data(estimator, X, y, **kwargs)
+    except ValueError as exc:
+        if "could not convert" in str(exc):
+            raise ValueError(f"X must hold numbers (a string was found): {exc}") from exc
+        raise
 
 
 def check_paired_samples(X, X_other, name="X", other_name="X_teacher"):
