@@ -7,28 +7,43 @@ student logits ``s`` and the teacher's log-probabilities
 On CPU, float32/float64 tensors go through :class:`FusedKLDivergence`: one
 numba pass computes the loss and its gradient together (the gradient is kept
 for ``backward``), several times faster than ``log_softmax`` + ``kl_div`` +
-autograd (``benchmarks/bench_kl.py``). Elsewhere (CUDA, other dtypes, a
-teacher or weights that require grad) the same quantity is computed with
-torch operations.
+autograd (``benchmarks/bench_kl.py``). The teacher's probabilities can be
+made once per fit by :func:`teacher_probabilities` and passed as
+``teacher_probs``: the kernel then takes one exponential per element instead
+of two. Large gradients (at least ``_LARGE_GRADIENT_BYTES``) reuse the memory
+of the previous one once it has been freed, instead of having fresh pages
+faulted in and zeroed at every step. Elsewhere (CUDA, other dtypes, a teacher
+or weights that require grad) the same quantity is computed with torch
+operations.
 """
 
 import math
+import mmap
 import numbers
+import sys
 import threading
 
+import numba
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from crossmodal._kernels._kl import kl_div_fused, kl_div_fused_serial
+from crossmodal._kernels._kl import exp_f64_into, kl_div_fused, kl_div_fused_serial
 
-__all__ = ["FusedKLDivergence", "kd_kl_loss", "teacher_log_probs"]
+__all__ = ["FusedKLDivergence", "kd_kl_loss", "teacher_log_probs", "teacher_probabilities"]
 
 _REDUCTIONS = ("batchmean", "mean", "sum")
 
 # Below this many elements the single-threaded kernel is used: waking the
 # worker threads costs more than the work.
 _PARALLEL_MIN_ELEMENTS = 1 << 15
+# Gradients of at least this many bytes reuse the memory of the previous one
+# when it has been freed (see _LargeGradientCache).
+_LARGE_GRADIENT_BYTES = 1 << 24
+# teacher_probs must equal exp(teacher_log_probs) this closely (checked on
+# the first element): float64 rounding, not float32's.
+_PROBS_RTOL = 1e-12
+_PROBS_ATOL = 1e-300
 
 
 def _check_temperature(temperature):
@@ -48,6 +63,62 @@ def _check_reduction(reduction):
     return reduction
 
 
+def _new_large_buffer(nbytes):
+    """``nbytes`` uninitialised bytes, on transparent huge pages where the system allows."""
+    if not hasattr(mmap, "MADV_HUGEPAGE"):  # not Linux
+        return np.empty(nbytes, dtype=np.uint8)
+    mapping = mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    try:
+        mapping.madvise(mmap.MADV_HUGEPAGE)
+    except OSError:  # a kernel without transparent huge pages: 4 KiB pages
+        pass
+    return np.frombuffer(mapping, dtype=np.uint8)
+
+
+class _LargeGradientCache:
+    """Recycles the memory of the last large gradient once nobody uses it any more.
+
+    A fresh allocation of hundreds of MB is faulted in page by page (and
+    zeroed by the operating system) on first write, which costs as much as
+    the kernel itself for a 100000 x 1000 float32 batch. The gradients are
+    handed out as ``torch.from_numpy`` views of one byte buffer; every tensor
+    and view made from them keeps a reference to that buffer, so when its
+    reference count is back to the cache's own, no gradient is alive and the
+    memory can be handed out again (CPython reference counts). At most one
+    buffer is kept: the last large one (for a fixed batch shape, the one
+    every step uses).
+    """
+
+    def __init__(self):
+        self._buffer = None
+        self._lock = threading.Lock()
+
+    def empty(self, shape, dtype):
+        np_dtype = np.dtype(np.float32 if dtype == torch.float32 else np.float64)
+        nbytes = math.prod(shape) * np_dtype.itemsize
+        with self._lock:
+            # References: self._buffer and getrefcount's argument.
+            free = self._buffer is not None and sys.getrefcount(self._buffer) == 2
+            if not (free and self._buffer.nbytes >= nbytes):
+                self._buffer = _new_large_buffer(nbytes)
+            view = self._buffer[:nbytes].view(np_dtype).reshape(shape)
+            return torch.from_numpy(view)
+
+
+_large_gradients = _LargeGradientCache()
+
+
+def _empty_gradient(s):
+    """An uninitialised C-contiguous CPU tensor of the shape and dtype of ``s``.
+
+    The kernel writes every element. Gradients of at least
+    ``_LARGE_GRADIENT_BYTES`` come from :class:`_LargeGradientCache`.
+    """
+    if s.numel() * s.element_size() < _LARGE_GRADIENT_BYTES:
+        return torch.empty(s.shape, dtype=s.dtype)
+    return _large_gradients.empty(tuple(s.shape), s.dtype)
+
+
 def _divisor(reduction, n_samples, n_classes):
     if reduction == "batchmean":
         return n_samples
@@ -60,10 +131,11 @@ class FusedKLDivergence(torch.autograd.Function):
     """Weighted KL divergence with a fused CPU forward/backward (numba).
 
     ``FusedKLDivergence.apply(student_logits, teacher_log_probs, row_weight,
-    inv_temperature)`` returns ``sum_i row_weight_i * KL(p_i || softmax(s_i *
-    inv_temperature))`` with ``p = exp(teacher_log_probs)``, as a 0-d tensor of
-    the logits' dtype (see :meth:`forward` for the arguments). The forward
-    pass also computes the gradient with respect to the logits and keeps it;
+    inv_temperature, teacher_probs=None)`` returns ``sum_i row_weight_i *
+    KL(p_i || softmax(s_i * inv_temperature))`` with ``p = exp(teacher_log_probs)``
+    (given as ``teacher_probs``, or computed), as a 0-d tensor of the logits'
+    dtype (see :meth:`forward` for the arguments). The forward pass also
+    computes the gradient with respect to the logits and keeps it;
     ``backward`` only scales it by ``grad_output``.
 
     See Also
@@ -78,11 +150,15 @@ class FusedKLDivergence(torch.autograd.Function):
     Batches of at least ``_PARALLEL_MIN_ELEMENTS`` elements use the parallel
     kernel when called from the main thread; other threads (a joblib
     threading backend, say) use the single-threaded one, so that there is
-    one level of parallelism. Both give the same bits.
+    one level of parallelism. Both give the same bits, and so do calls with
+    and without ``teacher_probs`` (made by :func:`teacher_probabilities`).
+    The parallel kernel hands out its chunks of rows one at a time
+    (``numba.parallel_chunksize(1)``), so a thread that the operating system
+    deschedules holds up the others less.
     """
 
     @staticmethod
-    def forward(ctx, student_logits, teacher_log_probs, row_weight, inv_temperature):
+    def forward(ctx, student_logits, teacher_log_probs, row_weight, inv_temperature, teacher_probs=None):
         """Run the kernel.
 
         Parameters
@@ -98,6 +174,9 @@ class FusedKLDivergence(torch.autograd.Function):
             reduction's divisor.
         inv_temperature : float
             ``1 / T``.
+        teacher_probs : torch.Tensor of the same shape, float64, or None
+            ``exp(teacher_log_probs)``, as made by :func:`teacher_probabilities`
+            (not checked here). None: computed in the kernel.
 
         Returns
         -------
@@ -107,10 +186,13 @@ class FusedKLDivergence(torch.autograd.Function):
         s = student_logits.detach().contiguous()
         lt = teacher_log_probs.detach().to(dtype=s.dtype).contiguous()
         w = row_weight.detach().to(dtype=torch.float64).contiguous()
-        grad = torch.empty_like(s)
-        parallel = s.numel() >= _PARALLEL_MIN_ELEMENTS and threading.current_thread() is threading.main_thread()
-        kernel = kl_div_fused if parallel else kl_div_fused_serial
-        total = kernel(s.numpy(), lt.numpy(), inv_temperature, w.numpy(), grad.numpy())
+        p = None if teacher_probs is None else teacher_probs.detach().cpu().contiguous().numpy()
+        grad = _empty_gradient(s)
+        if s.numel() >= _PARALLEL_MIN_ELEMENTS and threading.current_thread() is threading.main_thread():
+            with numba.parallel_chunksize(1):
+                total = kl_div_fused(s.numpy(), lt.numpy(), p, inv_temperature, w.numpy(), grad.numpy())
+        else:
+            total = kl_div_fused_serial(s.numpy(), lt.numpy(), p, inv_temperature, w.numpy(), grad.numpy())
         ctx.inv_temperature = inv_temperature
         ctx.save_for_backward(grad, student_logits, lt, w)
         return torch.tensor(total, dtype=s.dtype)
@@ -122,12 +204,13 @@ class FusedKLDivergence(torch.autograd.Function):
             # create_graph=True: rebuild the gradient from differentiable ops.
             inv_t = ctx.inv_temperature
             q = torch.softmax(student_logits * inv_t, dim=1)
-            grad = (q - lt.exp()) * (w.to(q.dtype) * inv_t).unsqueeze(1)
+            p = lt.exp()
+            grad = (q * p.sum(dim=1, keepdim=True) - p) * (w.to(q.dtype) * inv_t).unsqueeze(1)
         elif grad_output.numel() == 1 and grad_output.item() == 1.0:
             # loss.backward() on this term alone: no copy. Autograd takes the
             # tensor over, or copies it when the graph is retained.
-            return grad, None, None, None
-        return grad_output * grad, None, None, None
+            return grad, None, None, None, None
+        return grad_output * grad, None, None, None, None
 
 
 def _as_student_logits(student_logits):
@@ -172,6 +255,41 @@ def _as_sample_weight(sample_weight, n_samples, device):
     return w
 
 
+def _as_teacher_probs(teacher_probs, student_logits):
+    if teacher_probs is None:
+        return None
+    if isinstance(teacher_probs, torch.Tensor):
+        p = teacher_probs.detach()
+    else:
+        p = torch.as_tensor(np.asarray(teacher_probs))
+    if tuple(p.shape) != tuple(student_logits.shape):
+        raise ValueError(
+            "teacher_probs must have the shape of student_logits "
+            f"{tuple(student_logits.shape)}; got shape {tuple(p.shape)}."
+        )
+    if p.dtype != torch.float64:
+        raise ValueError(
+            "teacher_probs must be float64, exp(teacher_log_probs) as made by teacher_probabilities "
+            f"(float32 rounding would cost accuracy); got dtype {p.dtype}."
+        )
+    return p
+
+
+def _check_teacher_probs(p, lt):
+    """``teacher_probs[0, 0]`` must be ``exp(teacher_log_probs[0, 0])`` in float64.
+
+    One element, a few microseconds: it catches probabilities made for
+    another temperature or rounded to float32, not every mistake.
+    """
+    p00 = float(p[0, 0])
+    want = math.exp(float(lt[0, 0]))
+    if not abs(p00 - want) <= _PROBS_ATOL + _PROBS_RTOL * want:
+        raise ValueError(
+            "teacher_probs must be exp(teacher_log_probs) computed in float64 (see teacher_probabilities); "
+            f"got teacher_probs[0, 0] = {p00!r} where exp(teacher_log_probs[0, 0]) = {want!r}."
+        )
+
+
 def _kd_kl_loss_torch(s, lt, temperature, reduction, w):
     """The same loss with torch operations (CUDA, any dtype, trainable targets)."""
     log_q = F.log_softmax(s / temperature, dim=1)
@@ -185,7 +303,9 @@ def _kd_kl_loss_torch(s, lt, temperature, reduction, w):
     return (per_row * w.to(per_row.dtype)).sum() * factor
 
 
-def kd_kl_loss(student_logits, teacher_log_probs, *, temperature=1.0, reduction="batchmean", sample_weight=None):
+def kd_kl_loss(
+    student_logits, teacher_log_probs, *, temperature=1.0, reduction="batchmean", sample_weight=None, teacher_probs=None
+):
     """Knowledge-distillation loss ``T**2 * KL(softmax(t / T) || softmax(s / T))``.
 
     The KD term of the paper's eq. (1) with Hinton's temperature ``T``.
@@ -208,6 +328,13 @@ def kd_kl_loss(student_logits, teacher_log_probs, *, temperature=1.0, reduction=
     sample_weight : torch.Tensor or array-like of shape (n_samples,), default=None
         Each row's KL divergence is multiplied by its weight before the
         reduction; the divisor is unchanged.
+    teacher_probs : torch.Tensor or ndarray of shape (n_samples, n_classes), float64, default=None
+        ``exp(teacher_log_probs)`` in float64, made once per fit by
+        :func:`teacher_probabilities` and batched like ``teacher_log_probs``.
+        The CPU kernel then computes one exponential per element instead of
+        two; the result is the same to the last bit. Only its first element is
+        checked against ``teacher_log_probs``. Not used by the torch path
+        (CUDA, other dtypes, trainable targets).
 
     Returns
     -------
@@ -220,19 +347,26 @@ def kd_kl_loss(student_logits, teacher_log_probs, *, temperature=1.0, reduction=
     TypeError
         If ``student_logits`` is not a tensor.
     ValueError
-        If ``temperature`` or ``reduction`` is invalid or the shapes disagree.
+        If ``temperature`` or ``reduction`` is invalid, the shapes disagree,
+        or ``teacher_probs`` is not float64 ``exp(teacher_log_probs)``.
 
     See Also
     --------
     teacher_log_probs : Makes the targets once per fit.
+    teacher_probabilities : Makes ``teacher_probs`` once per fit.
     FusedKLDivergence : The CPU path.
 
     Notes
     -----
     CPU float32/float64 logits use :class:`FusedKLDivergence`: the log-softmax,
-    the KL divergence and its gradient ``w_i * (softmax(s_i / T) - p_i) * T / divisor``
-    in one parallel numba pass, computed in float64; the result does not
-    depend on the number of threads. CUDA tensors, other dtypes, and teacher
+    the KL divergence and its gradient ``w_i * (P_i * softmax(s_i / T) - p_i) * T / divisor``
+    (``P_i = sum_k p_ik``, 1 up to the rounding of the targets) in one
+    parallel numba pass, computed in float64; the result does not depend on
+    the number of threads, nor on whether ``teacher_probs`` is given. The
+    loss and the gradient stay within 1e-6 of a float64 reference (loss
+    relative to itself, gradient relative to its largest magnitude) also when
+    the student is within 1e-3 of the teacher; when they are equal, the loss
+    is 0 up to ~1e-13 (absolute). CUDA tensors, other dtypes, and teacher
     log-probabilities or weights that require grad use
     ``log_softmax`` + ``kl_div(log_target=True)`` instead, with the same value.
     A NaN in the logits gives a NaN loss. The factor ``T**2`` keeps the
@@ -259,6 +393,12 @@ def kd_kl_loss(student_logits, teacher_log_probs, *, temperature=1.0, reduction=
     0.4456
     >>> student_logits.grad.shape
     torch.Size([2, 3])
+
+    With the teacher's probabilities made once (same value, faster on CPU):
+
+    >>> probs = teacher_probabilities(targets)
+    >>> round(kd_kl_loss(student_logits, targets, temperature=2.0, teacher_probs=probs).item(), 4)
+    0.4456
     """
     temperature = _check_temperature(temperature)
     reduction = _check_reduction(reduction)
@@ -266,6 +406,7 @@ def kd_kl_loss(student_logits, teacher_log_probs, *, temperature=1.0, reduction=
     lt = _as_teacher_log_probs(teacher_log_probs, s)
     n_samples, n_classes = s.shape
     w = _as_sample_weight(sample_weight, n_samples, s.device)
+    p = _as_teacher_probs(teacher_probs, s)
 
     fused = (
         s.device.type == "cpu"
@@ -277,12 +418,14 @@ def kd_kl_loss(student_logits, teacher_log_probs, *, temperature=1.0, reduction=
     if not fused:
         return _kd_kl_loss_torch(s, lt, temperature, reduction, w)
 
+    if p is not None:
+        _check_teacher_probs(p, teacher_log_probs)
     factor = temperature * temperature / _divisor(reduction, n_samples, n_classes)
     if w is None:
         row_weight = torch.full((n_samples,), factor, dtype=torch.float64)
     else:
         row_weight = w.to(torch.float64) * factor
-    return FusedKLDivergence.apply(s, lt, row_weight, 1.0 / temperature)
+    return FusedKLDivergence.apply(s, lt, row_weight, 1.0 / temperature, p)
 
 
 def teacher_log_probs(logits_or_log_proba, temperature=1.0):
@@ -354,3 +497,60 @@ def teacher_log_probs(logits_or_log_proba, temperature=1.0):
     with torch.no_grad():
         log_probs = F.log_softmax(t / temperature, dim=1)
         return log_probs.clamp_min(torch.finfo(log_probs.dtype).min)
+
+
+def teacher_probabilities(teacher_log_probs):
+    """``teacher_probs`` for :func:`kd_kl_loss`: ``exp(teacher_log_probs)`` in float64.
+
+    Made once per fit, after :func:`teacher_log_probs`, and batched beside it.
+
+    Parameters
+    ----------
+    teacher_log_probs : torch.Tensor or array-like of shape (n_samples, n_classes)
+        The targets, as returned by :func:`teacher_log_probs`.
+
+    Returns
+    -------
+    probs : torch.Tensor of shape (n_samples, n_classes), float64
+        Detached, on the CPU, C-contiguous. Computed by the kernel's own
+        exponential (:func:`crossmodal._kernels._kl.exp_f64_into`), so that
+        :func:`kd_kl_loss` gives the same bits with and without it. Values
+        below ``exp(-708.05)`` (about ``3.2e-308``) are 0.
+
+    Raises
+    ------
+    ValueError
+        If the input does not hold floating-point numbers.
+
+    See Also
+    --------
+    kd_kl_loss : Takes the result as ``teacher_probs``.
+
+    Notes
+    -----
+    Kept in float64 also for float32 targets: rounding the probabilities to
+    float32 (a relative error up to ``6e-8``) would change the gradient
+    ``softmax(s / T) - p`` by up to ``6e-8 * p``, more than ``1e-6`` of the
+    gradient itself once the student is within a few percent of the teacher.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from crossmodal._kd_loss import teacher_log_probs, teacher_probabilities
+    >>> targets = teacher_log_probs(torch.tensor([[2.0, 0.0, -1.0]]), temperature=2.0)
+    >>> probs = teacher_probabilities(targets)
+    >>> probs.dtype, bool(torch.allclose(probs, targets.double().exp(), rtol=1e-15, atol=0))
+    (torch.float64, True)
+    """
+    if isinstance(teacher_log_probs, torch.Tensor):
+        lt = teacher_log_probs.detach().to("cpu")
+    else:
+        lt = torch.as_tensor(np.asarray(teacher_log_probs))
+    if not lt.is_floating_point():
+        raise ValueError(f"teacher_log_probs must hold floating-point values; got dtype {lt.dtype}.")
+    if lt.dtype not in (torch.float32, torch.float64):
+        lt = lt.to(torch.float64)
+    lt = lt.contiguous()
+    probs = torch.empty(lt.shape, dtype=torch.float64)
+    exp_f64_into(lt.numpy(), probs.numpy())
+    return probs

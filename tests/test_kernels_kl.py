@@ -1,5 +1,9 @@
 """The fused KL kernel and its exp/log helpers against slow, obvious NumPy references.
 
+Every kernel test runs both ways of giving the teacher: log-probabilities
+only (``teacher_probs=None``: the kernel takes their exponential) and with
+the probabilities made by ``exp_f64_into`` (one exponential per element).
+
 Small sizes: this file also runs under NUMBA_DISABLE_JIT=1.
 """
 
@@ -40,7 +44,12 @@ def log_loop(x):
 
 
 def kl_reference(s, lt, inv_temperature, w):
-    """Weighted KL sum and gradient in float64, written the obvious way."""
+    """Weighted KL sum and its gradient in float64, written the obvious way.
+
+    The gradient is the derivative of the sum as written, ``w * (P * q - p) / T``
+    with ``P = sum_k p_k``: rounded targets do not sum to exactly 1, and the
+    difference matters when the student is close to the teacher.
+    """
     z = s.astype(np.float64) * inv_temperature
     lt = lt.astype(np.float64)
     z = z - z.max(axis=1, keepdims=True)
@@ -49,7 +58,7 @@ def kl_reference(s, lt, inv_temperature, w):
     with np.errstate(invalid="ignore"):
         terms = np.where(p > 0, p * (lt - log_q), 0.0)
     per_row = terms.sum(axis=1)
-    grad = w[:, None] * (np.exp(log_q) - p) * inv_temperature
+    grad = w[:, None] * (np.exp(log_q) * p.sum(axis=1, keepdims=True) - p) * inv_temperature
     return float((w * per_row).sum()), grad
 
 
@@ -66,10 +75,27 @@ def make_problem(n, n_classes, dtype, scale=3.0, seed=0):
     return s, lt, w
 
 
-def run_kernel(kernel, s, lt, inv_temperature, w):
+def teacher_probs(lt):
+    return K.exp_f64_into(lt, np.empty(lt.shape))
+
+
+def run_kernel(kernel, s, lt, inv_temperature, w, with_probs=False):
     grad = np.empty_like(s)
-    total = kernel(s, lt, inv_temperature, w, grad)
+    p = teacher_probs(lt) if with_probs else None
+    total = kernel(s, lt, p, inv_temperature, w, grad)
     return total, grad
+
+
+def close_student(n, n_classes, dtype, temperature, noise, seed=0):
+    """Teacher targets and a student whose logits differ from the teacher's by ``noise``."""
+    rng = np.random.RandomState(seed)
+    t = 3.0 * rng.randn(n, n_classes)
+    s = (t + noise * rng.randn(n, n_classes)).astype(dtype)
+    lt = log_softmax(t / temperature).astype(dtype)
+    return s, lt, rng.uniform(0.5, 2.0, n)
+
+
+WITH_PROBS = pytest.mark.parametrize("with_probs", [False, True], ids=["log-probs", "probs"])
 
 
 # --------------------------------------------------------------------------- #
@@ -148,19 +174,32 @@ def test_log_f64_special_values():
     assert got[7] == np.log(5e-324)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_exp_f64_into_is_exp_f64_elementwise(dtype):
+    rng = np.random.RandomState(2)
+    x = np.concatenate([rng.uniform(-750.0, 0.0, 300), [0.0, -np.inf, np.finfo(dtype).min, -1e-30]])
+    x = x.astype(dtype).reshape(2, -1)
+    out = np.full(x.shape, np.nan)
+    assert K.exp_f64_into(x, out) is out
+    want = exp_loop(x.astype(np.float64).ravel()).reshape(x.shape)
+    assert np.array_equal(out, want)
+    assert np.all(out[x >= K.EXP_UNDERFLOW] > 0) and np.all(out[x < K.EXP_UNDERFLOW] == 0.0)
+
+
 # --------------------------------------------------------------------------- #
 # kl_div_fused against the reference
 # --------------------------------------------------------------------------- #
 
 
+@WITH_PROBS
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("temperature", [0.5, 1.0, 4.0])
-@pytest.mark.parametrize("n_samples, n_classes", [(1, 1), (1, 2), (7, 2), (5, 3), (130, 10), (2, 1000)])
+@pytest.mark.parametrize("n_samples, n_classes", [(1, 1), (1, 2), (7, 2), (5, 3), (130, 10), (3, 67), (2, 1000)])
 @pytest.mark.parametrize("scale", [3.0, 1e4])
-def test_kl_div_fused_matches_reference(dtype, temperature, n_samples, n_classes, scale):
+def test_kl_div_fused_matches_reference(dtype, temperature, n_samples, n_classes, scale, with_probs):
     s, lt, w = make_problem(n_samples, n_classes, dtype, scale=scale)
     inv_t = 1.0 / temperature
-    total, grad = run_kernel(K.kl_div_fused, s, lt, inv_t, w)
+    total, grad = run_kernel(K.kl_div_fused, s, lt, inv_t, w, with_probs)
     want_total, want_grad = kl_reference(s, lt, inv_t, w)
     assert grad.dtype == dtype
     if n_classes == 1:
@@ -172,23 +211,63 @@ def test_kl_div_fused_matches_reference(dtype, temperature, n_samples, n_classes
     np.testing.assert_allclose(grad, want_grad, rtol=rtol, atol=1e-13 * np.abs(want_grad).max())
 
 
+@WITH_PROBS
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("n_samples, n_classes", [(700, 3), (230, 10), (5, 300)])
-def test_blocks_and_chunks_do_not_change_rows(dtype, n_samples, n_classes):
+def test_blocks_and_chunks_do_not_change_rows(dtype, n_samples, n_classes, with_probs):
     # Several blocks per chunk, ragged last blocks: every row as if alone.
     s, lt, w = make_problem(n_samples, n_classes, dtype, seed=3)
-    total, grad = run_kernel(K.kl_div_fused, s, lt, 0.5, w)
+    total, grad = run_kernel(K.kl_div_fused, s, lt, 0.5, w, with_probs)
     want_total, want_grad = kl_reference(s, lt, 0.5, w)
     assert total == pytest.approx(want_total, rel=1e-11)
     rtol = 1e-7 if dtype == np.float32 else 1e-11
     np.testing.assert_allclose(grad, want_grad, rtol=rtol, atol=1e-13 * np.abs(want_grad).max())
     for i in (0, n_samples // 2, n_samples - 1):
-        row_total, row_grad = run_kernel(K.kl_div_fused_serial, s[i : i + 1], lt[i : i + 1], 0.5, w[i : i + 1])
+        row = slice(i, i + 1)
+        _, row_grad = run_kernel(K.kl_div_fused_serial, s[row], lt[row], 0.5, w[row], with_probs)
         assert np.array_equal(row_grad[0], grad[i])
 
 
+@pytest.mark.parametrize("kernel", [K.kl_div_fused, K.kl_div_fused_serial])
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_teacher_zeros_contribute_nothing(dtype):
+@pytest.mark.parametrize("n_samples, n_classes", [(1, 1), (7, 2), (130, 10), (3, 67), (2, 1000)])
+def test_teacher_probs_give_the_same_bits(kernel, dtype, n_samples, n_classes):
+    # teacher_probs = exp_f64_into(lt) is what the kernel computes itself.
+    s, lt, w = make_problem(n_samples, n_classes, dtype, seed=4)
+    lt[0, 0] = -800.0  # exp underflows to 0
+    total, grad = run_kernel(kernel, s, lt, 0.25, w, with_probs=False)
+    total_p, grad_p = run_kernel(kernel, s, lt, 0.25, w, with_probs=True)
+    assert total_p == total
+    assert np.array_equal(grad_p, grad)
+
+
+@WITH_PROBS
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("temperature", [0.5, 1.0, 4.0])
+@pytest.mark.parametrize("n_samples, n_classes", [(40, 2), (40, 10), (3, 1000)])
+@pytest.mark.parametrize("noise", [1e-3, 1e-2, 0.1])
+def test_accurate_when_the_student_is_close_to_the_teacher(dtype, temperature, n_samples, n_classes, noise, with_probs):
+    # The KL divergence is small (down to ~1e-8 per row) and the gradient
+    # softmax(s/T) - p is a small difference of two probabilities: no float32
+    # intermediate may enter. Errors are measured against the float64
+    # reference fed the same (float32) inputs: the loss relative to itself,
+    # the gradient relative to its largest magnitude.
+    s, lt, w = close_student(n_samples, n_classes, dtype, temperature, noise)
+    total, grad = run_kernel(K.kl_div_fused, s, lt, 1.0 / temperature, w, with_probs)
+    want_total, want_grad = kl_reference(s, lt, 1.0 / temperature, w)
+    assert 0 < want_total < n_samples * noise
+    # The issue's bound; the terms p * (lt - log q) are of order 1 and
+    # cancel to KL ~ noise**2, so float64 rounding alone is ~1e-16 / noise**2.
+    assert abs(total - want_total) <= 1e-6 * want_total
+    grad_err = np.abs(grad.astype(np.float64) - want_grad).max() / np.abs(want_grad).max()
+    # float32 storage of the gradient: 2**-24 of each element.
+    assert grad_err < (1e-7 if dtype == np.float32 else 1e-10)
+
+
+
+@WITH_PROBS
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_teacher_zeros_contribute_nothing(dtype, with_probs):
     # -inf, the dtype's most negative number and values whose exp underflows
     # all mean probability 0: no NaN, and the gradient there is softmax(s/T).
     s, _, w = make_problem(4, 5, dtype, seed=1)
@@ -199,7 +278,7 @@ def test_teacher_zeros_contribute_nothing(dtype):
     lt[0, 2] = np.finfo(dtype).min
     lt[0, 3] = -800.0
     lt = lt.astype(dtype)
-    total, grad = run_kernel(K.kl_div_fused, s, lt, 1.0, w)
+    total, grad = run_kernel(K.kl_div_fused, s, lt, 1.0, w, with_probs)
     z = s.astype(np.float64)
     log_q = log_softmax(z)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -210,12 +289,14 @@ def test_teacher_zeros_contribute_nothing(dtype):
     np.testing.assert_allclose(grad[zero], (w[:, None] * np.exp(log_q))[zero], rtol=1e-6)
 
 
+@WITH_PROBS
 @pytest.mark.parametrize("kernel", [K.kl_div_fused, K.kl_div_fused_serial])
-@pytest.mark.parametrize("position", [0, 2])
-def test_nan_in_a_row_makes_that_row_and_the_sum_nan(kernel, position):
-    s, lt, w = make_problem(6, 4, np.float64, seed=2)
+@pytest.mark.parametrize("n_classes, position", [(4, 0), (4, 2), (5, 4), (9, 8), (9, 5)])
+def test_nan_in_a_row_makes_that_row_and_the_sum_nan(kernel, n_classes, position, with_probs):
+    # Positions in and after the four-wide part of the row maximum.
+    s, lt, w = make_problem(6, n_classes, np.float64, seed=2)
     s[3, position] = np.nan
-    total, grad = run_kernel(kernel, s, lt, 1.0, w)
+    total, grad = run_kernel(kernel, s, lt, 1.0, w, with_probs)
     assert np.isnan(total)
     assert np.all(np.isnan(grad[3]))
     others = np.array([0, 1, 2, 4, 5])
@@ -223,34 +304,49 @@ def test_nan_in_a_row_makes_that_row_and_the_sum_nan(kernel, position):
     np.testing.assert_allclose(grad[others], want_grad, rtol=1e-12, atol=1e-15)
 
 
-def test_inf_student_logit_gives_nan_not_a_number():
+@WITH_PROBS
+def test_inf_student_logit_gives_nan_not_a_number(with_probs):
     s, lt, w = make_problem(3, 4, np.float64)
     s[1, 1] = np.inf
-    total, grad = run_kernel(K.kl_div_fused, s, lt, 1.0, w)
+    total, grad = run_kernel(K.kl_div_fused, s, lt, 1.0, w, with_probs)
     assert np.isnan(total) and np.all(np.isnan(grad[1]))
 
 
-def test_identical_distributions_give_zero():
-    s, _, w = make_problem(9, 6, np.float64)
-    lt = log_softmax(s / 2.0)
-    total, grad = run_kernel(K.kl_div_fused, s, lt, 0.5, w)
-    assert abs(total) < 1e-14
-    assert np.abs(grad).max() < 1e-15
+@WITH_PROBS
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n_classes", [2, 6, 1000])
+def test_identical_distributions_give_zero(dtype, n_classes, with_probs):
+    # The loss is 0 up to rounding, so the tolerances are absolute (float64
+    # rounding of terms of size log(n_classes)). In float32 the targets
+    # log_softmax(s / T) are rounded, so exp(lt) is not quite softmax(s / T):
+    # the true loss is then ~1e-8, and the kernel must still match the
+    # float64 reference fed the same rounded targets.
+    s, _, w = make_problem(9 if n_classes < 1000 else 2, n_classes, dtype)
+    lt = log_softmax(s.astype(np.float64) / 2.0).astype(dtype)
+    total, grad = run_kernel(K.kl_div_fused, s, lt, 0.5, w, with_probs)
+    want_total, want_grad = kl_reference(s, lt, 0.5, w)
+    assert abs(total - want_total) < 1e-13
+    np.testing.assert_allclose(grad, want_grad, rtol=0, atol=1e-15 if dtype == np.float64 else 1e-13)
+    if dtype == np.float64:
+        assert abs(total) < 1e-13
+        assert np.abs(grad).max() < 1e-15
 
 
-def test_zero_weights_remove_rows():
+@WITH_PROBS
+def test_zero_weights_remove_rows(with_probs):
     s, lt, w = make_problem(8, 5, np.float64)
     w[[1, 4]] = 0.0
-    total, grad = run_kernel(K.kl_div_fused, s, lt, 1.0, w)
+    total, grad = run_kernel(K.kl_div_fused, s, lt, 1.0, w, with_probs)
     keep = np.array([0, 2, 3, 5, 6, 7])
     want_total, _ = kl_reference(s[keep], lt[keep], 1.0, w[keep])
     assert total == pytest.approx(want_total, rel=1e-12)
     assert np.all(grad[[1, 4]] == 0.0)
 
 
-def test_empty_input():
+@WITH_PROBS
+def test_empty_input(with_probs):
     s = np.empty((0, 3))
-    total, grad = run_kernel(K.kl_div_fused, s, s.copy(), 1.0, np.empty(0))
+    total, grad = run_kernel(K.kl_div_fused, s, s.copy(), 1.0, np.empty(0), with_probs)
     assert total == 0.0 and grad.shape == (0, 3)
 
 
@@ -259,16 +355,18 @@ def test_empty_input():
 # --------------------------------------------------------------------------- #
 
 
+@WITH_PROBS
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_serial_parallel_and_thread_counts_agree_bitwise(dtype):
+def test_serial_parallel_and_thread_counts_agree_bitwise(dtype, with_probs):
     s, lt, w = make_problem(400, 10, dtype, seed=5)
-    ref_total, ref_grad = run_kernel(K.kl_div_fused_serial, s, lt, 0.25, w)
+    ref_total, ref_grad = run_kernel(K.kl_div_fused_serial, s, lt, 0.25, w, with_probs)
     previous = numba.get_num_threads()
     try:
         for n_threads in sorted({1, min(2, numba.config.NUMBA_NUM_THREADS)}):
             numba.set_num_threads(n_threads)
-            for _ in range(2):
-                total, grad = run_kernel(K.kl_div_fused, s, lt, 0.25, w)
+            for chunksize in (0, 1):  # static and dynamic schedules
+                with numba.parallel_chunksize(chunksize):
+                    total, grad = run_kernel(K.kl_div_fused, s, lt, 0.25, w, with_probs)
                 assert total == ref_total
                 assert np.array_equal(grad, ref_grad)
     finally:
