@@ -26,6 +26,7 @@ from ._salience_torch import (
     reference_rows,
     split_module,
 )
+from ._torch_utils import torch_threads
 from ._validation import check_modality, check_paired_samples, check_positive_int
 
 __all__ = ["permutation_salience"]
@@ -221,7 +222,7 @@ def permutation_salience(
 
     n_params = sum(p.numel() for p in module_a.parameters()) + sum(p.numel() for p in module_b.parameters())
     small = device_a.type == "cpu" and n_samples * n_params < SMALL_FORWARD_WORK
-    threads = _torch_threads(1) if small else contextlib.nullcontext()
+    threads = torch_threads(1) if small else contextlib.nullcontext()
     with threads, _eval_mode(module_a, module_b), torch.inference_mode():
         try:
             logits_b = _forward_rows(module_b, X_b, device_b, dtype_b).to(device_a, torch.float64)
@@ -293,7 +294,7 @@ def _evaluate(plan, seed, n_samples, n_repeats, n_channels, n_jobs):
             return _evaluate_on_threads(plan, seed, n_samples, n_repeats, n_channels, fan_out)
         return _evaluate_range(plan, seed, n_samples, n_repeats, 0, n_channels, parallel=True)
     threads = max(1, joblib.cpu_count() // n_workers)
-    with _torch_threads(threads):
+    with torch_threads(threads):
         parts = Parallel(n_jobs=n_jobs, prefer="threads")(
             delayed(_evaluate_in_worker)(plan, seed, n_samples, n_repeats, a, b, threads, os.getpid())
             for a, b in _channel_ranges(n_channels, 2 * n_workers)
@@ -319,14 +320,14 @@ def _evaluate_on_threads(plan, seed, n_samples, n_repeats, n_channels, n_threads
         with torch.inference_mode():
             return _evaluate_range(plan, seed, n_samples, n_repeats, bounds[0], bounds[1], parallel=False)
 
-    with _torch_threads(1), ThreadPoolExecutor(n_threads) as pool:
+    with torch_threads(1), ThreadPoolExecutor(n_threads) as pool:
         parts = list(pool.map(task, _channel_ranges(n_channels, 2 * n_threads)))
     return np.concatenate(parts, axis=0)
 
 
 def _evaluate_in_worker(plan, seed, n_samples, n_repeats, start, stop, threads, parent_pid):
     """One joblib task: serial kernels; torch threads set here in a separate process."""
-    threads_here = _torch_threads(threads) if os.getpid() != parent_pid else contextlib.nullcontext()
+    threads_here = torch_threads(threads) if os.getpid() != parent_pid else contextlib.nullcontext()
     with threads_here, torch.inference_mode():
         return _evaluate_range(plan, seed, n_samples, n_repeats, start, stop, parallel=False)
 
@@ -339,18 +340,6 @@ def _evaluate_range(plan, seed, n_samples, n_repeats, start, stop, parallel):
         perms = draw_permutations(seed, n_samples, n_repeats, a, b, parallel=parallel)
         parts.append(plan.evaluate(np.arange(a, b), perms, parallel))
     return np.concatenate(parts, axis=0)
-
-
-@contextlib.contextmanager
-def _torch_threads(n_threads):
-    previous = torch.get_num_threads()
-    if previous != n_threads:
-        torch.set_num_threads(n_threads)
-    try:
-        yield
-    finally:
-        if torch.get_num_threads() != previous:
-            torch.set_num_threads(previous)
 
 
 # --------------------------------------------------------------------------- #

@@ -367,14 +367,14 @@ def test_worker_in_another_process_sets_and_restores_torch_threads(data, monkeyp
         return original(*args, **kwargs)
 
     worker = _salience._evaluate_in_worker
-    set_threads = _salience._torch_threads
+    set_threads = _salience.torch_threads
     thread_requests = []
 
     def spy_threads(n):
         thread_requests.append(n)
         return set_threads(n)
 
-    monkeypatch.setattr(_salience, "_torch_threads", spy_threads)
+    monkeypatch.setattr(_salience, "torch_threads", spy_threads)
     monkeypatch.setattr(_salience, "_evaluate_range", spy)
     monkeypatch.setattr(_salience, "_evaluate_in_worker", lambda *args: worker(*args[:-1], -1))  # "another pid"
     before = torch.get_num_threads()
