@@ -360,7 +360,7 @@ class CrossModalDistiller(ClassifierMixin, BaseEstimator):
     def _teacher_probabilities(self, teacher, X_t, n_classes):
         """Teacher class probabilities on the training rows, columns aligned with classes_."""
         if isinstance(teacher, NeuralNetClassifier):
-            logits = predict_logits(teacher.module_, np.ascontiguousarray(X_t, dtype=np.float32), teacher.device)
+            logits = predict_logits(teacher.module_, X_t, teacher.device)
             return torch.softmax(torch.as_tensor(logits, dtype=torch.float64), dim=1).numpy()
         teacher_classes = np.asarray(getattr(teacher, "classes_", self.classes_))
         unknown = np.setdiff1d(teacher_classes, self.classes_)
@@ -394,10 +394,17 @@ class CrossModalDistiller(ClassifierMixin, BaseEstimator):
         Returns
         -------
         proba : ndarray of shape (n_samples, n_classes)
+
+        Notes
+        -----
+        Rows go through the student in chunks whose converted input and
+        layer outputs fit in scikit-learn's ``working_memory`` (1024 MiB
+        unless set with :func:`sklearn.config_context`); ``X`` itself is not
+        copied, whatever its float dtype.
         """
         check_is_fitted(self, "student_")
         X = validate_numeric_data(self, X, reset=False, dtype=_FLOAT_DTYPES)
-        logits = predict_logits(self.student_.module_, np.ascontiguousarray(X, dtype=np.float32), self.student_.device)
+        logits = predict_logits(self.student_.module_, X, self.student_.device)
         return torch.softmax(torch.as_tensor(logits, dtype=torch.float64), dim=1).numpy()
 
     def predict(self, X):

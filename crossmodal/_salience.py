@@ -12,7 +12,6 @@ from concurrent.futures import ThreadPoolExecutor
 import joblib
 import numpy as np
 import torch
-from sklearn import get_config
 from sklearn.utils import Bunch, check_random_state
 from sklearn.utils.parallel import Parallel, delayed
 from torch import nn
@@ -26,7 +25,7 @@ from ._salience_torch import (
     reference_rows,
     split_module,
 )
-from ._torch_utils import torch_threads
+from ._torch_utils import forward_in_chunks, numpy_dtype, torch_threads, working_memory_bytes
 from ._validation import check_modality, check_paired_samples, check_positive_int
 
 __all__ = ["permutation_salience"]
@@ -46,9 +45,6 @@ FAST_MAX_ROWS = 4096
 #: Upper bound on rows per forward pass of the generic path on the CPU; on a
 #: GPU only the working-memory bound applies.
 CPU_MAX_FORWARD_ROWS = 16384
-#: Permutation indices held at once per worker (bytes); channels are processed
-#: in sub-chunks that fit, so memory does not grow with n_channels.
-PERMUTATION_BYTES = 64 * 2**20
 #: Below this many multiply-adds in one forward pass of both modules
 #: (n_samples * parameters), torch runs on one thread: waking a second one costs
 #: more than it saves, and far more when the cores are shared.
@@ -73,6 +69,7 @@ def permutation_salience(
     random_state=None,
     n_jobs=None,
     batch_size=None,
+    working_memory=None,
 ):
     """Permutation salience of the channels of modality *a* (Algorithm 1, step 2).
 
@@ -120,9 +117,21 @@ def permutation_salience(
         Maximum rows per forward pass. ``None``: on the compiled path
         blocks of about 512 KiB of activations (512 rows of a 256-wide float32
         layer), within the working-memory bound; on the generic
-        path as many rows as fit in scikit-learn's ``working_memory``
-        (:func:`sklearn.get_config`), estimated from one small forward pass,
-        and at most 16384 on the CPU.
+        path as many rows as fit in half of ``working_memory``, estimated
+        from one small forward pass, and at most 16384 on the CPU.
+    working_memory : float or None, default=None
+        Bound, in MiB, on the temporary arrays: the forward passes over
+        ``X_b`` (and over ``X_a`` up to ``layer``) run in row chunks within
+        it, and channels are evaluated in ranges whose permutation indices
+        and columns share half of it among the concurrent workers. ``None``
+        takes scikit-learn's ``working_memory`` setting (1024 MiB unless set
+        with :func:`sklearn.set_config` or :func:`sklearn.config_context`).
+        The inputs are not copied as a whole (a float64 ``X_a`` for a float32
+        module is converted block by block), except by the generic path,
+        which holds ``X_a`` (or the permuted layer's output) as one tensor
+        in the module's dtype. Arrays of one row per sample are extra: the
+        partner's logits, and on the compiled path the first layer's output
+        ``(n_samples, width)``. The result does not depend on it.
 
     Returns
     -------
@@ -211,10 +220,11 @@ def permutation_salience(
         raise ValueError(f"distance must be one of {DISTANCES}; got {distance!r}.")
     if batch_size is not None:
         batch_size = check_positive_int(batch_size, "batch_size")
+    wm_bytes = working_memory_bytes(working_memory)
     device_a, dtype_a = _device_and_dtype(module_a)
     device_b, dtype_b = _device_and_dtype(module_b)
-    X_a = _as_array(X_a, "X_a", dtype_a)
-    X_b = _as_array(X_b, "X_b", dtype_b)
+    X_a = _as_array(X_a, "X_a")
+    X_b = _as_array(X_b, "X_b")
     check_paired_samples(X_a, X_b, "X_a", "X_b")
     prefix, suffix, target = split_module(module_a, layer)
     seed = int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
@@ -225,7 +235,8 @@ def permutation_salience(
     threads = torch_threads(1) if small else contextlib.nullcontext()
     with threads, _eval_mode(module_a, module_b), torch.inference_mode():
         try:
-            logits_b = _forward_rows(module_b, X_b, device_b, dtype_b).to(device_a, torch.float64)
+            logits_b = forward_in_chunks(module_b, X_b, device_b, dtype_b, wm_bytes // 2,
+                                         CPU_MAX_FORWARD_ROWS).to(device_a, torch.float64)
         except RuntimeError as exc:
             raise ValueError(f"module_b cannot be applied to X_b of shape {X_b.shape}: {exc}") from exc
         try:
@@ -239,9 +250,8 @@ def permutation_salience(
             )
         ref, aux = reference_rows(logits_b, distance)
         plan = _build_plan(module_a, X_a, prefix, suffix, target, device_a, dtype_a, ref, aux, distance,
-                           batch_size)
-        n_channels = plan.Zt.shape[0] if hasattr(plan, "Zt") else plan.Z.shape[1]
-        sums = _evaluate(plan, seed, n_samples, n_repeats, n_channels, n_jobs)
+                           batch_size, wm_bytes)
+        sums = _evaluate(plan, seed, n_samples, n_repeats, plan.Z.shape[1], n_jobs, wm_bytes)
 
     terms = n_samples if distance == "kl" else n_samples * logits_b.shape[1]
     importances = sums / terms
@@ -284,22 +294,34 @@ def draw_permutations(seed, n_samples, n_repeats, start, stop, parallel=False):
 # --------------------------------------------------------------------------- #
 
 
-def _evaluate(plan, seed, n_samples, n_repeats, n_channels, n_jobs):
-    """Summed distances of every (channel, repeat), shape (n_channels, n_repeats)."""
+def _evaluate(plan, seed, n_samples, n_repeats, n_channels, n_jobs, wm_bytes):
+    """Summed distances of every (channel, repeat), shape (n_channels, n_repeats).
+
+    Half of ``wm_bytes`` is shared by the concurrent workers for their
+    channel ranges (:func:`_channels_per_step`).
+    """
     n_workers = joblib.effective_n_jobs(n_jobs)
     if n_workers == 1 or n_channels == 1:
         fan_out = min(torch.get_num_threads(), n_channels) if PAIR_THREADS else 1
         if (fan_out > 1 and getattr(plan, "alternates_with_torch", False)
                 and plan.work(n_channels * n_repeats) >= PARALLEL_MIN_WORK):
-            return _evaluate_on_threads(plan, seed, n_samples, n_repeats, n_channels, fan_out)
-        return _evaluate_range(plan, seed, n_samples, n_repeats, 0, n_channels, parallel=True)
+            step = _channels_per_step(plan, n_samples, n_repeats, wm_bytes // (2 * fan_out))
+            return _evaluate_on_threads(plan, seed, n_samples, n_repeats, n_channels, fan_out, step)
+        step = _channels_per_step(plan, n_samples, n_repeats, wm_bytes // 2)
+        return _evaluate_range(plan, seed, n_samples, n_repeats, 0, n_channels, step, parallel=True)
     threads = max(1, joblib.cpu_count() // n_workers)
+    step = _channels_per_step(plan, n_samples, n_repeats, wm_bytes // (2 * n_workers))
     with torch_threads(threads):
         parts = Parallel(n_jobs=n_jobs, prefer="threads")(
-            delayed(_evaluate_in_worker)(plan, seed, n_samples, n_repeats, a, b, threads, os.getpid())
+            delayed(_evaluate_in_worker)(plan, seed, n_samples, n_repeats, a, b, step, threads, os.getpid())
             for a, b in _channel_ranges(n_channels, 2 * n_workers)
         )
     return np.concatenate(parts, axis=0)
+
+
+def _channels_per_step(plan, n_samples, n_repeats, budget):
+    """Channels whose permutation indices (and columns) fit in ``budget`` bytes; at least 1."""
+    return int(max(1, budget // max(1, plan.bytes_per_channel(n_samples, n_repeats))))
 
 
 def _channel_ranges(n_channels, n_parts):
@@ -307,7 +329,7 @@ def _channel_ranges(n_channels, n_parts):
     return [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
 
 
-def _evaluate_on_threads(plan, seed, n_samples, n_repeats, n_channels, n_threads):
+def _evaluate_on_threads(plan, seed, n_samples, n_repeats, n_channels, n_threads, step):
     """One job, several threads: channel ranges on a private thread pool.
 
     For the compiled pipelines that alternate numba kernels and torch matrix
@@ -318,22 +340,22 @@ def _evaluate_on_threads(plan, seed, n_samples, n_repeats, n_channels, n_threads
 
     def task(bounds):
         with torch.inference_mode():
-            return _evaluate_range(plan, seed, n_samples, n_repeats, bounds[0], bounds[1], parallel=False)
+            return _evaluate_range(plan, seed, n_samples, n_repeats, bounds[0], bounds[1], step, parallel=False)
 
     with torch_threads(1), ThreadPoolExecutor(n_threads) as pool:
         parts = list(pool.map(task, _channel_ranges(n_channels, 2 * n_threads)))
     return np.concatenate(parts, axis=0)
 
 
-def _evaluate_in_worker(plan, seed, n_samples, n_repeats, start, stop, threads, parent_pid):
+def _evaluate_in_worker(plan, seed, n_samples, n_repeats, start, stop, step, threads, parent_pid):
     """One joblib task: serial kernels; torch threads set here in a separate process."""
     threads_here = torch_threads(threads) if os.getpid() != parent_pid else contextlib.nullcontext()
     with threads_here, torch.inference_mode():
-        return _evaluate_range(plan, seed, n_samples, n_repeats, start, stop, parallel=False)
+        return _evaluate_range(plan, seed, n_samples, n_repeats, start, stop, step, parallel=False)
 
 
-def _evaluate_range(plan, seed, n_samples, n_repeats, start, stop, parallel):
-    step = max(1, PERMUTATION_BYTES // (n_repeats * max(1, n_samples) * 4))
+def _evaluate_range(plan, seed, n_samples, n_repeats, start, stop, step, parallel):
+    """Channels ``start .. stop - 1``, ``step`` at a time (permutations drawn per step)."""
     parts = []
     for a in range(start, stop, step):
         b = min(stop, a + step)
@@ -347,17 +369,25 @@ def _evaluate_range(plan, seed, n_samples, n_repeats, start, stop, parallel):
 # --------------------------------------------------------------------------- #
 
 
-def _build_plan(module_a, X_a, prefix, suffix, target, device, dtype, ref, aux, distance, batch_size):
-    wm_bytes = get_config()["working_memory"] * 2**20
+def _build_plan(module_a, X_a, prefix, suffix, target, device, dtype, ref, aux, distance, batch_size, wm_bytes):
+    """The execution plan; forward passes and blocks of rows use half of ``wm_bytes``."""
+    half = wm_bytes // 2
     if target is None:
-        Z = _forward_rows(nn.Sequential(*prefix), X_a, device, dtype) if prefix else _to_tensor(X_a, device, dtype)
-        if device.type == "cpu" and Z.dtype in (torch.float32, torch.float64) and Z.ndim == 2:
-            Z_np = Z.numpy()
-            rows = batch_size or fast_block_rows(suffix, Z_np.itemsize, ref.shape[1], wm_bytes)
-            plan = build_rank_one_plan(suffix, Z_np, ref.cpu().numpy(), aux.cpu().numpy(),
-                                       kernels.DISTANCE_CODES[distance], rows)
+        if prefix:
+            Z = forward_in_chunks(nn.Sequential(*prefix), X_a, device, dtype, half, CPU_MAX_FORWARD_ROWS)
+            Z_np = Z.numpy() if device.type == "cpu" and Z.ndim == 2 else None
+        else:
+            Z, Z_np = None, X_a if X_a.ndim == 2 else None
+        if device.type == "cpu" and Z_np is not None and dtype in (torch.float32, torch.float64):
+            itemsize = torch.empty((), dtype=dtype).element_size()
+            rows = batch_size or fast_block_rows(suffix, itemsize, ref.shape[1], half)
+            chunk_rows = max(1, half // max(1, Z_np.shape[1] * (itemsize + Z_np.itemsize)))
+            plan = build_rank_one_plan(suffix, Z_np, numpy_dtype(dtype), ref.cpu().numpy(),
+                                       aux.cpu().numpy(), kernels.DISTANCE_CODES[distance], rows, chunk_rows)
             if plan is not None:
                 return plan
+        if Z is None:
+            Z = _to_tensor(X_a, device, dtype)
         forward = suffix[0] if len(suffix) == 1 else nn.Sequential(*suffix)
         plan = TorchPlan(Z=Z, forward=forward, ref=ref, aux=aux, distance=distance, rows=1)
     else:
@@ -365,7 +395,7 @@ def _build_plan(module_a, X_a, prefix, suffix, target, device, dtype, ref, aux, 
         Z = capture_layer(module_a, target, X_t, CPU_MAX_FORWARD_ROWS)
         plan = TorchPlan(Z=Z, forward=None, ref=ref, aux=aux, distance=distance, rows=1,
                          module=module_a, target=target, X=X_t)
-    plan.rows = batch_size or _rows_for_memory(plan, wm_bytes)
+    plan.rows = batch_size or _rows_for_memory(plan, half)
     return plan
 
 
@@ -431,27 +461,24 @@ def _device_and_dtype(module):
     return torch.device("cpu"), torch.get_default_dtype()
 
 
-def _as_array(X, name, torch_dtype):
+def _as_array(X, name):
+    """``X`` as a float32/float64 ndarray with at least 2 axes, all finite; never copied when it already is."""
     if isinstance(X, torch.Tensor):
         X = X.detach().cpu().numpy()
     shape = np.shape(X)
     if len(shape) < 2:
         raise ValueError(f"{name} must have shape (n_samples, n_channels, ...); got shape {shape}.")
-    fast = isinstance(X, np.ndarray) and X.dtype in (np.float32, np.float64) and X.size and np.isfinite(X).all()
-    if not fast:  # sklearn's checks and messages (NaN, inf, dtype, empty); ~0.5 ms, so skipped when clean
+    # An O(1)-memory test first: the sum of finite numbers is finite unless it
+    # overflows. Anything else gets sklearn's checks and messages (NaN, inf,
+    # dtype, empty), which may need memory of the order of X.
+    fast = isinstance(X, np.ndarray) and X.dtype in (np.float32, np.float64) and X.size and np.isfinite(X.sum())
+    if not fast:
         X = check_modality(X, name, allow_nd=True)
-    np_dtype = np.float64 if torch_dtype == torch.float64 else np.float32
-    return np.ascontiguousarray(X, dtype=np_dtype)
+    return X
 
 
 def _to_tensor(X, device, dtype):
     return torch.from_numpy(np.ascontiguousarray(X)).to(device=device, dtype=dtype)
-
-
-def _forward_rows(module, X, device, dtype, rows=CPU_MAX_FORWARD_ROWS):
-    """``module(X)`` in row chunks, as one tensor on ``device``."""
-    parts = [module(_to_tensor(X[start:start + rows], device, dtype)) for start in range(0, len(X), rows)]
-    return torch.cat(parts)
 
 
 @contextlib.contextmanager

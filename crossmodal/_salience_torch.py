@@ -134,7 +134,7 @@ class RankOnePlan:
     """State of the compiled path; see the module docstring for ``kind``."""
 
     kind: str
-    Zt: np.ndarray  # (n_channels, n_samples), contiguous
+    Z: np.ndarray  # (n_samples, n_channels), float32/float64, any layout: never copied as a whole
     H: np.ndarray  # (n_samples, width): first Linear's output on Z, bias included
     Wt: np.ndarray  # (n_channels, width): first Linear's weight, transposed
     ref: np.ndarray  # (n_samples, n_classes) float64: logits of b, or softmax for "kl"
@@ -146,7 +146,7 @@ class RankOnePlan:
     W_out: np.ndarray = None  # (n_classes, width) of the output Linear ("one_hidden", "mlp")
     b_out: np.ndarray = None
     rest: nn.Module = None  # "head": modules after the first Linear (and its ReLU)
-    linear_mse: tuple = None  # "linear" with "mse": (Gt, w_sq, base_total), see rank1_linear_mse_chunk
+    linear_mse: tuple = None  # "linear" with "mse": ((E = H - ref, W), w_sq, base_total), see channel_arrays
 
     @property
     def alternates_with_torch(self):
@@ -161,29 +161,60 @@ class RankOnePlan:
         widths = [width] + [W.shape[1] for W, _ in self.hidden]
         return n_pairs * n_samples * (sum(a * b for a, b in zip(widths, widths[1:])) + widths[-1] * self.ref.shape[1])
 
+    def bytes_per_channel(self, n_samples, n_repeats):
+        """Bytes that evaluating one channel holds: its permutations and column."""
+        per_sample = 8 * n_repeats + self.H.itemsize + (8 if self.linear_mse is not None else 0)
+        return n_samples * per_sample
+
+    def channel_arrays(self, start, stop):
+        """``Zt``, ``Wt`` (and ``Gt`` for "linear" + "mse") of channels ``start .. stop - 1``.
+
+        ``Zt[j]`` is channel ``start + j`` of ``Z`` as a contiguous row in the
+        plan's dtype, copied block of rows by block of rows (cache-friendly
+        for a C-ordered ``Z``); only these channels are ever copied.
+        """
+        n_samples = self.Z.shape[0]
+        Zt = np.empty((stop - start, n_samples), dtype=self.H.dtype)
+        rows = max(256, (1 << 20) // max(1, (stop - start) * self.Z.itemsize))
+        for r0 in range(0, n_samples, rows):
+            Zt[:, r0:r0 + rows] = self.Z[r0:r0 + rows, start:stop].T
+        Gt = None
+        if self.linear_mse is not None:
+            residual, W64 = self.linear_mse[0]
+            Gt = np.empty((stop - start, n_samples))
+            for j in range(stop - start):  # one product per channel: the same bits in any chunk
+                np.dot(residual, W64[:, start + j], out=Gt[j])
+        return Zt, self.Wt[start:stop], Gt
+
     def evaluate(self, channels, perms, parallel):
-        """Distances summed over rows, shape ``(len(channels), n_repeats)``."""
+        """Distances summed over rows, shape ``(len(channels), n_repeats)``.
+
+        ``channels`` is a contiguous range ``start .. stop - 1``.
+        """
         n_chunk, n_repeats, _ = perms.shape
         out = np.empty((n_chunk, n_repeats))
-        channels = np.ascontiguousarray(channels, dtype=np.intp)
+        start = int(channels[0])
+        Zt, Wt, Gt = self.channel_arrays(start, start + n_chunk)
+        local = np.arange(n_chunk, dtype=np.intp)
         parallel = parallel and self.work(n_chunk * n_repeats) >= PARALLEL_MIN_WORK
         if self.kind == "linear" and self.linear_mse is not None:
+            _, w_sq, base_total = self.linear_mse
             kernel = kernels.rank1_linear_mse_chunk_parallel if parallel else kernels.rank1_linear_mse_chunk_serial
-            kernel(*self.linear_mse, self.Zt, perms, channels, out)
+            kernel(Gt, w_sq[start:start + n_chunk], base_total, Zt, perms, local, out)
         elif self.kind == "linear":
             kernel = kernels.rank1_linear_chunk_parallel if parallel else kernels.rank1_linear_chunk_serial
             row_block = max(64, (1 << 18) // max(1, self.H.shape[1] * self.H.itemsize))
-            kernel(self.H, self.Zt, perms, channels, self.Wt, self.ref, self.aux, self.code, row_block, out)
+            kernel(self.H, Zt, perms, local, Wt, self.ref, self.aux, self.code, row_block, out)
         elif self.kind == "one_hidden":
             kernel = kernels.rank1_hidden_chunk_parallel if parallel else kernels.rank1_hidden_chunk_serial
             row_block = max(16, (1 << 18) // (self.H.shape[1] * self.H.itemsize))
-            kernel(self.H, self.Zt, perms, channels, self.Wt, self.W_out, self.b_out, self.ref, self.aux,
+            kernel(self.H, Zt, perms, local, Wt, self.W_out, self.b_out, self.ref, self.aux,
                    self.code, row_block, out)
         else:
-            self._evaluate_blocks(channels, perms, parallel, out)
+            self._evaluate_blocks(Zt, Wt, local, perms, parallel, out)
         return out
 
-    def _evaluate_blocks(self, channels, perms, parallel, out):
+    def _evaluate_blocks(self, Zt, Wt, channels, perms, parallel, out):
         n_chunk, n_repeats, n_samples = perms.shape
         suffix = "_parallel" if parallel else "_serial"
         rank1 = getattr(kernels, "rank1_rows" + suffix)
@@ -212,7 +243,7 @@ class RankOnePlan:
         totals = np.zeros(n_chunk * n_repeats)
         last = len(self.hidden) - 1
         for seg_pair, seg_start, seg_stop in _segment_blocks(n_chunk * n_repeats, n_samples, rows):
-            n_rows = rank1(self.H, self.Zt, perms, channels, self.Wt, seg_pair, seg_start, seg_stop,
+            n_rows = rank1(self.H, Zt, perms, channels, Wt, seg_pair, seg_start, seg_stop,
                            self.first_relu, first_out, row_src, row_seg)
             arrays, tensors = views(n_rows)
             seg_sums = seg_sums_buffer[: len(seg_pair)]
@@ -273,35 +304,56 @@ def _linear_arrays(linear, dtype):
     return weight, bias
 
 
-def build_rank_one_plan(suffix, Z, ref, aux, code, rows):
+def _first_layer_output(Z, W, b, rows_per_chunk):
+    """``Z W^T + b`` in Z's row chunks converted to ``W``'s dtype (``Z`` is not copied whole)."""
+    W_t = torch.from_numpy(np.ascontiguousarray(W)).T
+    H = np.empty((Z.shape[0], W.shape[0]), dtype=W.dtype)
+    for r0 in range(0, Z.shape[0], rows_per_chunk):
+        block = torch.from_numpy(np.ascontiguousarray(Z[r0:r0 + rows_per_chunk], dtype=W.dtype))
+        torch.mm(block, W_t, out=torch.from_numpy(H[r0:r0 + rows_per_chunk]))
+    H += b
+    return H
+
+
+def build_rank_one_plan(suffix, Z, dtype, ref, aux, code, rows, rows_per_chunk=65536):
     """A :class:`RankOnePlan` for the modules ``suffix`` fed by ``Z``, or None.
 
-    Returns None when the compiled path does not apply: ``Z`` is not a 2-D
-    float32/float64 CPU array, or the first non-identity module of ``suffix``
-    is not an ``nn.Linear`` on the CPU with ``Z``'s dtype.
+    ``Z`` (float32 or float64, any memory layout) is kept by reference;
+    blocks of it are converted to ``dtype`` (the modules') where they are
+    used. Returns None when the compiled path does not apply: ``Z`` is not a
+    2-D float32/float64 array, ``dtype`` is neither, or the first
+    non-identity module of ``suffix`` is not an ``nn.Linear`` on the CPU
+    with that dtype.
     """
     mods = [m for m in suffix if not isinstance(m, _IDENTITY_IN_EVAL)]
-    if Z.ndim != 2 or Z.dtype not in (np.float32, np.float64) or not mods or not isinstance(mods[0], nn.Linear):
+    dtype = np.dtype(dtype)
+    if (
+        Z.ndim != 2
+        or Z.dtype not in (np.float32, np.float64)
+        or dtype not in (np.float32, np.float64)
+        or not mods
+        or not isinstance(mods[0], nn.Linear)
+    ):
         return None
-    dtype = Z.dtype
     torch_dtype = torch.float32 if dtype == np.float32 else torch.float64
     linears = [m for m in mods if isinstance(m, nn.Linear)]
     for lin in linears:
         if lin.weight.device.type != "cpu" or lin.weight.dtype != torch_dtype:
             return None
     W, b = _linear_arrays(mods[0], dtype)
-    Zc = np.ascontiguousarray(Z)
-    H = (torch.from_numpy(Zc) @ torch.from_numpy(np.ascontiguousarray(W)).T).numpy() + b
-    plan = RankOnePlan(kind="head", Zt=np.ascontiguousarray(Zc.T), H=np.ascontiguousarray(H, dtype=dtype),
-                       Wt=np.ascontiguousarray(W.T), ref=ref, aux=aux, code=code, rows=rows)
+    H = _first_layer_output(Z, W, b, rows_per_chunk)
+    plan = RankOnePlan(kind="head", Z=Z, H=H, Wt=np.ascontiguousarray(W.T), ref=ref, aux=aux, code=code, rows=rows)
     rest = mods[1:]
     pattern = ["R" if isinstance(m, nn.ReLU) else "L" if isinstance(m, nn.Linear) else "?" for m in rest]
     if not rest:
         plan.kind = "linear"
         if code == kernels.DISTANCE_CODES["mse"]:
+            # E = H - ref (n_samples x n_classes) is kept as E^T W per channel
+            # range (channel_arrays), never as a full (n_channels, n_samples) matrix.
             residual = plan.H.astype(np.float64) - ref
-            plan.linear_mse = (np.ascontiguousarray((residual @ W.astype(np.float64)).T),
-                               np.square(W.astype(np.float64)).sum(axis=0), float(np.square(residual).sum()))
+            W64 = W.astype(np.float64)
+            plan.linear_mse = ((residual, W64), np.square(W64).sum(axis=0),
+                               float(np.square(residual).sum()))
     elif pattern == ["R", "L"]:
         plan.kind = "one_hidden"
         plan.W_out, plan.b_out = (np.ascontiguousarray(a) for a in _linear_arrays(rest[1], dtype))
@@ -375,6 +427,10 @@ class TorchPlan:
     module: nn.Module = None  # hook mode: the whole module_a ...
     target: nn.Module = None  # ... the layer whose output is replaced ...
     X: torch.Tensor = None  # ... and its input
+
+    def bytes_per_channel(self, n_samples, n_repeats):
+        """Bytes that evaluating one channel holds: its permutations (drawn, then as int64)."""
+        return n_samples * 16 * n_repeats
 
     def run(self, Zb, rows):
         """Logits of ``module_a`` when ``Z``'s rows ``rows`` are replaced by ``Zb``."""

@@ -1,12 +1,27 @@
 """Small torch helpers shared by the estimators: device choice, seeding,
-thread counts, chunked inference."""
+thread counts, chunked inference under a working-memory bound."""
 
 import contextlib
+import math
+import numbers
 
 import numpy as np
 import torch
+from sklearn import get_config
 
-__all__ = ["resolve_device", "seeded", "torch_threads", "threads_for_work", "predict_logits", "SEED_MAX"]
+__all__ = [
+    "SEED_MAX",
+    "activation_bytes_per_row",
+    "forward_in_chunks",
+    "module_dtype",
+    "numpy_dtype",
+    "predict_logits",
+    "resolve_device",
+    "seeded",
+    "threads_for_work",
+    "torch_threads",
+    "working_memory_bytes",
+]
 
 SEED_MAX = 2**31 - 1
 
@@ -71,22 +86,129 @@ def threads_for_work(rows_per_step, n_parameters, device):
     return 1 if rows_per_step * n_parameters < SMALL_STEP_FLOPS else None
 
 
-def predict_logits(module, X, device, batch_rows=65536):
+def working_memory_bytes(working_memory=None, name="working_memory"):
+    """The byte budget for temporary arrays: ``working_memory`` MiB.
+
+    ``None`` takes scikit-learn's ``working_memory`` setting
+    (:func:`sklearn.get_config`, 1024 MiB unless changed with
+    :func:`sklearn.set_config` or :func:`sklearn.config_context`), the bound
+    that scikit-learn's own chunked computations use.
+    """
+    if working_memory is None:
+        working_memory = get_config()["working_memory"]
+        name = "sklearn.get_config()['working_memory']"
+    if (
+        isinstance(working_memory, (bool, np.bool_))
+        or not isinstance(working_memory, numbers.Real)
+        or not math.isfinite(working_memory)
+        or working_memory <= 0
+    ):
+        raise ValueError(f"{name} must be a finite number of MiB > 0; got {working_memory!r}.")
+    return int(working_memory * 2**20)
+
+
+def activation_bytes_per_row(module, x_probe):
+    """Bytes per row of every leaf module's output on ``x_probe`` (a small batch).
+
+    One probe forward pass with hooks on the leaf modules: what a forward pass
+    of ``module`` allocates per input row, whatever its architecture.
+    """
+    sizes = []
+
+    def record(_module, _inputs, output):
+        if isinstance(output, torch.Tensor):
+            sizes.append(output.numel() * output.element_size())
+
+    leaves = [m for m in module.modules() if not list(m.children())] or [module]
+    handles = [m.register_forward_hook(record) for m in leaves]
+    try:
+        out = module(x_probe)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return sum(sizes) / max(1, len(x_probe)), out
+
+
+def module_dtype(module):
+    """The floating dtype of ``module``'s first floating parameter (float32 if none)."""
+    for tensor in module.parameters():
+        if tensor.is_floating_point():
+            return tensor.dtype
+    return torch.float32
+
+
+def numpy_dtype(dtype):
+    """The NumPy dtype of a floating torch dtype (float64 stays float64, others float32)."""
+    return np.dtype(np.float64 if dtype == torch.float64 else np.float32)
+
+
+def forward_in_chunks(module, X, device, dtype=None, max_bytes=None, max_rows=65536):
+    """``module(X)`` as one tensor on ``device``, computed in chunks of rows.
+
+    Each chunk of rows is converted to ``dtype`` on its own, so an input of
+    another dtype (float64 for a float32 network) is never copied as a whole.
+    The chunk size keeps one chunk's converted input and the outputs of all
+    of the module's layers within ``max_bytes``, measured on a probe pass of
+    two rows. The caller chooses the mode (eval, ``torch.inference_mode``).
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+    X : ndarray of shape (n_samples, ...), n_samples >= 1
+    device : str or torch.device
+        Where ``module`` lives.
+    dtype : torch.dtype or None, default=None
+        The input dtype; None: the module's (:func:`module_dtype`).
+    max_bytes : int or None, default=None
+        Bytes for one chunk; None: scikit-learn's ``working_memory`` setting
+        (:func:`working_memory_bytes`).
+    max_rows : int, default=65536
+        Upper bound on rows per chunk.
+
+    Returns
+    -------
+    torch.Tensor of shape (n_samples, ...)
+    """
+    budget = working_memory_bytes() if max_bytes is None else max_bytes
+    dtype = module_dtype(module) if dtype is None else dtype
+    np_dtype = numpy_dtype(dtype)
+    n_samples = len(X)
+
+    def chunk(start, stop):
+        return torch.from_numpy(np.ascontiguousarray(X[start:stop], dtype=np_dtype)).to(device)
+
+    probe_rows = min(n_samples, 2)
+    probe = chunk(0, probe_rows)
+    activations, first = activation_bytes_per_row(module, probe)
+    per_row = activations + probe[0].numel() * probe.element_size()
+    rows = int(max(1, min(max_rows, budget // max(1.0, per_row))))
+    out = torch.empty((n_samples,) + tuple(first.shape[1:]), dtype=first.dtype, device=first.device)
+    # The probe's outputs are not reused: a 2-row product may round differently
+    # from the same rows in a larger one, and a row's output must not depend on
+    # the rows it is batched with beyond what torch itself does.
+    for start in range(0, n_samples, rows):
+        stop = min(n_samples, start + rows)
+        out[start:stop] = module(chunk(start, stop))
+    return out
+
+
+def predict_logits(module, X, device, working_memory=None):
     """Forward ``X`` (ndarray) through ``module`` in eval mode, in row chunks.
 
-    Returns a float32 (or the module's dtype) NumPy array of logits. The
-    module's train/eval mode is restored afterwards.
+    See :func:`forward_in_chunks` for the chunking; ``X`` is never copied
+    as a whole.
+
+    Returns
+    -------
+    logits : ndarray of shape (n_samples, n_outputs)
+        In the module's dtype. The module's train/eval mode is restored.
     """
+    if len(X) == 0:
+        return np.empty((0, 0), dtype=np.float32)
     was_training = module.training
     module.eval()
-    out = []
     try:
         with torch.inference_mode():
-            for start in range(0, len(X), batch_rows):
-                xb = torch.as_tensor(np.ascontiguousarray(X[start:start + batch_rows]), device=device)
-                out.append(module(xb).detach().cpu().numpy())
+            return forward_in_chunks(module, X, device, max_bytes=working_memory_bytes(working_memory)).cpu().numpy()
     finally:
         module.train(was_training)
-    if not out:
-        return np.empty((0, 0), dtype=np.float32)
-    return np.concatenate(out, axis=0)
