@@ -247,7 +247,7 @@ def mlp_case(n, d, n_repeats=5, sub_thin=16, sub_skorch=4, rounds=3, check=True)
     rates = {
         "ours": flops_ours / per_pair["ours (same perms)"] / 1e9,
         "thin": flops_full / per_pair["thin"] / 1e9,
-        "mm_block": matmul_rate(salience_module.fast_block_rows(list(module_a), 4, 10, 2**30), h, h),
+        "mm_block": matmul_rate(salience_module.fast_block_rows(list(module_a), 4), h, h),
         "mm_full": (matmul_rate(n, d, h) + matmul_rate(n, h, h)) / 2,
     }
     return per_pair, rates

@@ -1,5 +1,6 @@
 """CrossModalDistiller: crossmodal knowledge distillation as a scikit-learn classifier."""
 
+import copy
 from numbers import Real
 
 import numpy as np
@@ -57,6 +58,9 @@ def _as_distillation_net(template, n_features, n_classes, device, **loss_params)
         )
     params = template.get_params(deep=False)
     params.pop("_metadata_request", None)
+    if isinstance(params["module"], torch.nn.Module):
+        # skorch trains an initialised module in place: train a copy, never the user's template.
+        params["module"] = copy.deepcopy(params["module"])
     for key in ("rho", "temperature", "kl_reduction"):
         params.pop(key, None)
     params.update(sized_module_params(template, n_features, n_classes))

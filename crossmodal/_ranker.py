@@ -51,6 +51,11 @@ def _is_prefit(estimator):
     return isinstance(net, NeuralNet) and getattr(net, "initialized_", False) and hasattr(net, "module_")
 
 
+
+def _fresh(module):
+    """A copy of a module *instance* given as a template parameter (skorch would train it in place)."""
+    return copy.deepcopy(module) if isinstance(module, torch.nn.Module) else module
+
 class ModalityGeneralRanker(SelectorMixin, BaseEstimator):
     """Rank channels of one modality by how modality-general they are.
 
@@ -271,9 +276,9 @@ class ModalityGeneralRanker(SelectorMixin, BaseEstimator):
             template_train = template_b
         else:
             template_a = self.estimator_a if self.estimator_a is not None else default_pair_template()
-            module_a, params_a = template_a.module, sized_module_params(template_a, X.shape[1], n_classes)
+            module_a, params_a = _fresh(template_a.module), sized_module_params(template_a, X.shape[1], n_classes)
             template_train = template_a
-        module_b = template_b.module
+        module_b = _fresh(template_b.module)
         params_b = sized_module_params(template_b, X_b.shape[1], n_classes, prefix="module_b")
         train = {k: v for k, v in template_train.get_params(deep=False).items() if k in _TRAINING_KEYS or k.startswith("optimizer__")}
         net = JointPairNet(
@@ -414,7 +419,7 @@ class ModalityGeneralRanker(SelectorMixin, BaseEstimator):
     def __getstate__(self):
         # Pickle the salience networks as CPU copies, so that a ranker fitted on
         # CUDA loads on a machine without CUDA (skorch handles pair_net_ itself).
-        state = super().__getstate__()
+        state = dict(super().__getstate__())  # BaseEstimator hands back self.__dict__ itself
         nets = state.get("nets_")
         if nets is not None and any(p.is_cuda for m in nets for p in m.parameters()):
             state["nets_"] = tuple(copy.deepcopy(m).to("cpu") for m in nets)

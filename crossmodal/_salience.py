@@ -116,7 +116,7 @@ def permutation_salience(
     batch_size : int or None, default=None
         Maximum rows per forward pass. ``None``: on the compiled path
         blocks of about 512 KiB of activations (512 rows of a 256-wide float32
-        layer), within the working-memory bound; on the generic
+        layer); on the generic
         path as many rows as fit in half of ``working_memory``, estimated
         from one small forward pass, and at most 16384 on the CPU.
     working_memory : float or None, default=None
@@ -131,7 +131,10 @@ def permutation_salience(
         which holds ``X_a`` (or the permuted layer's output) as one tensor
         in the module's dtype. Arrays of one row per sample are extra: the
         partner's logits, and on the compiled path the first layer's output
-        ``(n_samples, width)``. The result does not depend on it.
+        ``(n_samples, width)``. For a given bound the result is reproducible
+        and does not depend on ``n_jobs``; another bound may change it at
+        rounding level (matrix products round a row according to the rows it
+        is computed with).
 
     Returns
     -------
@@ -380,7 +383,7 @@ def _build_plan(module_a, X_a, prefix, suffix, target, device, dtype, ref, aux, 
             Z, Z_np = None, X_a if X_a.ndim == 2 else None
         if device.type == "cpu" and Z_np is not None and dtype in (torch.float32, torch.float64):
             itemsize = torch.empty((), dtype=dtype).element_size()
-            rows = batch_size or fast_block_rows(suffix, itemsize, ref.shape[1], half)
+            rows = batch_size or fast_block_rows(suffix, itemsize)
             chunk_rows = max(1, half // max(1, Z_np.shape[1] * (itemsize + Z_np.itemsize)))
             plan = build_rank_one_plan(suffix, Z_np, numpy_dtype(dtype), ref.cpu().numpy(),
                                        aux.cpu().numpy(), kernels.DISTANCE_CODES[distance], rows, chunk_rows)
@@ -399,12 +402,15 @@ def _build_plan(module_a, X_a, prefix, suffix, target, device, dtype, ref, aux, 
     return plan
 
 
-def fast_block_rows(suffix, itemsize, n_classes, wm_bytes):
-    """Default rows per block of the compiled pipelines (see FAST_BLOCK_BYTES)."""
+def fast_block_rows(suffix, itemsize):
+    """Default rows per block of the compiled pipelines (see FAST_BLOCK_BYTES).
+
+    Independent of the working-memory bound (a block's buffers take about
+    ``2 * FAST_BLOCK_BYTES`` per thread), so that the result is too: the
+    hidden layers' matrix products may round differently for other block sizes.
+    """
     width = max([m.out_features for m in suffix if isinstance(m, nn.Linear)] or [1])
-    rows = min(FAST_MAX_ROWS, max(FAST_MIN_ROWS, FAST_BLOCK_BYTES // (width * itemsize)))
-    per_row = (2 * width + n_classes) * itemsize + 32  # two activation buffers and the logits
-    return int(max(1, min(rows, wm_bytes // per_row)))
+    return int(min(FAST_MAX_ROWS, max(FAST_MIN_ROWS, FAST_BLOCK_BYTES // (width * itemsize))))
 
 
 def _rows_for_memory(plan, wm_bytes):

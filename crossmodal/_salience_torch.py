@@ -242,7 +242,7 @@ class RankOnePlan:
         logits = np.empty((rows, n_classes), dtype=dtype)
         totals = np.zeros(n_chunk * n_repeats)
         last = len(self.hidden) - 1
-        for seg_pair, seg_start, seg_stop in _segment_blocks(n_chunk * n_repeats, n_samples, rows):
+        for seg_pair, seg_start, seg_stop in _segment_blocks(n_chunk, n_repeats, n_samples, rows):
             n_rows = rank1(self.H, Zt, perms, channels, Wt, seg_pair, seg_start, seg_stop,
                            self.first_relu, first_out, row_src, row_seg)
             arrays, tensors = views(n_rows)
@@ -263,26 +263,31 @@ class RankOnePlan:
         out[...] = totals.reshape(n_chunk, n_repeats)
 
 
-def _segment_blocks(n_pairs, n_samples, rows):
+def _segment_blocks(n_chunk, n_repeats, n_samples, rows):
     """Cut the rows of every pair into blocks of at most ``rows`` rows.
 
-    With ``n_samples <= rows`` whole pairs are packed ``rows // n_samples`` to
-    a block; otherwise each pair is cut at multiples of ``rows`` and the blocks
-    go row-block by row-block (all pairs of the first row block, then the
-    second...), so that a block of the cached layer is reused while it is warm.
-    A pair's segments are therefore the same whichever channels share its
-    chunk, and so is the order in which its sums are added.
+    With ``n_samples <= rows`` whole pairs of one channel are packed up to
+    ``rows // n_samples`` to a block, never pairs of two channels; otherwise
+    each pair is cut at multiples of ``rows`` and the blocks go row-block by
+    row-block (all pairs of the first row block, then the second...), so that
+    a block of the cached layer is reused while it is warm. Either way a
+    block holds the same rows in the same places whichever channels share the
+    chunk: matrix products (and the four-row tail kernel) round a row
+    according to its place in the block, so this keeps the result
+    independent of the channel chunks, hence of ``n_jobs``.
     """
     if n_samples <= rows:
-        per_block = rows // n_samples
-        for start in range(0, n_pairs, per_block):
-            pairs = np.arange(start, min(n_pairs, start + per_block), dtype=np.intp)
-            yield pairs, np.zeros(len(pairs), dtype=np.intp), np.full(len(pairs), n_samples, dtype=np.intp)
+        per_block = min(n_repeats, rows // n_samples)
+        for c in range(n_chunk):
+            for m0 in range(0, n_repeats, per_block):
+                first = c * n_repeats + m0
+                pairs = np.arange(first, first + min(per_block, n_repeats - m0), dtype=np.intp)
+                yield pairs, np.zeros(len(pairs), dtype=np.intp), np.full(len(pairs), n_samples, dtype=np.intp)
     else:
         pair, start, stop = (np.zeros(1, dtype=np.intp) for _ in range(3))  # reused: consumed before the next yield
         for r0 in range(0, n_samples, rows):
             start[0], stop[0] = r0, min(n_samples, r0 + rows)
-            for p in range(n_pairs):
+            for p in range(n_chunk * n_repeats):
                 pair[0] = p
                 yield pair, start, stop
 
@@ -480,10 +485,11 @@ class TorchPlan:
         n_pairs = n_chunk * n_repeats
         totals = torch.zeros(n_pairs, dtype=torch.float64, device=device)
         if n_samples <= self.rows:
-            per_forward = self.rows // n_samples
+            # pairs of one channel per forward pass, as in _segment_blocks
+            per_forward = min(n_repeats, self.rows // n_samples)
             all_rows = torch.arange(n_samples, device=device)
-            for start in range(0, n_pairs, per_forward):
-                stop = min(n_pairs, start + per_forward)
+            for start in [c * n_repeats + m0 for c in range(n_chunk) for m0 in range(0, n_repeats, per_forward)]:
+                stop = start + min(per_forward, n_repeats - start % n_repeats)
                 g = stop - start
                 Zb = self.Z.repeat((g,) + (1,) * (self.Z.ndim - 1))
                 view = Zb.view((g, n_samples) + tuple(self.Z.shape[1:]))

@@ -18,8 +18,30 @@ from ._torch_utils import seeded, threads_for_work, torch_threads
 __all__ = ["TightLoopMixin", "fit_seeded", "sized_module_params"]
 
 
+_FITTED_MODULE = "<the fitted module_>"
+
+
 class TightLoopMixin:
     """Mixin for skorch nets: implement ``batch_loss(batch, y)``."""
+
+    # skorch uses a module *instance* given as a parameter (module, module_b)
+    # as the fitted module_ itself. It saves module_ so that it loads on the
+    # CPU when CUDA is missing, but pickles the parameter as a plain attribute
+    # (with its CUDA storages): store a reference to module_ instead.
+    def __getstate__(self):
+        state = super().__getstate__()
+        for name in self._modules:
+            value = self.__dict__.get(name)
+            if isinstance(value, torch.nn.Module) and value is self.__dict__.get(name + "_"):
+                state[name] = _FITTED_MODULE
+        return state
+
+    def __setstate__(self, state):
+        shared = [name for name in state.get("_modules", ())
+                  if isinstance(state.get(name), str) and state[name] == _FITTED_MODULE]
+        super().__setstate__(state)
+        for name in shared:
+            self.__dict__[name] = self.__dict__[name + "_"]
 
     def batch_loss(self, batch, y):  # pragma: no cover - abstract
         raise NotImplementedError
