@@ -42,6 +42,15 @@ the rest is per-row work on rows of 10 values, which LLVM leaves scalar, and
 the second core is mostly busy with other jobs (two threads gain ~1.2x).
 float32 exponentials (8 lanes) would be cheaper but are too inaccurate
 once the student is close to the teacher (see ``crossmodal/_kernels/_kl.py``).
+Where the K=10 time goes (2026-11-26, one thread, one block of 102 x 10
+in L1, minimum of repeated runs): the float64 exponential alone costs 1.65
+ns per element (a degree-11 polynomial, 4 lanes of AVX2), the whole block
+3.5 ns; row sums written four rows at a time cost 0.5 ns. With two threads
+that bounds the kernel at about 1.7 ms, while 8x torch's 8-10 ms means
+1.0-1.3 ms: not reachable with float64 exponentials on this CPU, whatever
+the layout (rows-in-lanes and transposed layouts were prototyped and were
+not faster). A uniform weight (one value instead of an n-vector) and
+recycling the 4 MB gradient changed nothing measurable.
 At K=1000 the step is memory-bound: reading float64 probabilities (8 bytes)
 saves an exponential but costs as much as it saves, so both calls are close;
 most of the gain over the previous version (413-487 ms) comes from reusing

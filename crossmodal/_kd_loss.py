@@ -169,9 +169,9 @@ class FusedKLDivergence(torch.autograd.Function):
             CPU, float32 or float64, ``n_samples * n_classes > 0``.
         teacher_log_probs : torch.Tensor of the same shape and dtype
             Finite log-probabilities (``-inf`` also means probability 0).
-        row_weight : torch.Tensor of shape (n_samples,), float64
+        row_weight : torch.Tensor of shape (n_samples,) or (1,), float64
             Per-row factors: sample weights times ``T**2`` divided by the
-            reduction's divisor.
+            reduction's divisor; one value applies to every row.
         inv_temperature : float
             ``1 / T``.
         teacher_probs : torch.Tensor of the same shape, float64, or None
@@ -422,7 +422,7 @@ def kd_kl_loss(
         _check_teacher_probs(p, teacher_log_probs)
     factor = temperature * temperature / _divisor(reduction, n_samples, n_classes)
     if w is None:
-        row_weight = torch.full((n_samples,), factor, dtype=torch.float64)
+        row_weight = torch.full((1,), factor, dtype=torch.float64)  # one weight for all rows
     else:
         row_weight = w.to(torch.float64) * factor
     return FusedKLDivergence.apply(s, lt, row_weight, 1.0 / temperature, p)

@@ -283,7 +283,8 @@ def _row_max(s_row):
 
 
 @jit(**JIT_SERIAL)
-def _kl_block(s, lt, p, inv_temperature, w, grad, kl_rows, start, stop, e_buf, p_buf, cross_buf, total_buf, mass_buf):
+def _kl_block(s, lt, p, inv_temperature, w, w_step, grad, kl_rows, start, stop, e_buf, p_buf, cross_buf, total_buf,
+              mass_buf):
     """Rows ``start:stop`` of :func:`kl_div_fused`.
 
     ``e_buf`` and ``p_buf`` hold at least ``(stop - start) * n_classes``
@@ -352,20 +353,21 @@ def _kl_block(s, lt, p, inv_temperature, w, grad, kl_rows, start, stop, e_buf, p
     for r in range(n_rows):
         total = total_buf[r]
         mass = mass_buf[r]
-        kl_rows[start + r] = w[start + r] * (cross_buf[r] + mass * log_f64(total))
+        kl_rows[start + r] = w[(start + r) * w_step] * (cross_buf[r] + mass * log_f64(total))
         # d KL / d z = P * softmax(z) - p: the exact gradient of the KL
         # divergence as computed, also when P != 1.
         total_buf[r] = mass / total
     # 4. The gradient, row by row.
     for r in range(n_rows):
         mass_over_total = total_buf[r]
-        grad_scale = w[start + r] * inv_temperature
+        grad_scale = w[(start + r) * w_step] * inv_temperature
         for k in range(n_classes):
             grad_blk[r, k] = grad_scale * (e_2d[r, k] * mass_over_total - p_2d[r, k])
 
 
 @jit(**JIT_SERIAL)
 def _kl_rows(s, lt, p, inv_temperature, w, grad, kl_rows, start, stop):
+    # One weight per row, or one for all rows (w_step = 0).
     """Rows ``start:stop`` in blocks of about ``_BLOCK_ELEMENTS`` elements."""
     n_classes = s.shape[1]
     rows_per_block = max(1, _BLOCK_ELEMENTS // n_classes)
@@ -375,10 +377,11 @@ def _kl_rows(s, lt, p, inv_temperature, w, grad, kl_rows, start, stop):
     cross_buf = np.empty(rows_per_block, dtype=np.float64)
     total_buf = np.empty(rows_per_block, dtype=np.float64)
     mass_buf = np.empty(rows_per_block, dtype=np.float64)
+    w_step = 1 if w.size == s.shape[0] else 0
     for block_start in range(start, stop, rows_per_block):
         block_stop = min(block_start + rows_per_block, stop)
         _kl_block(
-            s, lt, p, inv_temperature, w, grad, kl_rows,
+            s, lt, p, inv_temperature, w, w_step, grad, kl_rows,
             block_start, block_stop, e_buf, p_buf, cross_buf, total_buf, mass_buf,
         )
 
@@ -414,8 +417,8 @@ def kl_div_fused(student_logits, teacher_log_probs, teacher_probs, inv_temperatu
         instead of two. None: computed here, with the same function.
     inv_temperature : float
         ``1 / T``, finite and > 0.
-    sample_weight : ndarray of shape (n_samples,), float64
-        Row weights ``w``.
+    sample_weight : ndarray of shape (n_samples,) or (1,), float64
+        Row weights ``w``; one value is the weight of every row.
     grad : ndarray of shape (n_samples, n_classes), dtype of student_logits
         Output, C-contiguous: ``w_i * (P_i * softmax(s_i / T)_k - p_ik) / T``
         with ``P_i = sum_k p_ik``, the gradient of the returned sum with
