@@ -10,17 +10,15 @@ for ``backward``), several times faster than ``log_softmax`` + ``kl_div`` +
 autograd (``benchmarks/bench_kl.py``). The teacher's probabilities can be
 made once per fit by :func:`teacher_probabilities` and passed as
 ``teacher_probs``: the kernel then takes one exponential per element instead
-of two. Large gradients (at least ``_LARGE_GRADIENT_BYTES``) reuse the memory
-of the previous one once it has been freed, instead of having fresh pages
+of two. Large gradients reuse the memory
+of the previous one (:mod:`crossmodal._gradient_buffer`) once it has been freed, instead of having fresh pages
 faulted in and zeroed at every step. Elsewhere (CUDA, other dtypes, a teacher
 or weights that require grad) the same quantity is computed with torch
 operations.
 """
 
 import math
-import mmap
 import numbers
-import sys
 import threading
 
 import numba
@@ -28,6 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from crossmodal._gradient_buffer import empty_gradient
 from crossmodal._kernels._kl import exp_f64_into, kl_div_fused, kl_div_fused_serial
 
 __all__ = ["FusedKLDivergence", "kd_kl_loss", "teacher_log_probs", "teacher_probabilities"]
@@ -37,9 +36,6 @@ _REDUCTIONS = ("batchmean", "mean", "sum")
 # Below this many elements the single-threaded kernel is used: waking the
 # worker threads costs more than the work.
 _PARALLEL_MIN_ELEMENTS = 1 << 15
-# Gradients of at least this many bytes reuse the memory of the previous one
-# when it has been freed (see _LargeGradientCache).
-_LARGE_GRADIENT_BYTES = 1 << 24
 # teacher_probs must equal exp(teacher_log_probs) this closely (checked on
 # the first element): float64 rounding, not float32's.
 _PROBS_RTOL = 1e-12
@@ -61,62 +57,6 @@ def _check_reduction(reduction):
     if not isinstance(reduction, str) or reduction not in _REDUCTIONS:
         raise ValueError(f"reduction must be one of {', '.join(map(repr, _REDUCTIONS))}; got {reduction!r}.")
     return reduction
-
-
-def _new_large_buffer(nbytes):
-    """``nbytes`` uninitialised bytes, on transparent huge pages where the system allows."""
-    if not hasattr(mmap, "MADV_HUGEPAGE"):  # not Linux
-        return np.empty(nbytes, dtype=np.uint8)
-    mapping = mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
-    try:
-        mapping.madvise(mmap.MADV_HUGEPAGE)
-    except OSError:  # a kernel without transparent huge pages: 4 KiB pages
-        pass
-    return np.frombuffer(mapping, dtype=np.uint8)
-
-
-class _LargeGradientCache:
-    """Recycles the memory of the last large gradient once nobody uses it any more.
-
-    A fresh allocation of hundreds of MB is faulted in page by page (and
-    zeroed by the operating system) on first write, which costs as much as
-    the kernel itself for a 100000 x 1000 float32 batch. The gradients are
-    handed out as ``torch.from_numpy`` views of one byte buffer; every tensor
-    and view made from them keeps a reference to that buffer, so when its
-    reference count is back to the cache's own, no gradient is alive and the
-    memory can be handed out again (CPython reference counts). At most one
-    buffer is kept: the last large one (for a fixed batch shape, the one
-    every step uses).
-    """
-
-    def __init__(self):
-        self._buffer = None
-        self._lock = threading.Lock()
-
-    def empty(self, shape, dtype):
-        np_dtype = np.dtype(np.float32 if dtype == torch.float32 else np.float64)
-        nbytes = math.prod(shape) * np_dtype.itemsize
-        with self._lock:
-            # References: self._buffer and getrefcount's argument.
-            free = self._buffer is not None and sys.getrefcount(self._buffer) == 2
-            if not (free and self._buffer.nbytes >= nbytes):
-                self._buffer = _new_large_buffer(nbytes)
-            view = self._buffer[:nbytes].view(np_dtype).reshape(shape)
-            return torch.from_numpy(view)
-
-
-_large_gradients = _LargeGradientCache()
-
-
-def _empty_gradient(s):
-    """An uninitialised C-contiguous CPU tensor of the shape and dtype of ``s``.
-
-    The kernel writes every element. Gradients of at least
-    ``_LARGE_GRADIENT_BYTES`` come from :class:`_LargeGradientCache`.
-    """
-    if s.numel() * s.element_size() < _LARGE_GRADIENT_BYTES:
-        return torch.empty(s.shape, dtype=s.dtype)
-    return _large_gradients.empty(tuple(s.shape), s.dtype)
 
 
 def _divisor(reduction, n_samples, n_classes):
@@ -187,7 +127,7 @@ class FusedKLDivergence(torch.autograd.Function):
         lt = teacher_log_probs.detach().to(dtype=s.dtype).contiguous()
         w = row_weight.detach().to(dtype=torch.float64).contiguous()
         p = None if teacher_probs is None else teacher_probs.detach().cpu().contiguous().numpy()
-        grad = _empty_gradient(s)
+        grad = empty_gradient(s)
         if s.numel() >= _PARALLEL_MIN_ELEMENTS and threading.current_thread() is threading.main_thread():
             with numba.parallel_chunksize(1):
                 total = kl_div_fused(s.numpy(), lt.numpy(), p, inv_temperature, w.numpy(), grad.numpy())

@@ -10,7 +10,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from crossmodal import _kd_loss
+from crossmodal import _gradient_buffer, _kd_loss
 from crossmodal._kd_loss import (
     FusedKLDivergence,
     kd_kl_loss,
@@ -242,8 +242,8 @@ def test_large_gradients_reuse_freed_memory_only(monkeypatch):
     # a gradient is handed out again only once nothing refers to it.
     s, lt = make_problem(300, 10, torch.float32, temperature=2.0)
     want_loss, want_grad = loss_and_grad(s, lt, temperature=2.0)
-    monkeypatch.setattr(_kd_loss, "_LARGE_GRADIENT_BYTES", 0)
-    monkeypatch.setattr(_kd_loss, "_large_gradients", _kd_loss._LargeGradientCache())
+    monkeypatch.setattr(_gradient_buffer, "LARGE_GRADIENT_BYTES", 0)
+    monkeypatch.setattr(_gradient_buffer, "large_gradients", _gradient_buffer.LargeGradientCache())
     s.grad = None
     kd_kl_loss(s, lt, temperature=2.0).backward()
     first = s.grad
@@ -272,7 +272,7 @@ def test_large_gradients_reuse_freed_memory_only(monkeypatch):
     # A larger batch gets a new buffer; a float64 batch a view of the right dtype.
     s64, lt64 = make_problem(300, 10, torch.float64, temperature=2.0)
     _, grad64 = loss_and_grad(s64, lt64, temperature=2.0)
-    monkeypatch.setattr(_kd_loss, "_LARGE_GRADIENT_BYTES", 1 << 60)
+    monkeypatch.setattr(_gradient_buffer, "LARGE_GRADIENT_BYTES", 1 << 60)
     _, want64 = loss_and_grad(s64, lt64, temperature=2.0)
     assert grad64.dtype == torch.float64 and torch.equal(grad64, want64)
 
