@@ -374,6 +374,9 @@ class ModalityGeneralRanker(SelectorMixin, BaseEstimator):
         Returns
         -------
         X_new : ndarray of shape (n_samples, n_features) or (n_samples, n_kept)
+            ``"drop"`` keeps the input's dtype (scikit-learn's selectors do);
+            ``"mean"`` and ``"zero"`` write float fill values, so float32 and
+            float64 inputs keep their dtype and other inputs become float32.
         """
         check_is_fitted(self, "support_")
         self._check_input_level("transform")
