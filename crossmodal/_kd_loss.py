@@ -18,7 +18,6 @@ operations.
 """
 
 import math
-import numbers
 import threading
 
 import numba
@@ -28,6 +27,7 @@ import torch.nn.functional as F
 
 from crossmodal._gradient_buffer import empty_gradient
 from crossmodal._kernels._kl import exp_f64_into, kl_div_fused, kl_div_fused_serial
+from crossmodal._validation import check_positive_real
 
 __all__ = ["FusedKLDivergence", "kd_kl_loss", "teacher_log_probs", "teacher_probabilities"]
 
@@ -43,14 +43,7 @@ _PROBS_ATOL = 1e-300
 
 
 def _check_temperature(temperature):
-    if (
-        isinstance(temperature, (bool, np.bool_))
-        or not isinstance(temperature, numbers.Real)
-        or not math.isfinite(temperature)
-        or temperature <= 0
-    ):
-        raise ValueError(f"temperature must be a finite real number > 0; got {temperature!r}.")
-    return float(temperature)
+    return check_positive_real(temperature, "temperature")
 
 
 def _check_reduction(reduction):

@@ -2,12 +2,12 @@
 thread counts, chunked inference under a working-memory bound."""
 
 import contextlib
-import math
-import numbers
 
 import numpy as np
 import torch
 from sklearn import get_config
+
+from ._validation import check_positive_real
 
 __all__ = [
     "SEED_MAX",
@@ -97,14 +97,7 @@ def working_memory_bytes(working_memory=None, name="working_memory"):
     if working_memory is None:
         working_memory = get_config()["working_memory"]
         name = "sklearn.get_config()['working_memory']"
-    if (
-        isinstance(working_memory, (bool, np.bool_))
-        or not isinstance(working_memory, numbers.Real)
-        or not math.isfinite(working_memory)
-        or working_memory <= 0
-    ):
-        raise ValueError(f"{name} must be a finite number of MiB > 0; got {working_memory!r}.")
-    return int(working_memory * 2**20)
+    return int(check_positive_real(working_memory, name, "a finite number of MiB > 0") * 2**20)
 
 
 def activation_bytes_per_row(module, x_probe):

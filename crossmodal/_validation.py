@@ -4,6 +4,7 @@ Every message names the argument, the value seen and what is required.
 Validation happens once, here, at the Python boundary; kernels trust their input.
 """
 
+import math
 import numbers
 
 import numpy as np
@@ -11,12 +12,13 @@ from sklearn.utils import check_array
 from sklearn.utils.validation import validate_data
 
 __all__ = [
-    "check_modality",
-    "validate_numeric_data",
-    "check_paired_samples",
-    "check_probabilities",
     "check_at_least_two_classes",
+    "check_modality",
+    "check_paired_samples",
     "check_positive_int",
+    "check_positive_real",
+    "check_probabilities",
+    "validate_numeric_data",
 ]
 
 
@@ -116,6 +118,18 @@ def check_at_least_two_classes(classes, name="y"):
         raise ValueError(
             f"{name} has {len(classes)} class ({list(classes)!r}); a classifier needs at least 2 classes."
         )
+
+
+def check_positive_real(value, name, required="a finite real number > 0"):
+    """Return ``value`` as float if it is a finite real number > 0 (not a bool), else raise."""
+    if (
+        isinstance(value, (bool, np.bool_))
+        or not isinstance(value, numbers.Real)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise ValueError(f"{name} must be {required}; got {value!r}.")
+    return float(value)
 
 
 def check_positive_int(value, name, minimum=1):
