@@ -25,7 +25,7 @@ from ._salience_torch import (
     reference_rows,
     split_module,
 )
-from ._torch_utils import forward_in_chunks, numpy_dtype, torch_threads, working_memory_bytes
+from ._torch_utils import activation_bytes, forward_in_chunks, numpy_dtype, torch_threads, working_memory_bytes
 from ._validation import check_modality, check_paired_samples, check_positive_int
 
 __all__ = ["permutation_salience"]
@@ -417,19 +417,8 @@ def _rows_for_memory(plan, wm_bytes):
     """Rows per forward that keep the activations of one pass within ``wm_bytes``."""
     k = min(len(plan.Z), 4)
     watched = plan.module if plan.target is not None else plan.forward
-    sizes = []
-
-    def record(_module, _inputs, output):
-        if isinstance(output, torch.Tensor):
-            sizes.append(output.numel() * output.element_size())
-
-    handles = [m.register_forward_hook(record) for m in watched.modules() if not list(m.children())]
-    try:
-        plan.run(plan.Z[:k].clone(), torch.arange(k, device=plan.Z.device))
-    finally:
-        for handle in handles:
-            handle.remove()
-    per_row = (sum(sizes) + 2 * plan.Z[:k].numel() * plan.Z.element_size()) / k + 64
+    activations, _ = activation_bytes(watched, lambda: plan.run(plan.Z[:k].clone(), torch.arange(k, device=plan.Z.device)))
+    per_row = (activations + 2 * plan.Z[:k].numel() * plan.Z.element_size()) / k + 64
     rows = max(1, int(wm_bytes // per_row))
     if plan.Z.device.type == "cpu":
         rows = min(rows, CPU_MAX_FORWARD_ROWS)

@@ -11,7 +11,7 @@ from ._validation import check_positive_real
 
 __all__ = [
     "SEED_MAX",
-    "activation_bytes_per_row",
+    "activation_bytes",
     "forward_in_chunks",
     "module_dtype",
     "numpy_dtype",
@@ -100,11 +100,11 @@ def working_memory_bytes(working_memory=None, name="working_memory"):
     return int(check_positive_real(working_memory, name, "a finite number of MiB > 0") * 2**20)
 
 
-def activation_bytes_per_row(module, x_probe):
-    """Bytes per row of every leaf module's output on ``x_probe`` (a small batch).
+def activation_bytes(module, run):
+    """Bytes of every leaf module's output while ``run()`` (a forward pass through ``module``) runs.
 
-    One probe forward pass with hooks on the leaf modules: what a forward pass
-    of ``module`` allocates per input row, whatever its architecture.
+    Hooks on the leaf modules measure what a forward pass allocates,
+    whatever the architecture. Returns ``(bytes, run())``.
     """
     sizes = []
 
@@ -115,11 +115,11 @@ def activation_bytes_per_row(module, x_probe):
     leaves = [m for m in module.modules() if not list(m.children())] or [module]
     handles = [m.register_forward_hook(record) for m in leaves]
     try:
-        out = module(x_probe)
+        out = run()
     finally:
         for handle in handles:
             handle.remove()
-    return sum(sizes) / max(1, len(x_probe)), out
+    return sum(sizes), out
 
 
 def module_dtype(module):
@@ -172,8 +172,8 @@ def forward_in_chunks(module, X, device, dtype=None, max_bytes=None, max_rows=65
 
     probe_rows = min(n_samples, 2)
     probe = chunk(0, probe_rows)
-    activations, first = activation_bytes_per_row(module, probe)
-    per_row = activations + probe[0].numel() * probe.element_size()
+    activations, first = activation_bytes(module, lambda: module(probe))
+    per_row = activations / probe_rows + probe[0].numel() * probe.element_size()
     rows = int(max(1, min(max_rows, budget // max(1.0, per_row))))
     out = torch.empty((n_samples,) + tuple(first.shape[1:]), dtype=first.dtype, device=first.device)
     # The probe's outputs are not reused: a 2-row product may round differently
