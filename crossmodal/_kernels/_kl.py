@@ -284,12 +284,12 @@ def _row_max(s_row):
 
 @jit(**JIT_SERIAL)
 def _kl_block(s, lt, p, inv_temperature, w, w_step, grad, kl_rows, start, stop, e_buf, p_buf, cross_buf, total_buf,
-              mass_buf):
+              mass_buf, log_buf):
     """Rows ``start:stop`` of :func:`kl_div_fused`.
 
     ``e_buf`` and ``p_buf`` hold at least ``(stop - start) * n_classes``
-    floats, ``cross_buf``, ``total_buf`` and ``mass_buf`` at least
-    ``stop - start``.
+    floats, ``cross_buf``, ``total_buf``, ``mass_buf`` and ``log_buf`` at
+    least ``stop - start``.
     """
     n_classes = s.shape[1]
     n_rows = stop - start
@@ -350,10 +350,14 @@ def _kl_block(s, lt, p, inv_temperature, w, w_step, grad, kl_rows, start, stop, 
         for k in range(n_classes):
             total += e_2d[r, k]
         total_buf[r] = total
+    # The logarithms in a loop of their own, which vectorises (one row per
+    # lane); inside the loop below they would stay scalar.
+    for r in range(n_rows):
+        log_buf[r] = log_f64(total_buf[r])
     for r in range(n_rows):
         total = total_buf[r]
         mass = mass_buf[r]
-        kl_rows[start + r] = w[(start + r) * w_step] * (cross_buf[r] + mass * log_f64(total))
+        kl_rows[start + r] = w[(start + r) * w_step] * (cross_buf[r] + mass * log_buf[r])
         # d KL / d z = P * softmax(z) - p: the exact gradient of the KL
         # divergence as computed, also when P != 1.
         total_buf[r] = mass / total
@@ -367,7 +371,6 @@ def _kl_block(s, lt, p, inv_temperature, w, w_step, grad, kl_rows, start, stop, 
 
 @jit(**JIT_SERIAL)
 def _kl_rows(s, lt, p, inv_temperature, w, grad, kl_rows, start, stop):
-    # One weight per row, or one for all rows (w_step = 0).
     """Rows ``start:stop`` in blocks of about ``_BLOCK_ELEMENTS`` elements."""
     n_classes = s.shape[1]
     rows_per_block = max(1, _BLOCK_ELEMENTS // n_classes)
@@ -377,12 +380,14 @@ def _kl_rows(s, lt, p, inv_temperature, w, grad, kl_rows, start, stop):
     cross_buf = np.empty(rows_per_block, dtype=np.float64)
     total_buf = np.empty(rows_per_block, dtype=np.float64)
     mass_buf = np.empty(rows_per_block, dtype=np.float64)
+    log_buf = np.empty(rows_per_block, dtype=np.float64)
+    # One weight per row, or one for all rows (w_step = 0).
     w_step = 1 if w.size == s.shape[0] else 0
     for block_start in range(start, stop, rows_per_block):
         block_stop = min(block_start + rows_per_block, stop)
         _kl_block(
             s, lt, p, inv_temperature, w, w_step, grad, kl_rows,
-            block_start, block_stop, e_buf, p_buf, cross_buf, total_buf, mass_buf,
+            block_start, block_stop, e_buf, p_buf, cross_buf, total_buf, mass_buf, log_buf,
         )
 
 
