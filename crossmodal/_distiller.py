@@ -1,6 +1,5 @@
 """CrossModalDistiller: crossmodal knowledge distillation as a scikit-learn classifier."""
 
-import copy
 from numbers import Real
 
 import numpy as np
@@ -13,7 +12,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, chec
 
 from ._kd_loss import teacher_log_probs as _teacher_log_probs
 from ._kd_net import DistillationNet
-from ._tight_loop import fit_seeded, sized_module_params
+from ._tight_loop import fit_seeded, fresh_module, sized_module_params
 from ._torch_utils import SEED_MAX, predict_logits, resolve_device
 from ._validation import validate_numeric_data, check_at_least_two_classes, check_modality, check_paired_samples, check_probabilities
 from .nets import MLP
@@ -58,9 +57,7 @@ def _as_distillation_net(template, n_features, n_classes, device, **loss_params)
         )
     params = template.get_params(deep=False)
     params.pop("_metadata_request", None)
-    if isinstance(params["module"], torch.nn.Module):
-        # skorch trains an initialised module in place: train a copy, never the user's template.
-        params["module"] = copy.deepcopy(params["module"])
+    params["module"] = fresh_module(params["module"])
     for key in ("rho", "temperature", "kl_reduction"):
         params.pop(key, None)
     params.update(sized_module_params(template, n_features, n_classes))

@@ -10,9 +10,9 @@ for ``backward``), several times faster than ``log_softmax`` + ``kl_div`` +
 autograd (``benchmarks/bench_kl.py``). The teacher's probabilities can be
 made once per fit by :func:`teacher_probabilities` and passed as
 ``teacher_probs``: the kernel then takes one exponential per element instead
-of two. Large gradients reuse the memory
-of the previous one (:mod:`crossmodal._gradient_buffer`) once it has been freed, instead of having fresh pages
-faulted in and zeroed at every step. Elsewhere (CUDA, other dtypes, a teacher
+of two. Large gradients reuse the memory of the previous one once it has
+been freed (:mod:`crossmodal._gradient_buffer`), instead of having fresh
+pages faulted in and zeroed at every step. Elsewhere (CUDA, other dtypes, a teacher
 or weights that require grad) the same quantity is computed with torch
 operations.
 """

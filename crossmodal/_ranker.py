@@ -16,7 +16,7 @@ from sklearn.utils.validation import check_is_fitted, check_random_state
 from ._joint_net import JointPairNet
 from ._layer_mask import ChannelNullifier, layer_activations, resolve_layer
 from ._salience import permutation_salience
-from ._tight_loop import fit_seeded, sized_module_params
+from ._tight_loop import fit_seeded, fresh_module, sized_module_params
 from ._torch_utils import SEED_MAX, resolve_device
 from ._validation import validate_numeric_data, check_at_least_two_classes, check_modality, check_paired_samples
 from .nets import MLP
@@ -50,11 +50,6 @@ def _is_prefit(estimator):
     net = _unwrap(estimator)
     return isinstance(net, NeuralNet) and getattr(net, "initialized_", False) and hasattr(net, "module_")
 
-
-
-def _fresh(module):
-    """A copy of a module *instance* given as a template parameter (skorch would train it in place)."""
-    return copy.deepcopy(module) if isinstance(module, torch.nn.Module) else module
 
 class ModalityGeneralRanker(SelectorMixin, BaseEstimator):
     """Rank channels of one modality by how modality-general they are.
@@ -276,9 +271,9 @@ class ModalityGeneralRanker(SelectorMixin, BaseEstimator):
             template_train = template_b
         else:
             template_a = self.estimator_a if self.estimator_a is not None else default_pair_template()
-            module_a, params_a = _fresh(template_a.module), sized_module_params(template_a, X.shape[1], n_classes)
+            module_a, params_a = fresh_module(template_a.module), sized_module_params(template_a, X.shape[1], n_classes)
             template_train = template_a
-        module_b = _fresh(template_b.module)
+        module_b = fresh_module(template_b.module)
         params_b = sized_module_params(template_b, X_b.shape[1], n_classes, prefix="module_b")
         train = {k: v for k, v in template_train.get_params(deep=False).items() if k in _TRAINING_KEYS or k.startswith("optimizer__")}
         net = JointPairNet(

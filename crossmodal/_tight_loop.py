@@ -8,6 +8,7 @@ steps (same batches in the same order, same optimizer calls) directly on
 tensors and records ``train_loss`` per epoch in the history afterwards.
 """
 
+import copy
 import inspect
 from collections.abc import Mapping
 
@@ -15,7 +16,7 @@ import torch
 
 from ._torch_utils import seeded, threads_for_work, torch_threads
 
-__all__ = ["TightLoopMixin", "fit_seeded", "sized_module_params"]
+__all__ = ["TightLoopMixin", "fit_seeded", "fresh_module", "sized_module_params"]
 
 
 _FITTED_MODULE = "<the fitted module_>"
@@ -105,6 +106,16 @@ class TightLoopMixin:
             self.history.new_epoch()
             self.history.record("epoch", len(self.history))
             self.history.record("train_loss", value)
+
+
+def fresh_module(module):
+    """A copy of a module *instance* given as a template's parameter; classes pass through.
+
+    skorch trains such an instance in place: estimators train the copy, so
+    the user's template is never changed and refits start from the same
+    weights.
+    """
+    return copy.deepcopy(module) if isinstance(module, torch.nn.Module) else module
 
 
 def sized_module_params(template, n_features, n_classes, prefix="module"):
