@@ -55,13 +55,28 @@ def _mixing_layers(kind, n, rng):
     return [first, second]
 
 
+def _row_independent_product(A, B):
+    """``A @ B.T`` summed over the inner index in a fixed order, one rounding per step.
+
+    BLAS splits a matrix product into blocks chosen by the arrays' shapes and
+    the CPU, so a row of ``A @ B.T`` can differ in its last bits between a
+    10-row and a 40-row call. Here each step is an elementwise multiply-add,
+    exactly rounded whatever the shape, so every output row depends only on
+    its own input row: the first rows of a larger draw equal a smaller draw.
+    """
+    out = np.zeros((A.shape[0], B.shape[0]))
+    for j in range(A.shape[1]):
+        out += A[:, j : j + 1] * B[:, j]
+    return out
+
+
 def _apply_mixing(Z, layers):
     """Run ``Z`` through affine ``layers`` with ``tanh`` between consecutive layers."""
     X = Z
     for i, (weight, bias) in enumerate(layers):
         if i > 0:
             X = np.tanh(X)
-        X = X @ weight.T + bias
+        X = _row_independent_product(X, weight) + bias
     return np.ascontiguousarray(X, dtype=np.float64)
 
 
@@ -326,7 +341,7 @@ class MVDGenerator(BaseEstimator):
         Z_a = np.hstack([general, latents[:, g : g + sa], noise_a])
         Z_b = np.hstack([general, latents[:, g + sa : g + sa + sb], noise_b])
 
-        scores = latents @ self.coef_.T
+        scores = _row_independent_product(latents, self.coef_)
         if self.coef_.shape[0] == 1:
             y = (scores[:, 0] > 0).astype(np.int64)
         else:
