@@ -13,3 +13,32 @@ def _seed_everything():
     np.random.seed(0)
     torch.manual_seed(0)
     yield
+
+
+def reorder_rtol(dtype, n_terms, accumulate=np.float64):
+    """Relative tolerance between two results whose sums of ``n_terms`` terms
+    were added in different orders (vectorised loops compiled differently
+    per code path, BLAS blocking by shape and CPU) in the ``accumulate``
+    dtype, then stored in ``dtype``: the usual ``n * eps`` bound of a sum,
+    doubled, plus the output's own rounding.
+    """
+    return 2 * n_terms * np.finfo(accumulate).eps + 2 * np.finfo(dtype).eps
+
+
+def assert_labels_follow_scores(y, scores):
+    """``y`` is the generator's rule (``score > 0``, or the argmax) applied to ``scores``.
+
+    ``scores`` are recomputed by the test with NumPy's matrix product, which
+    rounds differently from the generator's; rows whose decision lies within
+    rounding of a tie are left out (there are next to none).
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    tol = 1e-12 * max(1.0, np.abs(scores).max())
+    if scores.ndim == 1:
+        expected, margin = scores > 0, np.abs(scores)
+    else:
+        top_two = np.sort(scores, axis=1)[:, -2:]
+        expected, margin = np.argmax(scores, axis=1), top_two[:, 1] - top_two[:, 0]
+    decided = margin > tol
+    assert decided.mean() > 0.99
+    np.testing.assert_array_equal(np.asarray(y)[decided], expected.astype(np.int64)[decided])

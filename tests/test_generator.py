@@ -17,6 +17,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils._param_validation import InvalidParameterError
 
+from conftest import assert_labels_follow_scores
 from crossmodal import MVDGenerator, make_modality_venn
 from crossmodal._generator import _TANH_STD
 
@@ -155,7 +156,7 @@ def test_labels_follow_the_hyperplane():
     X_a, X_b, y = gen.sample(3000, random_state=4)
     latents = np.hstack([X_a[:, gen.general_mask_a_ | gen.specific_mask_a_], X_b[:, gen.specific_mask_b_]])
     # Exactly the rule of eq. 27: y = 1(<delta, x*> > 0), latents ordered as latent_roles_.
-    np.testing.assert_array_equal(y, (latents @ gen.coef_[0] > 0).astype(np.int64))
+    assert_labels_follow_scores(y, latents @ gen.coef_[0])
     assert list(gen.latent_roles_) == ["general"] * 4 + ["specific_a"] * 6 + ["specific_b"] * 6
     assert 0.4 < y.mean() < 0.6
     # A learner on the concatenated decisive latents recovers it; on the noise it cannot.
@@ -184,7 +185,7 @@ def test_hidden_latents_enter_the_rule_but_no_column():
 def test_ones_hyperplane_labels():
     gen = MVDGenerator(**table2(10, 5), random_state=0).fit()
     X_a, _, y = gen.sample(500, random_state=0)
-    np.testing.assert_array_equal(y, (X_a[:, ~gen.noise_mask_a_].sum(axis=1) > 0).astype(np.int64))
+    assert_labels_follow_scores(y, X_a[:, ~gen.noise_mask_a_].sum(axis=1))
 
 
 @pytest.mark.parametrize("n_classes", [3, 4])
@@ -194,7 +195,7 @@ def test_multiclass_argmax_rule_and_balance(n_classes):
         assert gen.coef_.shape == (n_classes, 16)
         X_a, X_b, y = gen.sample(4000, random_state=seed)
         latents = np.hstack([X_a[:, ~gen.noise_mask_a_], X_b[:, gen.specific_mask_b_]])
-        np.testing.assert_array_equal(y, np.argmax(latents @ gen.coef_.T, axis=1))
+        assert_labels_follow_scores(y, latents @ gen.coef_.T)
         frequencies = np.bincount(y, minlength=n_classes) / len(y)
         assert frequencies.min() > 0.6 / n_classes, frequencies
         assert frequencies.max() < 1.6 / n_classes, frequencies

@@ -10,6 +10,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from conftest import reorder_rtol
 from crossmodal import _gradient_buffer, _kd_loss
 from crossmodal._kd_loss import (
     FusedKLDivergence,
@@ -123,18 +124,21 @@ def test_matches_torch_and_numpy(temperature, n_classes, dtype, reduction):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("n, n_classes", [(1, 2), (37, 10), (5, 1000), (4000, 10)])  # the last: parallel kernel
 def test_teacher_probs_give_the_same_loss_and_gradient(n, n_classes, dtype, reduction, weighted):
-    # The distiller's call (probabilities made once per fit) equals the plain one, bit for bit.
+    # Probabilities made once per fit equal the plain call up to the order of
+    # each row's sums (the kernel's two specialisations are compiled apart).
     s, lt = make_problem(n, n_classes, dtype, temperature=2.0, seed=n)
     w = np.random.RandomState(n).uniform(0, 2, n) if weighted else None
     kwargs = {"temperature": 2.0, "reduction": reduction, "sample_weight": w}
     loss, grad = loss_and_grad(s, lt, **kwargs)
     probs = teacher_probabilities(lt)
     loss_p, grad_p = loss_and_grad(s, lt, teacher_probs=probs, **kwargs)
-    assert loss_p.item() == loss.item()
-    assert torch.equal(grad_p, grad)
-    # A NumPy array (as skorch batches it) works the same.
+    np_dtype = torch.empty(0, dtype=dtype).numpy().dtype
+    rtol = reorder_rtol(np_dtype, n_classes)
+    assert loss_p.item() == pytest.approx(loss.item(), rel=rtol)
+    torch.testing.assert_close(grad_p, grad, rtol=rtol, atol=rtol * grad.abs().max().item())
+    # A NumPy array (as skorch batches it) takes the same path as the tensor: same bits.
     loss_np, grad_np = loss_and_grad(s, lt.numpy(), teacher_probs=probs.numpy(), **kwargs)
-    assert loss_np.item() == loss.item() and torch.equal(grad_np, grad)
+    assert loss_np.item() == loss_p.item() and torch.equal(grad_np, grad_p)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

