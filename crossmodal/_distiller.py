@@ -6,12 +6,14 @@ import numpy as np
 import torch
 from skorch import NeuralNetClassifier
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context, clone
+from sklearn.frozen import FrozenEstimator
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, check_random_state
 
 from ._kd_loss import teacher_log_probs as _teacher_log_probs
 from ._kd_net import DistillationNet
+from ._teacher_io import check_teacher_output, fitted_skorch_net, n_rows, teacher_fit_params, to_teacher_dtype
 from ._tight_loop import fit_seeded, fresh_module, sized_module_params
 from ._torch_utils import SEED_MAX, predict_logits, resolve_device
 from ._validation import validate_numeric_data, check_at_least_two_classes, check_modality, check_paired_samples, check_probabilities
@@ -67,6 +69,27 @@ def _as_distillation_net(template, n_features, n_classes, device, **loss_params)
     return DistillationNet(**params, **loss_params)
 
 
+def _side_by_side(X_teacher, X_given, X):
+    """The columns of the DataFrame ``X_teacher`` then the student's, as one DataFrame.
+
+    The student's columns keep their names when ``X_given`` is a DataFrame,
+    else they are named ``student_0``, ``student_1``, ...
+    """
+    import pandas as pd
+
+    if hasattr(X_given, "columns"):
+        student = X_given.set_axis(X_teacher.index, axis=0)
+    else:
+        student = pd.DataFrame(X, index=X_teacher.index, columns=[f"student_{i}" for i in range(X.shape[1])])
+    shared = sorted(set(map(str, X_teacher.columns)) & set(map(str, student.columns)))
+    if shared:
+        raise ValueError(
+            f"teacher_input='both' puts the columns of X_teacher and X side by side, but both have columns named "
+            f"{shared[:5]}; rename them in one of the two DataFrames."
+        )
+    return pd.concat([X_teacher, student], axis=1)
+
+
 def _fit_net(net, X, y, seed, extra=None):
     """Train a DistillationNet on ``{"X": X, **extra}`` (None entries left out)."""
     batch = {"X": X, **{k: v for k, v in (extra or {}).items() if v is not None}}
@@ -91,7 +114,13 @@ class CrossModalDistiller(ClassifierMixin, BaseEstimator):
         skorch ``NeuralNetClassifier`` (its ``module__in_features`` and
         ``module__n_classes`` are filled in when its module takes them), or a
         prefit classifier wrapped in :class:`sklearn.frozen.FrozenEstimator`
-        (used as is). ``None`` trains a one-hidden-layer MLP.
+        (used as is; a fitted skorch net gets its input in its module's
+        dtype). ``None`` trains a one-hidden-layer MLP. A scikit-learn
+        teacher receives ``X_teacher`` as given, so a DataFrame keeps its
+        column names and dtypes (a ``ColumnTransformer`` can select and
+        encode columns by name); the library's own nets and a ``focus``
+        ranker need numbers. What the teacher's ``predict_proba`` returns is
+        checked: anything but a probability matrix raises a ValueError.
     student : skorch.NeuralNetClassifier or None, default=None
         Template of the student network; its module must return logits. It is
         cloned into a private skorch subclass that adds the KD term. ``None``
@@ -103,7 +132,9 @@ class CrossModalDistiller(ClassifierMixin, BaseEstimator):
         full skorch loop (callbacks, validation split, printing).
     rho : float in [0, 1], default=0.5
         Weight of the cross-entropy term; ``1 - rho`` weighs the KD term.
-        ``rho=1`` trains the student without a teacher (no-KD baseline).
+        ``rho=1`` is the no-KD baseline: no teacher is fitted, and neither
+        ``X_teacher`` nor ``teacher_proba`` is needed (``teacher_`` and
+        ``teacher_proba_`` are then None).
     temperature : float > 0, default=1.0
         Softmax temperature T. The paper uses 1.
     kl_reduction : {"batchmean", "mean"}, default="batchmean"
@@ -140,8 +171,9 @@ class CrossModalDistiller(ClassifierMixin, BaseEstimator):
         The fitted student net.
     history_ : skorch.callbacks.History
         The student's training history (``train_loss`` per epoch).
-    teacher_proba_ : ndarray of shape (n_samples, n_classes)
-        The teacher's class probabilities on the training rows (at T = 1).
+    teacher_proba_ : ndarray of shape (n_samples, n_classes) or None
+        The teacher's class probabilities on the training rows (at T = 1);
+        None when ``rho=1``.
     n_features_in_ : int
         Number of student features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -239,41 +271,51 @@ class CrossModalDistiller(ClassifierMixin, BaseEstimator):
             Precomputed teacher probabilities (columns in the order of
             ``np.unique(y)``); no teacher is fitted.
         sample_weight : array-like of shape (n_samples,), default=None
-            Per-sample weights of both loss terms (rescaled to mean 1).
+            Per-sample weights of both loss terms of the student (rescaled to
+            mean 1) and of the teacher's training: the library's nets use
+            them; a scikit-learn teacher gets them when its ``fit`` takes
+            ``sample_weight`` or, with metadata routing enabled, when it
+            requests them (``teacher.set_fit_request(sample_weight=True)``);
+            otherwise it trains unweighted, with a warning. A prefit
+            (``FrozenEstimator``) teacher is not trained.
 
         Returns
         -------
         self : CrossModalDistiller
         """
+        X_given = X  # a scikit-learn teacher on teacher_input="student" or "both" sees it as given
         X, y = validate_numeric_data(self, X, y, dtype=_FLOAT_DTYPES)
         check_classification_targets(y)
         self.classes_, y_encoded = np.unique(y, return_inverse=True)
         check_at_least_two_classes(self.classes_)
         n_classes = len(self.classes_)
         device = resolve_device(self.device)
-        weights = self._check_weights(sample_weight, X)
+        sample_weight, weights = self._check_weights(sample_weight, X)
         rng = check_random_state(self.random_state)
         teacher_seed, focus_seed, student_seed = (int(s) for s in rng.randint(0, SEED_MAX, size=3))
 
         self.teacher_ = None
         self.focus_ = None
-        if teacher_proba is not None:
+        self.teacher_proba_ = None
+        targets = None
+        if self.rho == 1:
+            pass  # the no-KD baseline: the KD term has weight 0, so no teacher is fitted
+        elif teacher_proba is not None:
             if self.focus is not None:
                 raise ValueError(
                     "focus needs the teacher modality to train a focused teacher, so it cannot be "
                     "combined with teacher_proba; pass X_teacher instead."
                 )
-            proba = check_probabilities(teacher_proba, len(X), n_classes)
+            self.teacher_proba_ = check_probabilities(teacher_proba, len(X), n_classes).astype(np.float64)
         else:
-            X_t = self._teacher_input(X, y, X_teacher, focus_seed)
-            self.teacher_ = self._fit_teacher(X_t, y, y_encoded, n_classes, device, teacher_seed)
+            X_t = self._teacher_input(X_given, X, y, X_teacher, focus_seed)
+            self.teacher_ = self._fit_teacher(X_t, y, y_encoded, n_classes, device, teacher_seed, sample_weight, weights)
             if self.focus is not None and getattr(self.focus, "layer", None) is not None:
                 self._focus_hidden_layer(self.teacher_, X_t, X, y, focus_seed)
-            proba = self._teacher_probabilities(self.teacher_, X_t, n_classes)
-        self.teacher_proba_ = np.asarray(proba, dtype=np.float64)
-
-        log_p = torch.log(torch.as_tensor(np.clip(self.teacher_proba_, _PROBA_FLOOR, 1.0), dtype=torch.float32))
-        targets = _teacher_log_probs(log_p, self.temperature).numpy()
+            self.teacher_proba_ = self._teacher_probabilities(self.teacher_, X_t, n_classes)
+        if self.teacher_proba_ is not None:
+            log_p = torch.log(torch.as_tensor(np.clip(self.teacher_proba_, _PROBA_FLOOR, 1.0), dtype=torch.float32))
+            targets = _teacher_log_probs(log_p, self.temperature).numpy()
 
         template = self.student if self.student is not None else default_student()
         net = _as_distillation_net(
@@ -294,34 +336,56 @@ class CrossModalDistiller(ClassifierMixin, BaseEstimator):
 
     @staticmethod
     def _check_weights(sample_weight, X):
+        """The validated weights (for a scikit-learn teacher) and the student's, rescaled to mean 1."""
         if sample_weight is None:
-            return None
+            return None, None
         w = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
         total = w.sum()
         if not total > 0:
             raise ValueError(f"sample_weight must have a positive sum; got sum {total}.")
-        return (w * (len(w) / total)).astype(np.float32)
+        return w, (w * (len(w) / total)).astype(np.float32)
 
-    def _teacher_input(self, X, y, X_teacher, focus_seed):
-        """The teacher's training input; fits an input-level focus ranker on the way."""
+    def _teacher_needs_numbers(self):
+        """True when the library's own code reads the teacher's input (its nets, the focus ranker)."""
+        teacher = self.teacher
+        return (
+            teacher is None
+            or isinstance(teacher, NeuralNetClassifier)
+            or fitted_skorch_net(teacher) is not None
+            or self.focus is not None
+        )
+
+    def _teacher_input(self, X_given, X, y, X_teacher, focus_seed):
+        """The teacher's training input; fits an input-level focus ranker on the way.
+
+        A scikit-learn teacher gets ``X_teacher`` (and ``X`` for
+        ``teacher_input="student"``) as the user gave it, so a DataFrame keeps
+        its column names and dtypes; the library's own nets and the focus
+        ranker need a float array.
+        """
+        numeric = self._teacher_needs_numbers()
         if self.teacher_input == "student":
             if self.focus is not None:
                 raise ValueError("focus ranks the teacher modality against the student's; it needs teacher_input='teacher' or 'both'.")
-            return X
+            return X if numeric else X_given
         if X_teacher is None:
             raise ValueError(
                 "CrossModalDistiller.fit needs X_teacher (the teacher's modality, one row per row of X) "
                 f"when teacher_input={self.teacher_input!r}, or precomputed teacher_proba; got neither."
             )
-        X_teacher = check_modality(X_teacher, "X_teacher", dtype=_FLOAT_DTYPES)
-        check_paired_samples(X, X_teacher, "X", "X_teacher")
+        frame = hasattr(X_teacher, "columns") and not numeric
+        if frame:
+            check_paired_samples(X, X_teacher, "X", "X_teacher")
+        else:
+            X_teacher = check_modality(X_teacher, "X_teacher", dtype=_FLOAT_DTYPES)
+            check_paired_samples(X, X_teacher, "X", "X_teacher")
         if self.focus is not None and getattr(self.focus, "layer", None) is None:
             focus = self._seeded_focus(focus_seed)
             focus.fit(X_teacher, y, X_b=X)
             X_teacher = np.asarray(focus.transform(X_teacher))
             self.focus_ = focus
         if self.teacher_input == "both":
-            return np.hstack([X_teacher, X.astype(X_teacher.dtype, copy=False)])
+            return _side_by_side(X_teacher, X_given, X) if frame else np.hstack([X_teacher, X.astype(X_teacher.dtype, copy=False)])
         return X_teacher
 
     def _seeded_focus(self, seed, **params):
@@ -342,21 +406,25 @@ class CrossModalDistiller(ClassifierMixin, BaseEstimator):
         focus.nullify_module(teacher.module_)
         self.focus_ = focus
 
-    def _fit_teacher(self, X_t, y, y_encoded, n_classes, device, seed):
+    def _fit_teacher(self, X_t, y, y_encoded, n_classes, device, seed, sample_weight, student_weights):
+        """Fit the teacher; sample weights reach it where its fit takes them (see ``_teacher_io``)."""
         teacher = self.teacher
         if teacher is None or isinstance(teacher, NeuralNetClassifier):
             template = default_teacher() if teacher is None else teacher
             net = _as_distillation_net(template, X_t.shape[1], n_classes, device if teacher is None else None)
-            return _fit_net(net, np.ascontiguousarray(X_t, dtype=np.float32), y_encoded.astype(np.int64), seed)
+            return _fit_net(net, np.ascontiguousarray(X_t, dtype=np.float32), y_encoded.astype(np.int64), seed,
+                            {"sample_weight": student_weights})
         if not (hasattr(teacher, "predict_proba") or hasattr(teacher, "decision_function")):
             raise TypeError(
                 f"teacher must have predict_proba or decision_function; got {type(teacher).__name__}."
             )
+        if isinstance(teacher, FrozenEstimator):
+            return teacher  # prefit: fit would do nothing, and sample weights cannot change it
         teacher = clone(teacher)
         params = teacher.get_params(deep=False)
         if "random_state" in params and params["random_state"] is None:
             teacher.set_params(random_state=seed)
-        return teacher.fit(X_t, y)
+        return teacher.fit(X_t, y, **teacher_fit_params(teacher, sample_weight))
 
     def _teacher_probabilities(self, teacher, X_t, n_classes):
         """Teacher class probabilities on the training rows, columns aligned with classes_."""
@@ -371,15 +439,19 @@ class CrossModalDistiller(ClassifierMixin, BaseEstimator):
                 "the student can only learn the classes present in y."
             )
         columns = np.searchsorted(self.classes_, teacher_classes)
+        n_samples = n_rows(X_t)
+        X_t = to_teacher_dtype(teacher, X_t)
         if hasattr(teacher, "predict_proba"):
-            raw = np.asarray(teacher.predict_proba(X_t), dtype=np.float64)
-            proba = np.zeros((len(X_t), n_classes))
+            raw = check_teacher_output(teacher.predict_proba(X_t), teacher, n_samples, len(teacher_classes))
+            proba = np.zeros((n_samples, n_classes))
             proba[:, columns] = raw
             return proba
-        scores = np.asarray(teacher.decision_function(X_t), dtype=np.float64)
+        scores = check_teacher_output(
+            teacher.decision_function(X_t), teacher, n_samples, len(teacher_classes), method="decision_function"
+        )
         if scores.ndim == 1:
             scores = np.column_stack([np.zeros_like(scores), scores])
-        logits = np.full((len(X_t), n_classes), np.log(_PROBA_FLOOR))
+        logits = np.full((n_samples, n_classes), np.log(_PROBA_FLOOR))
         logits[:, columns] = scores
         return torch.softmax(torch.as_tensor(logits), dim=1).numpy()
 

@@ -109,6 +109,7 @@ def test_frozen_teacher_is_not_refit_and_unchanged():
 def test_skorch_teacher_unchanged_by_student_training():
     X_a, X_b, y = paired_data()
     teacher = DistillationNet(MLP, module__in_features=X_a.shape[1], module__n_classes=2, module__hidden_sizes=(8,),
+                              criterion=torch.nn.CrossEntropyLoss,  # so that predict_proba applies a softmax
                               max_epochs=5, train_split=None, callbacks="disable", lr=0.1)
     teacher.fit({"X": X_a}, y.astype(np.int64))
     before = {k: v.clone() for k, v in teacher.module_.state_dict().items()}
