@@ -13,6 +13,7 @@ import torch
 from joblib import parallel_config
 from torch import nn
 
+from conftest import reorder_rtol
 from crossmodal._torch_utils import torch_threads
 from crossmodal.experiments import _report, synthetic
 from crossmodal.experiments._batched_linear import (
@@ -110,13 +111,18 @@ def test_aligned_pair_equals_per_model_torch_loop():
         np.testing.assert_allclose(Wb[r, :, -1].numpy(), fb.bias.detach().numpy(), atol=1e-5)
 
 
-def test_a_model_trains_bit_identically_alone_or_in_a_batch():
+def test_a_model_trains_the_same_alone_or_in_a_batch():
+    # The batch's products have another shape than one model's, and BLAS may
+    # round them differently: the same weights up to float32 rounding of
+    # 50 full-batch steps over 10 inputs.
     X, y, P, inits = _problem([10, 10, 10, 10], seed=3)
     kw = dict(lr=0.1, n_epochs=50, kl_weight=1.0)
     batch = train_softmax_batch(stack_linear(inits), stack_inputs(X), np.stack(y), teacher_proba=np.stack(P), **kw)
     alone = train_softmax_batch(stack_linear(inits[2:3]), stack_inputs(X[2:3]), np.stack(y[2:3]),
                                 teacher_proba=np.stack(P[2:3]), **kw)
-    assert torch.equal(batch[2], alone[0])
+    rtol = 50 * reorder_rtol(np.float32, 10, accumulate=np.float32)
+    torch.testing.assert_close(batch[2], alone[0], rtol=rtol, atol=rtol * alone[0].abs().max().item())
+    assert not torch.allclose(batch[1], alone[0])  # another model's weights are not
 
 
 def test_predictions_match_nn_linear():

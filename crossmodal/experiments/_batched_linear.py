@@ -28,8 +28,10 @@ wake-up and contention: on the 2-core development machine (torch 2.13, MKL),
 0.20 s with two while the machine was otherwise idle, but 0.87 s against
 22.8 s (26x slower) while other processes kept the cores busy; for 6 models,
 0.19 s against 1.06 s. The robust choice is one thread per batch and
-parallelism one level up (joblib over independent runs, ``--jobs``), and a
-fixed thread count also keeps results bit-identical however the work is split.
+parallelism one level up (joblib over independent runs, ``--jobs``); a
+fixed thread count also keeps each batch's arithmetic independent of the
+threads a worker gets. (A model trained alone and in a batch agree up to
+float32 rounding: BLAS may round products of different shapes differently.)
 ``benchmarks/bench_reproduce.py`` repeats the measurement.
 
 Models whose inputs are narrower than the batch width are zero-padded: a zero
