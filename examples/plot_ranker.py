@@ -135,8 +135,9 @@ for seed in range(n_seeds):
     X_a_test, X_b_test, y_test = gen.sample(n_test, random_state=2000 + seed)
     for name, distiller in distillers.items():
         kd = clone(distiller).set_params(random_state=seed).fit(X_b, y, X_teacher=X_a)
-        X_teacher_test = X_a_test if kd.focus_ is None else kd.focus_.transform(X_a_test)
-        teacher_acc[name].append(kd.teacher_.score(X_teacher_test, y_test))
+        if kd.teacher_ is not None:  # rho=1 (no KD) fits no teacher
+            X_teacher_test = X_a_test if kd.focus_ is None else kd.focus_.transform(X_a_test)
+            teacher_acc[name].append(kd.teacher_.score(X_teacher_test, y_test))
         student_acc[name].append(kd.score(X_b_test, y_test))
 
 no_kd = 100 * np.array(student_acc["no KD"])

@@ -68,14 +68,16 @@ print(summary.round(3))
 fig, (ax_acc, ax_gain) = plt.subplots(1, 2, figsize=(10, 3.8), layout="constrained")
 for column, label in (("teacher_acc", "teacher (modality a)"), ("student_nokd_acc", "student, no KD"),
                       ("student_kd_acc", "student, KD")):
-    stats = results.groupby("gamma")[column].agg(["mean", "std"]) * 100
-    ax_acc.plot(stats.index, stats["mean"], marker="o", label=label)
-    ax_acc.fill_between(stats.index, stats["mean"] - stats["std"], stats["mean"] + stats["std"], alpha=0.2)
+    stats = results.groupby("gamma")[column].agg(["mean", "std"]).astype(float) * 100
+    gammas, mean, sd = stats.index.to_numpy(float), stats["mean"].to_numpy(), stats["std"].to_numpy()
+    ax_acc.plot(gammas, mean, marker="o", label=label)
+    ax_acc.fill_between(gammas, mean - sd, mean + sd, alpha=0.2)
 ax_acc.set(xlabel="gamma", ylabel="test accuracy (%)", title="Teacher and students")
 ax_acc.legend()
-gain = summary["gain_mean"]
-ax_gain.plot(gain.index, gain, marker="o", color="C2")
-ax_gain.fill_between(gain.index, gain - summary["gain_sd"], gain + summary["gain_sd"], color="C2", alpha=0.2)
+gammas = summary.index.to_numpy(float)
+gain, gain_sd = summary["gain_mean"].to_numpy(float), summary["gain_sd"].to_numpy(float)
+ax_gain.plot(gammas, gain, marker="o", color="C2")
+ax_gain.fill_between(gammas, gain - gain_sd, gain + gain_sd, color="C2", alpha=0.2)
 ax_gain.axhline(0, color="0.4", linestyle="--", linewidth=0.8)
 ax_gain.set(xlabel="gamma", ylabel="KD - no KD (points)", title="Paired gain from KD")
 plt.show()
