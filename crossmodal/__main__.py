@@ -3,13 +3,14 @@
 ::
 
     crossmodal reproduce [EXPERIMENT ...] [--runs N] [--seed S] [--jobs J]
-                         [--quick] [--out DIR] [--quiet]
+                         [--quick] [--out DIR] [--quiet] [--strict]
     crossmodal --version
     python -m crossmodal ...
 
 ``reproduce`` runs the paper reproductions named in :data:`EXPERIMENTS`
 (all available ones when no name is given), each into ``DIR/<name>/``, and
-prints each report's path and its trend checks. Each experiment is a
+prints each report's path and its trend checks; with ``--strict`` it exits
+with status 1 when a trend check fails. Each experiment is a
 ``run(out_dir, *, runs, seed, jobs, quick, progress) -> dict`` callable
 returning at least ``report``, ``files`` and ``checks``.
 """
@@ -120,6 +121,17 @@ def build_parser():
     rep.add_argument("--out", default="crossmodal_reproduce",
                      help="output folder (default: ./crossmodal_reproduce)")
     rep.add_argument("--quiet", action="store_true", help="no progress bars")
+    rep.add_argument("--strict", action="store_true",
+                     help="exit with status 1 when any trend check fails (N/A checks, not evaluated, do not "
+                     "count); default: status 0 whatever the checks say")
+    return parser
+
+
+def _command_parser(parser, command):
+    """The sub-parser of ``command`` (its usage goes with its errors), or ``parser`` itself."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction) and command in action.choices:
+            return action.choices[command]
     return parser
 
 
@@ -147,7 +159,7 @@ def _reproduce(parser, args):
         print(f"  report: {result['report']} ({time.perf_counter() - start:.1f} s)", flush=True)
     if failed:
         print(f"{failed} trend check(s) did not match the paper; see the report(s).")
-    return 0
+    return 1 if args.strict and failed else 0
 
 
 def main(argv=None):
@@ -161,8 +173,10 @@ def main(argv=None):
     Returns
     -------
     int
-        0 on success. Bad arguments exit through :class:`SystemExit` with
-        status 2 and a message naming the argument.
+        0 on success; 1 with ``reproduce --strict`` when a trend check
+        fails. Bad arguments exit through :class:`SystemExit` with status 2,
+        the usage of the command they were given to and a message naming
+        the argument.
 
     Examples
     --------
@@ -170,11 +184,14 @@ def main(argv=None):
     crossmodal 0.1.0
     """
     parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
+    args, extra = parser.parse_known_args(argv)
+    if args.command is None and not extra:
         parser.print_help(sys.stderr)
         parser.exit(2, "crossmodal: error: a command is required (try: crossmodal reproduce --quick)\n")
-    return _reproduce(parser, args)
+    command_parser = _command_parser(parser, args.command)
+    if extra:
+        command_parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    return _reproduce(command_parser, args)
 
 
 if __name__ == "__main__":

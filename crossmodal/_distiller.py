@@ -1,5 +1,6 @@
 """CrossModalDistiller: crossmodal knowledge distillation as a scikit-learn classifier."""
 
+import warnings
 from numbers import Real
 
 import numpy as np
@@ -14,7 +15,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, chec
 from ._kd_loss import teacher_log_probs as _teacher_log_probs
 from ._kd_net import DistillationNet
 from ._teacher_io import check_teacher_output, fitted_skorch_net, n_rows, teacher_fit_params, to_teacher_dtype
-from ._tight_loop import fit_seeded, fresh_module, sized_module_params
+from ._tight_loop import fit_seeded, fresh_module, replaced_criterion, sized_module_params
 from ._torch_utils import SEED_MAX, predict_logits, resolve_device
 from ._validation import validate_numeric_data, check_at_least_two_classes, check_modality, check_paired_samples, check_probabilities
 from .nets import MLP
@@ -56,6 +57,16 @@ def _as_distillation_net(template, n_features, n_classes, device, **loss_params)
             "student (and a skorch teacher) must be a skorch.NeuralNetClassifier template; got "
             f"{type(template).__name__}. Subclasses are not supported because the distiller "
             "rebuilds the net with its own loss."
+        )
+    replaced = replaced_criterion(template)
+    if replaced:
+        module = getattr(template.module, "__name__", type(template.module).__name__)
+        warnings.warn(
+            f"The skorch template of {module} sets {', '.join(replaced)}; the distiller trains it on "
+            "cross-entropy from the module's logits (plus the KD term for the student) and ignores that "
+            "setting. Leave criterion unset or use torch.nn.CrossEntropyLoss without arguments.",
+            UserWarning,
+            stacklevel=4,
         )
     params = template.get_params(deep=False)
     params.pop("_metadata_request", None)

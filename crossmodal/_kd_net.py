@@ -5,10 +5,11 @@
 once per fit and travel beside X in a dict batch
 ``{"X": ..., "teacher_log_probs": ..., "sample_weight": ...}``, so skorch's
 own data loading, splitting and callbacks keep working. When the student has
-``callbacks="disable"`` and ``train_split=None`` the per-epoch skorch
-machinery has nothing to do, and a tight loop with the same steps replaces it
-(skorch spends several milliseconds per epoch on a 200-row problem whose
-whole step costs a fraction of that).
+``callbacks="disable"`` and ``train_split=None`` (and no batching setting
+that only skorch's loop implements, see :mod:`crossmodal._tight_loop`) the
+per-epoch skorch machinery has nothing to do, and a tight loop with the same
+steps replaces it (skorch spends several milliseconds per epoch on a 200-row
+problem whose whole step costs a fraction of that).
 """
 
 from collections.abc import Mapping

@@ -1,6 +1,8 @@
 """ModalityGeneralRanker: Algorithm 1 of the MFH paper as a feature selector."""
 
 import copy
+import inspect
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -16,7 +18,7 @@ from sklearn.utils.validation import check_is_fitted, check_random_state
 from ._joint_net import JointPairNet
 from ._layer_mask import ChannelNullifier, layer_activations, resolve_layer
 from ._salience import permutation_salience
-from ._tight_loop import fit_seeded, fresh_module, sized_module_params
+from ._tight_loop import fit_seeded, fresh_module, replaced_criterion, sized_module_params
 from ._torch_utils import SEED_MAX, resolve_device
 from ._validation import validate_numeric_data, check_at_least_two_classes, check_modality, check_paired_samples
 from .nets import MLP
@@ -24,7 +26,18 @@ from .nets import MLP
 __all__ = ["ModalityGeneralRanker"]
 
 _FLOAT_DTYPES = (np.float32, np.float64)
-_TRAINING_KEYS = ("optimizer", "lr", "max_epochs", "batch_size", "iterator_train__shuffle")
+# Settings of the template that trains the pair (estimator_a, or estimator_b when
+# estimator_a is prefit) that JointPairNet takes over. Callbacks or a train_split
+# other than "disable"/None run skorch's own loop, as for the distiller's student.
+_TRAINING_KEYS = ("optimizer", "lr", "max_epochs", "batch_size", "iterator_train", "iterator_valid", "dataset",
+                  "train_split", "callbacks", "verbose")
+_TRAINING_PREFIXES = ("optimizer__", "iterator_train__", "iterator_valid__", "dataset__", "callbacks__")
+# Settings that do not bear on step 1: the ranker encodes y itself, builds fresh
+# modules on its own device and compares the modules' raw outputs.
+_UNUSED_KEYS = ("module", "criterion", "classes", "warm_start", "use_caching", "torch_load_kwargs",
+                "predict_nonlinearity", "device")
+_TEMPLATE_DEFAULTS = {name: p.default for cls in (NeuralNet, NeuralNetClassifier)
+                      for name, p in inspect.signature(cls.__init__).parameters.items()}
 
 
 def default_pair_template():
@@ -51,6 +64,56 @@ def _is_prefit(estimator):
     return isinstance(net, NeuralNet) and getattr(net, "initialized_", False) and hasattr(net, "module_")
 
 
+def _training_params(template):
+    """The settings of ``template`` that train the pair."""
+    return {k: v for k, v in template.get_params(deep=False).items()
+            if k in _TRAINING_KEYS or k.startswith(_TRAINING_PREFIXES)}
+
+
+def _same(a, b):
+    """Equal settings; objects compared by type, so clones of one template agree."""
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if a is b:
+        return True
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, (type, str, Integral, Real, bool, type(None), dict)):
+        try:
+            return bool(a == b)
+        except (RuntimeError, TypeError, ValueError):
+            return False
+    return True
+
+
+def _warn_unused(ranker, name, template, train, device, trained_by=None):
+    """Warn about the settings of ``template`` that step 1 does not use."""
+    params = {k: v for k, v in template.get_params(deep=False).items() if not k.startswith("_")}
+    ignored = replaced_criterion(template)
+    if trained_by is None:
+        ignored += [k for k, v in params.items()
+                    if k not in _UNUSED_KEYS and k not in train and not k.startswith(("module__", "criterion__"))
+                    and not (k in _TEMPLATE_DEFAULTS and _same(v, _TEMPLATE_DEFAULTS[k]))]
+    else:
+        ignored += [k for k, v in params.items()
+                    if (k in _TRAINING_KEYS or k.startswith(_TRAINING_PREFIXES))
+                    and not (k in _TEMPLATE_DEFAULTS and _same(v, _TEMPLATE_DEFAULTS[k]))
+                    and not (k in train and _same(v, train[k]))]
+    template_device = params.get("device")
+    if template_device is not None and str(template_device) not in ("cpu", str(device)):
+        ignored.append(f"device={str(template_device)!r}")
+    if not ignored:
+        return
+    why = (f"the pair trains in one loop with {trained_by} training settings" if trained_by else
+           "step 1 trains f_a and f_b on Dist + CE + CE from the modules' outputs, on the ranker's device "
+           f"({device})")
+    warnings.warn(
+        f"{type(ranker).__name__}: {name} sets {', '.join(sorted(ignored))}, which step 1 does not use: {why}.",
+        UserWarning,
+        stacklevel=5,
+    )
+
+
 class ModalityGeneralRanker(SelectorMixin, BaseEstimator):
     """Rank channels of one modality by how modality-general they are.
 
@@ -69,13 +132,19 @@ class ModalityGeneralRanker(SelectorMixin, BaseEstimator):
     Parameters
     ----------
     estimator_a, estimator_b : skorch.NeuralNetClassifier or None, default=None
-        Templates of ``f_a`` and ``f_b`` (modules and, from ``estimator_a``,
-        the optimiser, ``lr``, ``max_epochs``, ``batch_size``), trained
-        jointly in step 1. ``None`` uses a one-hidden-layer MLP (Adam,
+        Templates of ``f_a`` and ``f_b`` (their modules), trained jointly in
+        step 1 in one skorch loop whose training settings come from
+        ``estimator_a``: optimiser, ``lr``, ``max_epochs``, ``batch_size``,
+        ``iterator_train*``, ``dataset*``, ``callbacks`` and ``train_split``
+        (callbacks such as ``EarlyStopping`` run as in skorch). Training
+        settings of ``estimator_b`` that differ, a ``criterion`` (the loss is
+        eq. 28) and a ``device`` other than the ranker's are not used, with a
+        ``UserWarning`` naming them. ``None`` uses a one-hidden-layer MLP (Adam,
         lr 1e-3, 100 epochs, batches of 64). Fitted nets (or
         ``FrozenEstimator`` of fitted nets) are used as they are: with both
         prefit, step 1 is skipped; with only ``estimator_a`` prefit, ``f_b``
-        is trained to agree with the frozen ``f_a``.
+        is trained to agree with the frozen ``f_a``, with ``estimator_b``'s
+        training settings.
     distance : {"mse", "mae", "kl"}, default="mse"
         ``Dist`` in both steps; ``"mse"`` on logits is the authors' choice.
     n_repeats : int, default=10
@@ -275,16 +344,19 @@ class ModalityGeneralRanker(SelectorMixin, BaseEstimator):
             template_train = template_a
         module_b = fresh_module(template_b.module)
         params_b = sized_module_params(template_b, X_b.shape[1], n_classes, prefix="module_b")
-        train = {k: v for k, v in template_train.get_params(deep=False).items() if k in _TRAINING_KEYS or k.startswith("optimizer__")}
+        train_name = "estimator_b" if freeze_a else "estimator_a"
+        train = _training_params(template_train)
+        _warn_unused(self, train_name, template_train, train, device)
+        if not freeze_a and self.estimator_b is not None:
+            by = "estimator_a's" if self.estimator_a is not None else "the default template's (estimator_a=None)"
+            _warn_unused(self, "estimator_b", template_b, train, device, trained_by=by)
         net = JointPairNet(
             module_a,
             module_b,
             distance=self.distance,
             freeze_a=freeze_a,
-            train_split=None,
-            callbacks="disable",
             device=str(device),
-            **train,
+            **{"train_split": None, "callbacks": "disable", **train},
             **params_a,
             **params_b,
         )
@@ -426,4 +498,7 @@ class ModalityGeneralRanker(SelectorMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
+        tags.target_tags.required = True  # step 1 trains on the labels
+        if tags.transformer_tags is not None:
+            tags.transformer_tags.preserves_dtype = ["float64", "float32"]  # see transform
         return tags

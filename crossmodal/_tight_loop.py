@@ -6,20 +6,32 @@ none of that does anything useful, yet on a 200-row problem it costs many
 times the optimisation step itself. :class:`TightLoopMixin` runs the same
 steps (same batches in the same order, same optimizer calls) directly on
 tensors and records ``train_loss`` per epoch in the history afterwards.
+
+The tight loop implements ``batch_size``, ``iterator_train__shuffle``, the
+optimizer and ``max_epochs``. A net that sets anything else about how
+batches are made (another ``iterator_train`` or ``dataset``, any other
+``iterator_train__*`` such as a ``sampler``, ``drop_last`` or
+``collate_fn``, or any ``dataset__*``) trains in skorch's own loop, which
+honours it.
 """
 
 import copy
 import inspect
 from collections.abc import Mapping
 
+import numpy as np
 import torch
+from skorch import NeuralNet
 
 from ._torch_utils import seeded, threads_for_work, torch_threads
 
-__all__ = ["TightLoopMixin", "fit_seeded", "fresh_module", "sized_module_params"]
+__all__ = ["TightLoopMixin", "fit_seeded", "fresh_module", "sized_module_params", "replaced_criterion"]
 
 
 _FITTED_MODULE = "<the fitted module_>"
+# The only iterator_train__* setting the tight loop implements.
+_TIGHT_ITERATOR_PARAMS = ("iterator_train__shuffle",)
+_SKORCH_DEFAULTS = {name: p.default for name, p in inspect.signature(NeuralNet.__init__).parameters.items()}
 
 
 class TightLoopMixin:
@@ -48,11 +60,27 @@ class TightLoopMixin:
         raise NotImplementedError
 
     def _uses_fast_loop(self, fit_params):
-        return self.callbacks == "disable" and self.train_split is None and not fit_params
+        return (self.callbacks == "disable" and self.train_split is None and not fit_params
+                and not self.settings_for_skorch_loop())
+
+    def settings_for_skorch_loop(self):
+        """Names of this net's settings that the tight loop does not implement.
+
+        When there is any, :meth:`fit_loop` runs skorch's own loop, which
+        honours them.
+        """
+        names = [key for key in vars(self)
+                 if key.startswith(("iterator_train__", "dataset__")) and key not in _TIGHT_ITERATOR_PARAMS]
+        names += [key for key in ("iterator_train", "dataset") if getattr(self, key) is not _SKORCH_DEFAULTS[key]]
+        return sorted(names)
 
     def fit_loop(self, X, y=None, epochs=None, *, _routing_method="fit", **fit_params):
         if not self._uses_fast_loop(fit_params):
-            return super().fit_loop(X, y, epochs=epochs, _routing_method=_routing_method, **fit_params)
+            first_epoch = len(self.history)
+            super().fit_loop(X, y, epochs=epochs, _routing_method=_routing_method, **fit_params)
+            if self.callbacks == "disable":  # skorch's train_loss callback is off: record it as the tight loop does
+                self._record_epoch_means(first_epoch)
+            return self
         self.check_data(X, y)
         epochs = self.max_epochs if epochs is None else epochs
         batch = X if isinstance(X, Mapping) else {"X": X}
@@ -99,6 +127,14 @@ class TightLoopMixin:
         self._record_epoch_losses(epoch_losses)
         return self
 
+    def _record_epoch_means(self, first_epoch):
+        """``train_loss`` of each epoch from ``first_epoch`` on: its batches' mean, weighted by batch size."""
+        for epoch in self.history[first_epoch:]:
+            sizes = [batch["train_batch_size"] for batch in epoch["batches"] if "train_loss" in batch]
+            if sizes:
+                losses = [batch["train_loss"] for batch in epoch["batches"] if "train_loss" in batch]
+                epoch["train_loss"] = float(np.average(losses, weights=sizes))
+
     def _record_epoch_losses(self, epoch_losses):
         if not epoch_losses:
             return
@@ -116,6 +152,62 @@ def fresh_module(module):
     weights.
     """
     return copy.deepcopy(module) if isinstance(module, torch.nn.Module) else module
+
+
+def replaced_criterion(template):
+    """The criterion settings of a skorch template that a net with its own loss ignores.
+
+    The distiller's and the ranker's nets compute cross-entropy themselves
+    (see :class:`crossmodal._kd_net.DistillationNet`). A template that asks
+    for another criterion, or passes ``criterion__*`` settings that differ
+    from :class:`torch.nn.CrossEntropyLoss`'s defaults, gets a loss it did
+    not ask for. Left at its class's default (skorch's ``NLLLoss`` for a
+    ``NeuralNetClassifier``), the criterion counts as not set.
+
+    Parameters
+    ----------
+    template : skorch.NeuralNet
+
+    Returns
+    -------
+    list of str
+        Each replaced setting (``"criterion=MSELoss"``, ``"criterion__weight"``);
+        empty when none.
+    """
+    params = template.get_params(deep=False)
+    criterion = params.get("criterion")
+    ce_defaults = {name: p.default for name, p in inspect.signature(torch.nn.CrossEntropyLoss).parameters.items()}
+    replaced = []
+    if isinstance(criterion, torch.nn.CrossEntropyLoss):
+        changed = [name for name in ("weight", "ignore_index", "reduction", "label_smoothing")
+                   if not _same_default(getattr(criterion, name, ce_defaults[name]), ce_defaults[name])]
+        if changed:
+            replaced.append(f"criterion=CrossEntropyLoss instance with {', '.join(changed)} set")
+    elif criterion is not torch.nn.CrossEntropyLoss and criterion is not _default_criterion(type(template)):
+        replaced.append(f"criterion={getattr(criterion, '__name__', None) or repr(criterion)}")
+    for key in sorted(params):
+        if key.startswith("criterion__"):
+            name = key[len("criterion__"):]
+            if name not in ce_defaults or not _same_default(params[key], ce_defaults[name]):
+                replaced.append(key)
+    return replaced
+
+
+def _default_criterion(cls):
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is not None:
+            param = inspect.signature(init).parameters.get("criterion")
+            if param is not None and param.default is not inspect.Parameter.empty:
+                return param.default
+    return None
+
+
+def _same_default(value, default):
+    try:
+        return bool(value == default)
+    except (RuntimeError, TypeError, ValueError):  # a tensor compared with None or a number
+        return False
 
 
 def sized_module_params(template, n_features, n_classes, prefix="module"):

@@ -1,5 +1,6 @@
 """Tests of the ``crossmodal`` command line (crossmodal/__main__.py)."""
 
+import importlib
 import os
 import subprocess
 import sys
@@ -36,6 +37,8 @@ def fake_experiments(tmp_path, monkeypatch):
     (pkg / "broken.py").write_text("import a_dependency_that_is_not_installed_xyz\n")
     (pkg / "__init__.py").write_text("")
     monkeypatch.syspath_prepend(str(tmp_path))
+    for module in [m for m in sys.modules if m == "fake_pkg" or m.startswith("fake_pkg.")]:
+        monkeypatch.delitem(sys.modules, module)  # an earlier test's fake_pkg lives in another tmp_path
     monkeypatch.setattr(cli, "EXPERIMENTS", {"alpha": "fake_pkg.alpha", "beta": "fake_pkg.beta",
                                              "ghost": "fake_pkg.ghost", "broken": "fake_pkg.broken"})
     monkeypatch.setattr(cli, "_REQUIRED", ("alpha",))
@@ -51,7 +54,7 @@ def test_version_and_help(capsys):
         cli.main(["reproduce", "--help"])
     assert exc.value.code == 0
     out = capsys.readouterr().out
-    for option in ("--runs", "--seed", "--jobs", "--quick", "--out", "--quiet", "synthetic"):
+    for option in ("--runs", "--seed", "--jobs", "--quick", "--out", "--quiet", "--strict", "synthetic"):
         assert option in out
 
 
@@ -65,6 +68,10 @@ def test_version_and_help(capsys):
         (["reproduce", "--jobs", "0"], "argument --jobs: must be a positive integer or -1 (all cores); got '0'"),
         (["reproduce", "--seed", "x"], "argument --seed: must be an integer; got 'x'"),
         (["reproduce", "--bogus"], "unrecognized arguments: --bogus"),
+        (["reproduce", "synthetic", "--quik"], "unrecognized arguments: --quik"),
+        (["reproduce", "--qui"], "ambiguous option: --qui could match --quick, --quiet"),
+        (["reproduce", "--strict=yes"], "argument --strict: ignored explicit argument 'yes'"),
+        (["--bogus"], "unrecognized arguments: --bogus"),
         (["fly"], "invalid choice: 'fly'"),
     ],
 )
@@ -72,7 +79,14 @@ def test_bad_arguments_exit_with_a_clear_message(argv, message, capsys):
     with pytest.raises(SystemExit) as exc:
         cli.main(argv)
     assert exc.value.code == 2
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert message in err
+    # A mistake made after ``reproduce`` shows the usage of ``reproduce``, not the top-level one.
+    usage = err.splitlines()[0]
+    if argv[:1] == ["reproduce"]:
+        assert usage.startswith("usage: crossmodal reproduce [-h]") and "crossmodal reproduce: error:" in err
+    else:
+        assert usage == "usage: crossmodal [-h] [--version] COMMAND ..."
 
 
 def test_out_must_not_be_a_file(tmp_path, capsys):
@@ -81,7 +95,19 @@ def test_out_must_not_be_a_file(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         cli.main(["reproduce", "synthetic", "--out", str(target)])
     assert exc.value.code == 2
-    assert f"argument --out: {str(target)!r} exists and is not a directory" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"argument --out: {str(target)!r} exists and is not a directory" in err
+    assert err.startswith("usage: crossmodal reproduce [-h]")
+
+
+def test_unknown_experiment_prints_the_reproduce_usage(fake_experiments, capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["reproduce", "alpha", "gamma"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: crossmodal reproduce [-h]")
+    assert "crossmodal reproduce: error: argument EXPERIMENT: invalid choice: 'gamma' (choose from alpha, beta, broken)" in err
+    assert not (fake_experiments / "crossmodal_reproduce").exists()
 
 
 def test_registry_offers_only_installed_optional_experiments(fake_experiments):
@@ -107,6 +133,43 @@ def test_reproduce_without_a_name_runs_every_available_experiment(fake_experimen
     printed = capsys.readouterr().out
     assert "[PASS] alpha trend: observed ok" in printed and "[FAIL] beta trend: observed ok" in printed
     assert "1 trend check(s) did not match the paper" in printed
+
+
+@pytest.mark.parametrize(
+    "names, strict, status",
+    [
+        (["alpha"], False, 0),
+        (["alpha"], True, 0),   # every check passes
+        (["alpha", "beta"], False, 0),  # a failed check is reported, the default status stays 0
+        (["alpha", "beta"], True, 1),
+        (["beta", "alpha"], True, 1),  # every experiment still runs after a failure
+    ],
+)
+def test_strict_exits_1_when_a_trend_check_fails(fake_experiments, capsys, names, strict, status):
+    out = fake_experiments / "results"
+    argv = ["reproduce", *names, "--out", str(out)] + (["--strict"] if strict else [])
+    assert cli.main(argv) == status
+    for name in names:
+        assert (out / name / "report.md").exists()
+    printed = capsys.readouterr().out
+    assert ("[FAIL] beta trend: observed ok" in printed) == ("beta" in names)
+    assert ("1 trend check(s) did not match the paper" in printed) == ("beta" in names)
+
+
+def test_strict_counts_failures_not_unevaluated_checks(fake_experiments, monkeypatch, capsys):
+    """A check that could not be evaluated (N/A) is reported but does not fail ``--strict``."""
+    pkg = fake_experiments / "fake_pkg"
+    (pkg / "gamma.py").write_text(textwrap.dedent("""
+        from crossmodal.experiments._report import TrendCheck
+
+        def run(out_dir, *, runs, seed, jobs, quick, progress):
+            return {"report": "r.md", "files": [], "checks": [TrendCheck("gamma trend", None, "not run")]}
+    """))
+    importlib.invalidate_caches()  # the path finder may have listed fake_pkg before gamma.py existed
+    monkeypatch.setitem(cli.EXPERIMENTS, "gamma", "fake_pkg.gamma")
+    assert cli.main(["reproduce", "gamma", "--strict", "--out", str(fake_experiments / "o")]) == 0
+    printed = capsys.readouterr().out
+    assert "[N/A] gamma trend: observed not run" in printed and "did not match" not in printed
 
 
 def test_reproduce_synthetic_quick_in_process_and_as_python_m(tmp_path, capsys):
