@@ -140,7 +140,10 @@ class CrossModalDistiller(ClassifierMixin, BaseEstimator):
         for the paper's logistic regression. With ``callbacks="disable"`` and
         ``train_split=None`` (as the default) training runs in a tight loop
         that skips skorch's per-epoch machinery; any other setting keeps the
-        full skorch loop (callbacks, validation split, printing).
+        full skorch loop (callbacks, validation split, printing), and so does
+        a template that sets ``iterator_train__*`` (other than ``shuffle``),
+        ``dataset`` or ``dataset__*`` settings, which skorch's loop honours.
+        A ``criterion`` other than cross-entropy is replaced, with a warning.
     rho : float in [0, 1], default=0.5
         Weight of the cross-entropy term; ``1 - rho`` weighs the KD term.
         ``rho=1`` is the no-KD baseline: no teacher is fitted, and neither
