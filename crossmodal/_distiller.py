@@ -11,6 +11,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, check_random_state
 
 from ._kd_loss import teacher_log_probs as _teacher_log_probs
+from ._joint_teacher import check_joint_focus, joint_teacher, joint_teacher_proba
 from ._kd_net import DistillationNet
 from ._tight_loop import fit_seeded, fresh_module, sized_module_params
 from ._torch_utils import SEED_MAX, predict_logits, resolve_device
@@ -85,13 +86,22 @@ class CrossModalDistiller(ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    teacher : estimator or None, default=None
+    teacher : estimator, "joint" or None, default=None
         Any scikit-learn classifier with ``predict_proba`` or
         ``decision_function`` (cloned and fitted on the teacher's input), a
         skorch ``NeuralNetClassifier`` (its ``module__in_features`` and
         ``module__n_classes`` are filled in when its module takes them), or a
         prefit classifier wrapped in :class:`sklearn.frozen.FrozenEstimator`
         (used as is). ``None`` trains a one-hidden-layer MLP.
+        ``"joint"`` (needs ``focus``) is the paper's real-data protocol
+        (RAVDESS, Tables 4 and 8): the teacher is the ``f_a`` that the focus
+        ranker trains jointly with ``f_b`` (Algorithm 1, step 1), with the
+        ranked channels replaced by their training mean (or zero) when it is
+        queried, and no retraining. With ``focus.layer`` set those are
+        channels of that hidden layer (the paper ranks the penultimate one,
+        after its activation); with ``layer=None`` they are input columns of
+        the teacher modality, and ``f_a`` is queried on
+        ``focus.transform(X_teacher)``.
     student : skorch.NeuralNetClassifier or None, default=None
         Template of the student network; its module must return logits. It is
         cloned into a private skorch subclass that adds the KD term. ``None``
@@ -118,7 +128,10 @@ class CrossModalDistiller(ClassifierMixin, BaseEstimator):
     focus : ModalityGeneralRanker or None, default=None
         When set, it is cloned, fitted on ``(X_teacher, y, X_b=X)`` and the
         teacher is trained and queried on its ``transform`` of the teacher
-        modality: a modality-general (or -specific, or random) teacher.
+        modality: a modality-general (or -specific, or random) teacher
+        (input-column protocol; with ``layer`` set, a hidden layer of the
+        separately trained teacher is ranked and nullified instead). With
+        ``teacher="joint"`` the teacher is the ranker's own ``f_a``.
     device : str, default="auto"
         Torch device for the default networks and the student: ``"auto"``
         picks CUDA when available.
@@ -132,8 +145,11 @@ class CrossModalDistiller(ClassifierMixin, BaseEstimator):
     ----------
     classes_ : ndarray of shape (n_classes,)
         Class labels.
-    teacher_ : estimator or None
-        The fitted teacher (``None`` when ``teacher_proba`` was given).
+    teacher_ : estimator, torch.nn.Module or None
+        The fitted teacher (``None`` when ``teacher_proba`` was given). With
+        ``teacher="joint"``, a copy of ``focus_.nets_[0]`` whose removed
+        channels a forward hook nullifies (a pre-hook on the input columns
+        when ``focus.layer`` is None); ``focus_.nets_[0]`` itself is unchanged.
     focus_ : ModalityGeneralRanker or None
         The fitted focus ranker.
     student_ : skorch.NeuralNetClassifier
@@ -183,7 +199,7 @@ class CrossModalDistiller(ClassifierMixin, BaseEstimator):
     __metadata_request__fit = {"X_teacher": True, "teacher_proba": True}
 
     _parameter_constraints = {
-        "teacher": [None, HasMethods(["fit"])],
+        "teacher": [None, HasMethods(["fit"]), StrOptions({"joint"})],
         "student": [None, HasMethods(["fit", "initialize"])],
         "rho": [Interval(Real, 0, 1, closed="both")],
         "temperature": [Interval(Real, 0, None, closed="neither")],
@@ -257,7 +273,13 @@ class CrossModalDistiller(ClassifierMixin, BaseEstimator):
 
         self.teacher_ = None
         self.focus_ = None
-        if teacher_proba is not None:
+        if isinstance(self.teacher, str):  # "joint": the paper's real-data protocol
+            check_joint_focus(self.focus, teacher_proba)
+            X_t = self._teacher_input(X, y, X_teacher, focus_seed, fit_focus=False)
+            self.focus_ = self._seeded_focus(focus_seed).fit(X_t, y, X_b=X)
+            self.teacher_ = joint_teacher(self.focus_)
+            proba = joint_teacher_proba(self.teacher_, X_t)
+        elif teacher_proba is not None:
             if self.focus is not None:
                 raise ValueError(
                     "focus needs the teacher modality to train a focused teacher, so it cannot be "
@@ -302,7 +324,7 @@ class CrossModalDistiller(ClassifierMixin, BaseEstimator):
             raise ValueError(f"sample_weight must have a positive sum; got sum {total}.")
         return (w * (len(w) / total)).astype(np.float32)
 
-    def _teacher_input(self, X, y, X_teacher, focus_seed):
+    def _teacher_input(self, X, y, X_teacher, focus_seed, fit_focus=True):
         """The teacher's training input; fits an input-level focus ranker on the way."""
         if self.teacher_input == "student":
             if self.focus is not None:
@@ -315,7 +337,7 @@ class CrossModalDistiller(ClassifierMixin, BaseEstimator):
             )
         X_teacher = check_modality(X_teacher, "X_teacher", dtype=_FLOAT_DTYPES)
         check_paired_samples(X, X_teacher, "X", "X_teacher")
-        if self.focus is not None and getattr(self.focus, "layer", None) is None:
+        if fit_focus and self.focus is not None and getattr(self.focus, "layer", None) is None:
             focus = self._seeded_focus(focus_seed)
             focus.fit(X_teacher, y, X_b=X)
             X_teacher = np.asarray(focus.transform(X_teacher))
