@@ -14,7 +14,7 @@ import copy
 import numpy as np
 import torch
 
-from ._layer_mask import ChannelNullifier
+from ._layer_mask import ChannelNullifier, resolve_layer
 from ._torch_utils import predict_logits
 
 __all__ = ["check_joint_focus", "joint_teacher", "joint_teacher_proba"]
@@ -47,14 +47,23 @@ def check_joint_focus(focus, teacher_proba):
         )
 
 
-def joint_teacher(focus):
+def joint_teacher(focus, support=None):
     """A copy of the fitted ranker's ``f_a`` with its removed channels nullified.
 
     With ``focus.layer`` set, the removed channels of that layer are replaced
-    (a forward hook, :meth:`ModalityGeneralRanker.nullify_module`); with
+    by ``focus.fill_values_`` (a forward hook, as
+    :meth:`ModalityGeneralRanker.nullify_module` registers); with
     ``layer=None``, the removed input columns are (a forward pre-hook), which
     is what ``f_a(focus.transform(X))`` computes. The ranker's own ``f_a`` is
     left untouched.
+
+    Parameters
+    ----------
+    focus : fitted ModalityGeneralRanker
+    support : ndarray of bool or None, default=None
+        Channels kept; ``None`` takes ``focus.support_``. Another mask (from
+        ``focus.support_for(mode, ratio)``) gives another teacher from the
+        same ranking, without refitting.
     """
     nets = getattr(focus, "nets_", None)
     if not nets or not isinstance(nets[0], torch.nn.Module):
@@ -63,10 +72,11 @@ def joint_teacher(focus):
             f"(a ModalityGeneralRanker); {type(focus).__name__} has none after fit."
         )
     module = copy.deepcopy(nets[0])
+    support = focus.support_ if support is None else np.asarray(support, dtype=bool)
+    removed = np.flatnonzero(~support)
     if focus.layer is not None:
-        focus.nullify_module(module)
+        resolve_layer(module, focus.layer).register_forward_hook(ChannelNullifier(removed, focus.fill_values_[removed]))
     else:
-        removed = np.flatnonzero(~focus.support_)
         module.register_forward_pre_hook(InputNullifier(removed, focus.fill_values_[removed]))
     return module.eval()
 
