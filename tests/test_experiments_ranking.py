@@ -9,10 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from skorch import NeuralNetClassifier
 
 from crossmodal import CrossModalDistiller, ModalityGeneralRanker
 from crossmodal._torch_utils import torch_threads
 from crossmodal.experiments import ranking
+from crossmodal.experiments._batched_mlp import distil_students
+from crossmodal.nets import MLP
 
 EPOCHS = 2
 REPEATS = 2
@@ -46,9 +49,30 @@ def test_run_rows_equal_the_joint_distiller(monkeypatch):
     with torch_threads(1):
         kd.fit(Xs_fit, y_fit, X_teacher=Xt_fit)
     row = frame[frame["ratio"] == 0.5].iloc[0]
-    assert row["student_specific_acc"] == np.mean(kd.predict(Xs_eval) == y_eval)
+    # the experiment trains its students as one stack: the same student up to rounding
+    assert abs(row["student_specific_acc"] - np.mean(kd.predict(Xs_eval) == y_eval)) <= 3 / len(y_eval)
     teacher = kd.classes_[np.argmax(kd.teacher_(torch.as_tensor(Xt_eval)).detach().numpy(), axis=1)]
-    assert row["teacher_specific_acc"] == np.mean(teacher == y_eval)
+    assert row["teacher_specific_acc"] == np.mean(teacher == y_eval)  # the same module, exactly
+
+
+def test_stacked_students_equal_the_distiller_up_to_rounding():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((150, 6)).astype(np.float32)
+    y = (X[:, 0] + X[:, 1] > 0).astype(int) + (X[:, 2] > 1)
+    proba = rng.dirichlet(np.ones(3), size=(2, 150))
+    rho = [0.0, 0.5]
+    logits = distil_students(X, y, proba, rho, temperature=2.0, hidden_sizes=(5,), epochs=6, batch_size=32,
+                             lr=1e-2, random_state=3)(X)
+    assert logits.shape == (2, 150, 3)
+    net = NeuralNetClassifier(MLP, module__hidden_sizes=(5,), optimizer=torch.optim.Adam, lr=1e-2, max_epochs=6,
+                              batch_size=32, iterator_train__shuffle=True, train_split=None, callbacks="disable")
+    for r in range(2):
+        kd = CrossModalDistiller(student=net, rho=rho[r], temperature=2.0, random_state=3)
+        kd.fit(X, y, teacher_proba=proba[r])
+        want = kd.student_.module_(torch.as_tensor(X)).detach().numpy()
+        # float32, 30 Adam steps: rounding differences of the two KD implementations stay tiny
+        np.testing.assert_allclose(logits[r], want, rtol=1e-3, atol=1e3 * np.finfo(np.float32).eps)
+    assert not np.allclose(logits[0], logits[1])  # the teachers made them differ
 
 
 def _frame(general, specific, regular, runs=5, ratios=(0.25, 0.5, 0.75), noise=0.002):
