@@ -119,10 +119,10 @@ DATASETS = {
 #: on validation rows (see benchmarks/RESULTS.md for the search).
 SETTINGS = {
     "av-digits": dict(layer=1, temperature=4.0, epochs=20),
-    "mfeat-pix-fou": dict(layer=1, temperature=4.0, epochs=20),
+    "mfeat-pix-fou": dict(layer=0, temperature=2.0, epochs=20),
     "mfeat-fac-zer": dict(layer=1, temperature=4.0, epochs=20),
-    "mfeat-kar-mor": dict(layer=1, temperature=4.0, epochs=20),
-    "mvd-mlp": dict(layer=1, temperature=4.0, epochs=20),
+    "mfeat-kar-mor": dict(layer=1, temperature=8.0, epochs=20),
+    "mvd-mlp": dict(layer=1, temperature=1.0, epochs=20),
 }
 QUICK = dict(epochs=4, n_repeats=2, ratios=(0.5,), runs=2)
 
