@@ -323,6 +323,18 @@ def _table(part, runs):
             markdown_table(["r (%)"] + [f"teacher {t}" for t in TEACHERS], teacher_rows))
 
 
+def _teacher_cost(part):
+    """One sentence: what nullifying cost the general teacher and its student, per ratio."""
+    by = part.groupby("ratio")
+    teacher = 100 * (by["teacher_general_acc"].mean() - by["teacher_regular_acc"].mean())
+    student = 100 * (by["student_general_acc"].mean() - by["student_regular_acc"].mean())
+    kd = 100 * (part["student_regular_acc"].mean() - part["student_nokd_acc"].mean())
+    ratios = "/".join(f"{100 * r:g}" for r in teacher.index)
+    return (f"Against the regular teacher, the modality-general teacher changes by "
+            f"{'/'.join(f'{v:+.1f}' for v in teacher)} points at r = {ratios}%, its student by "
+            f"{'/'.join(f'{v:+.1f}' for v in student)}; regular KD itself is {kd:+.1f} points from no KD.")
+
+
 def _figure(part, path, title):
     """Students (left) and teachers (right) against r, r = 0 being the regular teacher (like Fig. 5)."""
     fig, (ax_s, ax_t) = new_figure(2, width=4.6, height=3.5)
@@ -415,7 +427,7 @@ def run(out_dir, *, runs=None, seed=0, jobs=None, quick=False, progress=False):
         dataset_checks = check_trends(frame, name)
         checks += dataset_checks
         salience = (f"Salience of the ranked layer: median {part['salience_median'].mean():.2f}, "
-                    f"minimum {part['salience_min'].mean():.2f} (the top channel is 1).")
+                    f"minimum {part['salience_min'].mean():.2f} (the top channel is 1). " + _teacher_cost(part))
         sections.append((f"{name} ({label}): students (%)", _table(part, runs) + "\n\n" + salience + "\n\n" +
                          "\n".join("- " + c.line() for c in dataset_checks) +
                          f"\n\n![{name}]({os.path.basename(figure)})"))
