@@ -175,6 +175,15 @@ class CrossModalDistiller(ClassifierMixin, BaseEstimator):
     :func:`~sklearn.model_selection.cross_val_score` slice them with ``X``.
     Under metadata routing they are requested by default.
 
+    Two ways to focus the teacher on modality-general information:
+    ``focus=ModalityGeneralRanker()`` ranks the teacher modality's columns
+    and trains the teacher on the nullified columns (input-column protocol,
+    the paper's synthetic experiments); ``teacher="joint",
+    focus=ModalityGeneralRanker(layer=...)`` distils from the ranker's
+    jointly trained ``f_a`` with the ranked hidden channels nullified and
+    no retraining (the paper's RAVDESS protocol; ``crossmodal reproduce
+    ranking`` runs it).
+
     Tiny networks are thread-bound: when a training step costs fewer than
     about two million multiply-adds the student (and default teacher) train
     with one torch thread, and torch's setting is restored afterwards.

@@ -93,7 +93,8 @@ class ModalityGeneralRanker(SelectorMixin, BaseEstimator):
         Rank the output channels of this child (index) or named submodule of
         ``f_a`` instead of the input columns, as the paper does for RAVDESS
         and VGGSound. ``transform`` then does not apply; use
-        :meth:`nullify_module` (``CrossModalDistiller(focus=...)`` does).
+        :meth:`nullify_module` (``CrossModalDistiller(focus=...)`` does;
+        with ``teacher="joint"`` it distils from this ranker's ``f_a``).
     mode : {"general", "specific", "random"}, default="general"
         Which channels to remove.
     ratio : float in [0, 1), default=0.5
