@@ -124,7 +124,7 @@ SETTINGS = {
     "mfeat-kar-mor": dict(layer=1, temperature=8.0, epochs=20),
     "mvd-mlp": dict(layer=1, temperature=1.0, epochs=20),
 }
-QUICK = dict(epochs=3, n_repeats=2, ratios=(0.5,), runs=2)
+QUICK = dict(epochs=2, n_repeats=2, ratios=(0.5,), runs=2)
 
 
 def _split(y, seed, validation):
@@ -369,7 +369,7 @@ def run(out_dir, *, runs=None, seed=0, jobs=None, quick=False, progress=False):
     jobs : int or None
         joblib workers over seeds.
     quick : bool
-        One ratio (0.5), 3 epochs, 2 permutations per channel.
+        One ratio (0.5), 2 epochs, 2 permutations per channel.
     progress : bool
         Progress bars.
 
