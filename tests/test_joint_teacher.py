@@ -133,3 +133,15 @@ def test_joint_teacher_errors(data):
         CrossModalDistiller(teacher="jointly").fit(X_b, y, X_teacher=X_a)
     with pytest.raises(ValueError, match=r"needs X_teacher"):
         joint().fit(X_b, y)
+
+
+def test_grid_search_over_the_focus_of_a_joint_teacher(data):
+    from sklearn.model_selection import GridSearchCV
+
+    X_a, X_b, y = data
+    search = GridSearchCV(joint(), {"focus__mode": ["general", "specific"], "focus__ratio": [0.25]}, cv=2)
+    search.fit(X_b, y, X_teacher=X_a)
+    assert len(search.cv_results_["params"]) == 2
+    best = search.best_estimator_
+    assert best.teacher == "joint" and best.focus_.mode == search.best_params_["focus__mode"]
+    assert (~best.focus_.support_).sum() == 2  # 25% of the 8 hidden channels
