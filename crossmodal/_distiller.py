@@ -13,6 +13,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, check_random_state
 
 from ._kd_loss import teacher_log_probs as _teacher_log_probs
+from ._joint_teacher import check_joint_focus, joint_teacher, joint_teacher_proba
 from ._kd_net import DistillationNet
 from ._teacher_io import check_teacher_output, fitted_skorch_net, n_rows, teacher_fit_params, to_teacher_dtype
 from ._tight_loop import fit_seeded, fresh_module, replaced_criterion, sized_module_params
@@ -119,7 +120,7 @@ class CrossModalDistiller(ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    teacher : estimator or None, default=None
+    teacher : estimator, "joint" or None, default=None
         Any scikit-learn classifier with ``predict_proba`` or
         ``decision_function`` (cloned and fitted on the teacher's input), a
         skorch ``NeuralNetClassifier`` (its ``module__in_features`` and
@@ -132,6 +133,15 @@ class CrossModalDistiller(ClassifierMixin, BaseEstimator):
         encode columns by name); the library's own nets and a ``focus``
         ranker need numbers. What the teacher's ``predict_proba`` returns is
         checked: anything but a probability matrix raises a ValueError.
+        ``"joint"`` (needs ``focus``) is the paper's real-data protocol
+        (RAVDESS, Tables 4 and 8): the teacher is the ``f_a`` that the focus
+        ranker trains jointly with ``f_b`` (Algorithm 1, step 1), with the
+        ranked channels replaced by their training mean (or zero) when it is
+        queried, and no retraining. With ``focus.layer`` set those are
+        channels of that hidden layer (the paper ranks the penultimate one,
+        after its activation); with ``layer=None`` they are input columns of
+        the teacher modality, and ``f_a`` is queried on
+        ``focus.transform(X_teacher)``.
     student : skorch.NeuralNetClassifier or None, default=None
         Template of the student network; its module must return logits. It is
         cloned into a private skorch subclass that adds the KD term. ``None``
@@ -163,7 +173,10 @@ class CrossModalDistiller(ClassifierMixin, BaseEstimator):
     focus : ModalityGeneralRanker or None, default=None
         When set, it is cloned, fitted on ``(X_teacher, y, X_b=X)`` and the
         teacher is trained and queried on its ``transform`` of the teacher
-        modality: a modality-general (or -specific, or random) teacher.
+        modality: a modality-general (or -specific, or random) teacher
+        (input-column protocol; with ``layer`` set, a hidden layer of the
+        separately trained teacher is ranked and nullified instead). With
+        ``teacher="joint"`` the teacher is the ranker's own ``f_a``.
     device : str, default="auto"
         Torch device for the default networks and the student: ``"auto"``
         picks CUDA when available.
@@ -177,8 +190,11 @@ class CrossModalDistiller(ClassifierMixin, BaseEstimator):
     ----------
     classes_ : ndarray of shape (n_classes,)
         Class labels.
-    teacher_ : estimator or None
-        The fitted teacher (``None`` when ``teacher_proba`` was given).
+    teacher_ : estimator, torch.nn.Module or None
+        The fitted teacher (``None`` when ``teacher_proba`` was given). With
+        ``teacher="joint"``, a copy of ``focus_.nets_[0]`` whose removed
+        channels a forward hook nullifies (a pre-hook on the input columns
+        when ``focus.layer`` is None); ``focus_.nets_[0]`` itself is unchanged.
     focus_ : ModalityGeneralRanker or None
         The fitted focus ranker.
     student_ : skorch.NeuralNetClassifier
@@ -205,6 +221,15 @@ class CrossModalDistiller(ClassifierMixin, BaseEstimator):
     :func:`~sklearn.model_selection.cross_val_score` slice them with ``X``.
     Under metadata routing they are requested by default.
 
+    Two ways to focus the teacher on modality-general information:
+    ``focus=ModalityGeneralRanker()`` ranks the teacher modality's columns
+    and trains the teacher on the nullified columns (input-column protocol,
+    the paper's synthetic experiments); ``teacher="joint",
+    focus=ModalityGeneralRanker(layer=...)`` distils from the ranker's
+    jointly trained ``f_a`` with the ranked hidden channels nullified and
+    no retraining (the paper's RAVDESS protocol; ``crossmodal reproduce
+    ranking`` runs it).
+
     Tiny networks are thread-bound: when a training step costs fewer than
     about two million multiply-adds the student (and default teacher) train
     with one torch thread, and torch's setting is restored afterwards.
@@ -229,7 +254,7 @@ class CrossModalDistiller(ClassifierMixin, BaseEstimator):
     __metadata_request__fit = {"X_teacher": True, "teacher_proba": True}
 
     _parameter_constraints = {
-        "teacher": [None, HasMethods(["fit"])],
+        "teacher": [None, HasMethods(["fit"]), StrOptions({"joint"})],
         "student": [None, HasMethods(["fit", "initialize"])],
         "rho": [Interval(Real, 0, 1, closed="both")],
         "temperature": [Interval(Real, 0, None, closed="neither")],
@@ -314,6 +339,19 @@ class CrossModalDistiller(ClassifierMixin, BaseEstimator):
         targets = None
         if self.rho == 1:
             pass  # the no-KD baseline: the KD term has weight 0, so no teacher is fitted
+        elif isinstance(self.teacher, str):  # "joint": the paper's real-data protocol
+            check_joint_focus(self.focus, teacher_proba)
+            if sample_weight is not None:
+                warnings.warn(
+                    "teacher='joint' trains the focus ranker's pair unweighted: sample_weight weighs the "
+                    "student only.",
+                    UserWarning,
+                    stacklevel=2,
+                )
+            X_t = self._teacher_input(X_given, X, y, X_teacher, focus_seed, fit_focus=False)
+            self.focus_ = self._seeded_focus(focus_seed).fit(X_t, y, X_b=X)
+            self.teacher_ = joint_teacher(self.focus_)
+            self.teacher_proba_ = joint_teacher_proba(self.teacher_, X_t)
         elif teacher_proba is not None:
             if self.focus is not None:
                 raise ValueError(
@@ -369,7 +407,7 @@ class CrossModalDistiller(ClassifierMixin, BaseEstimator):
             or self.focus is not None
         )
 
-    def _teacher_input(self, X_given, X, y, X_teacher, focus_seed):
+    def _teacher_input(self, X_given, X, y, X_teacher, focus_seed, fit_focus=True):
         """The teacher's training input; fits an input-level focus ranker on the way.
 
         A scikit-learn teacher gets ``X_teacher`` (and ``X`` for
@@ -393,7 +431,7 @@ class CrossModalDistiller(ClassifierMixin, BaseEstimator):
         else:
             X_teacher = check_modality(X_teacher, "X_teacher", dtype=_FLOAT_DTYPES)
             check_paired_samples(X, X_teacher, "X", "X_teacher")
-        if self.focus is not None and getattr(self.focus, "layer", None) is None:
+        if fit_focus and self.focus is not None and getattr(self.focus, "layer", None) is None:
             focus = self._seeded_focus(focus_seed)
             focus.fit(X_teacher, y, X_b=X)
             X_teacher = np.asarray(focus.transform(X_teacher))

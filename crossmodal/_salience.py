@@ -146,6 +146,11 @@ def permutation_salience(
             Standard deviation over repeats.
         importances : ndarray of shape (n_channels, n_repeats)
             Raw distances.
+        baseline_distance : float
+            ``Dist(module_a(X_a), module_b(X_b))`` with nothing permuted,
+            computed by the same path; ``importances - baseline_distance``
+            is each permutation's increase over it (what
+            :class:`ModalityGeneralRanker` reports as ``importances_``).
 
     See Also
     --------
@@ -255,6 +260,7 @@ def permutation_salience(
         plan = _build_plan(module_a, X_a, prefix, suffix, target, device_a, dtype_a, ref, aux, distance,
                            batch_size, wm_bytes)
         sums = _evaluate(plan, seed, n_samples, n_repeats, plan.Z.shape[1], n_jobs, wm_bytes)
+        baseline_sum = _baseline(plan, n_samples)
 
     terms = n_samples if distance == "kl" else n_samples * logits_b.shape[1]
     importances = sums / terms
@@ -262,7 +268,18 @@ def permutation_salience(
         importances_mean=importances.mean(axis=1),
         importances_std=importances.std(axis=1),
         importances=importances,
+        baseline_distance=baseline_sum / terms,
     )
+
+
+def _baseline(plan, n_samples):
+    """Summed unpermuted distance, by the plan that computed the permuted ones.
+
+    The identity permutation of channel 0 leaves the input unchanged, so the
+    baseline goes through the same arithmetic as every permuted distance.
+    """
+    identity = np.arange(n_samples, dtype=np.int32 if n_samples < 2**31 else np.int64).reshape(1, 1, n_samples)
+    return float(plan.evaluate(np.arange(1), identity, False)[0, 0])
 
 
 # --------------------------------------------------------------------------- #

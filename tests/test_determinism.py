@@ -228,6 +228,8 @@ def _ranker_outputs(venn, **params):
     ranker = ModalityGeneralRanker(**params).fit(X_a, y, X_b=X_b)
     return {
         "importances_": ranker.importances_,
+        "distances_": ranker.distances_,
+        "baseline_distance_": ranker.baseline_distance_,
         "salience_": ranker.salience_,
         "ranking_": ranker.ranking_,
         "support_": ranker.support_,

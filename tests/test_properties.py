@@ -211,13 +211,15 @@ def test_ranker_fit_transform_property(problem):
 
     n = p["n_features"] if p["layer"] is None else 3  # the hidden layer of _tiny_net is 3 wide
     assert ranker.importances_.shape == (n, p["n_repeats"])
-    assert np.isfinite(ranker.importances_).all() and (ranker.importances_ >= 0).all()
+    assert np.isfinite(ranker.distances_).all() and (ranker.distances_ >= 0).all()
+    assert ranker.baseline_distance_ >= 0
+    np.testing.assert_array_equal(ranker.importances_, ranker.distances_ - ranker.baseline_distance_)
     sal = ranker.salience_
     assert sal.shape == (n,) and np.isfinite(sal).all()
-    assert ((sal >= 0) & (sal <= 1)).all()
+    assert (sal <= 1).all()  # "max" may dip below 0: a permutation that happened to bring f_a closer to f_b
     assert sal.max() == 1.0 or (sal == 0).all()
     if p["normalize"] == "minmax":
-        assert sal.min() == 0.0
+        assert sal.min() == 0.0 or (sal == 0).all()
     assert sorted(ranker.ranking_) == list(range(1, n + 1))
     order = np.argsort(ranker.ranking_)
     assert (np.diff(sal[order]) <= 0).all()  # rank 1 = most salient

@@ -75,6 +75,28 @@ def test_fitted_attributes_and_ranking(fitted):
     assert ranker.pair_net_ is not None and len(ranker.nets_) == 2
 
 
+def test_salience_reports_the_increase_over_the_unpermuted_distance(fitted):
+    ranker, X_a, X_b, y, info = fitted
+    f_a, f_b = ranker.nets_
+    with torch.no_grad():
+        logits_a = f_a(torch.as_tensor(X_a, dtype=torch.float32)).double()
+        logits_b = f_b(torch.as_tensor(X_b, dtype=torch.float32)).double()
+    by_hand = float(torch.mean((logits_a - logits_b) ** 2))
+    # float32 logits from another order of operations than the salience engine's
+    np.testing.assert_allclose(ranker.baseline_distance_, by_hand, rtol=1e3 * np.finfo(np.float32).eps)
+    assert ranker.distances_.shape == (X_a.shape[1], 5)
+    np.testing.assert_array_equal(ranker.importances_, ranker.distances_ - ranker.baseline_distance_)
+    np.testing.assert_array_equal(ranker.importances_mean_, ranker.importances_.mean(1))
+    # readable: the top channel at 1, channels that do not matter (noise) near 0,
+    # where the paper's p / max(p) of raw distances crowds everything near its top
+    noise = info.noise_mask_a
+    assert ranker.salience_.max() == 1.0
+    assert np.abs(ranker.salience_[noise]).max() < 0.1
+    raw = ranker.distances_.mean(1) / ranker.distances_.mean(1).max()
+    assert raw[noise].min() > ranker.salience_[noise].max() + 0.1
+    np.testing.assert_array_equal(np.argsort(raw, kind="stable"), np.argsort(ranker.salience_, kind="stable"))
+
+
 def test_modes_select_the_right_channels(fitted):
     ranker, X_a, X_b, y, info = fitted
     order = np.argsort(ranker.salience_)

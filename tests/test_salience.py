@@ -113,6 +113,49 @@ def test_mlp_matches_reference(data, hidden_sizes, distance):
     assert_matches_reference(result, expected)
 
 
+def reference_baseline(module_a, module_b, X_a, X_b, distance):
+    """The unpermuted distance, one plain forward of each module, in float64."""
+    with torch.no_grad():
+        logits_a = module_a.eval()(torch.as_tensor(X_a)).double()
+        logits_b = module_b.eval()(torch.as_tensor(X_b)).double()
+    if distance == "mse":
+        return F.mse_loss(logits_a, logits_b).item()
+    if distance == "mae":
+        return F.l1_loss(logits_a, logits_b).item()
+    return F.kl_div(F.log_softmax(logits_a, 1), F.softmax(logits_b, 1), reduction="batchmean").item()
+
+
+@pytest.mark.parametrize(
+    "hidden_sizes, layer, distance",
+    [((), None, "mse"), ((8,), None, "kl"), ((8, 6), None, "mae"), ((8,), 1, "mse"), ((8, 6), 2, "kl")],
+    ids=["linear-mse", "1hidden-kl", "2hidden-mae", "layer-mse", "layer2-kl"],
+)
+def test_baseline_distance_is_the_unpermuted_distance(data, hidden_sizes, layer, distance):
+    X_a, X_b = data
+    module_a, module_b = make_mlp(D_A, hidden_sizes, 1), make_mlp(D_B, (7,), 2)
+    result = permutation_salience(module_a, module_b, X_a, X_b, n_repeats=2, distance=distance, layer=layer,
+                                  random_state=0)
+    want = reference_baseline(module_a, module_b, X_a, X_b, distance)
+    np.testing.assert_allclose(result.baseline_distance, want, rtol=1e-4, atol=1e-7)  # as assert_matches_reference
+    # an unused channel: permuting it leaves the distance at the baseline
+    with torch.no_grad():
+        first = module_a[0]
+        first.weight[:, 0] = 0.0
+    again = permutation_salience(module_a, module_b, X_a, X_b, n_repeats=2, distance=distance, random_state=0)
+    np.testing.assert_allclose(again.importances[0], again.baseline_distance, rtol=1e-4, atol=1e-7)
+
+
+def test_baseline_distance_of_a_conv_module():
+    rng = np.random.RandomState(1)
+    X_a = rng.randn(40, 3, 8).astype(np.float32)
+    X_b = rng.randn(40, 5).astype(np.float32)
+    torch.manual_seed(0)
+    module_a, module_b = ConvNet(), MLP(5, N_CLASSES, hidden_sizes=())
+    result = permutation_salience(module_a, module_b, X_a, X_b, n_repeats=2, distance="mse", random_state=0)
+    np.testing.assert_allclose(result.baseline_distance, reference_baseline(module_a, module_b, X_a, X_b, "mse"),
+                               rtol=1e-4, atol=1e-7)
+
+
 @pytest.mark.parametrize("batch_size", [1, 7, 25, 1000])
 def test_block_pipeline_matches_reference_for_any_batch_size(data, batch_size):
     # Blocks smaller than, equal to and larger than n_samples, packed pairs, Tanh ("head" kind).

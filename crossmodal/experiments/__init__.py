@@ -8,6 +8,8 @@ markdown path), ``files`` and ``checks`` (a list of
 
 * :mod:`crossmodal.experiments.synthetic` -- synthetic Gaussian data: Fig. 2,
   Fig. 3 and Table 2 of Xue et al. (ICLR 2023).
+* :mod:`crossmodal.experiments.ranking` -- focused teachers on real data, the
+  paper's RAVDESS protocol (Tables 4 and 8, Fig. 5).
 
 Shared output helpers live in :mod:`crossmodal.experiments._report`; the
 batched trainer of many small linear models in
