@@ -1,5 +1,6 @@
 """CrossModalDistiller: crossmodal knowledge distillation as a scikit-learn classifier."""
 
+import os
 from numbers import Real
 
 import numpy as np
@@ -10,6 +11,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, check_random_state
 
+from ._fit_cache import fit_focus, fit_teacher
 from ._kd_loss import teacher_log_probs as _teacher_log_probs
 from ._kd_net import DistillationNet
 from ._tight_loop import fit_seeded, fresh_module, sized_module_params
@@ -122,6 +124,20 @@ class CrossModalDistiller(ClassifierMixin, BaseEstimator):
     device : str, default="auto"
         Torch device for the default networks and the student: ``"auto"``
         picks CUDA when available.
+    memory : str, path-like, joblib.Memory or None, default=None
+        Cache of what the student's parameters do not change, as in
+        :class:`~sklearn.pipeline.Pipeline`: the fitted focus ranker (keyed
+        without its ``mode``, ``ratio`` and ``nullify``, which act after fit)
+        and the fitted teacher with its probabilities (keyed by the teacher's
+        input after the focus transform). A string or path is the cache
+        directory. Keys hold every parameter except the student's (``rho``,
+        ``temperature``, ``kl_reduction``, ``student``), the seeds drawn from
+        ``random_state``, the device, the data and the library's code, so
+        results are the same with and without it; a grid search over
+        ``rho`` or ``focus__ratio`` then fits one ranker per fold and one
+        teacher per fold and selection. It saves time only with a fixed
+        ``random_state`` (otherwise every fit draws new seeds). A cache that
+        cannot be written or read warns and the fit runs without it.
     random_state : int, RandomState instance or None, default=None
         Seeds the teacher, the focus ranker and the student (weights
         initialisation and shuffling) through one integer seed each.
@@ -191,6 +207,7 @@ class CrossModalDistiller(ClassifierMixin, BaseEstimator):
         "teacher_input": [StrOptions({"teacher", "both", "student"})],
         "focus": [None, HasMethods(["fit", "transform"])],
         "device": [str, torch.device],
+        "memory": [None, str, os.PathLike, HasMethods(["cache"])],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -206,6 +223,7 @@ class CrossModalDistiller(ClassifierMixin, BaseEstimator):
         teacher_input="teacher",
         focus=None,
         device="auto",
+        memory=None,
         random_state=None,
         verbose=0,
     ):
@@ -217,6 +235,7 @@ class CrossModalDistiller(ClassifierMixin, BaseEstimator):
         self.teacher_input = teacher_input
         self.focus = focus
         self.device = device
+        self.memory = memory
         self.random_state = random_state
         self.verbose = verbose
 
@@ -266,10 +285,12 @@ class CrossModalDistiller(ClassifierMixin, BaseEstimator):
             proba = check_probabilities(teacher_proba, len(X), n_classes)
         else:
             X_t = self._teacher_input(X, y, X_teacher, focus_seed)
-            self.teacher_ = self._fit_teacher(X_t, y, y_encoded, n_classes, device, teacher_seed)
-            if self.focus is not None and getattr(self.focus, "layer", None) is not None:
+            layer_focus = self.focus is not None and getattr(self.focus, "layer", None) is not None
+            # the teacher (and its probabilities) come from self.memory when cached there
+            self.teacher_, proba = fit_teacher(self, X_t, y, y_encoded, n_classes, device, teacher_seed, weights, with_proba=not layer_focus)
+            if layer_focus:
                 self._focus_hidden_layer(self.teacher_, X_t, X, y, focus_seed)
-            proba = self._teacher_probabilities(self.teacher_, X_t, n_classes)
+                proba = self._teacher_probabilities(self.teacher_, X_t, n_classes)
         self.teacher_proba_ = np.asarray(proba, dtype=np.float64)
 
         log_p = torch.log(torch.as_tensor(np.clip(self.teacher_proba_, _PROBA_FLOOR, 1.0), dtype=torch.float32))
@@ -316,8 +337,7 @@ class CrossModalDistiller(ClassifierMixin, BaseEstimator):
         X_teacher = check_modality(X_teacher, "X_teacher", dtype=_FLOAT_DTYPES)
         check_paired_samples(X, X_teacher, "X", "X_teacher")
         if self.focus is not None and getattr(self.focus, "layer", None) is None:
-            focus = self._seeded_focus(focus_seed)
-            focus.fit(X_teacher, y, X_b=X)
+            focus = fit_focus(self.memory, self._seeded_focus(focus_seed), X_teacher, y, X)
             X_teacher = np.asarray(focus.transform(X_teacher))
             self.focus_ = focus
         if self.teacher_input == "both":
@@ -337,8 +357,7 @@ class CrossModalDistiller(ClassifierMixin, BaseEstimator):
                 f"focus with layer={self.focus.layer!r} masks a hidden layer of a torch teacher; "
                 f"teacher must be None or a skorch NeuralNetClassifier, got {type(teacher).__name__}."
             )
-        focus = self._seeded_focus(seed, estimator_a=teacher)
-        focus.fit(X_t, y, X_b=X)
+        focus = fit_focus(self.memory, self._seeded_focus(seed, estimator_a=teacher), X_t, y, X)
         focus.nullify_module(teacher.module_)
         self.focus_ = focus
 
