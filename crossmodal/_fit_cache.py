@@ -30,6 +30,7 @@ import os
 import warnings
 from pathlib import Path
 
+import joblib
 import numpy as np
 from sklearn.utils.validation import check_memory
 
@@ -165,7 +166,9 @@ def cached(memory, key, work):
         return work()
     outcome = _Outcome()
     try:
-        return memory.cache(_compute, ignore=["work", "outcome"])(key, work, outcome)
+        # one digest of the key: joblib then hashes and records a short string
+        digest = joblib.hash(key, coerce_mmap=True)
+        return memory.cache(_compute, ignore=["work", "outcome"])(digest, work, outcome)
     except Exception as exc:
         if outcome.failed:  # the computation itself failed, not the cache
             raise
