@@ -71,9 +71,11 @@ def code_version():
 
 
 def _module_token(module):
-    """A torch module as a key: its class, architecture and weights."""
+    """A torch module as a key: its class, architecture, weights, mode and hooks."""
     state = {name: value.detach().cpu().numpy() for name, value in module.state_dict().items()}
-    return type(module), repr(module), state
+    hooks = [(name, list(m._forward_pre_hooks.values()), list(m._forward_hooks.values()))
+             for name, m in module.named_modules() if m._forward_pre_hooks or m._forward_hooks]
+    return type(module), repr(module), state, module.training, hooks
 
 
 def _device_token(device):

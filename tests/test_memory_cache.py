@@ -349,3 +349,20 @@ def test_bad_selection_after_fit_is_rejected(data, ranker, params, message):
     bad = pickle_copy(ranker).set_params(**params)
     with pytest.raises(ValueError, match=message):
         bad.transform(X_a)
+
+
+def test_prefit_estimators_are_keyed_by_weights_and_hooks():
+    from crossmodal._layer_mask import ChannelNullifier
+
+    net = tiny(module__in_features=4, module__n_classes=2, criterion=torch.nn.CrossEntropyLoss).initialize()
+    ranker = ModalityGeneralRanker(estimator_a=net, n_repeats=2)
+    before = joblib.hash(fit_cache.focus_key(ranker))
+    ranker.set_params(mode="random", ratio=0.1, nullify="drop", verbose=1)  # act after fit: not in the key
+    assert joblib.hash(fit_cache.focus_key(ranker)) == before
+    handle = net.module_[0].register_forward_hook(ChannelNullifier(np.array([0]), np.array([0.0])))
+    assert joblib.hash(fit_cache.focus_key(ranker)) != before
+    handle.remove()
+    assert joblib.hash(fit_cache.focus_key(ranker)) == before
+    with torch.no_grad():
+        net.module_[0].weight[0, 0] += 1.0
+    assert joblib.hash(fit_cache.focus_key(ranker)) != before
