@@ -287,7 +287,8 @@ class CrossModalDistiller(ClassifierMixin, BaseEstimator):
             X_t = self._teacher_input(X, y, X_teacher, focus_seed)
             layer_focus = self.focus is not None and getattr(self.focus, "layer", None) is not None
             # the teacher (and its probabilities) come from self.memory when cached there
-            self.teacher_, proba = fit_teacher(self, X_t, y, y_encoded, n_classes, device, teacher_seed, weights, with_proba=not layer_focus)
+            self.teacher_, proba = fit_teacher(self, X_t, y, y_encoded, n_classes, device, teacher_seed, weights,
+                                               with_proba=not layer_focus)
             if layer_focus:
                 self._focus_hidden_layer(self.teacher_, X_t, X, y, focus_seed)
                 proba = self._teacher_probabilities(self.teacher_, X_t, n_classes)
