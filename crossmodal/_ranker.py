@@ -441,7 +441,9 @@ class ModalityGeneralRanker(SelectorMixin, BaseEstimator):
         Returns
         -------
         handle : torch.utils.hooks.RemovableHandle
-            Call ``handle.remove()`` to undo.
+            Call ``handle.remove()`` to undo. The hook keeps the selection
+            and fill values of the call; after ``set_params(ratio=...)``
+            remove it and call again.
         """
         check_is_fitted(self, "support_")
         if self.layer is None:
