@@ -1,5 +1,6 @@
 """CrossModalDistiller: crossmodal knowledge distillation as a scikit-learn classifier."""
 
+import os
 import warnings
 from numbers import Real
 
@@ -12,6 +13,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, check_random_state
 
+from ._fit_cache import fit_focus, fit_teacher
 from ._kd_loss import teacher_log_probs as _teacher_log_probs
 from ._joint_teacher import check_joint_focus, joint_teacher, joint_teacher_proba
 from ._kd_net import DistillationNet
@@ -180,6 +182,20 @@ class CrossModalDistiller(ClassifierMixin, BaseEstimator):
     device : str, default="auto"
         Torch device for the default networks and the student: ``"auto"``
         picks CUDA when available.
+    memory : str, path-like, joblib.Memory or None, default=None
+        Cache of what the student's parameters do not change, as in
+        :class:`~sklearn.pipeline.Pipeline`: the fitted focus ranker (keyed
+        without its ``mode``, ``ratio`` and ``nullify``, which act after fit)
+        and the fitted teacher with its probabilities (keyed by the teacher's
+        input after the focus transform). A string or path is the cache
+        directory. Keys hold every parameter except the student's (``rho``,
+        ``temperature``, ``kl_reduction``, ``student``), the seeds drawn from
+        ``random_state``, the device, the data and the library's code, so
+        results are the same with and without it; a grid search over
+        ``rho`` or ``focus__ratio`` then fits one ranker per fold and one
+        teacher per fold and selection. It saves time only with a fixed
+        ``random_state`` (otherwise every fit draws new seeds). A cache that
+        cannot be written or read warns and the fit runs without it.
     random_state : int, RandomState instance or None, default=None
         Seeds the teacher, the focus ranker and the student (weights
         initialisation and shuffling) through one integer seed each.
@@ -262,6 +278,7 @@ class CrossModalDistiller(ClassifierMixin, BaseEstimator):
         "teacher_input": [StrOptions({"teacher", "both", "student"})],
         "focus": [None, HasMethods(["fit", "transform"])],
         "device": [str, torch.device],
+        "memory": [None, str, os.PathLike, HasMethods(["cache"])],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -277,6 +294,7 @@ class CrossModalDistiller(ClassifierMixin, BaseEstimator):
         teacher_input="teacher",
         focus=None,
         device="auto",
+        memory=None,
         random_state=None,
         verbose=0,
     ):
@@ -288,6 +306,7 @@ class CrossModalDistiller(ClassifierMixin, BaseEstimator):
         self.teacher_input = teacher_input
         self.focus = focus
         self.device = device
+        self.memory = memory
         self.random_state = random_state
         self.verbose = verbose
 
@@ -348,8 +367,8 @@ class CrossModalDistiller(ClassifierMixin, BaseEstimator):
                     UserWarning,
                     stacklevel=2,
                 )
-            X_t = self._teacher_input(X_given, X, y, X_teacher, focus_seed, fit_focus=False)
-            self.focus_ = self._seeded_focus(focus_seed).fit(X_t, y, X_b=X)
+            X_t = self._teacher_input(X_given, X, y, X_teacher, focus_seed, rank_inputs=False)
+            self.focus_ = fit_focus(self.memory, self._seeded_focus(focus_seed), X_t, y, X)
             self.teacher_ = joint_teacher(self.focus_)
             self.teacher_proba_ = joint_teacher_proba(self.teacher_, X_t)
         elif teacher_proba is not None:
@@ -361,10 +380,15 @@ class CrossModalDistiller(ClassifierMixin, BaseEstimator):
             self.teacher_proba_ = check_probabilities(teacher_proba, len(X), n_classes).astype(np.float64)
         else:
             X_t = self._teacher_input(X_given, X, y, X_teacher, focus_seed)
-            self.teacher_ = self._fit_teacher(X_t, y, y_encoded, n_classes, device, teacher_seed, sample_weight, weights)
-            if self.focus is not None and getattr(self.focus, "layer", None) is not None:
+            layer_focus = self.focus is not None and getattr(self.focus, "layer", None) is not None
+            # the teacher (and its probabilities) come from self.memory when cached there
+            self.teacher_, self.teacher_proba_ = fit_teacher(
+                self, X_t, y, y_encoded, n_classes, device, teacher_seed, sample_weight, weights,
+                with_proba=not layer_focus,
+            )
+            if layer_focus:
                 self._focus_hidden_layer(self.teacher_, X_t, X, y, focus_seed)
-            self.teacher_proba_ = self._teacher_probabilities(self.teacher_, X_t, n_classes)
+                self.teacher_proba_ = self._teacher_probabilities(self.teacher_, X_t, n_classes)
         if self.teacher_proba_ is not None:
             log_p = torch.log(torch.as_tensor(np.clip(self.teacher_proba_, _PROBA_FLOOR, 1.0), dtype=torch.float32))
             targets = _teacher_log_probs(log_p, self.temperature).numpy()
@@ -407,7 +431,7 @@ class CrossModalDistiller(ClassifierMixin, BaseEstimator):
             or self.focus is not None
         )
 
-    def _teacher_input(self, X_given, X, y, X_teacher, focus_seed, fit_focus=True):
+    def _teacher_input(self, X_given, X, y, X_teacher, focus_seed, rank_inputs=True):
         """The teacher's training input; fits an input-level focus ranker on the way.
 
         A scikit-learn teacher gets ``X_teacher`` (and ``X`` for
@@ -431,9 +455,8 @@ class CrossModalDistiller(ClassifierMixin, BaseEstimator):
         else:
             X_teacher = check_modality(X_teacher, "X_teacher", dtype=_FLOAT_DTYPES)
             check_paired_samples(X, X_teacher, "X", "X_teacher")
-        if fit_focus and self.focus is not None and getattr(self.focus, "layer", None) is None:
-            focus = self._seeded_focus(focus_seed)
-            focus.fit(X_teacher, y, X_b=X)
+        if rank_inputs and self.focus is not None and getattr(self.focus, "layer", None) is None:
+            focus = fit_focus(self.memory, self._seeded_focus(focus_seed), X_teacher, y, X)
             X_teacher = np.asarray(focus.transform(X_teacher))
             self.focus_ = focus
         if self.teacher_input == "both":
@@ -453,8 +476,7 @@ class CrossModalDistiller(ClassifierMixin, BaseEstimator):
                 f"focus with layer={self.focus.layer!r} masks a hidden layer of a torch teacher; "
                 f"teacher must be None or a skorch NeuralNetClassifier, got {type(teacher).__name__}."
             )
-        focus = self._seeded_focus(seed, estimator_a=teacher)
-        focus.fit(X_t, y, X_b=X)
+        focus = fit_focus(self.memory, self._seeded_focus(seed, estimator_a=teacher), X_t, y, X)
         focus.nullify_module(teacher.module_)
         self.focus_ = focus
 

@@ -171,6 +171,12 @@ class ModalityGeneralRanker(SelectorMixin, BaseEstimator):
     nullify : {"mean", "zero", "drop"}, default="mean"
         Replace removed channels by their training mean (the authors'
         RAVDESS code), by zero (VGGSound), or drop the columns.
+
+        ``mode``, ``ratio`` and ``nullify`` act after fit, as the threshold
+        of :class:`~sklearn.feature_selection.SelectFromModel` does:
+        ``set_params(ratio=0.25).transform(X)`` needs no refit, and one
+        fitted ranker serves every selection (``CrossModalDistiller(memory=...)``
+        reuses it across a grid over them).
     device : str, default="auto"
         Torch device for step 1 and the salience.
     n_jobs : int or None, default=None
@@ -205,7 +211,8 @@ class ModalityGeneralRanker(SelectorMixin, BaseEstimator):
     support_ : ndarray of bool, shape (n_channels,)
         Channels kept (True) by the current ``mode`` and ``ratio``.
     fill_values_ : ndarray of shape (n_channels,)
-        Values written into removed channels (training mean or zeros).
+        Values written into removed channels by the current ``nullify``
+        (training mean or zeros).
     nets_ : tuple of torch.nn.Module
         ``(f_a, f_b)`` used for the salience.
     pair_net_ : JointPairNet or None
@@ -339,9 +346,10 @@ class ModalityGeneralRanker(SelectorMixin, BaseEstimator):
         order = np.argsort(-self.salience_, kind="stable")
         self.ranking_ = np.empty(len(order), dtype=np.intp)
         self.ranking_[order] = np.arange(1, len(order) + 1)
+        # mode, ratio and nullify act after fit (support_ and fill_values_ are
+        # properties): keep the random draw's seed and every channel's mean
         self._selection_seed = selection_seed
-        self.support_ = self._select(selection_seed)
-        self.fill_values_ = self._fill_values(X32, module_a)
+        self._channel_means = self._fill_values(X32, module_a)
         return self
 
     # ------------------------------------------------------------------ step 1
@@ -402,6 +410,35 @@ class ModalityGeneralRanker(SelectorMixin, BaseEstimator):
         top = increase.max()
         return increase / top if top > 0 else np.zeros_like(increase)
 
+    @property
+    def support_(self):
+        """Channels kept (True) by the current ``mode`` and ``ratio``.
+
+        Computed from ``salience_`` (and, for ``mode="random"``, the draw
+        fixed at fit) whenever it is read, so ``set_params(ratio=...)`` after
+        fit takes effect without a refit.
+        """
+        check_is_fitted(self, "salience_")
+        return self.support_for(self.mode, self.ratio)
+
+    @property
+    def fill_values_(self):
+        """Values written into removed channels under the current ``nullify``.
+
+        The training mean of every channel (``"mean"``) or zeros (``"zero"``,
+        ``"drop"``); the means are stored at fit, so ``nullify`` can change
+        after fit.
+        """
+        check_is_fitted(self, "salience_")
+        self._check_nullify()
+        if self.nullify == "mean":
+            return self._channel_means.copy()
+        return np.zeros(len(self.salience_))
+
+    def _check_nullify(self):
+        if self.nullify not in ("mean", "zero", "drop"):
+            raise ValueError(f"nullify must be 'mean', 'zero' or 'drop'; got {self.nullify!r}.")
+
     def support_for(self, mode, ratio):
         """Support mask that another ``mode`` and ``ratio`` would give, without refitting.
 
@@ -418,7 +455,7 @@ class ModalityGeneralRanker(SelectorMixin, BaseEstimator):
         check_is_fitted(self, "salience_")
         if mode not in ("general", "specific", "random"):
             raise ValueError(f"mode must be 'general', 'specific' or 'random'; got {mode!r}.")
-        if not 0 <= ratio < 1:
+        if not isinstance(ratio, Real) or not 0 <= ratio < 1:
             raise ValueError(f"ratio must be in [0, 1); got {ratio!r}.")
         return self._select(self._selection_seed, mode, ratio)
 
@@ -441,16 +478,15 @@ class ModalityGeneralRanker(SelectorMixin, BaseEstimator):
         return support
 
     def _fill_values(self, X, module_a):
-        n = len(self.support_)
-        if self.nullify != "mean":
-            return np.zeros(n)
+        """Training mean of every ranked channel (input column or layer channel)."""
+        n = len(self.salience_)
         if self.layer is None:
             return X.mean(axis=0).astype(np.float64)
         acts = layer_activations(module_a, self.layer, X)
         return acts.reshape(len(X), n, -1).mean(axis=(0, 2)).astype(np.float64)
 
     def _get_support_mask(self):
-        check_is_fitted(self, "support_")
+        check_is_fitted(self, "salience_")
         return self.support_
 
     def _check_input_level(self, what):
@@ -507,7 +543,9 @@ class ModalityGeneralRanker(SelectorMixin, BaseEstimator):
         Returns
         -------
         handle : torch.utils.hooks.RemovableHandle
-            Call ``handle.remove()`` to undo.
+            Call ``handle.remove()`` to undo. The hook keeps the selection
+            and fill values of the call; after ``set_params(ratio=...)``
+            remove it and call again.
         """
         check_is_fitted(self, "support_")
         if self.layer is None:
