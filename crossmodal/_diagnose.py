@@ -1,0 +1,479 @@
+"""``diagnose``: will crossmodal knowledge distillation pay off on these data?
+
+Everything here is cross-fitted: each model is fitted on the training folds
+of one split and only ever scores the held-out fold of that split.
+"""
+
+import numbers
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.covariance import ledoit_wolf_shrinkage
+from sklearn.model_selection import StratifiedKFold
+from sklearn.utils import check_random_state
+from sklearn.utils.parallel import Parallel, delayed
+from sklearn.utils.validation import column_or_1d
+from threadpoolctl import threadpool_limits
+
+from ._torch_utils import SEED_MAX
+from ._validation import check_at_least_two_classes, check_modality, check_paired_samples, check_positive_int
+
+__all__ = ["diagnose", "DiagnoseResult", "VERDICT_THRESHOLDS"]
+
+#: Verdict thresholds on the predicted gain (fractions of accuracy). Calibrated
+#: once by ``scripts/calibrate_diagnose.py`` on MVD data (random diagrams,
+#: seeds 10_000 and up) that no report of the library uses; see
+#: :func:`diagnose` (Notes) for the rule.
+VERDICT_THRESHOLDS = {"helps": 0.005, "hurts": -0.005}
+
+# Teacher probabilities are clipped here before the logarithm.
+_PROBA_FLOOR = 1e-6
+# Ridge penalty of the default mimic, on standardised student columns.
+_RIDGE_ALPHA = 1.0
+# Weight of the label term in the linearised KD student (the paper's rho).
+_RHO = 0.5
+_CONFIDENCE = 0.95
+
+
+class _ShrunkLDA(ClassifierMixin, BaseEstimator):
+    """Linear discriminant analysis on standardised columns, pooled covariance shrunk by Ledoit-Wolf.
+
+    The default teacher and student of :func:`diagnose`: closed form, one
+    shrinkage estimate and one Cholesky solve per fit (scikit-learn's
+    ``LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto")`` estimates
+    one covariance per class and was ~20x slower here on 1,000 x 240).
+    Internal: it trusts its (validated) input.
+    """
+
+    def fit(self, X, y):
+        X = np.asarray(X, dtype=np.float64)
+        self.classes_, y_idx = np.unique(y, return_inverse=True)
+        self.mean_ = X.mean(axis=0)
+        scale = X.std(axis=0)
+        scale[scale == 0] = 1.0
+        self.scale_ = scale
+        Z = (X - self.mean_) / scale
+        counts = np.bincount(y_idx, minlength=len(self.classes_)).astype(np.float64)
+        means = np.zeros((len(self.classes_), X.shape[1]))
+        np.add.at(means, y_idx, Z)
+        means /= counts[:, None]
+        within = Z - means[y_idx]
+        shrink = ledoit_wolf_shrinkage(within, assume_centered=True)
+        cov = within.T @ within / len(Z)
+        mu = np.trace(cov) / cov.shape[0]
+        cov *= 1.0 - shrink
+        cov[np.diag_indices_from(cov)] += shrink * mu
+        coef = np.linalg.solve(cov, means.T).T
+        priors = counts / counts.sum()
+        self.coef_ = coef
+        self.intercept_ = -0.5 * np.einsum("kd,kd->k", means, coef) + np.log(priors)
+        return self
+
+    def decision_function(self, X):
+        Z = (np.asarray(X, dtype=np.float64) - self.mean_) / self.scale_
+        return Z @ self.coef_.T + self.intercept_
+
+    def predict_proba(self, X):
+        scores = self.decision_function(X)
+        scores -= scores.max(axis=1, keepdims=True)
+        np.exp(scores, out=scores)
+        return scores / scores.sum(axis=1, keepdims=True)
+
+    def predict(self, X):
+        return self.classes_[np.argmax(self.decision_function(X), axis=1)]
+
+
+def default_estimator():
+    """The default teacher and student: closed-form shrunk LDA (see :class:`_ShrunkLDA`)."""
+    return _ShrunkLDA()
+
+
+class DiagnoseResult:
+    """What :func:`diagnose` found; every number is cross-fitted.
+
+    Attributes
+    ----------
+    gamma : float
+        Estimated share of the teacher's decision predictable from modality
+        *b*: the variance-weighted out-of-fold R^2 of the mimic, clipped to
+        [0, 1].
+    gamma_ci : tuple of float
+        95% bootstrap interval of ``gamma``.
+    predicted_gain : float
+        Predicted accuracy change of a student on *b* distilled from the
+        teacher, against one trained on labels only (0.02 = two points).
+    predicted_gain_ci : tuple of float
+        95% bootstrap interval of ``predicted_gain``.
+    teacher_score, student_score, mimic_score, kd_score : float
+        Out-of-fold accuracies of the teacher on *a*, of the label-trained
+        model on *b*, of the *b*-model imitating the teacher, and of the
+        linearised distilled student.
+    verdict : str
+        ``"helps"``, ``"unlikely to help"`` or ``"likely to hurt"``.
+    n_samples, n_splits, n_bootstrap : int
+        Rows, cross-fitting folds and bootstrap resamples.
+    """
+
+    _FIELDS = ("gamma", "gamma_ci", "predicted_gain", "predicted_gain_ci", "teacher_score", "student_score",
+               "mimic_score", "kd_score", "verdict", "n_samples", "n_splits", "n_bootstrap")
+
+    def __init__(self, **values):
+        missing = set(self._FIELDS) - set(values)
+        if missing:
+            raise TypeError(f"DiagnoseResult needs {sorted(missing)}.")
+        for name in self._FIELDS:
+            setattr(self, name, values[name])
+
+    def to_dict(self):
+        """Plain Python values (JSON-serialisable), intervals as two-element lists."""
+        out = {}
+        for name in self._FIELDS:
+            value = getattr(self, name)
+            if isinstance(value, tuple):
+                value = [float(v) for v in value]
+            elif isinstance(value, (numbers.Integral,)) and not isinstance(value, bool):
+                value = int(value)
+            elif isinstance(value, numbers.Real):
+                value = float(value)
+            out[name] = value
+        return out
+
+    def to_frame(self):
+        """One row per quantity: ``estimate``, ``ci_low``, ``ci_high``.
+
+        Returns
+        -------
+        DataFrame
+            Index ``gamma, predicted_gain, teacher_score, student_score,
+            mimic_score, kd_score``; the intervals are NaN where none is
+            computed.
+        """
+        rows = {
+            "gamma": (self.gamma, *self.gamma_ci),
+            "predicted_gain": (self.predicted_gain, *self.predicted_gain_ci),
+        }
+        for name in ("teacher_score", "student_score", "mimic_score", "kd_score"):
+            rows[name] = (getattr(self, name), np.nan, np.nan)
+        frame = pd.DataFrame.from_dict(rows, orient="index", columns=["estimate", "ci_low", "ci_high"])
+        frame.index.name = "quantity"
+        return frame
+
+    def summary(self):
+        """A few lines of text for people."""
+        g_lo, g_hi = self.gamma_ci
+        p_lo, p_hi = self.predicted_gain_ci
+        return "\n".join([
+            f"verdict: {self.verdict}",
+            f"predicted gain of KD: {100 * self.predicted_gain:+.2f} points "
+            f"(95% CI {100 * p_lo:+.2f} to {100 * p_hi:+.2f})",
+            f"gamma (teacher decision predictable from b): {self.gamma:.3f} (95% CI {g_lo:.3f} to {g_hi:.3f})",
+            f"cross-fitted accuracy: teacher on a {self.teacher_score:.3f}, student on b {self.student_score:.3f}, "
+            f"b-mimic of the teacher {self.mimic_score:.3f}, linearised KD student {self.kd_score:.3f}",
+            f"({self.n_samples} rows, {self.n_splits} folds, {self.n_bootstrap} bootstrap resamples)",
+        ])
+
+    def __repr__(self):
+        return (f"DiagnoseResult(verdict={self.verdict!r}, predicted_gain={self.predicted_gain:+.4f} "
+                f"[{self.predicted_gain_ci[0]:+.4f}, {self.predicted_gain_ci[1]:+.4f}], gamma={self.gamma:.3f} "
+                f"[{self.gamma_ci[0]:.3f}, {self.gamma_ci[1]:.3f}], teacher_score={self.teacher_score:.3f}, "
+                f"student_score={self.student_score:.3f}, mimic_score={self.mimic_score:.3f})")
+
+    def __str__(self):
+        return self.summary()
+
+
+# ---------------------------------------------------------------- validation
+def _check_classifier(estimator, name):
+    if estimator is None:
+        return default_estimator()
+    if not hasattr(estimator, "fit") or not hasattr(estimator, "predict_proba"):
+        raise TypeError(
+            f"{name} must be a scikit-learn classifier with fit and predict_proba; got {type(estimator).__name__}."
+        )
+    return estimator
+
+
+def _check_mimic(mimic):
+    if mimic is None:
+        return None
+    if not hasattr(mimic, "fit") or not hasattr(mimic, "predict"):
+        raise TypeError(
+            f"mimic must be a scikit-learn regressor with fit and predict (multi-output); got {type(mimic).__name__}."
+        )
+    return mimic
+
+
+def _check_target(y, n_samples):
+    if y is None:
+        raise ValueError("y is required; got None.")
+    y = column_or_1d(np.asarray(y), warn=False)
+    if len(y) != n_samples:
+        raise ValueError(f"X_a and y have different numbers of samples: {n_samples} and {len(y)}.")
+    if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
+        raise ValueError(f"y must hold class labels; got {int(np.sum(~np.isfinite(y)))} NaN or infinite value(s).")
+    if y.dtype.kind == "O" and any(v is None or (isinstance(v, float) and not np.isfinite(v)) for v in y):
+        raise ValueError("y must hold class labels; got None or NaN values.")
+    classes, y_encoded = np.unique(y, return_inverse=True)
+    check_at_least_two_classes(classes, "y")
+    return classes, y_encoded
+
+
+def _check_folds(cv, y_encoded, seed):
+    """Test folds of ``cv``; they must cover every row exactly once."""
+    n = len(y_encoded)
+    counts = np.bincount(y_encoded)
+    if isinstance(cv, numbers.Integral) and not isinstance(cv, (bool, np.bool_)):
+        if cv < 2:
+            raise ValueError(f"cv must be an integer >= 2 or a cross-validation splitter; got {cv!r}.")
+        if counts.min() < cv:
+            raise ValueError(
+                f"cv={cv} needs at least {cv} samples of every class; the smallest class has {int(counts.min())}."
+            )
+        splitter = StratifiedKFold(n_splits=int(cv), shuffle=True, random_state=seed)
+    elif hasattr(cv, "split"):
+        splitter = cv
+    else:
+        raise ValueError(f"cv must be an integer >= 2 or a cross-validation splitter; got {cv!r}.")
+    folds = [(np.asarray(tr), np.asarray(te)) for tr, te in splitter.split(np.zeros((n, 1)), y_encoded)]
+    seen = np.zeros(n, dtype=int)
+    for tr, te in folds:
+        seen[te] += 1
+        if np.intersect1d(tr, te).size:
+            raise ValueError("cv yields a split whose training and test rows overlap; cross-fitting needs them apart.")
+    if len(folds) < 2 or np.any(seen != 1):
+        raise ValueError(
+            "cv must put every row in exactly one test fold (a partition, like KFold); "
+            f"got {len(folds)} split(s) covering {int(np.sum(seen == 1))} of {n} rows once."
+        )
+    return folds
+
+
+# ---------------------------------------------------------------- cross-fitting
+def _seeded_clone(estimator, seed):
+    est = clone(estimator)
+    params = est.get_params(deep=False)
+    if "random_state" in params and params["random_state"] is None:
+        est.set_params(random_state=seed)
+    return est
+
+
+def _aligned_proba(estimator, X, n_classes):
+    """predict_proba with one column per encoded class (classes unseen in training get 0)."""
+    raw = np.asarray(estimator.predict_proba(X), dtype=np.float64)
+    proba = np.zeros((len(X), n_classes))
+    proba[:, np.asarray(estimator.classes_, dtype=int)] = raw
+    return proba
+
+
+def _fold_probabilities(teacher, student, X_a, X_b, y_encoded, train, test, n_classes, seed):
+    """One fold: teacher on a and label-trained student on b, fitted on train, scored on test."""
+    t = _seeded_clone(teacher, seed).fit(X_a[train], y_encoded[train])
+    s = _seeded_clone(student, seed).fit(X_b[train], y_encoded[train])
+    return _aligned_proba(t, X_a[test], n_classes), _aligned_proba(s, X_b[test], n_classes)
+
+
+def _centred_log(proba):
+    log_p = np.log(np.clip(proba, _PROBA_FLOOR, 1.0))
+    return log_p - log_p.mean(axis=1, keepdims=True)
+
+
+def _ridge_fit_predict(X_train, T_train, X_test, alpha=_RIDGE_ALPHA):
+    """Closed-form ridge (intercept unpenalised) on columns standardised on the training rows."""
+    mean = X_train.mean(axis=0)
+    scale = X_train.std(axis=0)
+    scale[scale == 0] = 1.0
+    Z = (X_train - mean) / scale
+    t_mean = T_train.mean(axis=0)
+    gram = Z.T @ Z
+    gram[np.diag_indices_from(gram)] += alpha
+    coef = np.linalg.solve(gram, Z.T @ (T_train - t_mean))
+    return ((X_test - mean) / scale) @ coef + t_mean
+
+
+def _fold_mimic(mimic, X_b, targets, train, test, seed):
+    if mimic is None:
+        return _ridge_fit_predict(X_b[train], targets[train], X_b[test])
+    model = _seeded_clone(mimic, seed).fit(X_b[train], targets[train])
+    pred = np.asarray(model.predict(X_b[test]), dtype=np.float64)
+    return pred.reshape(len(test), targets.shape[1])
+
+
+def _cross_fit(teacher, student, mimic, X_a, X_b, y_encoded, folds, n_classes, seed, n_jobs):
+    """Out-of-fold teacher and student probabilities and mimic predictions."""
+    n = len(y_encoded)
+    parallel = Parallel(n_jobs=n_jobs)
+    fitted = parallel(delayed(_fold_probabilities)(teacher, student, X_a, X_b, y_encoded, tr, te, n_classes,
+                                                   seed + k) for k, (tr, te) in enumerate(folds))
+    P_t = np.zeros((n, n_classes))
+    P_s = np.zeros((n, n_classes))
+    for (tr, te), (pt, ps) in zip(folds, fitted):
+        P_t[te], P_s[te] = pt, ps
+    L_t = _centred_log(P_t)
+    mimicked = parallel(delayed(_fold_mimic)(mimic, X_b, L_t, tr, te, seed + len(folds) + k)
+                        for k, (tr, te) in enumerate(folds))
+    M = np.zeros((n, n_classes))
+    for (tr, te), m in zip(folds, mimicked):
+        M[te] = m
+    return P_t, P_s, M
+
+
+# ---------------------------------------------------------------- statistics
+def _gamma_from_sums(sse, s1, s2, n):
+    """Variance-weighted R^2 = 1 - SSE / SST from per-class sums (vectorised over resamples)."""
+    sst = (s2 - s1**2 / n[..., None]).sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r2 = 1.0 - sse / sst
+    return np.clip(np.where(sst > 0, r2, 0.0), 0.0, 1.0)
+
+
+def _verdict(gain, ci):
+    if gain >= VERDICT_THRESHOLDS["helps"] and ci[0] > 0:
+        return "helps"
+    if gain <= VERDICT_THRESHOLDS["hurts"] and ci[1] < 0:
+        return "likely to hurt"
+    return "unlikely to help"
+
+
+def diagnose(X_a, X_b, y, *, teacher=None, mimic=None, student=None, cv=5, n_bootstrap=200, random_state=None,
+             n_jobs=None):
+    """Predict, before training, whether crossmodal KD from modality a to b will help.
+
+    A teacher is fitted on modality ``X_a`` and a student on ``X_b``, both
+    cross-fitted. The teacher's out-of-fold log-probabilities (centred per
+    row) are regressed on ``X_b``, again cross-fitted: the *mimic*, the part
+    of the teacher's decision that a model on *b* can reproduce. From these
+    out-of-fold predictions come ``gamma`` (the share of the teacher's
+    decision predictable from *b*), the accuracies of teacher, student and
+    mimic, and the predicted gain of distillation.
+
+    Parameters
+    ----------
+    X_a : array-like of shape (n_samples, n_features_a)
+        The teacher's modality.
+    X_b : array-like of shape (n_samples, n_features_b)
+        The student's modality, the same samples row for row.
+    y : array-like of shape (n_samples,)
+        Class labels.
+    teacher : classifier or None, default=None
+        Any scikit-learn classifier with ``predict_proba`` (cloned per fold).
+        ``None``: linear discriminant analysis on standardised columns with a
+        Ledoit-Wolf-shrunk pooled covariance (closed form, fast).
+    mimic : regressor or None, default=None
+        Any multi-output scikit-learn regressor from ``X_b`` to the teacher's
+        centred log-probabilities (cloned per fold). ``None``: closed-form
+        ridge (penalty 1 on columns standardised per fold).
+    student : classifier or None, default=None
+        The label-trained model on ``X_b``, same rules and default as
+        ``teacher``.
+    cv : int or cross-validation splitter, default=5
+        Folds of the cross-fitting: an integer gives shuffled
+        :class:`~sklearn.model_selection.StratifiedKFold`; a splitter must
+        put every row in exactly one test fold.
+    n_bootstrap : int, default=200
+        Bootstrap resamples of the rows (of the out-of-fold predictions; no
+        refit) for the 95% percentile intervals.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the folds, the estimators whose ``random_state`` is None, and
+        the bootstrap. The same seed gives the same result.
+    n_jobs : int or None, default=None
+        joblib workers over folds; results do not depend on it.
+
+    Returns
+    -------
+    DiagnoseResult
+        ``gamma``, ``gamma_ci``, ``predicted_gain``, ``predicted_gain_ci``,
+        ``teacher_score``, ``student_score``, ``mimic_score``, ``kd_score``,
+        ``verdict``; ``to_frame()`` and ``to_dict()`` for tables and JSON.
+
+    See Also
+    --------
+    CrossModalDistiller : the distillation whose pay-off this predicts.
+    MVDGenerator : data with a known ``gamma``.
+
+    Notes
+    -----
+    *gamma* is ``1 - SSE / SST`` summed over classes, where SSE is the mimic's
+    out-of-fold squared error on the centred teacher log-probabilities and
+    SST their total sum of squares: classes whose log-probability varies more
+    weigh more. On :class:`MVDGenerator` data with equal decision weights it
+    estimates the diagram's ``gamma = d0 / (d0 + d_sa + d_sb)``.
+
+    *predicted gain* comes from a linearised distilled student. For a linear
+    model fitted by least squares the solution for the target
+    ``rho * labels + (1 - rho) * teacher`` is the same mix of the two
+    solutions; so the KD student's out-of-fold scores are taken as
+    ``rho * S + (1 - rho) * M`` with ``rho = 0.5`` (the paper's equal
+    weights), ``S`` the label-trained student's centred log-probabilities
+    and ``M`` the mimic's prediction. ``kd_score`` is its accuracy and
+    ``predicted_gain = kd_score - student_score``.
+
+    Cross-fitting: every model scores only rows it was not fitted on. The
+    mimic's training targets are the teacher's out-of-fold predictions on its
+    training rows (as in stacking), so a held-out row can reach them only
+    through a teacher fitted on it, a second-order effect of size ~1/n.
+
+    *Verdict*: ``"helps"`` when ``predicted_gain >= 0.005`` and the lower
+    end of its interval is above 0; ``"likely to hurt"`` when
+    ``predicted_gain <= -0.005`` and the upper end is below 0; otherwise
+    ``"unlikely to help"``. The thresholds (:data:`VERDICT_THRESHOLDS`) were
+    calibrated once on MVD data that no report uses
+    (``scripts/calibrate_diagnose.py``), never on the data a call reports.
+
+    The intervals resample rows of fixed out-of-fold predictions: they
+    carry the sampling noise of the scored rows, not the variability of the
+    fitted models.
+
+    References
+    ----------
+    Xue, Z., Gao, Z., Ren, S., Zhao, H. (2023). The Modality Focusing
+    Hypothesis: Towards Understanding Crossmodal Knowledge Distillation.
+    ICLR 2023.
+
+    Examples
+    --------
+    >>> from crossmodal import diagnose, make_modality_venn
+    >>> X_a, X_b, y = make_modality_venn(1000, n_general=8, n_specific_a=1, n_specific_b=1, random_state=0)
+    >>> result = diagnose(X_a, X_b, y, random_state=0)
+    >>> result.gamma > 0.5
+    True
+    """
+    X_a = check_modality(X_a, "X_a")
+    X_b = check_modality(X_b, "X_b")
+    check_paired_samples(X_a, X_b, "X_a", "X_b")
+    classes, y_encoded = _check_target(y, len(X_a))
+    teacher = _check_classifier(teacher, "teacher")
+    student = _check_classifier(student, "student")
+    mimic = _check_mimic(mimic)
+    n_bootstrap = check_positive_int(n_bootstrap, "n_bootstrap")
+    rng = check_random_state(random_state)
+    fold_seed, fit_seed, boot_seed = (int(s) for s in rng.randint(0, SEED_MAX, size=3))
+    folds = _check_folds(cv, y_encoded, fold_seed)
+    n, n_classes = len(y_encoded), len(classes)
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        P_t, P_s, M = _cross_fit(teacher, student, mimic, X_a, X_b, y_encoded, folds, n_classes, fit_seed, n_jobs)
+    L_t = _centred_log(P_t)
+    blend = _RHO * _centred_log(P_s) + (1.0 - _RHO) * M
+
+    correct = {name: (np.argmax(S, axis=1) == y_encoded).astype(np.float64)
+               for name, S in (("teacher", P_t), ("student", P_s), ("mimic", M), ("kd", blend))}
+    sq_err = ((L_t - M) ** 2).sum(axis=1)
+    gamma = float(_gamma_from_sums(sq_err.sum(), L_t.sum(axis=0), (L_t**2).sum(axis=0), np.float64(n)))
+    gain_rows = correct["kd"] - correct["student"]
+
+    # Bootstrap: multinomial row counts, every statistic a weighted sum.
+    boot_rng = np.random.default_rng(boot_seed)
+    W = boot_rng.multinomial(n, np.full(n, 1.0 / n), size=n_bootstrap).astype(np.float64)
+    gammas = _gamma_from_sums(W @ sq_err, W @ L_t, W @ L_t**2, np.full(n_bootstrap, float(n)))
+    gains = W @ gain_rows / n
+    alpha = (1.0 - _CONFIDENCE) / 2
+    gamma_ci = tuple(float(v) for v in np.quantile(gammas, [alpha, 1 - alpha]))
+    gain_ci = tuple(float(v) for v in np.quantile(gains, [alpha, 1 - alpha]))
+    predicted_gain = float(gain_rows.mean())
+    return DiagnoseResult(
+        gamma=gamma, gamma_ci=gamma_ci, predicted_gain=predicted_gain, predicted_gain_ci=gain_ci,
+        teacher_score=float(correct["teacher"].mean()), student_score=float(correct["student"].mean()),
+        mimic_score=float(correct["mimic"].mean()), kd_score=float(correct["kd"].mean()),
+        verdict=_verdict(predicted_gain, gain_ci), n_samples=n, n_splits=len(folds), n_bootstrap=n_bootstrap,
+    )
