@@ -31,6 +31,7 @@ EXPERIMENTS = {
     "synthetic": "crossmodal.experiments.synthetic",
     "ranking": "crossmodal.experiments.ranking",
     "case-study": "crossmodal.experiments.case_study",
+    "diagnose": "crossmodal.experiments.diagnose",
 }
 _REQUIRED = ("synthetic",)
 

@@ -89,8 +89,7 @@ def _mvd_run(run, run_seed, settings, setup, n_bootstrap):
                            true_gamma=gen.gamma_, measured_gain=float(kd - nokd))
                 for tag, res in (("200", small), (str(_N_BIG), big)):
                     row.update({f"gamma_{tag}": res.gamma, f"gamma_lo_{tag}": res.gamma_ci[0],
-                                f"gamma_hi_{tag}": res.gamma_ci[1], f"predicted_gain_{tag}": res.predicted_gain,
-                                f"mimic_gain_{tag}": res.mimic_score - res.student_score})
+                                f"gamma_hi_{tag}": res.gamma_ci[1], f"predicted_gain_{tag}": res.predicted_gain})
                 rows.append(row)
     return rows
 
@@ -156,7 +155,7 @@ def _real_run(run, run_seed, dataset, epochs, n_bootstrap):
                              predicted_gain=res.predicted_gain, predicted_gain_lo=res.predicted_gain_ci[0],
                              predicted_gain_hi=res.predicted_gain_ci[1], gamma=res.gamma,
                              teacher_score=res.teacher_score, student_score=res.student_score,
-                             mimic_score=res.mimic_score, kd_score=res.kd_score,
+                             mimic_score=res.mimic_score,
                              accuracy_gap=res.teacher_score - res.student_score, verdict=res.verdict))
     return rows
 
@@ -189,7 +188,6 @@ def real_summary(real):
     per_pair = real.groupby(["dataset", "teacher_view", "student_view"], sort=False)[
         ["measured_gain", "predicted_gain", "teacher_score", "accuracy_gap", "gamma", "mimic_score",
          "student_score"]].mean().reset_index()
-    per_pair["mimic_gain"] = per_pair["mimic_score"] - per_pair["student_score"]
     return per_pair
 
 
@@ -318,9 +316,9 @@ def run(out_dir, *, runs=None, seed=0, jobs=None, quick=False, progress=False):
     for dataset in datasets:
         part = per_pair[per_pair["dataset"] == dataset]
         rival_rows.append([dataset, len(part)] + [f"{_spearman(part[c], part['measured_gain']):.3f}" for c in
-                                                  ("predicted_gain", "mimic_gain", "gamma", "teacher_score",
+                                                  ("predicted_gain", "gamma", "teacher_score",
                                                    "accuracy_gap")])
-    rival_table = markdown_table(["dataset", "pairs", "predicted gain", "mimic - student accuracy", "gamma",
+    rival_table = markdown_table(["dataset", "pairs", "predicted gain", "gamma",
                                   "teacher accuracy", "teacher - student accuracy"], rival_rows)
     pair_rows = [[r.dataset, r.teacher_view, r.student_view, f"{100 * r.predicted_gain:+.2f}",
                   f"{100 * r.measured_gain:+.2f}", f"{r.gamma:.3f}", f"{r.teacher_score:.3f}",
