@@ -16,10 +16,11 @@ from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import column_or_1d, has_fit_parameter
 from threadpoolctl import threadpool_limits
 
-from ._torch_utils import SEED_MAX
 from ._validation import check_at_least_two_classes, check_modality, check_paired_samples, check_positive_int
 
 __all__ = ["diagnose", "DiagnoseResult", "VERDICT_THRESHOLDS"]
+
+_SEED_MAX = 2**31 - 1
 
 #: Verdict thresholds on the predicted gain (fractions of accuracy). Calibrated
 #: once by ``scripts/calibrate_diagnose.py`` on MVD data (random diagrams,
@@ -232,7 +233,7 @@ def _check_folds(cv, y_encoded, seed):
                 f"cv={cv} needs at least {cv} samples of every class; the smallest class has {int(counts.min())}."
             )
         splitter = StratifiedKFold(n_splits=int(cv), shuffle=True, random_state=seed)
-    elif hasattr(cv, "split"):
+    elif hasattr(cv, "split") and hasattr(cv, "get_n_splits"):
         splitter = cv
     else:
         raise ValueError(f"cv must be an integer >= 2 or a cross-validation splitter; got {cv!r}.")
@@ -469,7 +470,7 @@ def diagnose(X_a, X_b, y, *, teacher=None, mimic=None, student=None, cv=5, n_boo
     mimic = _check_mimic(mimic)
     n_bootstrap = check_positive_int(n_bootstrap, "n_bootstrap")
     rng = check_random_state(random_state)
-    fold_seed, fit_seed, boot_seed = (int(s) for s in rng.randint(0, SEED_MAX, size=3))
+    fold_seed, fit_seed, boot_seed = (int(s) for s in rng.randint(0, _SEED_MAX, size=3))
     folds = _check_folds(cv, y_encoded, fold_seed)
     n, n_classes = len(y_encoded), len(classes)
 
