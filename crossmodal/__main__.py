@@ -4,6 +4,8 @@
 
     crossmodal reproduce [EXPERIMENT ...] [--runs N] [--seed S] [--jobs J]
                          [--quick] [--out DIR] [--quiet]
+    crossmodal diagnose FILE [FILE FILE] [--teacher-columns A] [--student-columns B]
+                        [--target Y] [--cv K] [--n-bootstrap B] [--seed S] [--json]
     crossmodal --version
     python -m crossmodal ...
 
@@ -21,7 +23,7 @@ import os
 import sys
 import time
 
-from . import __version__
+from . import __version__, _diagnose_cli
 
 __all__ = ["main", "EXPERIMENTS", "available_experiments", "load_experiment"]
 
@@ -121,6 +123,7 @@ def build_parser():
     rep.add_argument("--out", default="crossmodal_reproduce",
                      help="output folder (default: ./crossmodal_reproduce)")
     rep.add_argument("--quiet", action="store_true", help="no progress bars")
+    _diagnose_cli.add_parser(commands, _positive_int, _int)
     return parser
 
 
@@ -175,6 +178,8 @@ def main(argv=None):
     if args.command is None:
         parser.print_help(sys.stderr)
         parser.exit(2, "crossmodal: error: a command is required (try: crossmodal reproduce --quick)\n")
+    if args.command == "diagnose":
+        return _diagnose_cli.run(args.diagnose_parser, args)
     return _reproduce(parser, args)
 
 
