@@ -238,3 +238,13 @@ def test_shrunk_lda_soft_labels_match_hard_labels_for_one_hot(data):
     soft = _ShrunkLDA().fit_soft(X_a, np.eye(2)[y], np.array([0, 1]))
     np.testing.assert_allclose(hard.coef_, soft.coef_, rtol=1e-7, atol=1e-10)
     assert hard.score(X_a, y) > 0.7
+
+
+def test_missing_labels_in_an_object_target_are_rejected():
+    X_a, X_b, y = BASE
+    labels = np.array(["no", "yes"], dtype=object)[y]
+    labels[7] = None
+    with pytest.raises(ValueError, match="y must hold class labels; got None or NaN values"):
+        diagnose(X_a, X_b, labels)
+    result = diagnose(X_a, X_b, np.array(["no", "yes"])[y], n_bootstrap=10, random_state=0)
+    assert 0.0 <= result.gamma <= 1.0
