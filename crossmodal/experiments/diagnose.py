@@ -179,6 +179,10 @@ def _spearman(a, b):
     return float(spearmanr(a, b).statistic)
 
 
+def _fmt(value):
+    return "n/a" if np.isnan(value) else f"{value:.3f}"
+
+
 def _gamma_summary(mvd, tag, family, hyperplane=None):
     part = mvd[mvd["family"] == family]
     if hyperplane is not None:
@@ -321,11 +325,13 @@ def run(out_dir, *, runs=None, seed=0, jobs=None, quick=False, progress=False):
     rival_rows = []
     for dataset in datasets:
         part = per_pair[per_pair["dataset"] == dataset]
-        rival_rows.append([dataset, len(part)] + [f"{_spearman(part[c], part['measured_gain']):.3f}" for c in
-                                                  ("predicted_gain", "gamma", "teacher_score",
-                                                   "accuracy_gap")])
-    rival_table = markdown_table(["dataset", "pairs", "predicted gain", "gamma",
-                                  "teacher accuracy", "teacher - student accuracy"], rival_rows)
+        signs = int(np.sum(np.sign(part["predicted_gain"]) == np.sign(part["measured_gain"])))
+        rival_rows.append([dataset, len(part)] + [_fmt(_spearman(part[c], part["measured_gain"])) for c in
+                                                  ("predicted_gain", "gamma", "teacher_score", "accuracy_gap")]
+                          + [f"{signs}/{len(part)}"])
+    rival_table = markdown_table(["dataset", "pairs", "predicted gain", "gamma", "teacher accuracy",
+                                  "teacher - student accuracy", "sign of predicted = sign of measured"],
+                                 rival_rows) + "\n\n(n/a: fewer than 3 pairs, no rank correlation.)"
     pair_rows = [[r.dataset, r.teacher_view, r.student_view, f"{100 * r.predicted_gain:+.2f}",
                   f"{100 * r.measured_gain:+.2f}", f"{r.gamma:.3f}", f"{r.teacher_score:.3f}",
                   f"{r.student_score:.3f}"] for r in per_pair.itertuples()]
