@@ -8,6 +8,8 @@ markdown path), ``files`` and ``checks`` (a list of
 
 * :mod:`crossmodal.experiments.synthetic` -- synthetic Gaussian data: Fig. 2,
   Fig. 3 and Table 2 of Xue et al. (ICLR 2023).
+* :mod:`crossmodal.experiments.diagnose` -- does :func:`crossmodal.diagnose`
+  predict the measured pay-off of distillation (MVD data, mfeat, av-digits)?
 
 Shared output helpers live in :mod:`crossmodal.experiments._report`; the
 batched trainer of many small linear models in
