@@ -33,8 +33,8 @@ VERDICT_THRESHOLDS = {"helps": 0.0, "hurts": -0.03}
 
 # Teacher probabilities are clipped here before the logarithm.
 _PROBA_FLOOR = 1e-6
-# Ridge penalty of the default mimic, on standardised student columns.
-_RIDGE_ALPHA = 1.0
+# Ridge penalties the default mimic chooses from (leave-one-out), on standardised student columns.
+_RIDGE_ALPHAS = tuple(np.logspace(-2, 4, 13))
 # Soft labels below this mass are dropped when a student learns them through sample weights.
 _SOFT_LABEL_FLOOR = 1e-3
 _CONFIDENCE = 0.95
@@ -188,16 +188,35 @@ def _centred_log(proba):
     return log_p - log_p.mean(axis=1, keepdims=True)
 
 
-def _ridge_fit_predict(X_train, T_train, X_test, alpha=_RIDGE_ALPHA):
-    """Closed-form ridge (intercept unpenalised) on columns standardised on the training rows."""
+def _ridge_fit_predict(X_train, T_train, X_test, alphas=_RIDGE_ALPHAS):
+    """Closed-form ridge on columns standardised on the training rows, penalty chosen by leave-one-out.
+
+    One eigendecomposition of the Gram matrix gives, for every penalty in
+    ``alphas``, the ridge fit and its exact leave-one-out residuals
+    ``e_i / (1 - h_ii)`` (summed over target columns); the penalty with the
+    smallest leave-one-out error is used (ties: the first, smallest).
+    """
     mean = X_train.mean(axis=0)
     scale = X_train.std(axis=0)
     scale[scale == 0] = 1.0
     Z = (X_train - mean) / scale
     t_mean = T_train.mean(axis=0)
-    gram = Z.T @ Z
-    gram[np.diag_indices_from(gram)] += alpha
-    coef = np.linalg.solve(gram, Z.T @ (T_train - t_mean))
+    T = T_train - t_mean
+    eigval, eigvec = np.linalg.eigh(Z.T @ Z)
+    eigval = np.clip(eigval, 0.0, None)
+    Q = Z @ eigvec
+    QT = Q.T @ T
+    Q2 = Q**2
+    best = None
+    for alpha in alphas:
+        inv = 1.0 / (eigval + alpha)
+        fitted = Q @ (QT * inv[:, None])
+        leverage = Q2 @ inv
+        loo = ((T - fitted) / (1.0 - leverage)[:, None]) ** 2
+        error = float(loo.sum())
+        if best is None or error < best[0]:
+            best = (error, inv)
+    coef = eigvec @ (QT * best[1][:, None])
     return ((X_test - mean) / scale) @ coef + t_mean
 
 
@@ -288,8 +307,9 @@ def diagnose(X_a, X_b, y, *, teacher=None, mimic=None, student=None, cv=5, n_boo
     mimic : regressor or None, default=None
         The model behind ``gamma``: any multi-output scikit-learn regressor
         from ``X_b`` to the teacher's centred log-probabilities (cloned per
-        fold). ``None``: closed-form ridge (penalty 1 on columns standardised
-        per fold).
+        fold). ``None``: closed-form ridge on columns standardised per fold,
+        its penalty chosen per fold by exact leave-one-out error from
+        ``10**-2 ... 10**4`` (13 values).
     student : classifier or None, default=None
         The model on ``X_b``, same rules and default as ``teacher``; fitted
         once to the labels and once to the teacher's probabilities.

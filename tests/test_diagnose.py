@@ -248,3 +248,19 @@ def test_missing_labels_in_an_object_target_are_rejected():
         diagnose(X_a, X_b, labels)
     result = diagnose(X_a, X_b, np.array(["no", "yes"])[y], n_bootstrap=10, random_state=0)
     assert 0.0 <= result.gamma <= 1.0
+
+
+@pytest.mark.parametrize("signal", [0.1, 3.0])
+def test_default_mimic_equals_ridgecv_with_leave_one_out(signal):
+    from sklearn.linear_model import RidgeCV
+
+    from crossmodal._diagnose import _RIDGE_ALPHAS, _ridge_fit_predict
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(150, 20)) * 3 + 1
+    T = signal * X[:, :3] @ rng.normal(size=(3, 4)) + rng.normal(size=(150, 4))
+    X_test = rng.normal(size=(30, 20))
+    mean, sd = X.mean(axis=0), X.std(axis=0)
+    reference = RidgeCV(alphas=_RIDGE_ALPHAS).fit((X - mean) / sd, T)
+    np.testing.assert_allclose(_ridge_fit_predict(X, T, X_test), reference.predict((X_test - mean) / sd),
+                               rtol=1e-7, atol=1e-9)
