@@ -19,6 +19,8 @@ _LAZY = {
     "CrossModalDistiller": "crossmodal._distiller",
     "ModalityGeneralRanker": "crossmodal._ranker",
     "permutation_salience": "crossmodal._salience",
+    "diagnose": "crossmodal._diagnose",
+    "DiagnoseResult": "crossmodal._diagnose",
     "nets": "crossmodal.nets",
     "datasets": "crossmodal.datasets",
     "experiments": "crossmodal.experiments",
@@ -27,7 +29,9 @@ _LAZY = {
 __all__ = [
     "CrossModalDistiller",
     "MVDGenerator",
+    "DiagnoseResult",
     "ModalityGeneralRanker",
+    "diagnose",
     "make_modality_venn",
     "permutation_salience",
     "__version__",

@@ -4,6 +4,8 @@
 
     crossmodal reproduce [EXPERIMENT ...] [--runs N] [--seed S] [--jobs J]
                          [--quick] [--out DIR] [--quiet] [--strict]
+    crossmodal diagnose FILE [FILE FILE] [--teacher-columns A] [--student-columns B]
+                        [--target Y] [--cv K] [--n-bootstrap B] [--seed S] [--json]
     crossmodal --version
     python -m crossmodal ...
 
@@ -22,7 +24,7 @@ import os
 import sys
 import time
 
-from . import __version__
+from . import __version__, _diagnose_cli
 
 __all__ = ["main", "EXPERIMENTS", "available_experiments", "load_experiment"]
 
@@ -32,6 +34,7 @@ EXPERIMENTS = {
     "synthetic": "crossmodal.experiments.synthetic",
     "ranking": "crossmodal.experiments.ranking",
     "case-study": "crossmodal.experiments.case_study",
+    "diagnose": "crossmodal.experiments.diagnose",
 }
 _REQUIRED = ("synthetic",)
 
@@ -124,6 +127,7 @@ def build_parser():
     rep.add_argument("--strict", action="store_true",
                      help="exit with status 1 when any trend check fails (N/A checks, not evaluated, do not "
                      "count); default: status 0 whatever the checks say")
+    _diagnose_cli.add_parser(commands, _positive_int, _int)
     return parser
 
 
@@ -191,6 +195,8 @@ def main(argv=None):
     command_parser = _command_parser(parser, args.command)
     if extra:
         command_parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if args.command == "diagnose":
+        return _diagnose_cli.run(args.diagnose_parser, args)
     return _reproduce(command_parser, args)
 
 

@@ -337,7 +337,36 @@ GENERATOR = [
         r"'return_info' parameter.*Got 'yes'"),
 ]
 
-BAD_INPUTS = DISTILLER_FIT + DISTILLER_PREDICT + RANKER + SALIENCE + GENERATOR
+def _diagnose_data(n=40):
+    return make_modality_venn(n, n_general=2, n_specific_a=1, n_specific_b=1, n_noise_a=2, n_noise_b=2,
+                              random_state=0)
+
+
+def _diagnose(**changes):
+    X_a, X_b, y = _diagnose_data()
+    args = dict(X_a=X_a, X_b=X_b, y=y, n_bootstrap=5)
+    args.update(changes)
+    return crossmodal.diagnose(args.pop("X_a"), args.pop("X_b"), args.pop("y"), **args)
+
+
+def _with_nan(X):
+    X = X.copy()
+    X[0, 0] = np.nan
+    return X
+
+
+DIAGNOSE = [
+    row("diagnose-rows", lambda: _diagnose(X_b=_diagnose_data()[1][:30]), ValueError,
+        r"X_a and X_b have different numbers of samples: 40 and 30"),
+    row("diagnose-nan", lambda: _diagnose(X_a=_with_nan(_diagnose_data()[0])), ValueError, r"X_a.*NaN"),
+    row("diagnose-one-class", lambda: _diagnose(y=np.zeros(40, dtype=int)), ValueError, r"y has 1 class"),
+    row("diagnose-teacher", lambda: _diagnose(teacher=KMeans(2)), TypeError,
+        r"teacher must be a scikit-learn classifier with fit and predict_proba; got KMeans"),
+    row("diagnose-cv", lambda: _diagnose(cv=1), ValueError, r"cv must be an integer >= 2"),
+    row("diagnose-random_state", lambda: _diagnose(random_state="seed"), ValueError, r"'seed' cannot be used to seed"),
+]
+
+BAD_INPUTS = DISTILLER_FIT + DISTILLER_PREDICT + RANKER + SALIENCE + GENERATOR + DIAGNOSE
 
 
 def _innermost_frame_outside_torch_numba(excinfo):
@@ -357,10 +386,11 @@ def test_bad_input_raises_clear_error(call, exc, match):
 def test_table_covers_every_public_callable():
     """Each public estimator or function has rows in the table."""
     ids = " ".join(p.id for p in BAD_INPUTS)
-    for prefix in ("kd.fit", "kd.predict", "ranker.fit", "ranker.transform", "salience-", "gen.param", "gen.sample", "venn-"):
+    for prefix in ("kd.fit", "kd.predict", "ranker.fit", "ranker.transform", "salience-", "gen.param", "gen.sample", "venn-", "diagnose-"):
         assert prefix in ids
     assert set(crossmodal.__all__) - {"__version__"} == {
         "CrossModalDistiller", "MVDGenerator", "ModalityGeneralRanker", "make_modality_venn", "permutation_salience",
+        "diagnose", "DiagnoseResult",
     }
 
 

@@ -10,6 +10,8 @@ markdown path), ``files`` and ``checks`` (a list of
   Fig. 3 and Table 2 of Xue et al. (ICLR 2023).
 * :mod:`crossmodal.experiments.ranking` -- focused teachers on real data, the
   paper's RAVDESS protocol (Tables 4 and 8, Fig. 5).
+* :mod:`crossmodal.experiments.diagnose` -- does :func:`crossmodal.diagnose`
+  predict the measured pay-off of distillation (MVD data, mfeat, av-digits)?
 
 Shared output helpers live in :mod:`crossmodal.experiments._report`; the
 batched trainer of many small linear models in

@@ -1,0 +1,45 @@
+"""Tests of ``crossmodal reproduce diagnose`` (crossmodal/experiments/diagnose.py) at tiny size."""
+
+import numpy as np
+import pandas as pd
+
+from crossmodal.experiments import diagnose as experiment
+from crossmodal.experiments.synthetic import QUICK_SETUP, table2_params
+
+
+def test_one_mvd_run_has_every_column_and_the_true_gamma():
+    settings = [("table2", "xs1=10,xs2=30", table2_params(10, 30))]
+    rows = experiment._mvd_run(0, 0, settings, QUICK_SETUP, n_bootstrap=20)
+    assert len(rows) == 1
+    row = rows[0]
+    assert row["true_gamma"] == 0.75
+    for tag in ("200", "2000"):
+        assert 0.0 <= row[f"gamma_lo_{tag}"] <= row[f"gamma_{tag}"] <= row[f"gamma_hi_{tag}"] <= 1.0
+    assert -1.0 <= row["measured_gain"] <= 1.0
+
+
+def _frames(predicted_noise):
+    rng = np.random.default_rng(0)
+    mvd = []
+    for family, values in (("fig2", (0.0, 0.25, 0.5, 1.0)), ("table2", (0.25, 0.5, 0.75))):
+        for g in values:
+            for run in range(2):
+                row = dict(family=family, setting=f"g={g}", hyperplane="ones" if family == "table2" else "normal",
+                           run=run, true_gamma=g, measured_gain=g / 10)
+                for tag in ("200", "2000"):
+                    row.update({f"gamma_{tag}": g, f"gamma_lo_{tag}": g - 0.01, f"gamma_hi_{tag}": g + 0.01,
+                                f"predicted_gain_{tag}": g / 10})
+                mvd.append(row)
+    measured = np.linspace(-0.05, 0.05, 30)
+    real = pd.DataFrame(dict(dataset="mfeat", teacher_view=[f"t{i}" for i in range(30)], student_view="s", run=0,
+                             measured_gain=measured, predicted_gain=measured + predicted_noise * rng.normal(size=30),
+                             teacher_score=rng.random(30), accuracy_gap=rng.random(30), gamma=rng.random(30),
+                             mimic_score=0.5, student_score=0.5))
+    return pd.DataFrame(mvd), real
+
+
+def test_checks_pass_on_perfect_estimates_and_fail_on_noise():
+    checks = {c.name: c for c in experiment.check_trends(*_frames(0.0))}
+    assert all(c.passed for c in checks.values()), [c.line() for c in checks.values() if not c.passed]
+    noisy = {c.name: c for c in experiment.check_trends(*_frames(1.0))}
+    assert noisy["mfeat (30 ordered pairs): Spearman(predicted gain, measured gain)"].passed is False
