@@ -27,7 +27,8 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from crossmodal._diagnose import diagnose
-from crossmodal.experiments.synthetic import PAPER_SETUP, _acc, _draw, _fit, _proba, default_linear_init
+from crossmodal.experiments.diagnose import paper_protocol_accuracies
+from crossmodal.experiments.synthetic import PAPER_SETUP, _draw
 
 GRID = (0.0, 0.005, 0.01, 0.02, 0.03, 0.05, 0.08)
 MARGIN = 0.005
@@ -49,14 +50,8 @@ def measure(seed, n_train):
                                         np.random.SeedSequence(seed).generate_state(5))}
     setup = dataclasses.replace(PAPER_SETUP, n_train=n_train)
     data = _draw(params, seeds, setup)
-    gen = data["gen"]
-    (Xa, Xb, y), (_, Xb_te, y_te) = data["train"], data["test"]
-    teacher = _fit([default_linear_init(gen.n_features_a_, 2, seeds["teacher"])], [Xa], [y], setup)
-    proba = _proba(teacher, [Xa])
-    init = [default_linear_init(gen.n_features_b_, 2, seeds["student"])] * 2
-    students = _fit(init, [Xb] * 2, [y] * 2, setup, kl_weight=[0.0, PAPER_SETUP.kl_weight],
-                    teacher_proba=np.concatenate([proba, proba]))
-    nokd, kd = _acc(students, [Xb_te] * 2, [y_te] * 2)
+    Xa, Xb, y = data["train"]
+    nokd, kd = paper_protocol_accuracies(data, seeds, setup)
     res = diagnose(Xa, Xb, y, random_state=seed)
     return float(kd - nokd), res.predicted_gain, res.predicted_gain_ci
 

@@ -65,6 +65,24 @@ def _mvd_settings(quick):
             + [("table2", f"xs1={a},xs2={b}", table2_params(a, b)) for a, b in table2])
 
 
+def paper_protocol_accuracies(data, seeds, setup):
+    """Test accuracies of the no-KD and the KD student of the paper's synthetic protocol on ``data``.
+
+    ``data`` and ``seeds`` as :func:`crossmodal.experiments.synthetic._draw`
+    makes and takes them: a linear teacher on modality a, then two linear
+    students on b from the same initial weights, one on labels alone.
+    """
+    gen = data["gen"]
+    (Xa, Xb, y), (_, Xb_te, y_te) = data["train"], data["test"]
+    teacher = _fit([default_linear_init(gen.n_features_a_, 2, seeds["teacher"])], [Xa], [y], setup)
+    proba = _proba(teacher, [Xa])
+    init = [default_linear_init(gen.n_features_b_, 2, seeds["student"])] * 2
+    students = _fit(init, [Xb] * 2, [y] * 2, setup, kl_weight=[0.0, setup.kl_weight],
+                    teacher_proba=np.concatenate([proba, proba]))
+    nokd, kd = _acc(students, [Xb_te] * 2, [y_te] * 2)
+    return nokd, kd
+
+
 def _mvd_run(run, run_seed, settings, setup, n_bootstrap):
     """One seed: paper-protocol KD gain at n=200 and diagnose at n=200 and n=2000, per setting."""
     rows = []
@@ -75,13 +93,8 @@ def _mvd_run(run, run_seed, settings, setup, n_bootstrap):
                 seeds = _run_seeds(run_seed, "fig2" if family == "fig2" else "table2")
                 data = _draw(p, seeds, setup)
                 gen = data["gen"]
-                (Xa, Xb, y), (Xa_te, Xb_te, y_te) = data["train"], data["test"]
-                teacher = _fit([default_linear_init(gen.n_features_a_, 2, seeds["teacher"])], [Xa], [y], setup)
-                proba = _proba(teacher, [Xa])
-                init = [default_linear_init(gen.n_features_b_, 2, seeds["student"])] * 2
-                students = _fit(init, [Xb] * 2, [y] * 2, setup, kl_weight=[0.0, setup.kl_weight],
-                                teacher_proba=np.concatenate([proba, proba]))
-                nokd, kd = _acc(students, [Xb_te] * 2, [y_te] * 2)
+                Xa, Xb, y = data["train"]
+                nokd, kd = paper_protocol_accuracies(data, seeds, setup)
                 small = diagnose(Xa, Xb, y, n_bootstrap=n_bootstrap, random_state=run_seed)
                 Xa2, Xb2, y2 = gen.sample(_N_BIG, random_state=seeds["train2"])
                 big = diagnose(Xa2, Xb2, y2, n_bootstrap=n_bootstrap, random_state=run_seed)
