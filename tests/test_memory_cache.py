@@ -97,6 +97,22 @@ def test_same_result_with_and_without_memory(data, tmp_path, fits, layer):
         np.testing.assert_array_equal(second.teacher_.predict_proba(X32), plain.teacher_.predict_proba(X32))
 
 
+def test_joint_teacher_is_served_by_the_cached_ranker(data, tmp_path, fits):
+    """teacher="joint": the teacher is the ranker's f_a, so one cached ranking serves every ratio."""
+    X_a, X_b, y = data
+    plain = distiller(layer=0, teacher="joint").fit(X_b, y, X_teacher=X_a)
+    cold = distiller(layer=0, teacher="joint", memory=tmp_path).fit(X_b, y, X_teacher=X_a)
+    assert (fits["teacher"], fits["focus"]) == (0, 2)
+    for ratio in (0.5, 0.25):
+        fits["reset"]()
+        warm = distiller(layer=0, teacher="joint", memory=tmp_path).set_params(focus__ratio=ratio)
+        warm.fit(X_b, y, X_teacher=X_a)
+        assert (fits["teacher"], fits["focus"]) == (0, 0)  # no refit of the pair
+        want = distiller(layer=0, teacher="joint").set_params(focus__ratio=ratio).fit(X_b, y, X_teacher=X_a)
+        assert_same_fit(want, warm, X_b)
+    assert_same_fit(plain, cold, X_b)
+
+
 def test_selection_is_served_by_one_ranker(data, tmp_path, fits):
     """mode / ratio / nullify reuse the cached ranker; the teacher sees other data, so it is refitted."""
     X_a, X_b, y = data
