@@ -13,14 +13,13 @@ from sklearn.utils import Bunch, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 from sklearn.utils.validation import check_is_fitted
 
-from crossmodal._validation import check_positive_int
+from crossmodal._validation import SEED_MAX, check_positive_int
 
 __all__ = ["MVDGenerator", "make_modality_venn"]
 
 # sqrt(E[tanh(u)^2]) for u ~ N(0, 1) (200-point Gauss-Hermite quadrature); dividing
 # by it gives the "mlp" mixing outputs a mean variance of one, like the latents.
 _TANH_STD = 0.6279287303491066
-_SEED_HIGH = np.iinfo(np.int32).max
 
 _COUNT = [Interval(Integral, 0, None, closed="left")]
 _MVD_CONSTRAINTS = {
@@ -274,7 +273,7 @@ class MVDGenerator(BaseEstimator):
         n_decisive_seen = self._check_counts()
         rng = check_random_state(self.random_state)
         # One seed per component, drawn up front: changing `mixing` keeps the rule.
-        seed_rule, seed_mix_a, seed_mix_b, seed_samples = rng.randint(_SEED_HIGH, size=4)
+        seed_rule, seed_mix_a, seed_mix_b, seed_samples = rng.randint(SEED_MAX, size=4)
 
         self.gamma_ = self.n_general / n_decisive_seen
         self.alpha_ = self.n_specific_a / n_decisive_seen
@@ -330,7 +329,7 @@ class MVDGenerator(BaseEstimator):
         check_is_fitted(self, "coef_")
         n_samples = check_positive_int(n_samples, "n_samples")
         rng = self._sample_rng if random_state is None else check_random_state(random_state)
-        seed_latent, seed_noise_a, seed_noise_b = rng.randint(_SEED_HIGH, size=3)
+        seed_latent, seed_noise_a, seed_noise_b = rng.randint(SEED_MAX, size=3)
 
         latents = np.random.RandomState(seed_latent).standard_normal((n_samples, self.coef_.shape[1]))
         noise_a = np.random.RandomState(seed_noise_a).standard_normal((n_samples, self.n_noise_a))
@@ -431,7 +430,7 @@ def make_modality_venn(
     ((100, 25), (100, 50), 0.111)
     """
     rng = check_random_state(random_state)
-    seed_structure, seed_samples = rng.randint(_SEED_HIGH, size=2)
+    seed_structure, seed_samples = rng.randint(SEED_MAX, size=2)
     generator = MVDGenerator(
         n_general=n_general,
         n_specific_a=n_specific_a,

@@ -11,11 +11,12 @@ distilled from it.
 import warnings
 
 import numpy as np
-import torch
 from skorch import NeuralNet
 from sklearn.frozen import FrozenEstimator
 from sklearn.utils.metadata_routing import _routing_enabled, get_routing_for_object
 from sklearn.utils.validation import has_fit_parameter
+
+from ._torch_utils import numpy_dtype
 
 __all__ = ["check_teacher_output", "n_rows", "teacher_fit_params", "teacher_name", "to_teacher_dtype"]
 
@@ -55,8 +56,7 @@ def to_teacher_dtype(teacher, X):
     param = next(iter(net.module_.parameters()), None)
     if param is None or not param.dtype.is_floating_point:
         return X
-    dtype = torch.empty(0, dtype=param.dtype).numpy().dtype
-    return np.ascontiguousarray(X, dtype=dtype)
+    return np.ascontiguousarray(X, dtype=numpy_dtype(param.dtype))
 
 
 def teacher_fit_params(teacher, sample_weight):

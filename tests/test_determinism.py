@@ -28,8 +28,8 @@ from crossmodal import (
     CrossModalDistiller,
     ModalityGeneralRanker,
     MVDGenerator,
+    _rank_one_plan,
     _salience,
-    _salience_torch,
     make_modality_venn,
     permutation_salience,
 )
@@ -78,7 +78,7 @@ DISTANCES = ["mse", "mae", "kl"]
 
 
 def _plan_name(plan):
-    if isinstance(plan, _salience_torch.RankOnePlan):
+    if isinstance(plan, _rank_one_plan.RankOnePlan):
         return plan.kind
     return "torch-hooks" if plan.target is not None else "torch-split"
 
@@ -120,7 +120,7 @@ def _parallel_everywhere(monkeypatch):
     """Thresholds at zero: prange kernels, parallel permutation draws and the
     one-job thread fan-out run even on this tiny problem."""
     monkeypatch.setattr(_salience, "PARALLEL_MIN_WORK", 0)
-    monkeypatch.setattr(_salience_torch, "PARALLEL_MIN_WORK", 0)
+    monkeypatch.setattr(_rank_one_plan, "PARALLEL_MIN_WORK", 0)
     monkeypatch.setattr(_salience, "PARALLEL_MIN_INDICES", 0)
 
 

@@ -313,11 +313,11 @@ class CountingBackend(ThreadingBackend):
 @pytest.mark.parametrize("hidden_sizes", [(), (8,), (8, 6)])
 @pytest.mark.parametrize("threads_for_any_size", [False, True])
 def test_n_jobs_and_backends_give_identical_results(data, hidden_sizes, threads_for_any_size, monkeypatch):
-    from crossmodal import _salience, _salience_torch
+    from crossmodal import _rank_one_plan, _salience
 
     if threads_for_any_size:  # prange kernels and the one-job thread fan-out even for this tiny problem
         monkeypatch.setattr(_salience, "PARALLEL_MIN_WORK", 0)
-        monkeypatch.setattr(_salience_torch, "PARALLEL_MIN_WORK", 0)
+        monkeypatch.setattr(_rank_one_plan, "PARALLEL_MIN_WORK", 0)
         monkeypatch.setattr(_salience, "PARALLEL_MIN_INDICES", 0)
     X_a, X_b = data
     module_a, module_b = make_mlp(D_A, hidden_sizes, 1), make_mlp(D_B, (7,), 2)

@@ -22,7 +22,8 @@ from crossmodal import CrossModalDistiller, ModalityGeneralRanker, make_modality
 from crossmodal._distiller import _as_distillation_net
 from crossmodal._kd_net import DistillationNet
 from crossmodal._tight_loop import replaced_criterion
-from crossmodal._torch_utils import SEED_MAX, seeded
+from crossmodal._torch_utils import seeded
+from crossmodal._validation import SEED_MAX
 from crossmodal.nets import MLP
 
 N_ROWS, BATCH = 50, 16  # the last batch of an epoch has 2 rows
