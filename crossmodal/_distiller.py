@@ -15,7 +15,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, chec
 from ._kd_loss import teacher_log_probs as _teacher_log_probs
 from ._kd_net import DistillationNet
 from ._teacher_io import check_teacher_output, fitted_skorch_net, n_rows, teacher_fit_params, to_teacher_dtype
-from ._tight_loop import fit_seeded, fresh_module, replaced_criterion, sized_module_params
+from ._skorch_templates import fit_seeded, fresh_module, replaced_criterion, sized_module_params
 from ._torch_utils import predict_logits, resolve_device
 from ._validation import SEED_MAX, validate_numeric_data, check_at_least_two_classes, check_modality, check_paired_samples, check_probabilities
 from .nets import MLP

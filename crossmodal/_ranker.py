@@ -18,7 +18,7 @@ from sklearn.utils.validation import check_is_fitted, check_random_state
 from ._joint_net import JointPairNet
 from ._layer_mask import ChannelNullifier, layer_activations, resolve_layer
 from ._salience import permutation_salience
-from ._tight_loop import fit_seeded, fresh_module, replaced_criterion, sized_module_params
+from ._skorch_templates import fit_seeded, fresh_module, replaced_criterion, sized_module_params
 from ._torch_utils import resolve_device
 from ._validation import SEED_MAX, validate_numeric_data, check_at_least_two_classes, check_modality, check_paired_samples
 from .nets import MLP

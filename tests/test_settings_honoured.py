@@ -21,7 +21,7 @@ from torch.utils.data import SubsetRandomSampler, default_collate
 from crossmodal import CrossModalDistiller, ModalityGeneralRanker, make_modality_venn
 from crossmodal._distiller import _as_distillation_net
 from crossmodal._kd_net import DistillationNet
-from crossmodal._tight_loop import replaced_criterion
+from crossmodal._skorch_templates import replaced_criterion
 from crossmodal._torch_utils import seeded
 from crossmodal._validation import SEED_MAX
 from crossmodal.nets import MLP
