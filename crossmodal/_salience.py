@@ -45,9 +45,9 @@ DISTANCES = ("mse", "mae", "kl")
 #: batch_size is None: rows = FAST_BLOCK_BYTES / (widest layer * itemsize),
 #: clipped to [FAST_MIN_ROWS, FAST_MAX_ROWS] (512 rows for 256-wide float32
 #: layers). Blocks that stay in cache between the rank-1 kernel, the matrix
-#: product and the tail beat larger ones on a loaded machine (3.8 against
-#: 14 ms per pair at 2048 rows, 2 busy cores); on idle cores 512 to 2048 rows
-#: are within 5% (benchmarks/bench_salience.py --modes).
+#: product and the tail beat larger ones when the cores are busy, and are as
+#: fast on idle cores (``benchmarks/bench_salience.py --modes``; figures in
+#: ``benchmarks/RESULTS.md``).
 FAST_BLOCK_BYTES = 2**19
 FAST_MIN_ROWS = 128
 FAST_MAX_ROWS = 4096

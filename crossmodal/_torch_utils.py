@@ -26,8 +26,9 @@ __all__ = [
 ]
 
 # Below this many multiply-adds per optimisation step, one torch thread is
-# faster than several: the paper's 200 x 50 logistic regression ran 5x slower
-# with 2 threads than with 1 on a 2-core machine (thread wake-up dominates).
+# faster than several: waking the other threads costs more than the step
+# (the paper's 200 x 50 logistic regression: benchmarks/RESULTS.md,
+# "Distiller overhead").
 SMALL_STEP_FLOPS = 2_000_000
 
 
