@@ -8,11 +8,11 @@ of eq. (3) and to non-identity generating functions ``g^a``, ``g^b`` of eq. (2).
 from numbers import Integral
 
 import numpy as np
-from sklearn.base import BaseEstimator, _fit_context
+from sklearn.base import BaseEstimator
 from sklearn.utils import Bunch, check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 from sklearn.utils.validation import check_is_fitted
 
+from crossmodal._compat import Interval, StrOptions, _fit_context, validate_params
 from crossmodal._validation import SEED_MAX, check_positive_int
 
 __all__ = ["MVDGenerator", "make_modality_venn"]

@@ -12,8 +12,9 @@ import warnings
 
 import numpy as np
 from skorch import NeuralNet
+from sklearn import get_config
 from sklearn.frozen import FrozenEstimator
-from sklearn.utils.metadata_routing import _routing_enabled, get_routing_for_object
+from sklearn.utils.metadata_routing import get_routing_for_object
 from sklearn.utils.validation import has_fit_parameter
 
 from ._torch_utils import numpy_dtype
@@ -71,7 +72,7 @@ def teacher_fit_params(teacher, sample_weight):
     if sample_weight is None:
         return {}
     name = teacher_name(teacher)
-    if _routing_enabled():
+    if get_config()["enable_metadata_routing"]:
         request = get_routing_for_object(teacher)
         wanted = getattr(getattr(request, "fit", None), "requests", {}).get("sample_weight")
         if wanted is True:
