@@ -21,6 +21,9 @@ scikit-learn (re-exported below):
   (``sklearn.feature_selection.SelectorMixin`` or ``OneToOneFeatureMixin``,
   which do not fit the ranker's ``transform`` as they stand).
 
+The tests also catch ``sklearn.utils._param_validation.InvalidParameterError``
+(the error these constraints raise).
+
 skorch (a method, so not re-exported):
 
 * ``NeuralNet._set_training(training)``: puts every module and criterion of
