@@ -8,13 +8,13 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 from skorch import NeuralNet, NeuralNetClassifier
-from sklearn.base import BaseEstimator, _fit_context
+from sklearn.base import BaseEstimator
 from sklearn.feature_selection import SelectorMixin
 from sklearn.frozen import FrozenEstimator
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, check_random_state
 
+from ._compat import HasMethods, Interval, StrOptions, _check_feature_names_in, _fit_context
 from ._joint_net import JointPairNet
 from ._layer_mask import ChannelNullifier, layer_activations, resolve_layer
 from ._salience import permutation_salience
@@ -461,8 +461,6 @@ class ModalityGeneralRanker(SelectorMixin, BaseEstimator):
         self._check_input_level("get_feature_names_out")
         if self.nullify == "drop":
             return super().get_feature_names_out(input_features)
-        from sklearn.utils.validation import _check_feature_names_in
-
         return _check_feature_names_in(self, input_features)
 
     def nullify_module(self, module):
