@@ -16,6 +16,9 @@ medians and the ratio of medians. The machine is shared: ``uptime`` is printed
 before and after.
 
 Run:  python benchmarks/bench_teacher_probs.py [--repeats N]
+      at commit ac105a2: the answer was no (benchmarks/RESULTS.md), and the
+      fast path (``teacher_probabilities``, ``kd_kl_loss(teacher_probs=)``)
+      was removed after it, so this script no longer runs on later trees.
 """
 
 import argparse

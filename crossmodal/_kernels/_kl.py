@@ -3,14 +3,14 @@
 The knowledge-distillation term of the paper's eq. (1) with a temperature,
 ``T**2 * KL(softmax(t / T) || softmax(s / T))``, needs ``exp`` of every
 student logit (the softmax) and the teacher's probabilities
-``p = exp(log_softmax(t / T))``. The teacher is fixed for a whole fit, so the
-caller can compute ``p`` once (:func:`exp_f64_into`) and pass it in; then one
-exponential per element is left. The exponentials and the per-row
-logarithms are :func:`crossmodal._kernels._exp_log.exp_f64` and
+``p = exp(log_softmax(t / T))``: two exponentials per element. They and the
+per-row logarithms are :func:`crossmodal._kernels._exp_log.exp_f64` and
 :func:`~crossmodal._kernels._exp_log.log_f64`, branch-free so that LLVM
-vectorises the loops that call them. Rows are processed in blocks of about ``_BLOCK_ELEMENTS``
-elements laid out flat, so the exponentials vectorise whatever the number of
-classes.
+vectorises the loops that call them. Rows are processed in blocks of about
+``_BLOCK_ELEMENTS`` elements laid out flat, so the exponentials vectorise
+whatever the number of classes. (Taking ``p`` once per fit instead was
+measured and dropped: reading float64 probabilities costs as much as the
+exponential saves; ``benchmarks/RESULTS.md``.)
 
 Everything is computed in float64, also for float32 inputs; only the gradient
 is stored in the input dtype. float32 exponentials (twice as many lanes) were
@@ -27,47 +27,13 @@ from numba import jit, prange
 from crossmodal._kernels._config import JIT_PARALLEL, JIT_SERIAL
 from crossmodal._kernels._exp_log import exp_f64, log_f64
 
-__all__ = ["exp_f64_into", "kl_div_fused", "kl_div_fused_serial"]
+__all__ = ["kl_div_fused", "kl_div_fused_serial"]
 
 # Target number of elements per block of rows: the two float64 scratch
 # buffers of this length stay in the L1 cache.
 _BLOCK_ELEMENTS = 1024
 # Number of chunks of rows that kl_div_fused hands to its threads.
 _N_CHUNKS = 64
-
-
-@jit(**JIT_SERIAL)
-def exp_f64_into(x, out):
-    """``out[...] = exp_f64(x)`` elementwise, for C-contiguous arrays of one shape.
-
-    Computes the teacher's probabilities ``exp(teacher_log_probs)`` once per
-    fit, with the very function that :func:`kl_div_fused` uses when it is
-    not given them, so that both give the same bits.
-
-    Parameters
-    ----------
-    x : ndarray, float32 or float64
-        Exponents, C-contiguous.
-    out : ndarray of the same shape, float64
-        Output, C-contiguous.
-
-    Returns
-    -------
-    ndarray
-        ``out``.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from crossmodal._kernels._kl import exp_f64_into
-    >>> exp_f64_into(np.log(np.array([[0.25, 0.75]])), np.empty((1, 2)))
-    array([[0.25, 0.75]])
-    """
-    x_flat = x.reshape(x.size)
-    out_flat = out.reshape(out.size)
-    for j in range(x_flat.size):
-        out_flat[j] = exp_f64(np.float64(x_flat[j]))
-    return out
 
 
 @jit(**JIT_SERIAL, inline="always")
@@ -104,7 +70,7 @@ def _row_max(s_row):
 
 
 @jit(**JIT_SERIAL)
-def _kl_block(s, lt, p, inv_temperature, w, w_step, grad, kl_rows, start, stop, e_buf, p_buf, cross_buf, total_buf,
+def _kl_block(s, lt, inv_temperature, w, w_step, grad, kl_rows, start, stop, e_buf, p_buf, cross_buf, total_buf,
               mass_buf, log_buf):
     """Rows ``start:stop`` of :func:`kl_div_fused`.
 
@@ -126,19 +92,11 @@ def _kl_block(s, lt, p, inv_temperature, w, w_step, grad, kl_rows, start, stop, 
     e_2d = e_buf[:n_flat].reshape((n_rows, n_classes))
     p_flat = p_buf[:n_flat]
     p_2d = p_flat.reshape((n_rows, n_classes))
-    # 0. The teacher's probabilities into the scratch buffer: computed, or
-    #    copied when given (None is resolved at compile time: two
-    #    specialisations). Everything below reads the buffer, so both compile
-    #    to the same loops and give the same bits: the order in which a
-    #    vectorised sum adds up depends on how its loop was compiled.
-    if p is None:
-        lt_flat = lt_blk.reshape(n_flat)
-        for j in range(n_flat):
-            p_flat[j] = exp_f64(np.float64(lt_flat[j]))
-    else:
-        p_given = p[start:stop].reshape(n_flat)
-        for j in range(n_flat):
-            p_flat[j] = p_given[j]
+    # 0. The teacher's probabilities into the scratch buffer, flat, so that
+    #    the exponentials vectorise for any n_classes.
+    lt_flat = lt_blk.reshape(n_flat)
+    for j in range(n_flat):
+        p_flat[j] = exp_f64(np.float64(lt_flat[j]))
     # 1. Row maxima of z = s / T, the shifted logits y = z - max(z), the
     #    teacher's mass P = sum_k p_k (1 up to the rounding of lt) and
     #    cross = sum_k p_k * (lt_k - y_k). With log q = y - log(sum exp(y)),
@@ -191,7 +149,7 @@ def _kl_block(s, lt, p, inv_temperature, w, w_step, grad, kl_rows, start, stop, 
 
 
 @jit(**JIT_SERIAL)
-def _kl_rows(s, lt, p, inv_temperature, w, grad, kl_rows, start, stop):
+def _kl_rows(s, lt, inv_temperature, w, grad, kl_rows, start, stop):
     """Rows ``start:stop`` in blocks of about ``_BLOCK_ELEMENTS`` elements."""
     n_classes = s.shape[1]
     rows_per_block = max(1, _BLOCK_ELEMENTS // n_classes)
@@ -207,7 +165,7 @@ def _kl_rows(s, lt, p, inv_temperature, w, grad, kl_rows, start, stop):
     for block_start in range(start, stop, rows_per_block):
         block_stop = min(block_start + rows_per_block, stop)
         _kl_block(
-            s, lt, p, inv_temperature, w, w_step, grad, kl_rows,
+            s, lt, inv_temperature, w, w_step, grad, kl_rows,
             block_start, block_stop, e_buf, p_buf, cross_buf, total_buf, mass_buf, log_buf,
         )
 
@@ -221,7 +179,7 @@ def _sum_in_order(values):
 
 
 @jit(**JIT_PARALLEL)
-def kl_div_fused(student_logits, teacher_log_probs, teacher_probs, inv_temperature, sample_weight, grad):
+def kl_div_fused(student_logits, teacher_log_probs, inv_temperature, sample_weight, grad):
     """Weighted ``KL(p || softmax(s / T))`` summed over rows, and its gradient.
 
     Parallel over contiguous chunks of rows (``prange``); inside a chunk, one
@@ -237,10 +195,6 @@ def kl_div_fused(student_logits, teacher_log_probs, teacher_probs, inv_temperatu
     teacher_log_probs : ndarray of shape (n_samples, n_classes)
         Teacher log-probabilities ``lt = log_softmax(t / T)``, same dtype,
         C-contiguous, no NaN or ``+inf`` (``-inf`` means probability 0).
-    teacher_probs : ndarray of shape (n_samples, n_classes), float64, or None
-        ``p = exp(lt)`` computed once per fit by :func:`exp_f64_into`
-        (C-contiguous); then the kernel takes one exponential per element
-        instead of two. None: computed here, with the same function.
     inv_temperature : float
         ``1 / T``, finite and > 0.
     sample_weight : ndarray of shape (n_samples,) or (1,), float64
@@ -260,17 +214,14 @@ def kl_div_fused(student_logits, teacher_log_probs, teacher_probs, inv_temperatu
     See Also
     --------
     kl_div_fused_serial : The same on one thread.
-    exp_f64_into : Makes ``teacher_probs``.
 
     Notes
     -----
     The per-row values are written to an array and summed in row order
     afterwards, so the result does not depend on the number of threads or on
-    their schedule; with ``teacher_probs=exp_f64_into(lt, ...)`` it is the
-    same, to the last bit, as with ``teacher_probs=None``. NaN in a row of
+    their schedule. NaN in a row of
     ``student_logits`` makes that row's KL, its gradient and the sum NaN.
-    Inputs are not checked here; in particular ``teacher_probs`` is trusted
-    to be ``exp(teacher_log_probs)``.
+    Inputs are not checked here.
 
     The loss is the KD term of eq. (1) of [1]_ with a temperature; the caller
     multiplies by ``T**2`` and divides by the reduction's divisor through
@@ -289,7 +240,7 @@ def kl_div_fused(student_logits, teacher_log_probs, teacher_probs, inv_temperatu
     >>> s = np.zeros((1, 2))                     # student: uniform
     >>> lt = np.log(np.array([[0.75, 0.25]]))    # teacher
     >>> grad = np.empty_like(s)
-    >>> round(float(kl_div_fused(s, lt, None, 1.0, np.ones(1), grad)), 6)  # log 2 - H(0.75, 0.25)
+    >>> round(float(kl_div_fused(s, lt, 1.0, np.ones(1), grad)), 6)  # log 2 - H(0.75, 0.25)
     0.130812
     >>> grad
     array([[-0.25,  0.25]])
@@ -304,14 +255,14 @@ def kl_div_fused(student_logits, teacher_log_probs, teacher_probs, inv_temperatu
         start = (c * n_samples) // n_chunks
         stop = ((c + 1) * n_samples) // n_chunks
         _kl_rows(
-            student_logits, teacher_log_probs, teacher_probs, inv_temperature, sample_weight, grad,
+            student_logits, teacher_log_probs, inv_temperature, sample_weight, grad,
             kl_rows, start, stop,
         )
     return _sum_in_order(kl_rows)
 
 
 @jit(**JIT_SERIAL)
-def kl_div_fused_serial(student_logits, teacher_log_probs, teacher_probs, inv_temperature, sample_weight, grad):
+def kl_div_fused_serial(student_logits, teacher_log_probs, inv_temperature, sample_weight, grad):
     """Single-threaded :func:`kl_div_fused`: same arguments, same result to the last bit.
 
     For small batches, where waking threads costs more than the work, and for
@@ -320,7 +271,7 @@ def kl_div_fused_serial(student_logits, teacher_log_probs, teacher_probs, inv_te
     n_samples = student_logits.shape[0]
     kl_rows = np.empty(n_samples, dtype=np.float64)
     _kl_rows(
-        student_logits, teacher_log_probs, teacher_probs, inv_temperature, sample_weight, grad,
+        student_logits, teacher_log_probs, inv_temperature, sample_weight, grad,
         kl_rows, 0, n_samples,
     )
     return _sum_in_order(kl_rows)
