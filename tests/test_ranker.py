@@ -197,6 +197,7 @@ ORACLE_SETTINGS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("setting", sorted(ORACLE_SETTINGS))
 def test_oracle_ranks_ground_truth_general_channels_first(setting):
     """Default networks rank the known modality-general channels above the rest (mean ROC AUC >= 0.95)."""
