@@ -21,9 +21,9 @@ import pytest
 import torch
 from joblib import parallel_config
 from sklearn.linear_model import LogisticRegression
-from skorch import NeuralNetClassifier
 from torch import nn
 
+from conftest import mlp_template
 from crossmodal import (
     CrossModalDistiller,
     ModalityGeneralRanker,
@@ -201,15 +201,7 @@ def test_salience_with_the_loky_backend_equals_serial(data):
 
 
 def _tiny_net(hidden_sizes=(6,), max_epochs=3):
-    return NeuralNetClassifier(
-        MLP,
-        module__hidden_sizes=hidden_sizes,
-        max_epochs=max_epochs,
-        batch_size=16,
-        iterator_train__shuffle=True,
-        train_split=None,
-        callbacks="disable",
-    )
+    return mlp_template(hidden_sizes, max_epochs=max_epochs, batch_size=16, iterator_train__shuffle=True)
 
 
 @pytest.fixture(scope="module")
