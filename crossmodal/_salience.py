@@ -58,10 +58,6 @@ CPU_MAX_FORWARD_ROWS = 16384
 #: (n_samples * parameters), torch runs on one thread: waking a second one costs
 #: more than it saves, and far more when the cores are shared.
 SMALL_FORWARD_WORK = 2_000_000
-#: With one job, run the compiled MLP pipelines on torch.get_num_threads()
-#: threads over channel ranges (see _evaluate_on_threads); False keeps one
-#: thread of Python with numba prange kernels and torch's intra-op threads.
-PAIR_THREADS = True
 #: Fewer permutation indices than this are drawn by the serial kernel.
 PARALLEL_MIN_INDICES = 2**17
 
@@ -314,7 +310,7 @@ def _evaluate(plan, seed, n_samples, n_repeats, n_channels, n_jobs, wm_bytes):
     """
     n_workers = joblib.effective_n_jobs(n_jobs)
     if n_workers == 1 or n_channels == 1:
-        fan_out = min(torch.get_num_threads(), n_channels) if PAIR_THREADS else 1
+        fan_out = min(torch.get_num_threads(), n_channels)
         if (fan_out > 1 and getattr(plan, "alternates_with_torch", False)
                 and plan.work(n_channels * n_repeats) >= PARALLEL_MIN_WORK):
             step = _channels_per_step(plan, n_samples, n_repeats, wm_bytes // (2 * fan_out))

@@ -13,6 +13,7 @@ from torch import nn
 from crossmodal import _salience, permutation_salience
 from crossmodal._rank_one_plan import RankOnePlan
 from crossmodal._salience import draw_permutations
+from crossmodal._torch_utils import torch_threads
 from crossmodal.nets import MLP
 
 N, D_A, D_B, N_CLASSES = 60, 5, 4, 3
@@ -354,8 +355,8 @@ def test_n_jobs_and_backends_give_identical_results(data, hidden_sizes, threads_
     np.testing.assert_array_equal(serial, two)
     np.testing.assert_array_equal(serial, threaded)
     np.testing.assert_array_equal(serial, configured)
-    monkeypatch.setattr(_salience, "PAIR_THREADS", not _salience.PAIR_THREADS)
-    other_mode = permutation_salience(module_a, module_b, X_a, X_b, n_jobs=1, **kwargs).importances
+    with torch_threads(1):  # one job on one torch thread: prange kernels instead of the thread fan-out
+        other_mode = permutation_salience(module_a, module_b, X_a, X_b, n_jobs=1, **kwargs).importances
     np.testing.assert_array_equal(serial, other_mode)
     assert torch.get_num_threads() == threads_before
 
