@@ -348,6 +348,8 @@ class MVDGenerator(BaseEstimator):
         return _apply_mixing(Z_a, self.mixing_a_), _apply_mixing(Z_b, self.mixing_b_), y
 
 
+# The keyword arguments repeat MVDGenerator's on purpose: a make_* function in
+# scikit-learn's style, validated by the same constraints.
 @validate_params(
     {
         "n_samples": [Interval(Integral, 1, None, closed="left")],
