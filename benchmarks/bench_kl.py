@@ -10,10 +10,7 @@ relative of a float64 reference? Target: >= 8x at both K.
 
 All get the same float32 inputs, one warm-up call (numba compile, allocator
 warm-up), then interleaved repeats. ``fused`` is the call the distiller
-makes: the teacher's probabilities ``teacher_probabilities(targets)`` are
-made once per fit (outside the timing, like the targets themselves) and
-passed as ``teacher_probs``; ``fused, no probs`` is the plain call, which
-takes the exponential of the targets in every step. ``memory floor`` is no
+makes. ``memory floor`` is no
 KD step: a parallel loop on the same threads that reads the logits and the
 targets and writes a gradient-sized array, the least that any step has to
 move through memory, so it bounds the speed-up this machine allows. The
@@ -29,9 +26,13 @@ Run:  python benchmarks/bench_kl.py              (table; --repeats N)
 Measured (2026-11-26 10:55-10:59, the shared 2-core AMD EPYC VM, load
 0.6-1.8; medians of 9 interleaved repeats, three runs):
 
-    K      torch       fused (probs)        fused, no probs      memory floor
-    10     6.4-12 ms   3.7-5.8 ms 1.7-2.1x  3.4-6.3 ms 1.9-2.0x  0.6-1.0 ms 11-12x
-    1000   2.6-3.2 s   281-303 ms 9.1-11x   266-277 ms 9.6-12x   61-75 ms   37-44x
+    K      torch       fused                memory floor
+    10     6.4-12 ms   3.4-6.3 ms 1.9-2.0x  0.6-1.0 ms 11-12x
+    1000   2.6-3.2 s   266-277 ms 9.6-12x   61-75 ms   37-44x
+
+(That run also timed the kernel given the teacher's probabilities made once
+per fit, a fast path since removed: 3.7-5.8 ms and 281-303 ms, no faster;
+see benchmarks/RESULTS.md.)
 
 Errors against the float64 reference: fused 9e-9 / 5e-8 (K=10) and
 5e-8 / 4e-8 (K=1000) for loss / gradient, the loss's float32 rounding and
@@ -54,9 +55,9 @@ would give up the 1e-6 accuracy the library documents for a student close
 to its teacher (see ``crossmodal/_kernels/_kl.py``). A K fixed at compile
 time, one uniform weight instead of an n-vector, and recycling the 4 MB
 gradient changed nothing measurable.
-At K=1000 the step is memory-bound: reading float64 probabilities (8 bytes)
-saves an exponential but costs as much as it saves, so both calls are close;
-most of the gain over an earlier version (413-487 ms) comes from reusing
+At K=1000 the step is memory-bound (reading precomputed float64
+probabilities, 8 bytes per element, cost as much as the exponential they
+save); most of the gain over an earlier version (413-487 ms) comes from reusing
 the gradient's memory instead of faulting in 400 MB of fresh pages per step.
 """
 
@@ -72,7 +73,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from crossmodal._kd_loss import kd_kl_loss, teacher_log_probs, teacher_probabilities
+from crossmodal._kd_loss import kd_kl_loss, teacher_log_probs
 from crossmodal._kernels._config import JIT_PARALLEL, JIT_SERIAL
 
 N_SAMPLES = 100_000
@@ -87,30 +88,23 @@ def set_threads(n_threads=N_THREADS):
 
 
 def make_problem(n_samples, n_classes, seed=0):
-    """Seeded float32 student logits (leaf tensor), teacher targets and probabilities."""
+    """Seeded float32 student logits (leaf tensor) and teacher targets."""
     gen = torch.Generator().manual_seed(seed)
     student = (3.0 * torch.randn(n_samples, n_classes, generator=gen)).requires_grad_()
     teacher = 3.0 * torch.randn(n_samples, n_classes, generator=gen)
     targets = teacher_log_probs(teacher, TEMPERATURE)
-    return student, targets, teacher_probabilities(targets)
+    return student, targets
 
 
-def fused_step(student, targets, probs):
-    """The distiller's call: teacher probabilities made once per fit."""
-    student.grad = None
-    loss = kd_kl_loss(student, targets, temperature=TEMPERATURE, teacher_probs=probs)
-    loss.backward()
-    return loss
-
-
-def fused_no_probs_step(student, targets, probs=None):
+def fused_step(student, targets):
+    """The distiller's call."""
     student.grad = None
     loss = kd_kl_loss(student, targets, temperature=TEMPERATURE)
     loss.backward()
     return loss
 
 
-def torch_step(student, targets, probs=None):
+def torch_step(student, targets):
     student.grad = None
     log_q = F.log_softmax(student / TEMPERATURE, dim=1)
     loss = F.kl_div(log_q, targets, reduction="batchmean", log_target=True) * TEMPERATURE**2
@@ -135,8 +129,8 @@ def reference(student, targets):
     return loss, grad
 
 
-def errors(step, student, targets, probs, ref_loss, ref_grad):
-    loss = step(student, targets, probs).item()
+def errors(step, student, targets, ref_loss, ref_grad):
+    loss = step(student, targets).item()
     grad = student.grad.numpy().astype(np.float64)
     loss_err = abs(loss - ref_loss) / abs(ref_loss)
     grad_err = np.abs(grad - ref_grad).max() / np.abs(ref_grad).max()
@@ -161,12 +155,11 @@ def _stream(s, lt, out):
 _FLOOR_OUT = {}
 
 
-def memory_floor_step(student, targets, probs=None):
+def memory_floor_step(student, targets):
     """Only the bytes: read the logits and the targets, write a gradient-sized array.
 
-    The least that any forward + backward without ``teacher_probs`` has to
-    move through memory, on the same threads; the fused step with
-    ``teacher_probs`` reads 8 bytes more per element. It is not a KD step
+    The least that any forward + backward has to move through memory, on
+    the same threads. It is not a KD step
     (its loss error is not meaningful): it bounds the speed-up this machine
     allows.
     """
@@ -178,7 +171,7 @@ def memory_floor_step(student, targets, probs=None):
     return torch.tensor(0.0)
 
 
-STEPS = {"torch": torch_step, "fused": fused_step, "fused, no probs": fused_no_probs_step}
+STEPS = {"torch": torch_step, "fused": fused_step}
 TIMED = {**STEPS, "memory floor": memory_floor_step}
 
 
@@ -200,14 +193,14 @@ def run(repeats=7, n_samples=N_SAMPLES):
     set_threads()
     results = {}
     for n_classes in CLASS_COUNTS:
-        student, targets, probs = make_problem(n_samples, n_classes)
+        student, targets = make_problem(n_samples, n_classes)
         ref_loss, ref_grad = reference(student, targets)
-        errs = {name: errors(step, student, targets, probs, ref_loss, ref_grad) for name, step in STEPS.items()}
+        errs = {name: errors(step, student, targets, ref_loss, ref_grad) for name, step in STEPS.items()}
         del ref_grad
         errs["memory floor"] = (float("nan"), float("nan"))
-        times = time_interleaved(TIMED, (student, targets, probs), repeats)
+        times = time_interleaved(TIMED, (student, targets), repeats)
         results[n_classes] = {name: (times[name], errs[name]) for name in TIMED}
-        del student, targets, probs
+        del student, targets
     return results
 
 
@@ -250,8 +243,8 @@ def problem(request):
 
 @pytest.mark.parametrize("step", list(STEPS.values()), ids=list(STEPS))
 def test_kd_kl_forward_backward(benchmark, problem, step):
-    student, targets, probs = problem
-    benchmark.pedantic(step, args=(student, targets, probs), rounds=5, warmup_rounds=1)
+    student, targets = problem
+    benchmark.pedantic(step, args=(student, targets), rounds=5, warmup_rounds=1)
     assert student.grad is not None
 
 

@@ -281,27 +281,23 @@ def linear_case(n=200, d=50, n_repeats=100, rounds=5):
 
 @contextlib.contextmanager
 def threading_mode(mode):
-    """``threads`` (default): with one job, channel ranges on torch.get_num_threads()
-    threads, serial kernels, single-threaded products; ``prange``: one Python
-    thread, numba prange kernels and torch's intra-op threads; ``jobs``:
-    n_jobs=cpu_count with joblib's threading backend."""
-    previous = salience_module.PAIR_THREADS
-    salience_module.PAIR_THREADS = mode != "prange"
-    try:
-        if mode == "jobs":
-            with joblib.parallel_config(backend="threading", n_jobs=joblib.cpu_count()):
-                yield
-        else:
+    """``threads`` (what one job does): channel ranges on torch.get_num_threads()
+    threads, serial kernels, single-threaded products; ``jobs``:
+    n_jobs=cpu_count with joblib's threading backend. (A third mode, one
+    Python thread with numba prange kernels and torch's intra-op threads, was
+    5-8x slower and removed; benchmarks/RESULTS.md.)"""
+    if mode == "jobs":
+        with joblib.parallel_config(backend="threading", n_jobs=joblib.cpu_count()):
             yield
-    finally:
-        salience_module.PAIR_THREADS = previous
+    else:
+        yield
 
 
 def modes_case(n, d, n_repeats=5, rounds=3, batch_sizes=(None,)):
     """Per-pair time of the threading modes and block sizes, interleaved."""
     X_a, X_b, module_a, module_b, _ = make_problem(n, d)
     permutation_salience(module_a, module_b, X_a[:64], X_b[:64], n_repeats=1)
-    keys = [(mode, bs) for mode in ("threads", "prange", "jobs") for bs in batch_sizes]
+    keys = [(mode, bs) for mode in ("threads", "jobs") for bs in batch_sizes]
     times = {key: [] for key in keys}
     for _ in range(rounds):
         for mode, bs in keys:

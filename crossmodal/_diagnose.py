@@ -16,11 +16,9 @@ from sklearn.utils.validation import column_or_1d, has_fit_parameter
 from threadpoolctl import threadpool_limits
 
 from ._diagnose_result import DiagnoseResult
-from ._validation import check_at_least_two_classes, check_modality, check_paired_samples, check_positive_int
+from ._validation import SEED_MAX, check_at_least_two_classes, check_modality, check_paired_samples, check_positive_int
 
 __all__ = ["diagnose", "DiagnoseResult", "VERDICT_THRESHOLDS"]
-
-_SEED_MAX = 2**31 - 1
 
 #: Verdict thresholds on the predicted gain (fractions of accuracy), calibrated
 #: once by ``scripts/calibrate_diagnose.py`` on 120 random MVD diagrams (seeds
@@ -404,7 +402,7 @@ def diagnose(X_a, X_b, y, *, teacher=None, mimic=None, student=None, cv=5, n_boo
     mimic = _check_mimic(mimic)
     n_bootstrap = check_positive_int(n_bootstrap, "n_bootstrap")
     rng = check_random_state(random_state)
-    fold_seed, fit_seed, boot_seed = (int(s) for s in rng.randint(0, _SEED_MAX, size=3))
+    fold_seed, fit_seed, boot_seed = (int(s) for s in rng.randint(0, SEED_MAX, size=3))
     folds = _check_folds(cv, y_encoded, fold_seed)
     n, n_classes = len(y_encoded), len(classes)
 

@@ -7,20 +7,20 @@ from numbers import Real
 import numpy as np
 import torch
 from skorch import NeuralNetClassifier
-from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context, clone
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.frozen import FrozenEstimator
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, check_random_state
+from sklearn.utils.validation import check_is_fitted, check_random_state
 
+from ._compat import HasMethods, Interval, StrOptions, _check_sample_weight, _fit_context
 from ._fit_cache import fit_focus, fit_teacher
 from ._kd_loss import teacher_log_probs as _teacher_log_probs
 from ._joint_teacher import check_joint_focus, joint_teacher, joint_teacher_proba
 from ._kd_net import DistillationNet
 from ._teacher_io import check_teacher_output, fitted_skorch_net, n_rows, teacher_fit_params, to_teacher_dtype
-from ._tight_loop import fit_seeded, fresh_module, replaced_criterion, sized_module_params
-from ._torch_utils import SEED_MAX, predict_logits, resolve_device
-from ._validation import validate_numeric_data, check_at_least_two_classes, check_modality, check_paired_samples, check_probabilities
+from ._skorch_templates import fit_seeded, fresh_module, replaced_criterion, sized_module_params
+from ._torch_utils import predict_logits, resolve_device
+from ._validation import SEED_MAX, validate_numeric_data, check_at_least_two_classes, check_modality, check_paired_samples, check_probabilities
 from .nets import MLP
 
 __all__ = ["CrossModalDistiller"]

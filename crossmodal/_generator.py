@@ -8,19 +8,18 @@ of eq. (3) and to non-identity generating functions ``g^a``, ``g^b`` of eq. (2).
 from numbers import Integral
 
 import numpy as np
-from sklearn.base import BaseEstimator, _fit_context
+from sklearn.base import BaseEstimator
 from sklearn.utils import Bunch, check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 from sklearn.utils.validation import check_is_fitted
 
-from crossmodal._validation import check_positive_int
+from crossmodal._compat import Interval, StrOptions, _fit_context, validate_params
+from crossmodal._validation import SEED_MAX, check_positive_int
 
 __all__ = ["MVDGenerator", "make_modality_venn"]
 
 # sqrt(E[tanh(u)^2]) for u ~ N(0, 1) (200-point Gauss-Hermite quadrature); dividing
 # by it gives the "mlp" mixing outputs a mean variance of one, like the latents.
 _TANH_STD = 0.6279287303491066
-_SEED_HIGH = np.iinfo(np.int32).max
 
 _COUNT = [Interval(Integral, 0, None, closed="left")]
 _MVD_CONSTRAINTS = {
@@ -274,7 +273,7 @@ class MVDGenerator(BaseEstimator):
         n_decisive_seen = self._check_counts()
         rng = check_random_state(self.random_state)
         # One seed per component, drawn up front: changing `mixing` keeps the rule.
-        seed_rule, seed_mix_a, seed_mix_b, seed_samples = rng.randint(_SEED_HIGH, size=4)
+        seed_rule, seed_mix_a, seed_mix_b, seed_samples = rng.randint(SEED_MAX, size=4)
 
         self.gamma_ = self.n_general / n_decisive_seen
         self.alpha_ = self.n_specific_a / n_decisive_seen
@@ -330,7 +329,7 @@ class MVDGenerator(BaseEstimator):
         check_is_fitted(self, "coef_")
         n_samples = check_positive_int(n_samples, "n_samples")
         rng = self._sample_rng if random_state is None else check_random_state(random_state)
-        seed_latent, seed_noise_a, seed_noise_b = rng.randint(_SEED_HIGH, size=3)
+        seed_latent, seed_noise_a, seed_noise_b = rng.randint(SEED_MAX, size=3)
 
         latents = np.random.RandomState(seed_latent).standard_normal((n_samples, self.coef_.shape[1]))
         noise_a = np.random.RandomState(seed_noise_a).standard_normal((n_samples, self.n_noise_a))
@@ -349,6 +348,8 @@ class MVDGenerator(BaseEstimator):
         return _apply_mixing(Z_a, self.mixing_a_), _apply_mixing(Z_b, self.mixing_b_), y
 
 
+# The keyword arguments repeat MVDGenerator's on purpose: a make_* function in
+# scikit-learn's style, validated by the same constraints.
 @validate_params(
     {
         "n_samples": [Interval(Integral, 1, None, closed="left")],
@@ -431,7 +432,7 @@ def make_modality_venn(
     ((100, 25), (100, 50), 0.111)
     """
     rng = check_random_state(random_state)
-    seed_structure, seed_samples = rng.randint(_SEED_HIGH, size=2)
+    seed_structure, seed_samples = rng.randint(SEED_MAX, size=2)
     generator = MVDGenerator(
         n_general=n_general,
         n_specific_a=n_specific_a,

@@ -14,6 +14,8 @@ import threading
 import numpy as np
 import torch
 
+from ._torch_utils import numpy_dtype
+
 __all__ = ["LARGE_GRADIENT_BYTES", "LargeGradientCache", "empty_gradient", "large_gradients", "new_large_buffer"]
 
 #: Gradients of at least this many bytes reuse the memory of the previous one
@@ -52,7 +54,7 @@ class LargeGradientCache:
         self._lock = threading.Lock()
 
     def empty(self, shape, dtype):
-        np_dtype = np.dtype(np.float32 if dtype == torch.float32 else np.float64)
+        np_dtype = numpy_dtype(dtype)
         nbytes = math.prod(shape) * np_dtype.itemsize
         with self._lock:
             # References: self._buffer and getrefcount's argument.

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from skorch import NeuralNet
 
+from ._module_pickling import FittedModuleReferenceMixin
 from ._tight_loop import TightLoopMixin
 
 __all__ = ["JointPairNet", "pair_distance"]
@@ -34,7 +35,7 @@ def pair_distance(logits_a, logits_b, distance):
     raise ValueError(f"distance must be one of 'mse', 'mae', 'kl'; got {distance!r}.")
 
 
-class JointPairNet(TightLoopMixin, NeuralNet):
+class JointPairNet(FittedModuleReferenceMixin, TightLoopMixin, NeuralNet):
     """Two modules trained jointly on Dist + CE + CE.
 
     Parameters

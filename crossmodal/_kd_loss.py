@@ -7,17 +7,13 @@ student logits ``s`` and the teacher's log-probabilities
 On CPU, float32/float64 tensors go through :class:`FusedKLDivergence`: one
 numba pass computes the loss and its gradient together (the gradient is kept
 for ``backward``), several times faster than ``log_softmax`` + ``kl_div`` +
-autograd (``benchmarks/bench_kl.py``). The teacher's probabilities can be
-made once per fit by :func:`teacher_probabilities` and passed as
-``teacher_probs``: the kernel then takes one exponential per element instead
-of two. Large gradients reuse the memory of the previous one once it has
+autograd (``benchmarks/bench_kl.py``). Large gradients reuse the memory of the previous one once it has
 been freed (:mod:`crossmodal._gradient_buffer`), instead of having fresh
 pages faulted in and zeroed at every step. Elsewhere (CUDA, other dtypes, a teacher
 or weights that require grad) the same quantity is computed with torch
 operations.
 """
 
-import math
 import threading
 
 import numba
@@ -26,20 +22,16 @@ import torch
 import torch.nn.functional as F
 
 from crossmodal._gradient_buffer import empty_gradient
-from crossmodal._kernels._kl import exp_f64_into, kl_div_fused, kl_div_fused_serial
+from crossmodal._kernels._kl import kl_div_fused, kl_div_fused_serial
 from crossmodal._validation import check_positive_real
 
-__all__ = ["FusedKLDivergence", "kd_kl_loss", "teacher_log_probs", "teacher_probabilities"]
+__all__ = ["FusedKLDivergence", "kd_kl_loss", "teacher_log_probs"]
 
 _REDUCTIONS = ("batchmean", "mean", "sum")
 
 # Below this many elements the single-threaded kernel is used: waking the
 # worker threads costs more than the work.
 _PARALLEL_MIN_ELEMENTS = 1 << 15
-# teacher_probs must equal exp(teacher_log_probs) this closely (checked on
-# the first element): float64 rounding, not float32's.
-_PROBS_RTOL = 1e-12
-_PROBS_ATOL = 1e-300
 
 
 def _check_temperature(temperature):
@@ -64,9 +56,9 @@ class FusedKLDivergence(torch.autograd.Function):
     """Weighted KL divergence with a fused CPU forward/backward (numba).
 
     ``FusedKLDivergence.apply(student_logits, teacher_log_probs, row_weight,
-    inv_temperature, teacher_probs=None)`` returns ``sum_i row_weight_i *
-    KL(p_i || softmax(s_i * inv_temperature))`` with ``p = exp(teacher_log_probs)``
-    (given as ``teacher_probs``, or computed), as a 0-d tensor of the logits'
+    inv_temperature)`` returns ``sum_i row_weight_i *
+    KL(p_i || softmax(s_i * inv_temperature))`` with ``p = exp(teacher_log_probs)``,
+    as a 0-d tensor of the logits'
     dtype (see :meth:`forward` for the arguments). The forward pass also
     computes the gradient with respect to the logits and keeps it;
     ``backward`` only scales it by ``grad_output``.
@@ -83,15 +75,14 @@ class FusedKLDivergence(torch.autograd.Function):
     Batches of at least ``_PARALLEL_MIN_ELEMENTS`` elements use the parallel
     kernel when called from the main thread; other threads (a joblib
     threading backend, say) use the single-threaded one, so that there is
-    one level of parallelism. Both give the same bits, and so do calls with
-    and without ``teacher_probs`` (made by :func:`teacher_probabilities`).
+    one level of parallelism. Both give the same bits.
     The parallel kernel hands out its chunks of rows one at a time
     (``numba.parallel_chunksize(1)``), so a thread that the operating system
     deschedules holds up the others less.
     """
 
     @staticmethod
-    def forward(ctx, student_logits, teacher_log_probs, row_weight, inv_temperature, teacher_probs=None):
+    def forward(ctx, student_logits, teacher_log_probs, row_weight, inv_temperature):
         """Run the kernel.
 
         Parameters
@@ -107,9 +98,6 @@ class FusedKLDivergence(torch.autograd.Function):
             reduction's divisor; one value applies to every row.
         inv_temperature : float
             ``1 / T``.
-        teacher_probs : torch.Tensor of the same shape, float64, or None
-            ``exp(teacher_log_probs)``, as made by :func:`teacher_probabilities`
-            (not checked here). None: computed in the kernel.
 
         Returns
         -------
@@ -119,13 +107,12 @@ class FusedKLDivergence(torch.autograd.Function):
         s = student_logits.detach().contiguous()
         lt = teacher_log_probs.detach().to(dtype=s.dtype).contiguous()
         w = row_weight.detach().to(dtype=torch.float64).contiguous()
-        p = None if teacher_probs is None else teacher_probs.detach().cpu().contiguous().numpy()
         grad = empty_gradient(s)
         if s.numel() >= _PARALLEL_MIN_ELEMENTS and threading.current_thread() is threading.main_thread():
             with numba.parallel_chunksize(1):
-                total = kl_div_fused(s.numpy(), lt.numpy(), p, inv_temperature, w.numpy(), grad.numpy())
+                total = kl_div_fused(s.numpy(), lt.numpy(), inv_temperature, w.numpy(), grad.numpy())
         else:
-            total = kl_div_fused_serial(s.numpy(), lt.numpy(), p, inv_temperature, w.numpy(), grad.numpy())
+            total = kl_div_fused_serial(s.numpy(), lt.numpy(), inv_temperature, w.numpy(), grad.numpy())
         ctx.inv_temperature = inv_temperature
         ctx.save_for_backward(grad, student_logits, lt, w)
         return torch.tensor(total, dtype=s.dtype)
@@ -142,8 +129,8 @@ class FusedKLDivergence(torch.autograd.Function):
         elif grad_output.numel() == 1 and grad_output.item() == 1.0:
             # loss.backward() on this term alone: no copy. Autograd takes the
             # tensor over, or copies it when the graph is retained.
-            return grad, None, None, None, None
-        return grad_output * grad, None, None, None, None
+            return grad, None, None, None
+        return grad_output * grad, None, None, None
 
 
 def _as_student_logits(student_logits):
@@ -188,41 +175,6 @@ def _as_sample_weight(sample_weight, n_samples, device):
     return w
 
 
-def _as_teacher_probs(teacher_probs, student_logits):
-    if teacher_probs is None:
-        return None
-    if isinstance(teacher_probs, torch.Tensor):
-        p = teacher_probs.detach()
-    else:
-        p = torch.as_tensor(np.asarray(teacher_probs))
-    if tuple(p.shape) != tuple(student_logits.shape):
-        raise ValueError(
-            "teacher_probs must have the shape of student_logits "
-            f"{tuple(student_logits.shape)}; got shape {tuple(p.shape)}."
-        )
-    if p.dtype != torch.float64:
-        raise ValueError(
-            "teacher_probs must be float64, exp(teacher_log_probs) as made by teacher_probabilities "
-            f"(float32 rounding would cost accuracy); got dtype {p.dtype}."
-        )
-    return p
-
-
-def _check_teacher_probs(p, lt):
-    """``teacher_probs[0, 0]`` must be ``exp(teacher_log_probs[0, 0])`` in float64.
-
-    One element, a few microseconds: it catches probabilities made for
-    another temperature or rounded to float32, not every mistake.
-    """
-    p00 = float(p[0, 0])
-    want = math.exp(float(lt[0, 0]))
-    if not abs(p00 - want) <= _PROBS_ATOL + _PROBS_RTOL * want:
-        raise ValueError(
-            "teacher_probs must be exp(teacher_log_probs) computed in float64 (see teacher_probabilities); "
-            f"got teacher_probs[0, 0] = {p00!r} where exp(teacher_log_probs[0, 0]) = {want!r}."
-        )
-
-
 def _kd_kl_loss_torch(s, lt, temperature, reduction, w):
     """The same loss with torch operations (CUDA, any dtype, trainable targets)."""
     log_q = F.log_softmax(s / temperature, dim=1)
@@ -237,7 +189,7 @@ def _kd_kl_loss_torch(s, lt, temperature, reduction, w):
 
 
 def kd_kl_loss(
-    student_logits, teacher_log_probs, *, temperature=1.0, reduction="batchmean", sample_weight=None, teacher_probs=None
+    student_logits, teacher_log_probs, *, temperature=1.0, reduction="batchmean", sample_weight=None
 ):
     """Knowledge-distillation loss ``T**2 * KL(softmax(t / T) || softmax(s / T))``.
 
@@ -261,13 +213,6 @@ def kd_kl_loss(
     sample_weight : torch.Tensor or array-like of shape (n_samples,), default=None
         Each row's KL divergence is multiplied by its weight before the
         reduction; the divisor is unchanged.
-    teacher_probs : torch.Tensor or ndarray of shape (n_samples, n_classes), float64, default=None
-        ``exp(teacher_log_probs)`` in float64, made once per fit by
-        :func:`teacher_probabilities` and batched like ``teacher_log_probs``.
-        The CPU kernel then computes one exponential per element instead of
-        two; the result is the same to the last bit. Only its first element is
-        checked against ``teacher_log_probs``. Not used by the torch path
-        (CUDA, other dtypes, trainable targets).
 
     Returns
     -------
@@ -280,13 +225,11 @@ def kd_kl_loss(
     TypeError
         If ``student_logits`` is not a tensor.
     ValueError
-        If ``temperature`` or ``reduction`` is invalid, the shapes disagree,
-        or ``teacher_probs`` is not float64 ``exp(teacher_log_probs)``.
+        If ``temperature`` or ``reduction`` is invalid, or the shapes disagree.
 
     See Also
     --------
     teacher_log_probs : Makes the targets once per fit.
-    teacher_probabilities : Makes ``teacher_probs`` once per fit.
     FusedKLDivergence : The CPU path.
 
     Notes
@@ -295,7 +238,7 @@ def kd_kl_loss(
     the KL divergence and its gradient ``w_i * (P_i * softmax(s_i / T) - p_i) * T / divisor``
     (``P_i = sum_k p_ik``, 1 up to the rounding of the targets) in one
     parallel numba pass, computed in float64; the result does not depend on
-    the number of threads, nor on whether ``teacher_probs`` is given. The
+    the number of threads. The
     loss and the gradient stay within 1e-6 of a float64 reference (loss
     relative to itself, gradient relative to its largest magnitude) also when
     the student is within 1e-3 of the teacher; when they are equal, the loss
@@ -326,12 +269,6 @@ def kd_kl_loss(
     0.4456
     >>> student_logits.grad.shape
     torch.Size([2, 3])
-
-    With the teacher's probabilities made once (same value, faster on CPU):
-
-    >>> probs = teacher_probabilities(targets)
-    >>> round(kd_kl_loss(student_logits, targets, temperature=2.0, teacher_probs=probs).item(), 4)
-    0.4456
     """
     temperature = _check_temperature(temperature)
     reduction = _check_reduction(reduction)
@@ -339,7 +276,6 @@ def kd_kl_loss(
     lt = _as_teacher_log_probs(teacher_log_probs, s)
     n_samples, n_classes = s.shape
     w = _as_sample_weight(sample_weight, n_samples, s.device)
-    p = _as_teacher_probs(teacher_probs, s)
 
     fused = (
         s.device.type == "cpu"
@@ -351,14 +287,12 @@ def kd_kl_loss(
     if not fused:
         return _kd_kl_loss_torch(s, lt, temperature, reduction, w)
 
-    if p is not None:
-        _check_teacher_probs(p, teacher_log_probs)
     factor = temperature * temperature / _divisor(reduction, n_samples, n_classes)
     if w is None:
         row_weight = torch.full((1,), factor, dtype=torch.float64)  # one weight for all rows
     else:
         row_weight = w.to(torch.float64) * factor
-    return FusedKLDivergence.apply(s, lt, row_weight, 1.0 / temperature, p)
+    return FusedKLDivergence.apply(s, lt, row_weight, 1.0 / temperature)
 
 
 def teacher_log_probs(logits_or_log_proba, temperature=1.0):
@@ -430,60 +364,3 @@ def teacher_log_probs(logits_or_log_proba, temperature=1.0):
     with torch.no_grad():
         log_probs = F.log_softmax(t / temperature, dim=1)
         return log_probs.clamp_min(torch.finfo(log_probs.dtype).min)
-
-
-def teacher_probabilities(teacher_log_probs):
-    """``teacher_probs`` for :func:`kd_kl_loss`: ``exp(teacher_log_probs)`` in float64.
-
-    Made once per fit, after :func:`teacher_log_probs`, and batched beside it.
-
-    Parameters
-    ----------
-    teacher_log_probs : torch.Tensor or array-like of shape (n_samples, n_classes)
-        The targets, as returned by :func:`teacher_log_probs`.
-
-    Returns
-    -------
-    probs : torch.Tensor of shape (n_samples, n_classes), float64
-        Detached, on the CPU, C-contiguous. Computed by the kernel's own
-        exponential (:func:`crossmodal._kernels._kl.exp_f64_into`), so that
-        :func:`kd_kl_loss` gives the same bits with and without it. Values
-        below ``exp(-708.05)`` (about ``3.2e-308``) are 0.
-
-    Raises
-    ------
-    ValueError
-        If the input does not hold floating-point numbers.
-
-    See Also
-    --------
-    kd_kl_loss : Takes the result as ``teacher_probs``.
-
-    Notes
-    -----
-    Kept in float64 also for float32 targets: rounding the probabilities to
-    float32 (a relative error up to ``6e-8``) would change the gradient
-    ``softmax(s / T) - p`` by up to ``6e-8 * p``, more than ``1e-6`` of the
-    gradient itself once the student is within a few percent of the teacher.
-
-    Examples
-    --------
-    >>> import torch
-    >>> from crossmodal._kd_loss import teacher_log_probs, teacher_probabilities
-    >>> targets = teacher_log_probs(torch.tensor([[2.0, 0.0, -1.0]]), temperature=2.0)
-    >>> probs = teacher_probabilities(targets)
-    >>> probs.dtype, bool(torch.allclose(probs, targets.double().exp(), rtol=1e-15, atol=0))
-    (torch.float64, True)
-    """
-    if isinstance(teacher_log_probs, torch.Tensor):
-        lt = teacher_log_probs.detach().to("cpu")
-    else:
-        lt = torch.as_tensor(np.asarray(teacher_log_probs))
-    if not lt.is_floating_point():
-        raise ValueError(f"teacher_log_probs must hold floating-point values; got dtype {lt.dtype}.")
-    if lt.dtype not in (torch.float32, torch.float64):
-        lt = lt.to(torch.float64)
-    lt = lt.contiguous()
-    probs = torch.empty(lt.shape, dtype=torch.float64)
-    exp_f64_into(lt.numpy(), probs.numpy())
-    return probs

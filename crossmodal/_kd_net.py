@@ -19,12 +19,13 @@ import torch.nn.functional as F
 from skorch import NeuralNetClassifier
 
 from ._kd_loss import kd_kl_loss
+from ._module_pickling import FittedModuleReferenceMixin
 from ._tight_loop import TightLoopMixin
 
 __all__ = ["DistillationNet"]
 
 
-class DistillationNet(TightLoopMixin, NeuralNetClassifier):
+class DistillationNet(FittedModuleReferenceMixin, TightLoopMixin, NeuralNetClassifier):
     """NeuralNetClassifier trained on ``rho * CE + (1 - rho) * T^2 * KL``.
 
     Parameters

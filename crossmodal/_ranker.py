@@ -8,19 +8,19 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 from skorch import NeuralNet, NeuralNetClassifier
-from sklearn.base import BaseEstimator, _fit_context
+from sklearn.base import BaseEstimator
 from sklearn.feature_selection import SelectorMixin
 from sklearn.frozen import FrozenEstimator
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, check_random_state
 
+from ._compat import HasMethods, Interval, StrOptions, _check_feature_names_in, _fit_context
 from ._joint_net import JointPairNet
 from ._layer_mask import ChannelNullifier, layer_activations, resolve_layer
 from ._salience import permutation_salience
-from ._tight_loop import fit_seeded, fresh_module, replaced_criterion, sized_module_params
-from ._torch_utils import SEED_MAX, resolve_device
-from ._validation import validate_numeric_data, check_at_least_two_classes, check_modality, check_paired_samples
+from ._skorch_templates import fit_seeded, fresh_module, replaced_criterion, sized_module_params
+from ._torch_utils import resolve_device
+from ._validation import SEED_MAX, validate_numeric_data, check_at_least_two_classes, check_modality, check_paired_samples
 from .nets import MLP
 
 __all__ = ["ModalityGeneralRanker"]
@@ -527,8 +527,6 @@ class ModalityGeneralRanker(SelectorMixin, BaseEstimator):
         self._check_input_level("get_feature_names_out")
         if self.nullify == "drop":
             return super().get_feature_names_out(input_features)
-        from sklearn.utils.validation import _check_feature_names_in
-
         return _check_feature_names_in(self, input_features)
 
     def nullify_module(self, module):

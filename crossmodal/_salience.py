@@ -1,8 +1,15 @@
 """Permutation salience: step 2 of Algorithm 1 of Xue et al. (ICLR 2023).
 
 The public function validates its inputs, draws the permutation indices,
-picks an execution path (:mod:`crossmodal._salience_torch`) and spreads
-channel chunks over joblib workers.
+picks an execution plan and spreads channel chunks over joblib workers. A
+*plan* holds everything one path needs to score permuted copies of the
+channel matrix ``Z`` (the input of ``module_a``, or the output of its hidden
+layer ``layer``) against the partner's logits, and evaluates a contiguous
+range of channels given their permutation indices:
+:class:`crossmodal._rank_one_plan.RankOnePlan` (compiled, CPU) or
+:class:`crossmodal._torch_plan.TorchPlan` (any module). Both return, per pair
+``(channel, repeat)``, the distance summed over rows (and classes); the
+caller divides by the number of terms.
 """
 
 import contextlib
@@ -17,16 +24,18 @@ from sklearn.utils.parallel import Parallel, delayed
 from torch import nn
 
 from ._kernels import _salience as kernels
-from ._salience_torch import (
-    PARALLEL_MIN_WORK,
-    TorchPlan,
-    build_rank_one_plan,
-    capture_layer,
-    reference_rows,
-    split_module,
+from ._layer_mask import capture_layer, split_module
+from ._rank_one_plan import PARALLEL_MIN_WORK, build_rank_one_plan
+from ._torch_plan import TorchPlan, reference_rows
+from ._torch_utils import (
+    activation_bytes,
+    eval_mode,
+    forward_in_chunks,
+    numpy_dtype,
+    torch_threads,
+    working_memory_bytes,
 )
-from ._torch_utils import activation_bytes, forward_in_chunks, numpy_dtype, torch_threads, working_memory_bytes
-from ._validation import check_modality, check_paired_samples, check_positive_int
+from ._validation import SEED_MAX, check_modality, check_paired_samples, check_positive_int
 
 __all__ = ["permutation_salience"]
 
@@ -36,9 +45,9 @@ DISTANCES = ("mse", "mae", "kl")
 #: batch_size is None: rows = FAST_BLOCK_BYTES / (widest layer * itemsize),
 #: clipped to [FAST_MIN_ROWS, FAST_MAX_ROWS] (512 rows for 256-wide float32
 #: layers). Blocks that stay in cache between the rank-1 kernel, the matrix
-#: product and the tail beat larger ones on a loaded machine (3.8 against
-#: 14 ms per pair at 2048 rows, 2 busy cores); on idle cores 512 to 2048 rows
-#: are within 5% (benchmarks/bench_salience.py --modes).
+#: product and the tail beat larger ones when the cores are busy, and are as
+#: fast on idle cores (``benchmarks/bench_salience.py --modes``; figures in
+#: ``benchmarks/RESULTS.md``).
 FAST_BLOCK_BYTES = 2**19
 FAST_MIN_ROWS = 128
 FAST_MAX_ROWS = 4096
@@ -49,10 +58,6 @@ CPU_MAX_FORWARD_ROWS = 16384
 #: (n_samples * parameters), torch runs on one thread: waking a second one costs
 #: more than it saves, and far more when the cores are shared.
 SMALL_FORWARD_WORK = 2_000_000
-#: With one job, run the compiled MLP pipelines on torch.get_num_threads()
-#: threads over channel ranges (see _evaluate_on_threads); False keeps one
-#: thread of Python with numba prange kernels and torch's intra-op threads.
-PAIR_THREADS = True
 #: Fewer permutation indices than this are drawn by the serial kernel.
 PARALLEL_MIN_INDICES = 2**17
 
@@ -235,13 +240,13 @@ def permutation_salience(
     X_b = _as_array(X_b, "X_b")
     check_paired_samples(X_a, X_b, "X_a", "X_b")
     prefix, suffix, target = split_module(module_a, layer)
-    seed = int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+    seed = int(check_random_state(random_state).randint(SEED_MAX))
     n_samples = X_a.shape[0]
 
     n_params = sum(p.numel() for p in module_a.parameters()) + sum(p.numel() for p in module_b.parameters())
     small = device_a.type == "cpu" and n_samples * n_params < SMALL_FORWARD_WORK
     threads = torch_threads(1) if small else contextlib.nullcontext()
-    with threads, _eval_mode(module_a, module_b), torch.inference_mode():
+    with threads, eval_mode(module_a, module_b), torch.inference_mode():
         try:
             logits_b = forward_in_chunks(module_b, X_b, device_b, dtype_b, wm_bytes // 2,
                                          CPU_MAX_FORWARD_ROWS).to(device_a, torch.float64)
@@ -322,7 +327,7 @@ def _evaluate(plan, seed, n_samples, n_repeats, n_channels, n_jobs, wm_bytes):
     """
     n_workers = joblib.effective_n_jobs(n_jobs)
     if n_workers == 1 or n_channels == 1:
-        fan_out = min(torch.get_num_threads(), n_channels) if PAIR_THREADS else 1
+        fan_out = min(torch.get_num_threads(), n_channels)
         if (fan_out > 1 and getattr(plan, "alternates_with_torch", False)
                 and plan.work(n_channels * n_repeats) >= PARALLEL_MIN_WORK):
             step = _channels_per_step(plan, n_samples, n_repeats, wm_bytes // (2 * fan_out))
@@ -412,7 +417,8 @@ def _build_plan(module_a, X_a, prefix, suffix, target, device, dtype, ref, aux, 
         plan = TorchPlan(Z=Z, forward=forward, ref=ref, aux=aux, distance=distance, rows=1)
     else:
         X_t = _to_tensor(X_a, device, dtype)
-        Z = capture_layer(module_a, target, X_t, CPU_MAX_FORWARD_ROWS)
+        Z = capture_layer(module_a, target, (X_t[start:start + CPU_MAX_FORWARD_ROWS]
+                                             for start in range(0, len(X_t), CPU_MAX_FORWARD_ROWS)))
         plan = TorchPlan(Z=Z, forward=None, ref=ref, aux=aux, distance=distance, rows=1,
                          module=module_a, target=target, X=X_t)
     plan.rows = batch_size or _rows_for_memory(plan, half)
@@ -491,16 +497,3 @@ def _as_array(X, name):
 
 def _to_tensor(X, device, dtype):
     return torch.from_numpy(np.ascontiguousarray(X)).to(device=device, dtype=dtype)
-
-
-@contextlib.contextmanager
-def _eval_mode(*modules):
-    """Eval mode for ``modules``; every submodule's own mode is restored afterwards."""
-    states = [(m, m.training) for module in modules for m in module.modules()]
-    try:
-        for module in modules:
-            module.eval()
-        yield
-    finally:
-        for m, training in states:
-            m.training = training

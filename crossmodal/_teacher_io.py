@@ -11,11 +11,13 @@ distilled from it.
 import warnings
 
 import numpy as np
-import torch
 from skorch import NeuralNet
+from sklearn import get_config
 from sklearn.frozen import FrozenEstimator
-from sklearn.utils.metadata_routing import _routing_enabled, get_routing_for_object
+from sklearn.utils.metadata_routing import get_routing_for_object
 from sklearn.utils.validation import has_fit_parameter
+
+from ._torch_utils import numpy_dtype
 
 __all__ = ["check_teacher_output", "n_rows", "teacher_fit_params", "teacher_name", "to_teacher_dtype"]
 
@@ -55,8 +57,7 @@ def to_teacher_dtype(teacher, X):
     param = next(iter(net.module_.parameters()), None)
     if param is None or not param.dtype.is_floating_point:
         return X
-    dtype = torch.empty(0, dtype=param.dtype).numpy().dtype
-    return np.ascontiguousarray(X, dtype=dtype)
+    return np.ascontiguousarray(X, dtype=numpy_dtype(param.dtype))
 
 
 def teacher_fit_params(teacher, sample_weight):
@@ -71,7 +72,7 @@ def teacher_fit_params(teacher, sample_weight):
     if sample_weight is None:
         return {}
     name = teacher_name(teacher)
-    if _routing_enabled():
+    if get_config()["enable_metadata_routing"]:
         request = get_routing_for_object(teacher)
         wanted = getattr(getattr(request, "fit", None), "requests", {}).get("sample_weight")
         if wanted is True:

@@ -1,5 +1,6 @@
 """Small torch helpers shared by the estimators: device choice, seeding,
-thread counts, chunked inference under a working-memory bound."""
+thread counts, dtypes, eval mode, chunked inference under a working-memory
+bound."""
 
 import contextlib
 
@@ -10,8 +11,8 @@ from sklearn import get_config
 from ._validation import check_positive_real
 
 __all__ = [
-    "SEED_MAX",
     "activation_bytes",
+    "eval_mode",
     "forward_in_chunks",
     "module_dtype",
     "numpy_dtype",
@@ -19,15 +20,15 @@ __all__ = [
     "resolve_device",
     "seeded",
     "threads_for_work",
+    "torch_dtype",
     "torch_threads",
     "working_memory_bytes",
 ]
 
-SEED_MAX = 2**31 - 1
-
 # Below this many multiply-adds per optimisation step, one torch thread is
-# faster than several: the paper's 200 x 50 logistic regression ran 5x slower
-# with 2 threads than with 1 on a 2-core machine (thread wake-up dominates).
+# faster than several: waking the other threads costs more than the step
+# (the paper's 200 x 50 logistic regression: benchmarks/RESULTS.md,
+# "Distiller overhead").
 SMALL_STEP_FLOPS = 2_000_000
 
 
@@ -130,9 +131,39 @@ def module_dtype(module):
     return torch.float32
 
 
+_NUMPY_DTYPES = {torch.float16: np.dtype(np.float16), torch.float32: np.dtype(np.float32),
+                 torch.float64: np.dtype(np.float64)}
+
+
 def numpy_dtype(dtype):
-    """The NumPy dtype of a floating torch dtype (float64 stays float64, others float32)."""
-    return np.dtype(np.float64 if dtype == torch.float64 else np.float32)
+    """The NumPy dtype of a floating torch dtype.
+
+    float16, float32 and float64 map to their NumPy namesakes; a dtype NumPy
+    lacks (bfloat16) maps to float32.
+    """
+    return _NUMPY_DTYPES.get(dtype, np.dtype(np.float32))
+
+
+def torch_dtype(dtype):
+    """The torch dtype of a NumPy float16, float32 or float64 dtype (the inverse of :func:`numpy_dtype`)."""
+    dtype = np.dtype(dtype)
+    for torch_type, numpy_type in _NUMPY_DTYPES.items():
+        if numpy_type == dtype:
+            return torch_type
+    raise ValueError(f"dtype must be float16, float32 or float64; got {dtype}.")
+
+
+@contextlib.contextmanager
+def eval_mode(*modules):
+    """Run a block with ``modules`` in eval mode; every submodule's own mode is restored afterwards."""
+    states = [(m, m.training) for module in modules for m in module.modules()]
+    try:
+        for module in modules:
+            module.eval()
+        yield
+    finally:
+        for m, training in states:
+            m.training = training
 
 
 def forward_in_chunks(module, X, device, dtype=None, max_bytes=None, max_rows=65536):
@@ -194,14 +225,10 @@ def predict_logits(module, X, device, working_memory=None):
     Returns
     -------
     logits : ndarray of shape (n_samples, n_outputs)
-        In the module's dtype. The module's train/eval mode is restored.
+        In the module's dtype. The train/eval mode of the module and of
+        each of its submodules is restored.
     """
     if len(X) == 0:
         return np.empty((0, 0), dtype=np.float32)
-    was_training = module.training
-    module.eval()
-    try:
-        with torch.inference_mode():
-            return forward_in_chunks(module, X, device, max_bytes=working_memory_bytes(working_memory)).cpu().numpy()
-    finally:
-        module.train(was_training)
+    with eval_mode(module), torch.inference_mode():
+        return forward_in_chunks(module, X, device, max_bytes=working_memory_bytes(working_memory)).cpu().numpy()

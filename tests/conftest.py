@@ -3,6 +3,9 @@ import os
 import numpy as np
 import pytest
 import torch
+from skorch import NeuralNetClassifier
+
+from crossmodal.nets import MLP
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
@@ -42,3 +45,19 @@ def assert_labels_follow_scores(y, scores):
     decided = margin > tol
     assert decided.mean() > 0.99
     np.testing.assert_array_equal(np.asarray(y)[decided], expected.astype(np.int64)[decided])
+
+
+def mlp_template(hidden_sizes=(), **params):
+    """A skorch template of :class:`crossmodal.nets.MLP` for quick fits in tests.
+
+    No validation split, skorch's callbacks off (the estimators then train in
+    their tight loop), silent; ``params`` add or override settings. A
+    ``module=`` instance replaces the MLP class (``hidden_sizes`` is then not
+    passed: skorch would build a new instance from it).
+    """
+    module = params.pop("module", MLP)
+    settings = dict(train_split=None, callbacks="disable", verbose=0)
+    if not isinstance(module, torch.nn.Module):
+        settings["module__hidden_sizes"] = hidden_sizes
+    settings.update(params)
+    return NeuralNetClassifier(module, **settings)

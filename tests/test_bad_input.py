@@ -23,9 +23,10 @@ from hypothesis import strategies as st
 from sklearn.cluster import KMeans
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
-from skorch import NeuralNetBinaryClassifier, NeuralNetClassifier
+from skorch import NeuralNetBinaryClassifier
 
 import crossmodal
+from conftest import mlp_template
 from crossmodal import (
     CrossModalDistiller,
     ModalityGeneralRanker,
@@ -59,15 +60,7 @@ def _strings(n_rows, n_cols):
 
 
 def tiny_net(**params):
-    return NeuralNetClassifier(
-        MLP,
-        module__hidden_sizes=(),
-        max_epochs=2,
-        batch_size=-1,
-        train_split=None,
-        callbacks="disable",
-        **params,
-    )
+    return mlp_template(max_epochs=2, batch_size=-1, **params)
 
 
 def distiller(**params):

@@ -172,6 +172,7 @@ def test_strict_counts_failures_not_unevaluated_checks(fake_experiments, monkeyp
     assert "[N/A] gamma trend: observed not run" in printed and "did not match" not in printed
 
 
+@pytest.mark.slow
 def test_reproduce_synthetic_quick_in_process_and_as_python_m(tmp_path, capsys):
     """The real quick run, in-process and through ``python -m crossmodal`` in a fresh interpreter."""
     inproc = tmp_path / "inproc"

@@ -1,6 +1,7 @@
 """Salience on a Dask cluster: joblib's dask backend gives the n_jobs=1 result."""
 
 import numpy as np
+import pytest
 import torch
 from distributed import Client, LocalCluster, get_task_stream
 from joblib import parallel_config
@@ -9,6 +10,7 @@ from crossmodal import permutation_salience
 from crossmodal.nets import MLP
 
 
+@pytest.mark.slow
 def test_salience_on_local_dask_cluster_equals_serial():
     torch.manual_seed(0)
     rng = np.random.RandomState(0)

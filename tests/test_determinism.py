@@ -21,15 +21,15 @@ import pytest
 import torch
 from joblib import parallel_config
 from sklearn.linear_model import LogisticRegression
-from skorch import NeuralNetClassifier
 from torch import nn
 
+from conftest import mlp_template
 from crossmodal import (
     CrossModalDistiller,
     ModalityGeneralRanker,
     MVDGenerator,
+    _rank_one_plan,
     _salience,
-    _salience_torch,
     make_modality_venn,
     permutation_salience,
 )
@@ -78,7 +78,7 @@ DISTANCES = ["mse", "mae", "kl"]
 
 
 def _plan_name(plan):
-    if isinstance(plan, _salience_torch.RankOnePlan):
+    if isinstance(plan, _rank_one_plan.RankOnePlan):
         return plan.kind
     return "torch-hooks" if plan.target is not None else "torch-split"
 
@@ -120,7 +120,7 @@ def _parallel_everywhere(monkeypatch):
     """Thresholds at zero: prange kernels, parallel permutation draws and the
     one-job thread fan-out run even on this tiny problem."""
     monkeypatch.setattr(_salience, "PARALLEL_MIN_WORK", 0)
-    monkeypatch.setattr(_salience_torch, "PARALLEL_MIN_WORK", 0)
+    monkeypatch.setattr(_rank_one_plan, "PARALLEL_MIN_WORK", 0)
     monkeypatch.setattr(_salience, "PARALLEL_MIN_INDICES", 0)
 
 
@@ -201,15 +201,7 @@ def test_salience_with_the_loky_backend_equals_serial(data):
 
 
 def _tiny_net(hidden_sizes=(6,), max_epochs=3):
-    return NeuralNetClassifier(
-        MLP,
-        module__hidden_sizes=hidden_sizes,
-        max_epochs=max_epochs,
-        batch_size=16,
-        iterator_train__shuffle=True,
-        train_split=None,
-        callbacks="disable",
-    )
+    return mlp_template(hidden_sizes, max_epochs=max_epochs, batch_size=16, iterator_train__shuffle=True)
 
 
 @pytest.fixture(scope="module")

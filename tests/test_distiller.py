@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from skorch import NeuralNetClassifier, NeuralNetRegressor
+from skorch import NeuralNetRegressor
 from sklearn import config_context
 from sklearn.ensemble import GradientBoostingClassifier
 from sklearn.exceptions import NotFittedError
@@ -16,26 +16,16 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from conftest import mlp_template
 from crossmodal import CrossModalDistiller
 from crossmodal._kd_net import DistillationNet
 from crossmodal.nets import MLP
 
 
 def small_student(**kw):
-    params = dict(
-        module__hidden_sizes=(16,),
-        criterion=torch.nn.CrossEntropyLoss,
-        optimizer=torch.optim.Adam,
-        lr=0.05,
-        max_epochs=20,
-        batch_size=64,
-        iterator_train__shuffle=True,
-        train_split=None,
-        callbacks="disable",
-        verbose=0,
-    )
-    params.update(kw)
-    return NeuralNetClassifier(MLP, **params)
+    params = dict(criterion=torch.nn.CrossEntropyLoss, optimizer=torch.optim.Adam, lr=0.05, max_epochs=20,
+                  batch_size=64, iterator_train__shuffle=True)
+    return mlp_template((16,), **{**params, **kw})
 
 
 def linear_student(**kw):

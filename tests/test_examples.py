@@ -56,6 +56,7 @@ def test_example_follows_gallery_conventions(path):
     assert "matplotlib.use(" not in source, f"{path.name} selects a matplotlib backend; leave that to the user"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda path: path.name)
 def test_example_runs_at_small_scale(path, tmp_path):
     env = dict(os.environ, MPLBACKEND="Agg", CROSSMODAL_EXAMPLE_SCALE=SCALE)

@@ -10,13 +10,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from conftest import reorder_rtol
 from crossmodal import _gradient_buffer, _kd_loss
 from crossmodal._kd_loss import (
     FusedKLDivergence,
     kd_kl_loss,
     teacher_log_probs,
-    teacher_probabilities,
 )
 
 DTYPES = [torch.float32, torch.float64]
@@ -123,22 +121,14 @@ def test_matches_torch_and_numpy(temperature, n_classes, dtype, reduction):
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("n, n_classes", [(1, 2), (37, 10), (5, 1000), (4000, 10)])  # the last: parallel kernel
-def test_teacher_probs_give_the_same_loss_and_gradient(n, n_classes, dtype, reduction, weighted):
-    # Probabilities made once per fit equal the plain call up to the order of
-    # each row's sums (the kernel's two specialisations are compiled apart).
+def test_numpy_targets_take_the_tensor_path(n, n_classes, dtype, reduction, weighted):
+    # A NumPy array (as skorch batches it) takes the same path as the tensor: same bits.
     s, lt = make_problem(n, n_classes, dtype, temperature=2.0, seed=n)
     w = np.random.RandomState(n).uniform(0, 2, n) if weighted else None
     kwargs = {"temperature": 2.0, "reduction": reduction, "sample_weight": w}
     loss, grad = loss_and_grad(s, lt, **kwargs)
-    probs = teacher_probabilities(lt)
-    loss_p, grad_p = loss_and_grad(s, lt, teacher_probs=probs, **kwargs)
-    np_dtype = torch.empty(0, dtype=dtype).numpy().dtype
-    rtol = reorder_rtol(np_dtype, n_classes)
-    assert loss_p.item() == pytest.approx(loss.item(), rel=rtol)
-    torch.testing.assert_close(grad_p, grad, rtol=rtol, atol=rtol * grad.abs().max().item())
-    # A NumPy array (as skorch batches it) takes the same path as the tensor: same bits.
-    loss_np, grad_np = loss_and_grad(s, lt.numpy(), teacher_probs=probs.numpy(), **kwargs)
-    assert loss_np.item() == loss_p.item() and torch.equal(grad_np, grad_p)
+    loss_np, grad_np = loss_and_grad(s, lt.numpy(), **kwargs)
+    assert loss_np.item() == loss.item() and torch.equal(grad_np, grad)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -153,10 +143,9 @@ def test_accurate_when_the_student_is_close_to_the_teacher(temperature, dtype, n
     s = (t + noise * torch.randn(300, 10, generator=gen, dtype=torch.float64)).to(dtype).requires_grad_()
     lt = teacher_log_probs(t.to(dtype), temperature)
     ref_loss, ref_grad = torch_reference(s, lt, temperature, "batchmean")
-    for probs in (None, teacher_probabilities(lt)):
-        loss, grad = loss_and_grad(s, lt, temperature=temperature, teacher_probs=probs)
-        assert abs(loss.item() - ref_loss) <= 1e-6 * ref_loss
-        assert rel_err(grad, ref_grad) < (1e-7 if dtype == torch.float32 else 1e-10)
+    loss, grad = loss_and_grad(s, lt, temperature=temperature)
+    assert abs(loss.item() - ref_loss) <= 1e-6 * ref_loss
+    assert rel_err(grad, ref_grad) < (1e-7 if dtype == torch.float32 else 1e-10)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -169,7 +158,7 @@ def test_student_equal_to_teacher_gives_zero(dtype):
     s = t.to(dtype).requires_grad_()
     lt = teacher_log_probs(t.to(dtype), 2.0)
     ref_loss, ref_grad = torch_reference(s, lt, 2.0, "batchmean")
-    loss, grad = loss_and_grad(s, lt, temperature=2.0, teacher_probs=teacher_probabilities(lt))
+    loss, grad = loss_and_grad(s, lt, temperature=2.0)
     assert abs(loss.item() - ref_loss) < (1e-15 if dtype == torch.float64 else 1e-12)
     assert abs(loss.item()) < (1e-14 if dtype == torch.float64 else 1e-7)
     assert float((grad.to(torch.float64) - ref_grad).abs().max()) < 1e-15
@@ -225,7 +214,7 @@ def test_fused_path_is_used_on_cpu_and_torch_path_otherwise():
 
 
 def test_fused_function_directly():
-    # apply(s, lt, row_weight, 1 / T[, p]) = sum_i row_weight_i * KL_i, gradient kept.
+    # apply(s, lt, row_weight, 1 / T) = sum_i row_weight_i * KL_i, gradient kept.
     s, lt = make_problem(6, 4, torch.float64, temperature=2.0)
     row_weight = torch.linspace(0.0, 1.0, 6, dtype=torch.float64)
     out = FusedKLDivergence.apply(s, lt, row_weight, 0.5)
@@ -235,10 +224,6 @@ def test_fused_function_directly():
     (grad,) = torch.autograd.grad(out, s)
     (want_grad,) = torch.autograd.grad(want, s)
     assert rel_err(grad, want_grad) < 1e-13
-    out_p = FusedKLDivergence.apply(s, lt, row_weight, 0.5, teacher_probabilities(lt))
-    assert out_p.item() == out.item()
-    (grad_p,) = torch.autograd.grad(out_p, s)
-    assert torch.equal(grad_p, grad)
 
 
 def test_large_gradients_reuse_freed_memory_only(monkeypatch):
@@ -497,53 +482,6 @@ def test_invalid_reduction(reduction):
     s, lt = make_problem(2, 3)
     with pytest.raises(ValueError, match=rf"reduction must be one of 'batchmean', 'mean', 'sum'; got {reduction!r}\."):
         kd_kl_loss(s, lt, reduction=reduction)
-
-
-def test_teacher_probabilities_is_float64_exp():
-    lt = teacher_log_probs(torch.randn(20, 5, generator=torch.Generator().manual_seed(1)), 3.0)
-    probs = teacher_probabilities(lt)
-    assert probs.dtype == torch.float64 and probs.shape == lt.shape and probs.is_contiguous()
-    torch.testing.assert_close(probs, lt.double().exp(), rtol=1e-15, atol=0)
-    # From NumPy, from a tensor that requires grad, and -inf / underflow give 0.
-    assert torch.equal(teacher_probabilities(lt.numpy()), probs)
-    assert not teacher_probabilities(lt.clone().requires_grad_()).requires_grad
-    zeros = teacher_probabilities(np.array([[0.0, -np.inf, -800.0, np.finfo(np.float64).min]]))
-    assert zeros.tolist() == [[1.0, 0.0, 0.0, 0.0]]
-    with pytest.raises(ValueError, match="teacher_log_probs must hold floating-point values; got dtype torch.int64"):
-        teacher_probabilities(np.zeros((2, 3), dtype=np.int64))
-
-
-def test_invalid_teacher_probs():
-    s, lt = make_problem(4, 3, temperature=2.0)
-    probs = teacher_probabilities(lt)
-    shape_msg = r"teacher_probs must have the shape of student_logits \(4, 3\); got shape \(4, 2\)"
-    with pytest.raises(ValueError, match=shape_msg):
-        kd_kl_loss(s, lt, temperature=2.0, teacher_probs=probs[:, :2])
-    with pytest.raises(ValueError, match="teacher_probs must be float64, .*; got dtype torch.float32"):
-        kd_kl_loss(s, lt, temperature=2.0, teacher_probs=probs.float())
-    # Probabilities for another temperature (a typical mix-up) fail the check.
-    wrong = teacher_probabilities(teacher_log_probs(lt, 1.0 / 2.0))
-    with pytest.raises(ValueError, match=r"teacher_probs must be exp\(teacher_log_probs\) computed in float64.*"
-                       r"got teacher_probs\[0, 0\] = .* where exp\(teacher_log_probs\[0, 0\]\) = "):
-        kd_kl_loss(s, lt, temperature=2.0, teacher_probs=wrong)
-    # So do probabilities rounded to float32 and stored as float64.
-    with pytest.raises(ValueError, match=r"teacher_probs must be exp\(teacher_log_probs\) computed in float64"):
-        kd_kl_loss(s, lt, temperature=2.0, teacher_probs=probs.float().double())
-
-
-def test_torch_path_ignores_teacher_probs():
-    # Trainable targets and float16 logits take the torch path: same values
-    # with or without teacher_probs (validated, not used).
-    s, lt = make_problem(8, 3, temperature=2.0)
-    probs = teacher_probabilities(lt)
-    lt_trainable = lt.clone().requires_grad_()
-    a = kd_kl_loss(s, lt_trainable, temperature=2.0)
-    b = kd_kl_loss(s, lt_trainable, temperature=2.0, teacher_probs=probs)
-    assert "FusedKLDivergence" not in type(b.grad_fn).__name__ and b.item() == a.item()
-    s16 = s.detach().to(torch.float16)
-    assert kd_kl_loss(s16, lt, teacher_probs=probs).item() == kd_kl_loss(s16, lt).item()
-    with pytest.raises(ValueError, match="teacher_probs must be float64"):
-        kd_kl_loss(s16, lt, teacher_probs=probs.float())
 
 
 def test_invalid_shapes_and_types():

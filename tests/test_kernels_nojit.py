@@ -14,6 +14,7 @@ import pytest
 KERNEL_TESTS = sorted(str(p) for p in Path(__file__).parent.glob("test_kernels_*.py") if p.name != Path(__file__).name)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(os.environ.get("NUMBA_DISABLE_JIT") == "1", reason="already running without the JIT")
 def test_kernel_tests_pass_without_jit():
     assert KERNEL_TESTS, "no kernel test files found"

@@ -42,9 +42,10 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.ensemble import GradientBoostingClassifier
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
-from skorch import NeuralNet, NeuralNetClassifier
+from skorch import NeuralNet
 from skorch.exceptions import DeviceWarning
 
+from conftest import mlp_template
 from crossmodal import CrossModalDistiller, ModalityGeneralRanker, MVDGenerator, make_modality_venn
 from crossmodal.nets import MLP
 
@@ -63,23 +64,9 @@ requires_no_cuda = pytest.mark.skipif(
 # ---------------------------------------------------------------- data and small models
 def small_net(**kw):
     """A tiny skorch template (one hidden layer of 8, few epochs) for fast fits."""
-    params = dict(
-        module__hidden_sizes=(8,),
-        criterion=torch.nn.CrossEntropyLoss,
-        optimizer=torch.optim.Adam,
-        lr=0.05,
-        max_epochs=10,
-        batch_size=64,
-        iterator_train__shuffle=True,
-        train_split=None,
-        callbacks="disable",
-        verbose=0,
-    )
-    params.update(kw)
-    module = params.pop("module", MLP)
-    if isinstance(module, torch.nn.Module):
-        del params["module__hidden_sizes"]  # skorch would build a new instance from these
-    return NeuralNetClassifier(module, **params)
+    params = dict(criterion=torch.nn.CrossEntropyLoss, optimizer=torch.optim.Adam, lr=0.05, max_epochs=10,
+                  batch_size=64, iterator_train__shuffle=True)
+    return mlp_template(kw.pop("module__hidden_sizes", (8,)), **{**params, **kw})
 
 
 def linear_net(**kw):

@@ -23,10 +23,9 @@ import torch
 import torch.nn.functional as F
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from skorch import NeuralNetClassifier
 from torch import nn
 
-from conftest import assert_labels_follow_scores
+from conftest import assert_labels_follow_scores, mlp_template
 from crossmodal import (
     ModalityGeneralRanker,
     MVDGenerator,
@@ -159,8 +158,7 @@ def test_permutation_salience_property(distance, problem):
 
 
 def _tiny_net():
-    return NeuralNetClassifier(MLP, module__hidden_sizes=(3,), max_epochs=2, batch_size=-1, train_split=None,
-                               callbacks="disable")
+    return mlp_template((3,), max_epochs=2, batch_size=-1)
 
 
 @st.composite

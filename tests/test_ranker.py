@@ -4,22 +4,19 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from skorch import NeuralNetClassifier
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GridSearchCV
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from conftest import mlp_template
 from crossmodal import CrossModalDistiller, ModalityGeneralRanker, make_modality_venn
-from crossmodal.nets import MLP
 
 
 def tiny_net(**kw):
-    params = dict(module__hidden_sizes=(), optimizer=torch.optim.SGD, lr=0.1, max_epochs=30, batch_size=-1,
-                  train_split=None, callbacks="disable")
-    params.update(kw)
-    return NeuralNetClassifier(MLP, **params)
+    params = dict(optimizer=torch.optim.SGD, lr=0.1, max_epochs=30, batch_size=-1)
+    return mlp_template(kw.pop("module__hidden_sizes", ()), **{**params, **kw})
 
 
 class _ShiftedPartnerRanker(ModalityGeneralRanker):
@@ -219,6 +216,7 @@ ORACLE_SETTINGS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("setting", sorted(ORACLE_SETTINGS))
 def test_oracle_ranks_ground_truth_general_channels_first(setting):
     """Default networks rank the known modality-general channels above the rest (mean ROC AUC >= 0.95)."""

@@ -10,8 +10,10 @@ from joblib._parallel_backends import ThreadingBackend
 from sklearn.utils import check_random_state
 from torch import nn
 
-from crossmodal import permutation_salience
+from crossmodal import _salience, permutation_salience
+from crossmodal._rank_one_plan import RankOnePlan
 from crossmodal._salience import draw_permutations
+from crossmodal._torch_utils import torch_threads
 from crossmodal.nets import MLP
 
 N, D_A, D_B, N_CLASSES = 60, 5, 4, 3
@@ -97,6 +99,21 @@ def make_mlp(in_features, hidden_sizes, seed, **kwargs):
     return MLP(in_features, N_CLASSES, hidden_sizes=hidden_sizes, **kwargs)
 
 
+@pytest.fixture
+def plans(monkeypatch):
+    """The plans that permutation_salience builds, by name: a RankOnePlan's kind, or "torch"."""
+    names = []
+    build = _salience._build_plan
+
+    def spy(*args, **kwargs):
+        plan = build(*args, **kwargs)
+        names.append(plan.kind if isinstance(plan, RankOnePlan) else "torch")
+        return plan
+
+    monkeypatch.setattr(_salience, "_build_plan", spy)
+    return names
+
+
 # --------------------------------------------------------------------------- #
 # Both paths equal the reference
 # --------------------------------------------------------------------------- #
@@ -104,13 +121,15 @@ def make_mlp(in_features, hidden_sizes, seed, **kwargs):
 
 @pytest.mark.parametrize("hidden_sizes", [(), (8,), (8, 6), (8, 6, 5)], ids=["linear", "1hidden", "2hidden", "3hidden"])
 @pytest.mark.parametrize("distance", ["mse", "mae", "kl"])
-def test_mlp_matches_reference(data, hidden_sizes, distance):
+def test_mlp_matches_reference(data, hidden_sizes, distance, plans):
     X_a, X_b = data
     module_a, module_b = make_mlp(D_A, hidden_sizes, 1), make_mlp(D_B, (7,), 2)
     result = permutation_salience(module_a, module_b, X_a, X_b, n_repeats=3, distance=distance, random_state=0)
     expected = reference_salience(module_a, module_b, X_a, X_b, 3, distance, 0)
     assert result.importances.shape == (D_A, 3)
     assert_matches_reference(result, expected)
+    # The compiled plan ran, not the torch fallback.
+    assert plans == [{0: "linear", 1: "one_hidden"}.get(len(hidden_sizes), "mlp")]
 
 
 def reference_baseline(module_a, module_b, X_a, X_b, distance):
@@ -157,16 +176,17 @@ def test_baseline_distance_of_a_conv_module():
 
 
 @pytest.mark.parametrize("batch_size", [1, 7, 25, 1000])
-def test_block_pipeline_matches_reference_for_any_batch_size(data, batch_size):
+def test_block_pipeline_matches_reference_for_any_batch_size(data, batch_size, plans):
     # Blocks smaller than, equal to and larger than n_samples, packed pairs, Tanh ("head" kind).
     X_a, X_b = data
     module_a = make_mlp(D_A, (8, 6), 1, activation=nn.Tanh)
     module_b = make_mlp(D_B, (), 2)
     result = permutation_salience(module_a, module_b, X_a, X_b, n_repeats=2, random_state=3, batch_size=batch_size)
     assert_matches_reference(result, reference_salience(module_a, module_b, X_a, X_b, 2, "mse", 3))
+    assert plans == ["head"]
 
 
-def test_mixed_activations_run_the_rest_in_torch(data):
+def test_mixed_activations_run_the_rest_in_torch(data, plans):
     # Linear, ReLU, then a tail the kernels do not know: the "head" pipeline.
     X_a, X_b = data
     torch.manual_seed(0)
@@ -174,9 +194,10 @@ def test_mixed_activations_run_the_rest_in_torch(data):
     module_b = make_mlp(D_B, (), 2)
     result = permutation_salience(module_a, module_b, X_a, X_b, n_repeats=2, random_state=0, distance="kl")
     assert_matches_reference(result, reference_salience(module_a, module_b, X_a, X_b, 2, "kl", 0))
+    assert plans == ["head"]
 
 
-def test_bare_linear_module_and_dropout_use_compiled_path(data):
+def test_bare_linear_module_and_dropout_use_compiled_path(data, plans):
     X_a, X_b = data
     torch.manual_seed(0)
     module_a = nn.Sequential(nn.Linear(D_A, 8), nn.ReLU(), nn.Dropout(0.5), nn.Linear(8, N_CLASSES))
@@ -185,6 +206,7 @@ def test_bare_linear_module_and_dropout_use_compiled_path(data):
         X = X_a if a is module_a else X_b
         result = permutation_salience(a, b, X, X_b, n_repeats=2, random_state=0)
         assert_matches_reference(result, reference_salience(a, b, X, X_b, 2, "mse", 0))
+    assert plans == ["one_hidden", "linear"]
 
 
 @pytest.mark.parametrize("distance", ["mse", "kl"])
@@ -202,7 +224,7 @@ def test_conv_module_matches_reference(distance):
 
 
 @pytest.mark.parametrize("layer", [1, "1", 3, -2, "2"], ids=["int-1hidden", "name", "int-logits", "negative", "preact"])
-def test_hidden_layer_of_mlp_matches_reference(data, layer):
+def test_hidden_layer_of_mlp_matches_reference(data, layer, plans):
     # 1 / "1": ReLU after the first Linear (one hidden layer follows); 3 / -2: the
     # last ReLU, feeding the logits; "2": a pre-activation (generic torch path).
     X_a, X_b = data
@@ -211,6 +233,7 @@ def test_hidden_layer_of_mlp_matches_reference(data, layer):
     width = 8 if layer in (1, "1") else 6
     assert result.importances.shape == (width, 2)
     assert_matches_reference(result, reference_salience(module_a, module_b, X_a, X_b, 2, "mse", 4, layer=layer))
+    assert plans == [{1: "one_hidden", "1": "one_hidden", 3: "linear", -2: "linear"}.get(layer, "torch")]
 
 
 def test_nested_sequential_layer_name_is_a_split_point(data):
@@ -356,11 +379,11 @@ class CountingBackend(ThreadingBackend):
 @pytest.mark.parametrize("hidden_sizes", [(), (8,), (8, 6)])
 @pytest.mark.parametrize("threads_for_any_size", [False, True])
 def test_n_jobs_and_backends_give_identical_results(data, hidden_sizes, threads_for_any_size, monkeypatch):
-    from crossmodal import _salience, _salience_torch
+    from crossmodal import _rank_one_plan, _salience
 
     if threads_for_any_size:  # prange kernels and the one-job thread fan-out even for this tiny problem
         monkeypatch.setattr(_salience, "PARALLEL_MIN_WORK", 0)
-        monkeypatch.setattr(_salience_torch, "PARALLEL_MIN_WORK", 0)
+        monkeypatch.setattr(_rank_one_plan, "PARALLEL_MIN_WORK", 0)
         monkeypatch.setattr(_salience, "PARALLEL_MIN_INDICES", 0)
     X_a, X_b = data
     module_a, module_b = make_mlp(D_A, hidden_sizes, 1), make_mlp(D_B, (7,), 2)
@@ -375,8 +398,8 @@ def test_n_jobs_and_backends_give_identical_results(data, hidden_sizes, threads_
     np.testing.assert_array_equal(serial, two)
     np.testing.assert_array_equal(serial, threaded)
     np.testing.assert_array_equal(serial, configured)
-    monkeypatch.setattr(_salience, "PAIR_THREADS", not _salience.PAIR_THREADS)
-    other_mode = permutation_salience(module_a, module_b, X_a, X_b, n_jobs=1, **kwargs).importances
+    with torch_threads(1):  # one job on one torch thread: prange kernels instead of the thread fan-out
+        other_mode = permutation_salience(module_a, module_b, X_a, X_b, n_jobs=1, **kwargs).importances
     np.testing.assert_array_equal(serial, other_mode)
     assert torch.get_num_threads() == threads_before
 

@@ -12,17 +12,18 @@ import numpy as np
 import pytest
 import torch
 from numpy.testing import assert_allclose
-from skorch import NeuralNetClassifier
 from skorch.callbacks import EarlyStopping
 from skorch.dataset import ValidSplit
 from sklearn.base import clone
 from torch.utils.data import SubsetRandomSampler, default_collate
 
+from conftest import mlp_template
 from crossmodal import CrossModalDistiller, ModalityGeneralRanker, make_modality_venn
 from crossmodal._distiller import _as_distillation_net
 from crossmodal._kd_net import DistillationNet
-from crossmodal._tight_loop import replaced_criterion
-from crossmodal._torch_utils import SEED_MAX, seeded
+from crossmodal._skorch_templates import replaced_criterion
+from crossmodal._torch_utils import seeded
+from crossmodal._validation import SEED_MAX
 from crossmodal.nets import MLP
 
 N_ROWS, BATCH = 50, 16  # the last batch of an epoch has 2 rows
@@ -38,13 +39,12 @@ def data():
 
 
 def template(**kw):
-    params = dict(module__hidden_sizes=(), criterion=torch.nn.CrossEntropyLoss, optimizer=torch.optim.SGD, lr=0.5,
-                  max_epochs=3, batch_size=BATCH, iterator_train__shuffle=True, train_split=None,
-                  callbacks="disable", verbose=0)
+    params = dict(criterion=torch.nn.CrossEntropyLoss, optimizer=torch.optim.SGD, lr=0.5, max_epochs=3,
+                  batch_size=BATCH, iterator_train__shuffle=True)
     params.update(kw)
     if params["criterion"] is None:
         del params["criterion"]  # skorch's own default
-    return NeuralNetClassifier(MLP, **params)
+    return mlp_template(**params)
 
 
 class _Doubling:

@@ -15,14 +15,13 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from skorch import NeuralNetClassifier
 
+from conftest import mlp_template
 from crossmodal import CrossModalDistiller
 from crossmodal.nets import MLP
 
 
 def student(**kw):
-    params = dict(module__hidden_sizes=(), max_epochs=5, lr=0.1, train_split=None, callbacks="disable", verbose=0)
-    params.update(kw)
-    return NeuralNetClassifier(MLP, **params)
+    return mlp_template(**{"max_epochs": 5, "lr": 0.1, **kw})
 
 
 def paired(n=120, seed=0):

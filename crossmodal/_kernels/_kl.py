@@ -3,14 +3,14 @@
 The knowledge-distillation term of the paper's eq. (1) with a temperature,
 ``T**2 * KL(softmax(t / T) || softmax(s / T))``, needs ``exp`` of every
 student logit (the softmax) and the teacher's probabilities
-``p = exp(log_softmax(t / T))``. The teacher is fixed for a whole fit, so the
-caller can compute ``p`` once (:func:`exp_f64_into`) and pass it in; then one
-exponential per element is left. This machine's numba has no SVML, so
-``np.exp`` in a loop stays a scalar libm call: :func:`exp_f64` (and
-:func:`log_f64`, one per row) are branch-free, and LLVM vectorises the loops
-that call them. Rows are processed in blocks of about ``_BLOCK_ELEMENTS``
-elements laid out flat, so the exponentials vectorise whatever the number of
-classes.
+``p = exp(log_softmax(t / T))``: two exponentials per element. They and the
+per-row logarithms are :func:`crossmodal._kernels._exp_log.exp_f64` and
+:func:`~crossmodal._kernels._exp_log.log_f64`, branch-free so that LLVM
+vectorises the loops that call them. Rows are processed in blocks of about
+``_BLOCK_ELEMENTS`` elements laid out flat, so the exponentials vectorise
+whatever the number of classes. (Taking ``p`` once per fit instead was
+measured and dropped: reading float64 probabilities costs as much as the
+exponential saves; ``benchmarks/RESULTS.md``.)
 
 Everything is computed in float64, also for float32 inputs; only the gradient
 is stored in the input dtype. float32 exponentials (twice as many lanes) were
@@ -25,228 +25,15 @@ import numpy as np
 from numba import jit, prange
 
 from crossmodal._kernels._config import JIT_PARALLEL, JIT_SERIAL
+from crossmodal._kernels._exp_log import exp_f64, log_f64
 
-__all__ = [
-    "EXP_OVERFLOW",
-    "EXP_UNDERFLOW",
-    "exp_f64",
-    "exp_f64_into",
-    "kl_div_fused",
-    "kl_div_fused_serial",
-    "log_f64",
-]
-
-# exp(x) is 0.0 for x below EXP_UNDERFLOW = -1021.5 * ln(2) (the true value is
-# below 3.2e-308) and inf above EXP_OVERFLOW = log(largest float64); between
-# them it is a normal float64.
-EXP_UNDERFLOW = -708.0498449419841
-EXP_OVERFLOW = 709.782712893384
-# The input is clamped to [_EXP_CLAMP_LO, _EXP_CLAMP_HI]: the first rounds to
-# k = -1022, for which the bits below give 2**(k - 1) = 0.0, the second to
-# k = 1025, which gives inf. So underflow and overflow need no other branch.
-_EXP_CLAMP_LO = -708.3
-_EXP_CLAMP_HI = 710.5
-
-_LOG2E = 1.4426950408889634
-_LN2 = 0.6931471805599453
-# ln(2) split so that k * _LN2_HI is exact for |k| < 2**11 (Cody & Waite).
-_LN2_HI = 6.93147180369123816490e-01
-_LN2_LO = 1.90821492927058770002e-10
-# Adding 1.5 * 2**52 to an integer-valued float64 k puts k in the low
-# mantissa bits, from where the exponent field of 2**k is built.
-_SHIFTER = 6755399441055744.0
-_HIGH_WORD = -4294967296  # int64 with the high 32 bits set
-
-# exp(r) on |r| <= ln(2) / 2: Chebyshev interpolant of degree 11 (computed
-# with mpmath.chebyfit at 50 digits), error 2e-17 relative with these rounded
-# coefficients; the leading two are exactly 1, so exp(0) == 1.
-_E2 = 0.5000000000000019
-_E3 = 0.1666666666666668
-_E4 = 0.0416666666664881
-_E5 = 0.008333333333319601
-_E6 = 0.0013888888952314775
-_E7 = 0.00019841269890047113
-_E8 = 2.4801485482328494e-05
-_E9 = 2.755724091857897e-06
-_E10 = 2.763263963904103e-07
-_E11 = 2.5110037605963777e-08
-
-# log(m) = 2 * atanh(f), f = (m - 1) / (m + 1), |f| <= 0.1716 for
-# m in [sqrt(2) / 2, sqrt(2)]: Taylor series 2 * sum f**(2j+1) / (2j+1),
-# j <= 10, truncation error below 3e-17 relative.
-_SQRT2 = 1.4142135623730951
-_TWO_54 = 18014398509481984.0
-_TINY = 2.2250738585072014e-308  # smallest normal float64
+__all__ = ["kl_div_fused", "kl_div_fused_serial"]
 
 # Target number of elements per block of rows: the two float64 scratch
 # buffers of this length stay in the L1 cache.
 _BLOCK_ELEMENTS = 1024
 # Number of chunks of rows that kl_div_fused hands to its threads.
 _N_CHUNKS = 64
-
-
-@jit(**JIT_SERIAL)
-def exp_f64(x):
-    """Exponential of a float64 scalar, written so that loops calling it vectorise.
-
-    ``exp(x) = 2**k * exp(r)`` with ``k = round(x / ln 2)`` and
-    ``|r| <= ln(2) / 2``; ``exp(r)`` is a degree-11 polynomial (Estrin's
-    scheme) and ``2**k`` is assembled from its bits. There is no branch: the
-    input is clamped by two selects, and the clamped ends give 0 and inf.
-
-    Parameters
-    ----------
-    x : float
-        The exponent.
-
-    Returns
-    -------
-    float
-        ``exp(x)``; ``0.0`` for ``x < EXP_UNDERFLOW`` (including ``-inf``),
-        ``inf`` for ``x > EXP_OVERFLOW``, NaN for NaN.
-
-    Notes
-    -----
-    Relative error below ``5e-16`` (two units in the last place) against
-    ``np.exp`` on ``[EXP_UNDERFLOW, EXP_OVERFLOW]``. Below that range the
-    true value is smaller than ``3.2e-308`` and ``0.0`` is returned.
-
-    Examples
-    --------
-    >>> from crossmodal._kernels._kl import exp_f64
-    >>> float(exp_f64(0.0)), float(exp_f64(-1000.0)), float(exp_f64(1000.0))
-    (1.0, 0.0, inf)
-    >>> bool(abs(exp_f64(1.0) / 2.718281828459045 - 1) < 5e-16)
-    True
-    """
-    # Selects written as "bound if x beyond bound else x" keep NaN.
-    xc = _EXP_CLAMP_LO if x < _EXP_CLAMP_LO else x  # noqa: FURB136
-    xc = _EXP_CLAMP_HI if xc > _EXP_CLAMP_HI else xc  # noqa: FURB136
-    kf = np.floor(xc * _LOG2E + 0.5)
-    # kf is an integer of at most 11 bits, so the low 32 bits of its
-    # representation are zero and clearing them gives kf again. LLVM cannot
-    # see that: with reassociation allowed (FASTMATH_FLAGS) it would otherwise
-    # fold kf * _LN2_HI + kf * _LN2_LO into kf * ln(2) and lose the precision
-    # of the split (2e-14 relative error at |k| ~ 1000).
-    k_copy = np.int64(np.float64(kf).view(np.int64) & _HIGH_WORD).view(np.float64)
-    r = (xc - kf * _LN2_HI) - k_copy * _LN2_LO
-    # Estrin's scheme: a shorter dependency chain than Horner's, so more
-    # vector iterations overlap in the out-of-order window.
-    r2 = r * r
-    r4 = r2 * r2
-    p01 = r + 1.0
-    p23 = _E3 * r + _E2
-    p45 = _E5 * r + _E4
-    p67 = _E7 * r + _E6
-    p89 = _E9 * r + _E8
-    p1011 = _E11 * r + _E10
-    q0 = p23 * r2 + p01
-    q1 = p67 * r2 + p45
-    q2 = p1011 * r2 + p89
-    poly = (q2 * (r4 * r4) + q1 * r4) + q0
-    # kf + 1.5 * 2**52 is exact and holds k in its low bits. k lies in
-    # [-1022, 1025]; the biased exponent of 2**(k - 1) is k + 1022, in
-    # [0, 2047]: 0 gives 0.0 (underflow), 2047 gives inf (overflow), anything
-    # else a normal number, and the result is poly * 2 * 2**(k - 1).
-    bits = np.float64(kf + _SHIFTER).view(np.int64)
-    scale = np.int64(((bits + 1022) & 2047) << 52).view(np.float64)
-    return (poly + poly) * scale
-
-
-@jit(**JIT_SERIAL)
-def log_f64(x):
-    """Natural logarithm of a float64 scalar, written so that loops calling it vectorise.
-
-    ``x = 2**e * m`` with ``m`` in ``[sqrt(2) / 2, sqrt(2)]`` taken from the
-    bits, then ``log(x) = e * ln 2 + 2 * atanh((m - 1) / (m + 1))``.
-
-    Parameters
-    ----------
-    x : float
-        The argument.
-
-    Returns
-    -------
-    float
-        ``log(x)``; ``-inf`` for 0, ``inf`` for ``inf``, NaN for negative
-        numbers and NaN. Subnormal numbers are handled.
-
-    Notes
-    -----
-    Relative error below ``5e-16`` against ``np.log``. The kernel calls it
-    once per row, on ``sum_k exp(z_k - max(z))``, a number in ``[1, n_classes]``.
-
-    Examples
-    --------
-    >>> from crossmodal._kernels._kl import log_f64
-    >>> float(log_f64(1.0)), float(log_f64(0.0))
-    (0.0, -inf)
-    >>> bool(abs(log_f64(10.0) / 2.302585092994046 - 1) < 5e-16)
-    True
-    """
-    subnormal = x < _TINY
-    xs = x * _TWO_54 if subnormal else x
-    bits = np.float64(xs).view(np.int64)
-    # Exponent and mantissa in [1, 2); e fits in int32 (vectorised conversion).
-    e = np.float64(np.int32(((bits >> 52) & 2047) - 1023))
-    e = e - 54.0 if subnormal else e
-    m = np.int64((bits & 0x000FFFFFFFFFFFFF) | 0x3FF0000000000000).view(np.float64)
-    big = m > _SQRT2
-    m = m * 0.5 if big else m
-    e = e + 1.0 if big else e
-    f = (m - 1.0) / (m + 1.0)
-    f2 = f * f
-    series = 2.0 / 21.0
-    series = series * f2 + 2.0 / 19.0
-    series = series * f2 + 2.0 / 17.0
-    series = series * f2 + 2.0 / 15.0
-    series = series * f2 + 2.0 / 13.0
-    series = series * f2 + 2.0 / 11.0
-    series = series * f2 + 2.0 / 9.0
-    series = series * f2 + 2.0 / 7.0
-    series = series * f2 + 2.0 / 5.0
-    series = series * f2 + 2.0 / 3.0
-    log_m = f * (series * f2) + (f + f)
-    y = e * _LN2 + log_m
-    y = -np.inf if x == 0.0 else y
-    y = np.inf if x == np.inf else y
-    y = np.nan if x < 0.0 else y
-    y = np.nan if np.isnan(x) else y
-    return y
-
-
-@jit(**JIT_SERIAL)
-def exp_f64_into(x, out):
-    """``out[...] = exp_f64(x)`` elementwise, for C-contiguous arrays of one shape.
-
-    Computes the teacher's probabilities ``exp(teacher_log_probs)`` once per
-    fit, with the very function that :func:`kl_div_fused` uses when it is
-    not given them, so that both give the same bits.
-
-    Parameters
-    ----------
-    x : ndarray, float32 or float64
-        Exponents, C-contiguous.
-    out : ndarray of the same shape, float64
-        Output, C-contiguous.
-
-    Returns
-    -------
-    ndarray
-        ``out``.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from crossmodal._kernels._kl import exp_f64_into
-    >>> exp_f64_into(np.log(np.array([[0.25, 0.75]])), np.empty((1, 2)))
-    array([[0.25, 0.75]])
-    """
-    x_flat = x.reshape(x.size)
-    out_flat = out.reshape(out.size)
-    for j in range(x_flat.size):
-        out_flat[j] = exp_f64(np.float64(x_flat[j]))
-    return out
 
 
 @jit(**JIT_SERIAL, inline="always")
@@ -283,7 +70,7 @@ def _row_max(s_row):
 
 
 @jit(**JIT_SERIAL)
-def _kl_block(s, lt, p, inv_temperature, w, w_step, grad, kl_rows, start, stop, e_buf, p_buf, cross_buf, total_buf,
+def _kl_block(s, lt, inv_temperature, w, w_step, grad, kl_rows, start, stop, e_buf, p_buf, cross_buf, total_buf,
               mass_buf, log_buf):
     """Rows ``start:stop`` of :func:`kl_div_fused`.
 
@@ -305,19 +92,11 @@ def _kl_block(s, lt, p, inv_temperature, w, w_step, grad, kl_rows, start, stop, 
     e_2d = e_buf[:n_flat].reshape((n_rows, n_classes))
     p_flat = p_buf[:n_flat]
     p_2d = p_flat.reshape((n_rows, n_classes))
-    # 0. The teacher's probabilities into the scratch buffer: computed, or
-    #    copied when given (None is resolved at compile time: two
-    #    specialisations). Everything below reads the buffer, so both compile
-    #    to the same loops and give the same bits: the order in which a
-    #    vectorised sum adds up depends on how its loop was compiled.
-    if p is None:
-        lt_flat = lt_blk.reshape(n_flat)
-        for j in range(n_flat):
-            p_flat[j] = exp_f64(np.float64(lt_flat[j]))
-    else:
-        p_given = p[start:stop].reshape(n_flat)
-        for j in range(n_flat):
-            p_flat[j] = p_given[j]
+    # 0. The teacher's probabilities into the scratch buffer, flat, so that
+    #    the exponentials vectorise for any n_classes.
+    lt_flat = lt_blk.reshape(n_flat)
+    for j in range(n_flat):
+        p_flat[j] = exp_f64(np.float64(lt_flat[j]))
     # 1. Row maxima of z = s / T, the shifted logits y = z - max(z), the
     #    teacher's mass P = sum_k p_k (1 up to the rounding of lt) and
     #    cross = sum_k p_k * (lt_k - y_k). With log q = y - log(sum exp(y)),
@@ -370,7 +149,7 @@ def _kl_block(s, lt, p, inv_temperature, w, w_step, grad, kl_rows, start, stop, 
 
 
 @jit(**JIT_SERIAL)
-def _kl_rows(s, lt, p, inv_temperature, w, grad, kl_rows, start, stop):
+def _kl_rows(s, lt, inv_temperature, w, grad, kl_rows, start, stop):
     """Rows ``start:stop`` in blocks of about ``_BLOCK_ELEMENTS`` elements."""
     n_classes = s.shape[1]
     rows_per_block = max(1, _BLOCK_ELEMENTS // n_classes)
@@ -386,7 +165,7 @@ def _kl_rows(s, lt, p, inv_temperature, w, grad, kl_rows, start, stop):
     for block_start in range(start, stop, rows_per_block):
         block_stop = min(block_start + rows_per_block, stop)
         _kl_block(
-            s, lt, p, inv_temperature, w, w_step, grad, kl_rows,
+            s, lt, inv_temperature, w, w_step, grad, kl_rows,
             block_start, block_stop, e_buf, p_buf, cross_buf, total_buf, mass_buf, log_buf,
         )
 
@@ -400,7 +179,7 @@ def _sum_in_order(values):
 
 
 @jit(**JIT_PARALLEL)
-def kl_div_fused(student_logits, teacher_log_probs, teacher_probs, inv_temperature, sample_weight, grad):
+def kl_div_fused(student_logits, teacher_log_probs, inv_temperature, sample_weight, grad):
     """Weighted ``KL(p || softmax(s / T))`` summed over rows, and its gradient.
 
     Parallel over contiguous chunks of rows (``prange``); inside a chunk, one
@@ -416,10 +195,6 @@ def kl_div_fused(student_logits, teacher_log_probs, teacher_probs, inv_temperatu
     teacher_log_probs : ndarray of shape (n_samples, n_classes)
         Teacher log-probabilities ``lt = log_softmax(t / T)``, same dtype,
         C-contiguous, no NaN or ``+inf`` (``-inf`` means probability 0).
-    teacher_probs : ndarray of shape (n_samples, n_classes), float64, or None
-        ``p = exp(lt)`` computed once per fit by :func:`exp_f64_into`
-        (C-contiguous); then the kernel takes one exponential per element
-        instead of two. None: computed here, with the same function.
     inv_temperature : float
         ``1 / T``, finite and > 0.
     sample_weight : ndarray of shape (n_samples,) or (1,), float64
@@ -439,17 +214,14 @@ def kl_div_fused(student_logits, teacher_log_probs, teacher_probs, inv_temperatu
     See Also
     --------
     kl_div_fused_serial : The same on one thread.
-    exp_f64_into : Makes ``teacher_probs``.
 
     Notes
     -----
     The per-row values are written to an array and summed in row order
     afterwards, so the result does not depend on the number of threads or on
-    their schedule; with ``teacher_probs=exp_f64_into(lt, ...)`` it is the
-    same, to the last bit, as with ``teacher_probs=None``. NaN in a row of
+    their schedule. NaN in a row of
     ``student_logits`` makes that row's KL, its gradient and the sum NaN.
-    Inputs are not checked here; in particular ``teacher_probs`` is trusted
-    to be ``exp(teacher_log_probs)``.
+    Inputs are not checked here.
 
     The loss is the KD term of eq. (1) of [1]_ with a temperature; the caller
     multiplies by ``T**2`` and divides by the reduction's divisor through
@@ -468,7 +240,7 @@ def kl_div_fused(student_logits, teacher_log_probs, teacher_probs, inv_temperatu
     >>> s = np.zeros((1, 2))                     # student: uniform
     >>> lt = np.log(np.array([[0.75, 0.25]]))    # teacher
     >>> grad = np.empty_like(s)
-    >>> round(float(kl_div_fused(s, lt, None, 1.0, np.ones(1), grad)), 6)  # log 2 - H(0.75, 0.25)
+    >>> round(float(kl_div_fused(s, lt, 1.0, np.ones(1), grad)), 6)  # log 2 - H(0.75, 0.25)
     0.130812
     >>> grad
     array([[-0.25,  0.25]])
@@ -483,14 +255,14 @@ def kl_div_fused(student_logits, teacher_log_probs, teacher_probs, inv_temperatu
         start = (c * n_samples) // n_chunks
         stop = ((c + 1) * n_samples) // n_chunks
         _kl_rows(
-            student_logits, teacher_log_probs, teacher_probs, inv_temperature, sample_weight, grad,
+            student_logits, teacher_log_probs, inv_temperature, sample_weight, grad,
             kl_rows, start, stop,
         )
     return _sum_in_order(kl_rows)
 
 
 @jit(**JIT_SERIAL)
-def kl_div_fused_serial(student_logits, teacher_log_probs, teacher_probs, inv_temperature, sample_weight, grad):
+def kl_div_fused_serial(student_logits, teacher_log_probs, inv_temperature, sample_weight, grad):
     """Single-threaded :func:`kl_div_fused`: same arguments, same result to the last bit.
 
     For small batches, where waking threads costs more than the work, and for
@@ -499,7 +271,7 @@ def kl_div_fused_serial(student_logits, teacher_log_probs, teacher_probs, inv_te
     n_samples = student_logits.shape[0]
     kl_rows = np.empty(n_samples, dtype=np.float64)
     _kl_rows(
-        student_logits, teacher_log_probs, teacher_probs, inv_temperature, sample_weight, grad,
+        student_logits, teacher_log_probs, inv_temperature, sample_weight, grad,
         kl_rows, 0, n_samples,
     )
     return _sum_in_order(kl_rows)

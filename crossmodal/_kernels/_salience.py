@@ -205,6 +205,9 @@ def _rank1_linear_mse_chunk(Gt, w_sq, base_total, Zt, perms, channels, out):
 rank1_linear_mse_chunk_serial, rank1_linear_mse_chunk_parallel = _twin(_rank1_linear_mse_chunk)
 
 
+# The same block-and-pair loop nest as _rank1_linear_chunk, deliberately: each
+# kernel fuses its own per-row arithmetic into that nest, so that it compiles
+# to one loop nest.
 def _rank1_hidden_chunk(H, Zt, perms, channels, Wt, W_out, b_out, ref, aux, code, row_block, out):
     # One hidden ReLU layer: logits = relu(H + delta_r * Wt[i]) @ W_out^T + b_out.
     # Row blocks are the outer loop so that a block of H stays in cache while

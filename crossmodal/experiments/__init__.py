@@ -10,8 +10,12 @@ markdown path), ``files`` and ``checks`` (a list of
   Fig. 3 and Table 2 of Xue et al. (ICLR 2023).
 * :mod:`crossmodal.experiments.ranking` -- focused teachers on real data, the
   paper's RAVDESS protocol (Tables 4 and 8, Fig. 5).
+* :mod:`crossmodal.experiments.case_study` -- is crossmodal KD always
+  effective? The AV-MNIST case study (Table 1) on the bundled spoken +
+  written digits.
 * :mod:`crossmodal.experiments.diagnose` -- does :func:`crossmodal.diagnose`
-  predict the measured pay-off of distillation (MVD data, mfeat, av-digits)?
+  predict KD's pay-off? On MVD data (estimated against true ``gamma``, predicted
+  against measured KD gain) and on the bundled real data (mfeat, av-digits).
 
 Shared output helpers live in :mod:`crossmodal.experiments._report`; the
 batched trainer of many small linear models in

@@ -18,21 +18,19 @@ form (no autograd):
 
 The logits are kept as ``(R, C, n)`` on purpose: on CPU, ``bmm`` with the
 long dimension last and ``softmax`` over a middle dimension of size 2 are
-about 5x faster than the ``(R, n, C)`` layout (measured with torch 2.13,
-MKL, 35 models of 200 x 50).
+much faster than with the ``(R, n, C)`` layout (figures in
+``benchmarks/RESULTS.md``).
 
 Threads: every function runs its loop with one torch thread, on purpose.
 Each step's matrices are tiny (200 x 51 x 2), so a second thread mostly adds
-wake-up and contention: on the 2-core development machine (torch 2.13, MKL),
-1,000 steps of a batch of 42 such models took 0.30 s with one thread and
-0.20 s with two while the machine was otherwise idle, but 0.87 s against
-22.8 s (26x slower) while other processes kept the cores busy; for 6 models,
-0.19 s against 1.06 s. The robust choice is one thread per batch and
-parallelism one level up (joblib over independent runs, ``--jobs``); a
-fixed thread count also keeps each batch's arithmetic independent of the
-threads a worker gets. (A model trained alone and in a batch agree up to
-float32 rounding: BLAS may round products of different shapes differently.)
-``benchmarks/bench_reproduce.py`` repeats the measurement.
+wake-up and contention: it gains little on idle cores and costs many times
+the step when other processes keep the cores busy
+(``benchmarks/bench_reproduce.py``; figures in ``benchmarks/RESULTS.md``).
+The robust choice is one thread per batch and parallelism one level up
+(joblib over independent runs, ``--jobs``); a fixed thread count also keeps
+each batch's arithmetic independent of the threads a worker gets. (A model
+trained alone and in a batch agree up to float32 rounding: BLAS may round
+products of different shapes differently.)
 
 Models whose inputs are narrower than the batch width are zero-padded: a zero
 column contributes nothing to the logits and receives a zero gradient, so the

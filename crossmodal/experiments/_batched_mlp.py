@@ -25,7 +25,8 @@ from sklearn.utils import check_random_state
 
 from .._distiller import _PROBA_FLOOR
 from .._kd_loss import teacher_log_probs
-from .._torch_utils import SEED_MAX, seeded
+from .._torch_utils import seeded
+from .._validation import SEED_MAX
 from ..nets import MLP
 
 __all__ = ["distil_students"]

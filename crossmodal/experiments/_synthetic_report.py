@@ -1,7 +1,4 @@
-"""Report of the synthetic reproduction: trend checks, tables and figures.
-
-Split from :mod:`crossmodal.experiments.synthetic`, which runs the experiments.
-"""
+"""Report of the synthetic reproduction (:mod:`crossmodal.experiments.synthetic`): trend checks, tables and figures."""
 
 import os
 

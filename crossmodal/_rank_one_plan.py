@@ -1,37 +1,25 @@
-"""Execution paths of :func:`crossmodal.permutation_salience`.
+"""The compiled rank-1 plan of :func:`crossmodal.permutation_salience` (CPU, float32/float64).
 
-A *plan* holds everything one path needs to score permuted copies of the
-channel matrix ``Z`` (the input of ``module_a``, or the output of its hidden
-layer ``layer``) against the partner's logits, and evaluates a contiguous
-range of channels given their permutation indices:
+Applies when the part of ``module_a`` after the permuted channels ``Z``
+starts with ``nn.Linear``. Its output ``H = Z W^T + b`` is computed once and
+each permutation is a rank-1 update of ``H`` done by the numba kernels in
+:mod:`crossmodal._kernels._salience`. Four shapes of network are recognised
+after that first layer (identity layers such as eval-mode ``Dropout`` are
+skipped):
 
-* :class:`RankOnePlan` (compiled path, CPU, float32/float64): the part of
-  ``module_a`` after ``Z`` starts with ``nn.Linear``. Its output
-  ``H = Z W^T + b`` is computed once and each permutation is a rank-1 update
-  of ``H`` done by the numba kernels in :mod:`crossmodal._kernels._salience`.
-  Four shapes of network are recognised after that first layer (identity
-  layers such as eval-mode ``Dropout`` are skipped):
+- ``"linear"``: nothing (logits = H): the distance costs O(n K) per pair,
+  O(n) for "mse" (expanded around the unpermuted residual);
+- ``"one_hidden"``: ``ReLU, Linear``: ReLU, output layer and distance fused;
+- ``"mlp"``: ``ReLU, (Linear, ReLU)+, Linear``: the dense hidden products go
+  through ``torch.mm(..., out=)`` into preallocated buffers, the last
+  bias + ReLU + output layer + distance through one fused kernel;
+- ``"head"``: anything else; after the rank-1 update (and a leading ReLU),
+  the remaining modules run in torch.
 
-  - ``"linear"``: nothing (logits = H): the distance costs O(n K) per pair,
-    O(n) for "mse" (expanded around the unpermuted residual);
-  - ``"one_hidden"``: ``ReLU, Linear``: ReLU, output layer and distance fused;
-  - ``"mlp"``: ``ReLU, (Linear, ReLU)+, Linear``: the dense hidden products go
-    through ``torch.mm(..., out=)`` into preallocated buffers, the last
-    bias + ReLU + output layer + distance through one fused kernel;
-  - ``"head"``: anything else; after the rank-1 update (and a leading ReLU),
-    the remaining modules run in torch.
-
-* :class:`TorchPlan` (any module, CPU or CUDA): many permuted copies of ``Z``
-  are stacked into one forward pass of at most ``rows`` rows. When ``layer``
-  is not a split point of an ``nn.Sequential`` chain, the whole of
-  ``module_a`` runs with a forward hook that swaps the layer's output for the
-  permuted activations.
-
-Both plans return, per pair ``(channel, repeat)``, the distance summed over
-rows (and classes); the caller divides by the number of terms.
+Like :class:`crossmodal._torch_plan.TorchPlan`, the plan returns, per pair
+``(channel, repeat)``, the distance summed over rows (and classes).
 """
 
-import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,94 +27,16 @@ import torch
 from torch import nn
 
 from ._kernels import _salience as kernels
+from ._torch_plan import check_logits_shape
+from ._torch_utils import torch_dtype
 
-__all__ = [
-    "chain_leaves",
-    "split_module",
-    "RankOnePlan",
-    "TorchPlan",
-    "build_rank_one_plan",
-    "capture_layer",
-    "reference_rows",
-]
+__all__ = ["PARALLEL_MIN_WORK", "RankOnePlan", "build_rank_one_plan"]
 
 _IDENTITY_IN_EVAL = (nn.Identity, nn.Dropout, nn.AlphaDropout)
 
 #: Below this many multiply-adds per kernel call, numba's thread pool costs
 #: more than it saves: the serial kernel is used even when threads are allowed.
 PARALLEL_MIN_WORK = 2**18
-
-
-def _is_chain(module):
-    """True for an ``nn.Sequential`` whose forward is the plain chain."""
-    return isinstance(module, nn.Sequential) and type(module).forward is nn.Sequential.forward
-
-
-def chain_leaves(module):
-    """Flatten nested ``nn.Sequential`` chains.
-
-    Returns
-    -------
-    leaves : list of (name, module)
-        The modules run one after the other, in order.
-    ends : dict
-        For every node name of the chain (containers included), the number of
-        leaves run when that node's output is ready.
-    """
-    leaves, ends = [], {}
-
-    def walk(node, name):
-        if _is_chain(node):
-            for child_name, child in node.named_children():
-                walk(child, f"{name}.{child_name}" if name else child_name)
-        else:
-            leaves.append((name, node))
-        ends[name] = len(leaves)
-
-    walk(module, "")
-    return leaves, ends
-
-
-def split_module(module, layer):
-    """Where ``layer`` cuts ``module``.
-
-    Returns ``(prefix, suffix, target)``: with ``module`` a chain, ``prefix``
-    and ``suffix`` are lists of leaf modules and ``target`` is None; otherwise
-    ``prefix`` and ``suffix`` are None and ``target`` is the submodule whose
-    output is to be permuted (through hooks). ``layer=None`` gives an empty
-    prefix.
-    """
-    leaves, ends = chain_leaves(module)
-    if layer is None:
-        return [], [m for _, m in leaves], None
-    if isinstance(layer, (bool, np.bool_)) or not isinstance(layer, (int, np.integer, str)):
-        raise TypeError(f"layer must be None, an int (child index) or a str (module name); got {layer!r}.")
-    if isinstance(layer, str):
-        named = dict(module.named_modules())
-        if layer == "" or layer not in named:
-            valid = [name for name in named if name]
-            raise ValueError(
-                f"layer={layer!r} is not a submodule name of module_a; "
-                f"valid names (from named_modules()) are {valid}."
-            )
-        name, target = layer, named[layer]
-    else:
-        children = list(module.named_children())
-        if not -len(children) <= layer < len(children):
-            raise ValueError(
-                f"layer={int(layer)} is out of range: module_a ({type(module).__name__}) has {len(children)} "
-                f"children, so layer must be in {-len(children)}..{len(children) - 1}."
-            )
-        name, target = children[int(layer)]
-    if name in ends and _is_chain(module):
-        cut = ends[name]
-        return [m for _, m in leaves[:cut]], [m for _, m in leaves[cut:]], None
-    return None, None, target
-
-
-# --------------------------------------------------------------------------- #
-# Compiled rank-1 path
-# --------------------------------------------------------------------------- #
 
 
 @dataclass
@@ -256,7 +166,7 @@ class RankOnePlan:
                      row_src, row_seg, n_rows, logits, row_dist, seg_sums)
             else:
                 result = self.rest(tensors[0])
-                _check_logits_shape(result, (n_rows, n_classes))
+                check_logits_shape(result, (n_rows, n_classes))
                 result = np.ascontiguousarray(result.detach().cpu().numpy(), dtype=dtype)
                 distance(result, self.ref, self.aux, self.code, row_src, row_seg, n_rows, row_dist, seg_sums)
             totals[seg_pair] += seg_sums  # a pair appears at most once per block
@@ -290,14 +200,6 @@ def _segment_blocks(n_chunk, n_repeats, n_samples, rows):
             for p in range(n_chunk * n_repeats):
                 pair[0] = p
                 yield pair, start, stop
-
-
-def _check_logits_shape(logits, expected):
-    if tuple(logits.shape) != tuple(expected):
-        raise ValueError(
-            f"module_a returned logits of shape {tuple(logits.shape)} on permuted rows; expected {tuple(expected)} "
-            "(one row per sample, one column per logit of module_b)."
-        )
 
 
 def _linear_arrays(linear, dtype):
@@ -340,10 +242,10 @@ def build_rank_one_plan(suffix, Z, dtype, ref, aux, code, rows, rows_per_chunk=6
         or not isinstance(mods[0], nn.Linear)
     ):
         return None
-    torch_dtype = torch.float32 if dtype == np.float32 else torch.float64
+    plan_dtype = torch_dtype(dtype)
     linears = [m for m in mods if isinstance(m, nn.Linear)]
     for lin in linears:
-        if lin.weight.device.type != "cpu" or lin.weight.dtype != torch_dtype:
+        if lin.weight.device.type != "cpu" or lin.weight.dtype != plan_dtype:
             return None
     W, b = _linear_arrays(mods[0], dtype)
     H = _first_layer_output(Z, W, b, rows_per_chunk)
@@ -377,133 +279,3 @@ def build_rank_one_plan(suffix, Z, dtype, ref, aux, code, rows, rows_per_chunk=6
             rest = rest[1:]
         plan.rest = nn.Sequential(*rest)
     return plan
-
-
-# --------------------------------------------------------------------------- #
-# Generic torch path
-# --------------------------------------------------------------------------- #
-
-
-def capture_layer(module, target, X_t, rows):
-    """Output of ``target`` when ``X_t`` runs through ``module`` (it must run once)."""
-    captured = []
-
-    def keep(_module, _inputs, output):
-        captured.append(output)
-
-    handle = target.register_forward_hook(keep)
-    try:
-        for start in range(0, len(X_t), rows):
-            before = len(captured)
-            module(X_t[start:start + rows])
-            if len(captured) - before != 1:
-                raise ValueError(
-                    f"layer {type(target).__name__} ran {len(captured) - before} times in one forward pass of "
-                    "module_a; permuting its channels needs a layer that runs exactly once."
-                )
-    finally:
-        handle.remove()
-    first = captured[0]
-    if not isinstance(first, torch.Tensor) or first.ndim < 2:
-        seen = f"shape {tuple(first.shape)}" if isinstance(first, torch.Tensor) else type(first).__name__
-        raise ValueError(f"layer must output a tensor of shape (n_samples, n_channels, ...); got {seen}.")
-    return torch.cat(captured)
-
-
-def reference_rows(logits_b, distance):
-    """Reference rows for the distance (float64) and per-row constants for "kl"."""
-    if distance == "kl":
-        q = torch.softmax(logits_b, dim=1)
-        return q, torch.xlogy(q, q).sum(dim=1)
-    return logits_b, torch.zeros(len(logits_b), dtype=torch.float64, device=logits_b.device)
-
-
-
-@dataclass
-class TorchPlan:
-    """State of the generic path (any module, the module's device)."""
-
-    Z: torch.Tensor  # (n_samples, n_channels, ...) on the device: what gets permuted
-    forward: nn.Module  # suffix run on permuted Z (split mode); unused in hook mode
-    ref: torch.Tensor  # (n_samples, n_classes) float64 on the device
-    aux: torch.Tensor  # (n_samples,) float64
-    distance: str
-    rows: int  # max rows per forward pass
-    module: nn.Module = None  # hook mode: the whole module_a ...
-    target: nn.Module = None  # ... the layer whose output is replaced ...
-    X: torch.Tensor = None  # ... and its input
-
-    def bytes_per_channel(self, n_samples, n_repeats):
-        """Bytes that evaluating one channel holds: its permutations (drawn, then as int64)."""
-        return n_samples * 16 * n_repeats
-
-    def run(self, Zb, rows):
-        """Logits of ``module_a`` when ``Z``'s rows ``rows`` are replaced by ``Zb``."""
-        if self.target is None:
-            return self.forward(Zb)
-        owner = threading.get_ident()
-        calls = []
-
-        def swap(_module, _inputs, _output):
-            if threading.get_ident() == owner:
-                calls.append(1)
-                return Zb
-            return None
-
-        handle = self.target.register_forward_hook(swap)
-        try:
-            out = self.module(self.X[rows])
-        finally:
-            handle.remove()
-        if len(calls) != 1:
-            raise ValueError(
-                f"layer {type(self.target).__name__} ran {len(calls)} times in one forward pass of module_a; "
-                "permuting its channels needs a layer that runs exactly once."
-            )
-        return out
-
-    def row_distances(self, logits, rows):
-        """Per-row distance (float64) of ``logits`` to the partner rows ``rows``."""
-        expected = (len(rows), self.ref.shape[1])
-        if tuple(logits.shape) != expected:
-            _check_logits_shape(logits, expected)
-        L = logits.to(torch.float64)
-        ref = self.ref[rows]
-        if self.distance == "mse":
-            return (L - ref).square().sum(dim=1)
-        if self.distance == "mae":
-            return (L - ref).abs().sum(dim=1)
-        cross = torch.where(ref == 0, torch.zeros((), dtype=L.dtype, device=L.device), ref * L)
-        return self.aux[rows] - cross.sum(dim=1) + torch.logsumexp(L, dim=1)
-
-    def evaluate(self, channels, perms, parallel=None):
-        """Distances summed over rows, shape ``(len(channels), n_repeats)``."""
-        n_chunk, n_repeats, n_samples = perms.shape
-        device = self.Z.device
-        perms_t = torch.as_tensor(perms, device=device).long().reshape(n_chunk * n_repeats, n_samples)
-        pair_channel = torch.as_tensor(np.repeat(np.asarray(channels), n_repeats), device=device)
-        n_pairs = n_chunk * n_repeats
-        totals = torch.zeros(n_pairs, dtype=torch.float64, device=device)
-        if n_samples <= self.rows:
-            # pairs of one channel per forward pass, as in _segment_blocks
-            per_forward = min(n_repeats, self.rows // n_samples)
-            all_rows = torch.arange(n_samples, device=device)
-            for start in [c * n_repeats + m0 for c in range(n_chunk) for m0 in range(0, n_repeats, per_forward)]:
-                stop = start + min(per_forward, n_repeats - start % n_repeats)
-                g = stop - start
-                Zb = self.Z.repeat((g,) + (1,) * (self.Z.ndim - 1))
-                view = Zb.view((g, n_samples) + tuple(self.Z.shape[1:]))
-                ch = pair_channel[start:stop, None]
-                view[torch.arange(g, device=device)[:, None], all_rows[None, :], ch] = self.Z[perms_t[start:stop], ch]
-                rows = all_rows.repeat(g)
-                dist = self.row_distances(self.run(Zb, rows), rows)
-                totals[start:stop] = dist.view(g, n_samples).sum(dim=1)
-        else:
-            for p in range(n_pairs):
-                ch = int(pair_channel[p])
-                for r0 in range(0, n_samples, self.rows):
-                    rows = torch.arange(r0, min(n_samples, r0 + self.rows), device=device)
-                    Zb = self.Z[rows].clone()
-                    Zb[:, ch] = self.Z[perms_t[p, rows], ch]
-                    totals[p] += self.row_distances(self.run(Zb, rows), rows).sum()
-        return totals.reshape(n_chunk, n_repeats).cpu().numpy()
