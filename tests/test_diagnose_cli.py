@@ -46,8 +46,12 @@ def test_json_matches_the_function_and_three_files_match_one(tables, capsys):
               "--target", "label", "--json", "--seed", "3", "--n-bootstrap", "20"])
     one = json.loads(capsys.readouterr().out)
     expected = diagnose(X_a, X_b, y, n_bootstrap=20, random_state=3).to_dict()
+    # The CSV round trip may change a float's last digit (pandas' parser
+    # before 2.0 is not round-trip exact): numbers agree to 1e-9, the rest exactly.
     for key, value in expected.items():
-        assert three[key] == pytest.approx(value, rel=1e-9) if isinstance(value, float) else three[key] == value
+        numeric = isinstance(value, float) or (isinstance(value, (list, tuple))
+                                               and all(isinstance(v, float) for v in value))
+        assert three[key] == pytest.approx(value, rel=1e-9) if numeric else three[key] == value, key
     assert one["student_columns"] == three["student_columns"] == [f"b_{i}" for i in range(10)]
     assert one["gamma"] == pytest.approx(three["gamma"], rel=1e-9)
 
