@@ -73,7 +73,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from crossmodal._kd_loss import kd_kl_loss, teacher_log_probs
+from crossmodal._kd_loss import kd_kl_loss, tempered_log_proba
 from crossmodal._kernels._config import JIT_PARALLEL, JIT_SERIAL
 
 N_SAMPLES = 100_000
@@ -92,7 +92,7 @@ def make_problem(n_samples, n_classes, seed=0):
     gen = torch.Generator().manual_seed(seed)
     student = (3.0 * torch.randn(n_samples, n_classes, generator=gen)).requires_grad_()
     teacher = 3.0 * torch.randn(n_samples, n_classes, generator=gen)
-    targets = teacher_log_probs(teacher, TEMPERATURE)
+    targets = tempered_log_proba(teacher, TEMPERATURE)
     return student, targets
 
 

@@ -14,14 +14,13 @@ from sklearn.utils.validation import check_is_fitted, check_random_state
 
 from ._compat import HasMethods, Interval, StrOptions, _check_sample_weight, _fit_context
 from ._fit_cache import fit_focus, fit_teacher
-from ._kd_loss import teacher_log_probs as _teacher_log_probs
+from ._kd_loss import tempered_log_proba
 from ._joint_teacher import check_joint_focus, joint_teacher, joint_teacher_proba
 from ._kd_net import DistillationNet
 from ._teacher_io import check_teacher_output, fitted_skorch_net, n_rows, teacher_fit_params, to_teacher_dtype
-from ._skorch_templates import fit_seeded, fresh_module, replaced_criterion, sized_module_params
+from ._skorch_templates import fit_seeded, fresh_module, mlp_template, replaced_criterion, sized_module_params
 from ._torch_utils import predict_logits, resolve_device
 from ._validation import SEED_MAX, validate_numeric_data, check_at_least_two_classes, check_modality, check_paired_samples, check_probabilities
-from .nets import MLP
 
 __all__ = ["CrossModalDistiller"]
 
@@ -32,20 +31,8 @@ _PROBA_FLOOR = 1e-30
 
 
 def default_student():
-    """The student template used when ``student=None``: a one-hidden-layer MLP."""
-    return NeuralNetClassifier(
-        MLP,
-        module__hidden_sizes=(128,),
-        criterion=torch.nn.CrossEntropyLoss,
-        optimizer=torch.optim.Adam,
-        lr=1e-3,
-        max_epochs=100,
-        batch_size=64,
-        iterator_train__shuffle=True,
-        train_split=None,
-        callbacks="disable",
-        verbose=0,
-    )
+    """The student template used when ``student=None``: a one-hidden-layer MLP (128 units, Adam, 100 epochs)."""
+    return mlp_template()
 
 
 def default_teacher():
@@ -388,10 +375,10 @@ class CrossModalDistiller(ClassifierMixin, BaseEstimator):
             )
             if layer_focus:
                 self._focus_hidden_layer(self.teacher_, X_t, X, y, focus_seed)
-                self.teacher_proba_ = self._teacher_probabilities(self.teacher_, X_t, n_classes)
+                self.teacher_proba_ = self._predict_teacher_proba(self.teacher_, X_t, n_classes)
         if self.teacher_proba_ is not None:
             log_p = torch.log(torch.as_tensor(np.clip(self.teacher_proba_, _PROBA_FLOOR, 1.0), dtype=torch.float32))
-            targets = _teacher_log_probs(log_p, self.temperature).numpy()
+            targets = tempered_log_proba(log_p, self.temperature).numpy()
 
         template = self.student if self.student is not None else default_student()
         net = _as_distillation_net(
@@ -405,7 +392,7 @@ class CrossModalDistiller(ClassifierMixin, BaseEstimator):
         )
         if self.verbose:
             print(f"[CrossModalDistiller] training the student on {X.shape} ({n_classes} classes)")
-        extra = {"teacher_log_probs": targets, "sample_weight": weights}
+        extra = {"teacher_log_proba": targets, "sample_weight": weights}
         self.student_ = _fit_net(net, np.ascontiguousarray(X, dtype=np.float32), y_encoded.astype(np.int64), student_seed, extra)
         self.history_ = self.student_.history
         return self
@@ -500,7 +487,7 @@ class CrossModalDistiller(ClassifierMixin, BaseEstimator):
             teacher.set_params(random_state=seed)
         return teacher.fit(X_t, y, **teacher_fit_params(teacher, sample_weight))
 
-    def _teacher_probabilities(self, teacher, X_t, n_classes):
+    def _predict_teacher_proba(self, teacher, X_t, n_classes):
         """Teacher class probabilities on the training rows, columns aligned with classes_."""
         if isinstance(teacher, NeuralNetClassifier):
             logits = predict_logits(teacher.module_, X_t, teacher.device)

@@ -233,7 +233,7 @@ def fit_teacher(distiller, X_t, y, y_encoded, n_classes, device, seed, sample_we
     Parameters
     ----------
     distiller : CrossModalDistiller
-        Supplies ``_fit_teacher``/``_teacher_probabilities`` and the key.
+        Supplies ``_fit_teacher``/``_predict_teacher_proba`` and the key.
     X_t : array-like
         The teacher's input (after the focus transform).
     y, y_encoded : ndarray
@@ -260,7 +260,7 @@ def fit_teacher(distiller, X_t, y, y_encoded, n_classes, device, seed, sample_we
 
     def work():
         teacher = distiller._fit_teacher(X_t, y, y_encoded, n_classes, device, seed, sample_weight, student_weights)
-        proba = distiller._teacher_probabilities(teacher, X_t, n_classes) if with_proba else None
+        proba = distiller._predict_teacher_proba(teacher, X_t, n_classes) if with_proba else None
         return teacher, proba
 
     weights = None if sample_weight is None else np.asarray(sample_weight)

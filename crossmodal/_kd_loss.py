@@ -2,7 +2,7 @@
 
 ``kd_kl_loss`` computes ``T**2 * KL(softmax(t / T) || softmax(s / T))`` from
 student logits ``s`` and the teacher's log-probabilities
-``log_softmax(t / T)`` (made once per fit by :func:`teacher_log_probs`).
+``log_softmax(t / T)`` (made once per fit by :func:`tempered_log_proba`).
 
 On CPU, float32/float64 tensors go through :class:`FusedKLDivergence`: one
 numba pass computes the loss and its gradient together (the gradient is kept
@@ -25,7 +25,7 @@ from crossmodal._gradient_buffer import empty_gradient
 from crossmodal._kernels._kl import kl_div_fused, kl_div_fused_serial
 from crossmodal._validation import check_positive_real
 
-__all__ = ["FusedKLDivergence", "kd_kl_loss", "teacher_log_probs"]
+__all__ = ["FusedKLDivergence", "kd_kl_loss", "tempered_log_proba"]
 
 _REDUCTIONS = ("batchmean", "mean", "sum")
 
@@ -55,9 +55,9 @@ def _divisor(reduction, n_samples, n_classes):
 class FusedKLDivergence(torch.autograd.Function):
     """Weighted KL divergence with a fused CPU forward/backward (numba).
 
-    ``FusedKLDivergence.apply(student_logits, teacher_log_probs, row_weight,
+    ``FusedKLDivergence.apply(student_logits, teacher_log_proba, row_weight,
     inv_temperature)`` returns ``sum_i row_weight_i *
-    KL(p_i || softmax(s_i * inv_temperature))`` with ``p = exp(teacher_log_probs)``,
+    KL(p_i || softmax(s_i * inv_temperature))`` with ``p = exp(teacher_log_proba)``,
     as a 0-d tensor of the logits'
     dtype (see :meth:`forward` for the arguments). The forward pass also
     computes the gradient with respect to the logits and keeps it;
@@ -82,7 +82,7 @@ class FusedKLDivergence(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, student_logits, teacher_log_probs, row_weight, inv_temperature):
+    def forward(ctx, student_logits, teacher_log_proba, row_weight, inv_temperature):
         """Run the kernel.
 
         Parameters
@@ -91,7 +91,7 @@ class FusedKLDivergence(torch.autograd.Function):
             Autograd's context.
         student_logits : torch.Tensor of shape (n_samples, n_classes)
             CPU, float32 or float64, ``n_samples * n_classes > 0``.
-        teacher_log_probs : torch.Tensor of the same shape and dtype
+        teacher_log_proba : torch.Tensor of the same shape and dtype
             Finite log-probabilities (``-inf`` also means probability 0).
         row_weight : torch.Tensor of shape (n_samples,) or (1,), float64
             Per-row factors: sample weights times ``T**2`` divided by the
@@ -105,7 +105,7 @@ class FusedKLDivergence(torch.autograd.Function):
             The weighted sum, 0-d, in the logits' dtype.
         """
         s = student_logits.detach().contiguous()
-        lt = teacher_log_probs.detach().to(dtype=s.dtype).contiguous()
+        lt = teacher_log_proba.detach().to(dtype=s.dtype).contiguous()
         w = row_weight.detach().to(dtype=torch.float64).contiguous()
         grad = empty_gradient(s)
         if s.numel() >= _PARALLEL_MIN_ELEMENTS and threading.current_thread() is threading.main_thread():
@@ -147,11 +147,11 @@ def _as_student_logits(student_logits):
     return student_logits
 
 
-def _as_teacher_log_probs(teacher_log_probs, student_logits):
-    lt = torch.as_tensor(teacher_log_probs, device=student_logits.device)
+def _as_teacher_log_proba(teacher_log_proba, student_logits):
+    lt = torch.as_tensor(teacher_log_proba, device=student_logits.device)
     if tuple(lt.shape) != tuple(student_logits.shape):
         raise ValueError(
-            "teacher_log_probs must have the shape of student_logits "
+            "teacher_log_proba must have the shape of student_logits "
             f"{tuple(student_logits.shape)}; got shape {tuple(lt.shape)}."
         )
     if lt.dtype != student_logits.dtype:
@@ -189,7 +189,7 @@ def _kd_kl_loss_torch(s, lt, temperature, reduction, w):
 
 
 def kd_kl_loss(
-    student_logits, teacher_log_probs, *, temperature=1.0, reduction="batchmean", sample_weight=None
+    student_logits, teacher_log_proba, *, temperature=1.0, reduction="batchmean", sample_weight=None
 ):
     """Knowledge-distillation loss ``T**2 * KL(softmax(t / T) || softmax(s / T))``.
 
@@ -199,9 +199,9 @@ def kd_kl_loss(
     ----------
     student_logits : torch.Tensor of shape (n_samples, n_classes)
         Student logits ``s`` (the module's output, before softmax).
-    teacher_log_probs : torch.Tensor or array-like of shape (n_samples, n_classes)
+    teacher_log_proba : torch.Tensor or array-like of shape (n_samples, n_classes)
         Teacher targets ``log_softmax(t / T)`` for the same temperature, as
-        returned by :func:`teacher_log_probs`; finite values (the stand-in for
+        returned by :func:`tempered_log_proba`; finite values (the stand-in for
         ``log(0)`` gives probability 0). Converted to the logits' dtype and device.
     temperature : float, default=1.0
         ``T > 0``. The paper uses ``T = 1``.
@@ -229,7 +229,7 @@ def kd_kl_loss(
 
     See Also
     --------
-    teacher_log_probs : Makes the targets once per fit.
+    teacher_log_proba : Makes the targets once per fit.
     FusedKLDivergence : The CPU path.
 
     Notes
@@ -259,9 +259,9 @@ def kd_kl_loss(
     Examples
     --------
     >>> import torch
-    >>> from crossmodal._kd_loss import kd_kl_loss, teacher_log_probs
+    >>> from crossmodal._kd_loss import kd_kl_loss, tempered_log_proba
     >>> teacher_logits = torch.tensor([[2.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
-    >>> targets = teacher_log_probs(teacher_logits, temperature=2.0)
+    >>> targets = tempered_log_proba(teacher_logits, temperature=2.0)
     >>> student_logits = torch.zeros(2, 3, requires_grad=True)
     >>> loss = kd_kl_loss(student_logits, targets, temperature=2.0)
     >>> loss.backward()
@@ -273,7 +273,7 @@ def kd_kl_loss(
     temperature = _check_temperature(temperature)
     reduction = _check_reduction(reduction)
     s = _as_student_logits(student_logits)
-    lt = _as_teacher_log_probs(teacher_log_probs, s)
+    lt = _as_teacher_log_proba(teacher_log_proba, s)
     n_samples, n_classes = s.shape
     w = _as_sample_weight(sample_weight, n_samples, s.device)
 
@@ -295,7 +295,7 @@ def kd_kl_loss(
     return FusedKLDivergence.apply(s, lt, row_weight, 1.0 / temperature)
 
 
-def teacher_log_probs(logits_or_log_proba, temperature=1.0):
+def tempered_log_proba(logits_or_log_proba, temperature=1.0):
     """Teacher targets for :func:`kd_kl_loss`: finite ``log_softmax(t / T)``.
 
     Computed once per fit, then batched beside the student's inputs.
@@ -312,7 +312,7 @@ def teacher_log_probs(logits_or_log_proba, temperature=1.0):
 
     Returns
     -------
-    log_probs : torch.Tensor of shape (n_samples, n_classes)
+    log_proba : torch.Tensor of shape (n_samples, n_classes)
         Detached, on the input's device; float32/float64 inputs keep their
         dtype, other inputs become torch's default dtype. ``-inf`` (a class
         of probability 0) is replaced by the dtype's most negative finite
@@ -332,10 +332,10 @@ def teacher_log_probs(logits_or_log_proba, temperature=1.0):
     Examples
     --------
     >>> import numpy as np
-    >>> from crossmodal._kd_loss import teacher_log_probs
+    >>> from crossmodal._kd_loss import tempered_log_proba
     >>> proba = np.array([[0.5, 0.5, 0.0]])
     >>> with np.errstate(divide="ignore"):
-    ...     lp = teacher_log_probs(np.log(proba), temperature=2.0)
+    ...     lp = tempered_log_proba(np.log(proba), temperature=2.0)
     >>> lp.exp()
     tensor([[0.5000, 0.5000, 0.0000]], dtype=torch.float64)
     >>> bool(lp.isfinite().all())
@@ -362,5 +362,5 @@ def teacher_log_probs(logits_or_log_proba, temperature=1.0):
             "each row needs at least one finite value."
         )
     with torch.no_grad():
-        log_probs = F.log_softmax(t / temperature, dim=1)
-        return log_probs.clamp_min(torch.finfo(log_probs.dtype).min)
+        log_proba = F.log_softmax(t / temperature, dim=1)
+        return log_proba.clamp_min(torch.finfo(log_proba.dtype).min)

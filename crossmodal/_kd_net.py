@@ -3,7 +3,7 @@
 :class:`CrossModalDistiller` clones the user's student template into a
 :class:`DistillationNet`. The teacher's target log-probabilities are computed
 once per fit and travel beside X in a dict batch
-``{"X": ..., "teacher_log_probs": ..., "sample_weight": ...}``, so skorch's
+``{"X": ..., "teacher_log_proba": ..., "sample_weight": ...}``, so skorch's
 own data loading, splitting and callbacks keep working. When the student has
 ``callbacks="disable"`` and ``train_split=None`` (and no batching setting
 that only skorch's loop implements, see :mod:`crossmodal._tight_loop`) the
@@ -35,7 +35,7 @@ class DistillationNet(FittedModuleReferenceMixin, TightLoopMixin, NeuralNetClass
         logits; cross-entropy is computed from them directly.
     rho : float, default=1.0
         Weight of the cross-entropy term; ``1 - rho`` weighs the KD term.
-        Batches without ``teacher_log_probs`` train on cross-entropy alone.
+        Batches without ``teacher_log_proba`` train on cross-entropy alone.
     temperature : float, default=1.0
         Softmax temperature T of the KD term.
     kl_reduction : {"batchmean", "mean"}, default="batchmean"
@@ -57,27 +57,27 @@ class DistillationNet(FittedModuleReferenceMixin, TightLoopMixin, NeuralNetClass
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         y_true = torch.as_tensor(y_true, device=y_pred.device)
-        teacher_log_probs = sample_weight = None
+        teacher_log_proba = sample_weight = None
         if isinstance(X, Mapping):
-            teacher_log_probs = X.get("teacher_log_probs")
+            teacher_log_proba = X.get("teacher_log_proba")
             sample_weight = X.get("sample_weight")
         if sample_weight is not None:
             sample_weight = torch.as_tensor(sample_weight, device=y_pred.device)
-        if teacher_log_probs is not None:
-            teacher_log_probs = torch.as_tensor(teacher_log_probs, device=y_pred.device)
-        return self.distillation_loss(y_pred, y_true, teacher_log_probs, sample_weight)
+        if teacher_log_proba is not None:
+            teacher_log_proba = torch.as_tensor(teacher_log_proba, device=y_pred.device)
+        return self.distillation_loss(y_pred, y_true, teacher_log_proba, sample_weight)
 
-    def distillation_loss(self, logits, y_true, teacher_log_probs=None, sample_weight=None):
+    def distillation_loss(self, logits, y_true, teacher_log_proba=None, sample_weight=None):
         """``rho * CE(y, s) + (1 - rho) * T^2 * KL(teacher || student)`` for one batch."""
         if sample_weight is None:
             ce = F.cross_entropy(logits, y_true)
         else:
             ce = (F.cross_entropy(logits, y_true, reduction="none") * sample_weight).mean()
-        if teacher_log_probs is None or self.rho == 1.0:
+        if teacher_log_proba is None or self.rho == 1.0:
             return ce
         kd = kd_kl_loss(
             logits,
-            teacher_log_probs,
+            teacher_log_proba,
             temperature=self.temperature,
             reduction=self.kl_reduction,
             sample_weight=sample_weight,
@@ -89,5 +89,5 @@ class DistillationNet(FittedModuleReferenceMixin, TightLoopMixin, NeuralNetClass
     def batch_loss(self, batch, y):
         """Loss of one batch dict in the tight loop (see :class:`TightLoopMixin`)."""
         return self.distillation_loss(
-            self.module_(batch["X"]), y, batch.get("teacher_log_probs"), batch.get("sample_weight")
+            self.module_(batch["X"]), y, batch.get("teacher_log_proba"), batch.get("sample_weight")
         )

@@ -18,10 +18,9 @@ from ._compat import HasMethods, Interval, StrOptions, _check_feature_names_in, 
 from ._joint_net import JointPairNet
 from ._layer_mask import ChannelNullifier, layer_activations, resolve_layer
 from ._salience import permutation_salience
-from ._skorch_templates import fit_seeded, fresh_module, replaced_criterion, sized_module_params
+from ._skorch_templates import fit_seeded, fresh_module, mlp_template, replaced_criterion, sized_module_params
 from ._torch_utils import resolve_device
 from ._validation import SEED_MAX, validate_numeric_data, check_at_least_two_classes, check_modality, check_paired_samples
-from .nets import MLP
 
 __all__ = ["ModalityGeneralRanker"]
 
@@ -41,18 +40,8 @@ _TEMPLATE_DEFAULTS = {name: p.default for cls in (NeuralNet, NeuralNetClassifier
 
 
 def default_pair_template():
-    """Training settings of the jointly trained pair when no estimator is given."""
-    return NeuralNetClassifier(
-        MLP,
-        module__hidden_sizes=(128,),
-        optimizer=torch.optim.Adam,
-        lr=1e-3,
-        max_epochs=100,
-        batch_size=64,
-        iterator_train__shuffle=True,
-        train_split=None,
-        callbacks="disable",
-    )
+    """Training settings of the jointly trained pair when no estimator is given (the default MLP template)."""
+    return mlp_template()
 
 
 def _unwrap(estimator):

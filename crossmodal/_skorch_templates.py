@@ -1,5 +1,5 @@
 """skorch nets built from a user's template: copy its module, size it, check
-its criterion, train the net under a seed.
+its criterion, train the net under a seed; and the library's own MLP template.
 
 The estimators take skorch ``NeuralNetClassifier`` templates and rebuild them
 as nets with their own loss; these helpers read what the template sets.
@@ -12,7 +12,49 @@ import torch
 
 from ._torch_utils import seeded, threads_for_work, torch_threads
 
-__all__ = ["fit_seeded", "fresh_module", "replaced_criterion", "sized_module_params"]
+__all__ = ["fit_seeded", "fresh_module", "mlp_template", "replaced_criterion", "sized_module_params"]
+
+
+def mlp_template(hidden_sizes=(128,), *, max_epochs=100, lr=1e-3, batch_size=64, **params):
+    """The library's skorch template of :class:`crossmodal.nets.MLP`: Adam, shuffled mini-batches.
+
+    No validation split and no callbacks, so the estimators train it in their
+    tight loop; ``in_features`` and ``n_classes`` are filled in at fit. Used
+    for the distiller's default student and teacher, the ranker's default
+    pair and the reproductions' nets.
+
+    Parameters
+    ----------
+    hidden_sizes : tuple of int, default=(128,)
+        ``()`` is the paper's logistic regression.
+    max_epochs, lr, batch_size : int, float, int
+        Training settings.
+    **params
+        Further ``NeuralNetClassifier`` parameters.
+
+    Returns
+    -------
+    skorch.NeuralNetClassifier
+        Unfitted.
+    """
+    from skorch import NeuralNetClassifier
+
+    from .nets import MLP
+
+    settings = dict(
+        module__hidden_sizes=tuple(hidden_sizes),
+        criterion=torch.nn.CrossEntropyLoss,
+        optimizer=torch.optim.Adam,
+        lr=lr,
+        max_epochs=max_epochs,
+        batch_size=batch_size,
+        iterator_train__shuffle=True,
+        train_split=None,
+        callbacks="disable",
+        verbose=0,
+    )
+    settings.update(params)
+    return NeuralNetClassifier(MLP, **settings)
 
 
 def fresh_module(module):

@@ -1,4 +1,4 @@
-"""kd_kl_loss, FusedKLDivergence and teacher_log_probs against torch and NumPy."""
+"""kd_kl_loss, FusedKLDivergence and teacher_log_proba against torch and NumPy."""
 
 import doctest
 import threading
@@ -14,7 +14,7 @@ from crossmodal import _gradient_buffer, _kd_loss
 from crossmodal._kd_loss import (
     FusedKLDivergence,
     kd_kl_loss,
-    teacher_log_probs,
+    tempered_log_proba,
 )
 
 DTYPES = [torch.float32, torch.float64]
@@ -59,7 +59,7 @@ def make_problem(n, n_classes, dtype=torch.float32, scale=3.0, temperature=1.0, 
     gen = torch.Generator().manual_seed(seed)
     s = (scale * torch.randn(n, n_classes, generator=gen, dtype=torch.float64)).to(dtype).requires_grad_()
     t = scale * torch.randn(n, n_classes, generator=gen, dtype=torch.float64)
-    return s, teacher_log_probs(t.to(dtype), temperature)
+    return s, tempered_log_proba(t.to(dtype), temperature)
 
 
 def loss_and_grad(s, lt, **kwargs):
@@ -141,7 +141,7 @@ def test_accurate_when_the_student_is_close_to_the_teacher(temperature, dtype, n
     gen = torch.Generator().manual_seed(3)
     t = 3.0 * torch.randn(300, 10, generator=gen, dtype=torch.float64)
     s = (t + noise * torch.randn(300, 10, generator=gen, dtype=torch.float64)).to(dtype).requires_grad_()
-    lt = teacher_log_probs(t.to(dtype), temperature)
+    lt = tempered_log_proba(t.to(dtype), temperature)
     ref_loss, ref_grad = torch_reference(s, lt, temperature, "batchmean")
     loss, grad = loss_and_grad(s, lt, temperature=temperature)
     assert abs(loss.item() - ref_loss) <= 1e-6 * ref_loss
@@ -156,7 +156,7 @@ def test_student_equal_to_teacher_gives_zero(dtype):
     # reference fed the same targets says).
     t = torch.randn(50, 7, dtype=torch.float64, generator=torch.Generator().manual_seed(5))
     s = t.to(dtype).requires_grad_()
-    lt = teacher_log_probs(t.to(dtype), 2.0)
+    lt = tempered_log_proba(t.to(dtype), 2.0)
     ref_loss, ref_grad = torch_reference(s, lt, 2.0, "batchmean")
     loss, grad = loss_and_grad(s, lt, temperature=2.0)
     assert abs(loss.item() - ref_loss) < (1e-15 if dtype == torch.float64 else 1e-12)
@@ -339,7 +339,7 @@ def test_teacher_with_exact_zeros(dtype):
     proba = np.array([[0.7, 0.3, 0.0], [0.0, 0.0, 1.0], [0.2, 0.5, 0.3]])
     with np.errstate(divide="ignore"):
         log_p = np.log(proba)
-    lt = teacher_log_probs(torch.as_tensor(log_p, dtype=dtype), temperature=1.0)
+    lt = tempered_log_proba(torch.as_tensor(log_p, dtype=dtype), temperature=1.0)
     assert bool(torch.isfinite(lt).all())
     assert torch.equal(lt.exp() == 0, torch.as_tensor(proba == 0))
     s = torch.tensor([[1.0, -1.0, 0.5], [0.0, 2.0, -3.0], [0.1, 0.2, 0.3]], dtype=dtype, requires_grad=True)
@@ -357,7 +357,7 @@ def test_teacher_with_exact_zeros(dtype):
 def test_float64_targets_with_float32_logits_stay_finite():
     with np.errstate(divide="ignore"):
         log_p = np.log(np.array([[1.0, 0.0], [0.5, 0.5]]))  # float64, with log(0)
-    lt = teacher_log_probs(log_p, 1.0)
+    lt = tempered_log_proba(log_p, 1.0)
     assert lt.dtype == torch.float64 and lt[0, 1] == torch.finfo(torch.float64).min
     s = torch.zeros(2, 2, requires_grad=True)
     loss, _ = loss_and_grad(s, lt)
@@ -423,28 +423,28 @@ def test_worker_threads_use_the_serial_kernel(monkeypatch):
 
 
 # --------------------------------------------------------------------------- #
-# teacher_log_probs
+# teacher_log_proba
 # --------------------------------------------------------------------------- #
 
 
 def test_teacher_log_probs_is_tempered_log_softmax():
     t = torch.randn(10, 4, dtype=torch.float64)
-    torch.testing.assert_close(teacher_log_probs(t, 3.0), F.log_softmax(t / 3.0, dim=1))
+    torch.testing.assert_close(tempered_log_proba(t, 3.0), F.log_softmax(t / 3.0, dim=1))
     # From log-probabilities: the tempered distribution p**(1/T) / sum(p**(1/T)).
     p = torch.softmax(t, dim=1)
     tempered = p ** (1 / 3.0) / (p ** (1 / 3.0)).sum(dim=1, keepdim=True)
-    torch.testing.assert_close(teacher_log_probs(p.log().numpy(), 3.0).exp(), tempered)
+    torch.testing.assert_close(tempered_log_proba(p.log().numpy(), 3.0).exp(), tempered)
 
 
 def test_teacher_log_probs_dtypes_and_inputs():
-    assert teacher_log_probs(np.zeros((2, 3), dtype=np.float32)).dtype == torch.float32
-    assert teacher_log_probs(np.zeros((2, 3))).dtype == torch.float64
-    assert teacher_log_probs(np.zeros((2, 3), dtype=np.int64)).dtype == torch.get_default_dtype()
+    assert tempered_log_proba(np.zeros((2, 3), dtype=np.float32)).dtype == torch.float32
+    assert tempered_log_proba(np.zeros((2, 3))).dtype == torch.float64
+    assert tempered_log_proba(np.zeros((2, 3), dtype=np.int64)).dtype == torch.get_default_dtype()
     t = torch.zeros(2, 3, requires_grad=True)
-    out = teacher_log_probs(t)
+    out = tempered_log_proba(t)
     assert not out.requires_grad
     torch.testing.assert_close(out, torch.full((2, 3), -np.log(3.0)))
-    clipped = teacher_log_probs(torch.tensor([[0.0, -float("inf")]]))
+    clipped = tempered_log_proba(torch.tensor([[0.0, -float("inf")]]))
     assert clipped[0, 1] == torch.finfo(torch.float32).min and clipped.exp()[0, 1] == 0
 
 
@@ -459,7 +459,7 @@ def test_teacher_log_probs_dtypes_and_inputs():
 )
 def test_teacher_log_probs_rejects_bad_input(bad, match):
     with pytest.raises(ValueError, match=match):
-        teacher_log_probs(bad)
+        tempered_log_proba(bad)
 
 
 # --------------------------------------------------------------------------- #
@@ -474,7 +474,7 @@ def test_invalid_temperature(temperature):
     with pytest.raises(ValueError, match=match.replace("(", r"\(").replace(")", r"\)")):
         kd_kl_loss(s, lt, temperature=temperature)
     with pytest.raises(ValueError, match="temperature must be a finite real number > 0"):
-        teacher_log_probs(np.zeros((2, 3)), temperature)
+        tempered_log_proba(np.zeros((2, 3)), temperature)
 
 
 @pytest.mark.parametrize("reduction", ["avg", "none", None, 1])
@@ -492,7 +492,7 @@ def test_invalid_shapes_and_types():
         kd_kl_loss(s.detach().reshape(-1), lt)
     with pytest.raises(ValueError, match="student_logits must hold floating-point values; got dtype torch.int64"):
         kd_kl_loss(torch.zeros(4, 3, dtype=torch.int64), lt)
-    shape_msg = r"teacher_log_probs must have the shape of student_logits \(4, 3\); got shape \(4, 2\)"
+    shape_msg = r"teacher_log_proba must have the shape of student_logits \(4, 3\); got shape \(4, 2\)"
     with pytest.raises(ValueError, match=shape_msg):
         kd_kl_loss(s, lt[:, :2])
     with pytest.raises(ValueError, match=r"sample_weight must have shape \(4,\), one weight per row; got shape \(3,\)"):

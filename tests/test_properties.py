@@ -32,7 +32,7 @@ from crossmodal import (
     make_modality_venn,
     permutation_salience,
 )
-from crossmodal._kd_loss import kd_kl_loss, teacher_log_probs
+from crossmodal._kd_loss import kd_kl_loss, tempered_log_proba
 from crossmodal.datasets import load_av_digits, load_mfeat
 from crossmodal.datasets._mfeat import N_FEATURES, VIEW_NAMES
 from crossmodal.nets import MLP
@@ -395,7 +395,7 @@ def test_kd_kl_loss_property(dtype_name, problem):
     s = (p["scale"] * torch.randn(shape, generator=gen, dtype=torch.float64)).to(dtype).requires_grad_()
     teacher_logits = p["scale"] * torch.randn(shape, generator=gen, dtype=torch.float64)
     w = torch.rand(p["n_samples"], generator=gen, dtype=torch.float64).numpy() if p["weighted"] else None
-    lt = teacher_log_probs(teacher_logits, T)
+    lt = tempered_log_proba(teacher_logits, T)
     if p["teacher_dtype"] == "float32":
         lt = lt.float()
     elif p["teacher_dtype"] == "numpy":

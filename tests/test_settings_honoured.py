@@ -273,7 +273,7 @@ def test_ranker_warns_about_template_settings_it_does_not_use(estimator, setting
 def test_ranker_default_estimator_a_with_estimator_b_training_settings_warns(data):
     X_a, X_b, y = data
     ranker = ModalityGeneralRanker(estimator_b=template(), n_repeats=1, device="cpu", random_state=0)
-    with pytest.warns(UserWarning, match=r"estimator_b sets batch_size, lr, max_epochs, verbose, which step 1 does not "
+    with pytest.warns(UserWarning, match=r"estimator_b sets batch_size, lr, max_epochs, which step 1 does not "
                                           r"use: the pair trains in one loop with the default template's \(estimator_a=None\)"):
         ranker.set_params(estimator_a=None).fit(X_a, y, X_b=X_b)
 

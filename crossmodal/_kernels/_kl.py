@@ -179,7 +179,7 @@ def _sum_in_order(values):
 
 
 @jit(**JIT_PARALLEL)
-def kl_div_fused(student_logits, teacher_log_probs, inv_temperature, sample_weight, grad):
+def kl_div_fused(student_logits, teacher_log_proba, inv_temperature, sample_weight, grad):
     """Weighted ``KL(p || softmax(s / T))`` summed over rows, and its gradient.
 
     Parallel over contiguous chunks of rows (``prange``); inside a chunk, one
@@ -192,7 +192,7 @@ def kl_div_fused(student_logits, teacher_log_probs, inv_temperature, sample_weig
     ----------
     student_logits : ndarray of shape (n_samples, n_classes), float32 or float64
         Student logits ``s``, C-contiguous, ``n_samples, n_classes >= 1``.
-    teacher_log_probs : ndarray of shape (n_samples, n_classes)
+    teacher_log_proba : ndarray of shape (n_samples, n_classes)
         Teacher log-probabilities ``lt = log_softmax(t / T)``, same dtype,
         C-contiguous, no NaN or ``+inf`` (``-inf`` means probability 0).
     inv_temperature : float
@@ -255,14 +255,14 @@ def kl_div_fused(student_logits, teacher_log_probs, inv_temperature, sample_weig
         start = (c * n_samples) // n_chunks
         stop = ((c + 1) * n_samples) // n_chunks
         _kl_rows(
-            student_logits, teacher_log_probs, inv_temperature, sample_weight, grad,
+            student_logits, teacher_log_proba, inv_temperature, sample_weight, grad,
             kl_rows, start, stop,
         )
     return _sum_in_order(kl_rows)
 
 
 @jit(**JIT_SERIAL)
-def kl_div_fused_serial(student_logits, teacher_log_probs, inv_temperature, sample_weight, grad):
+def kl_div_fused_serial(student_logits, teacher_log_proba, inv_temperature, sample_weight, grad):
     """Single-threaded :func:`kl_div_fused`: same arguments, same result to the last bit.
 
     For small batches, where waking threads costs more than the work, and for
@@ -271,7 +271,7 @@ def kl_div_fused_serial(student_logits, teacher_log_probs, inv_temperature, samp
     n_samples = student_logits.shape[0]
     kl_rows = np.empty(n_samples, dtype=np.float64)
     _kl_rows(
-        student_logits, teacher_log_probs, inv_temperature, sample_weight, grad,
+        student_logits, teacher_log_proba, inv_temperature, sample_weight, grad,
         kl_rows, 0, n_samples,
     )
     return _sum_in_order(kl_rows)

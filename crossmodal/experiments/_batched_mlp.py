@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from sklearn.utils import check_random_state
 
 from .._distiller import _PROBA_FLOOR
-from .._kd_loss import teacher_log_probs
+from .._kd_loss import tempered_log_proba
 from .._torch_utils import seeded
 from .._validation import SEED_MAX
 from ..nets import MLP
@@ -76,7 +76,7 @@ def distil_students(X, y, teacher_proba, rho, *, temperature, hidden_sizes, epoc
     X_t = torch.as_tensor(np.ascontiguousarray(X, dtype=np.float32))
     y_t = torch.as_tensor(np.asarray(y, dtype=np.int64))
     log_p = torch.log(torch.as_tensor(np.clip(teacher_proba, _PROBA_FLOOR, 1.0), dtype=torch.float32))
-    targets = teacher_log_probs(log_p.reshape(R * n, n_classes), temperature).reshape(R, n, n_classes)
+    targets = tempered_log_proba(log_p.reshape(R * n, n_classes), temperature).reshape(R, n, n_classes)
     target_p = targets.exp()
     rho_t = torch.as_tensor(np.asarray(rho, dtype=np.float32))
     t2 = float(temperature) ** 2

@@ -17,14 +17,12 @@ import os
 import time
 
 import numpy as np
-import torch
-from skorch import NeuralNetClassifier
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
 from .. import __version__
 from .._distiller import CrossModalDistiller
-from ..nets import MLP
+from .._skorch_templates import mlp_template
 from ._report import TrendCheck, markdown_table, new_figure, paired_difference, save_figure, summarize, write_csv, write_report
 from ._runs import collect_runs
 
@@ -36,9 +34,7 @@ ARMS = {"no KD": "student_nokd_acc", "UM-KD (audio teacher)": "student_umkd_acc"
 
 
 def _net(hidden, epochs, lr=1e-3, batch_size=64):
-    return NeuralNetClassifier(MLP, module__hidden_sizes=hidden, optimizer=torch.optim.Adam, lr=lr,
-                               max_epochs=epochs, batch_size=batch_size, iterator_train__shuffle=True,
-                               train_split=None, callbacks="disable")
+    return mlp_template(hidden, max_epochs=epochs, lr=lr, batch_size=batch_size)
 
 
 def _case_run(run, run_seed, epochs, rho, train_size):

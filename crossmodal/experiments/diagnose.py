@@ -33,6 +33,7 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from .. import __version__
+from .._skorch_templates import mlp_template
 from .._diagnose import default_estimator, diagnose
 from ._report import TrendCheck, markdown_table, new_figure, save_figure, write_csv, write_report
 from ._runs import collect_runs
@@ -126,14 +127,8 @@ def _real_pairs(dataset, views=None):
 
 
 def _student(epochs):
-    import torch
-    from skorch import NeuralNetClassifier
-
-    from ..nets import MLP
-
-    return NeuralNetClassifier(MLP, module__hidden_sizes=(), optimizer=torch.optim.Adam, lr=1e-2,
-                               max_epochs=epochs, batch_size=128, iterator_train__shuffle=True, train_split=None,
-                               callbacks="disable")
+    """The paper's logistic regression, trained with Adam."""
+    return mlp_template((), max_epochs=epochs, lr=1e-2, batch_size=128)
 
 
 def _real_run(run, run_seed, dataset, epochs, n_bootstrap, views):

@@ -38,8 +38,6 @@ import time
 
 import numpy as np
 import pandas as pd
-import torch
-from skorch import NeuralNetClassifier
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
@@ -47,7 +45,7 @@ from .. import __version__
 from .._generator import make_modality_venn
 from .._joint_teacher import joint_teacher, joint_teacher_proba
 from .._ranker import ModalityGeneralRanker
-from ..nets import MLP
+from .._skorch_templates import mlp_template
 from ._batched_mlp import distil_students
 from ._report import TrendCheck, markdown_table, new_figure, plot_band, save_figure, summarize, write_csv, write_report
 from ._runs import collect_runs
@@ -71,9 +69,7 @@ TUNE_GRID = dict(layer=(0, 1), temperature=(1.0, 2.0, 4.0, 8.0), epochs=(10, 20)
 
 
 def _net(hidden, epochs, lr=3e-3, batch_size=128):
-    return NeuralNetClassifier(MLP, module__hidden_sizes=hidden, optimizer=torch.optim.Adam, lr=lr,
-                               max_epochs=epochs, batch_size=batch_size, iterator_train__shuffle=True,
-                               train_split=None, callbacks="disable")
+    return mlp_template(hidden, max_epochs=epochs, lr=lr, batch_size=batch_size)
 
 
 def load_av_digits_audio_image(seed):
