@@ -19,7 +19,6 @@ returning at least ``report``, ``files`` and ``checks``.
 
 import argparse
 import importlib
-import importlib.util
 import os
 import sys
 import time
@@ -28,44 +27,23 @@ from . import __version__, _diagnose_cli
 
 __all__ = ["main", "EXPERIMENTS", "available_experiments", "load_experiment"]
 
-#: Experiment name -> module that defines ``run``. Modules other than the
-#: required ones are optional: they are offered only when they exist.
+#: Experiment name -> module that defines ``run``; every one ships with the package.
 EXPERIMENTS = {
     "synthetic": "crossmodal.experiments.synthetic",
     "ranking": "crossmodal.experiments.ranking",
     "case-study": "crossmodal.experiments.case_study",
     "diagnose": "crossmodal.experiments.diagnose",
 }
-_REQUIRED = ("synthetic",)
-
-
-def _module_exists(module_name):
-    try:
-        return importlib.util.find_spec(module_name) is not None
-    except ModuleNotFoundError:
-        return False
 
 
 def available_experiments():
-    """Names of the registered experiments whose module is installed, in order."""
-    return [name for name, module in EXPERIMENTS.items() if name in _REQUIRED or _module_exists(module)]
+    """Names of the registered experiments, in the order ``reproduce`` runs them."""
+    return list(EXPERIMENTS)
 
 
 def load_experiment(name):
-    """The ``run`` callable of experiment ``name``, imported on demand.
-
-    Returns ``None`` for an optional experiment whose module does not exist
-    (a ``ModuleNotFoundError`` for exactly that module); any other import
-    error propagates.
-    """
-    module_name = EXPERIMENTS[name]
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if name not in _REQUIRED and exc.name == module_name:
-            return None
-        raise
-    return module.run
+    """The ``run`` callable of experiment ``name``, imported on demand (import errors propagate)."""
+    return importlib.import_module(EXPERIMENTS[name]).run
 
 
 def _positive_int(text):
@@ -151,8 +129,6 @@ def _reproduce(parser, args):
     failed = 0
     for name in chosen:
         run = load_experiment(name)
-        if run is None:  # pragma: no cover - the module vanished after the parser was built
-            parser.error(f"experiment {name!r} is not installed")
         out_dir = os.path.join(args.out, name)
         start = time.perf_counter()
         print(f"crossmodal reproduce {name}{' (quick)' if args.quick else ''} -> {out_dir}", flush=True)

@@ -17,7 +17,7 @@ from sklearn.utils.validation import check_is_fitted, check_random_state
 from ._compat import HasMethods, Interval, StrOptions, _check_feature_names_in, _fit_context
 from ._joint_net import JointPairNet
 from ._layer_mask import ChannelNullifier, layer_activations, resolve_layer
-from ._salience import permutation_salience
+from ._salience import minmax_normalize, permutation_salience
 from ._skorch_templates import fit_seeded, fresh_module, mlp_template, replaced_criterion, sized_module_params
 from ._torch_utils import resolve_device
 from ._validation import SEED_MAX, validate_numeric_data, check_at_least_two_classes, check_modality, check_paired_samples
@@ -394,8 +394,7 @@ class ModalityGeneralRanker(SelectorMixin, BaseEstimator):
         of the raw mean distances (the paper's ``p_i``).
         """
         if self.normalize == "minmax":
-            span = increase.max() - increase.min()
-            return (increase - increase.min()) / span if span > 0 else np.zeros_like(increase)
+            return minmax_normalize(increase)
         top = increase.max()
         return increase / top if top > 0 else np.zeros_like(increase)
 

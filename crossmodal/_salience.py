@@ -37,7 +37,17 @@ from ._torch_utils import (
 )
 from ._validation import SEED_MAX, check_modality, check_paired_samples, check_positive_int
 
-__all__ = ["permutation_salience"]
+__all__ = ["minmax_normalize", "permutation_salience"]
+
+
+def minmax_normalize(values):
+    """``(v - min) / (max - min)``, spread over [0, 1]; all zeros when every value is equal.
+
+    The authors' normalisation of salience; it keeps the order of ``values``.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    span = values.max() - values.min()
+    return (values - values.min()) / span if span > 0 else np.zeros_like(values)
 
 DISTANCES = ("mse", "mae", "kl")
 

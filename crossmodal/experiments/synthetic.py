@@ -284,7 +284,7 @@ def run_fig3(*, n_specific=FIG3_SPECIFIC, runs=10, seed=0, setup=PAPER_SETUP, jo
 
 def _algorithm1_columns(pair_a, pair_b, Xa, Xb, k, d_a, d_b, seed, setup):
     """Top-k columns of modality a by Algorithm 1's permutation salience."""
-    from .._salience import permutation_salience
+    from .._salience import minmax_normalize, permutation_salience
 
     result = permutation_salience(
         unstack_linear(pair_a, d_a),
@@ -296,9 +296,7 @@ def _algorithm1_columns(pair_a, pair_b, Xa, Xb, k, d_a, d_b, seed, setup):
         random_state=seed,
         n_jobs=1,
     )
-    p = np.asarray(result.importances_mean, dtype=np.float64)
-    span = p.max() - p.min()
-    p = (p - p.min()) / span if span > 0 else np.zeros_like(p)  # min-max, as the authors do
+    p = minmax_normalize(result.importances_mean)  # as the authors do
     return np.sort(np.argsort(-p, kind="stable")[:k])
 
 
