@@ -14,7 +14,7 @@ import copy
 import numpy as np
 import torch
 
-from ._layer_mask import ChannelNullifier, resolve_layer
+from ._layers import ChannelNullifier, resolve_layer
 from ._torch_utils import predict_logits
 
 __all__ = ["check_joint_focus", "joint_teacher", "joint_teacher_proba"]

@@ -16,7 +16,7 @@ from sklearn.utils.validation import check_is_fitted, check_random_state
 
 from ._compat import HasMethods, Interval, StrOptions, _check_feature_names_in, _fit_context
 from ._joint_net import JointPairNet
-from ._layer_mask import ChannelNullifier, layer_activations, resolve_layer
+from ._layers import ChannelNullifier, layer_activations, resolve_layer
 from ._salience import minmax_normalize, permutation_salience
 from ._skorch_templates import fit_seeded, fresh_module, mlp_template, replaced_criterion, sized_module_params
 from ._torch_utils import resolve_device

@@ -24,7 +24,7 @@ from sklearn.utils.parallel import Parallel, delayed
 from torch import nn
 
 from ._kernels import _salience as kernels
-from ._layer_mask import capture_layer, split_module
+from ._layers import capture_layer, split_module
 from ._rank_one_plan import PARALLEL_MIN_WORK, build_rank_one_plan
 from ._torch_plan import TorchPlan, reference_rows
 from ._torch_utils import (

@@ -368,7 +368,7 @@ def test_bad_selection_after_fit_is_rejected(data, ranker, params, message):
 
 
 def test_prefit_estimators_are_keyed_by_weights_and_hooks():
-    from crossmodal._layer_mask import ChannelNullifier
+    from crossmodal._layers import ChannelNullifier
 
     net = tiny(module__in_features=4, module__n_classes=2, criterion=torch.nn.CrossEntropyLoss).initialize()
     ranker = ModalityGeneralRanker(estimator_a=net, n_repeats=2)
