@@ -35,24 +35,11 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 
 from crossmodal import MVDGenerator, make_modality_venn
+from crossmodal.experiments.synthetic import fig2_params  # the paper's Fig. 2 setting at an overlap
 
 scale = float(os.environ.get("CROSSMODAL_EXAMPLE_SCALE", "1.0"))
 n_repeats = max(1, round(5 * scale))
 n_train, n_test = 200, max(100, round(1000 * scale))
-
-
-def fig2_params(overlap):
-    """The paper's Fig. 2 setting for an overlap of ``overlap`` latents."""
-    return dict(
-        n_general=overlap,
-        n_specific_a=10 - overlap,
-        n_specific_b=10 - overlap,
-        n_hidden=overlap,
-        n_noise_a=15,
-        n_noise_b=40,
-        hyperplane="normal",
-    )
-
 
 X_a, X_b, y, info = make_modality_venn(100, **fig2_params(4), random_state=0, return_info=True)
 print(f"X_a {X_a.shape}, X_b {X_b.shape}, classes {np.bincount(y)}")
