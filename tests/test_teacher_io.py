@@ -233,3 +233,46 @@ def test_rho_one_fits_no_teacher_and_needs_no_teacher_data():
     # ...whereas below rho=1 the same wrong teacher pulls the student off the labels.
     misled = CrossModalDistiller(rho=0.0, student=student(), random_state=0).fit(X_b, y, teacher_proba=wrong)
     assert misled.score(X_b, y) < 0.5 < baseline.score(X_b, y)
+
+
+class FixedScores(ClassifierMixin, BaseEstimator):
+    """A teacher with decision_function only, returning what it is told to."""
+
+    def __init__(self, output="ok"):
+        self.output = output
+
+    def fit(self, X, y):
+        self.classes_ = np.unique(y)
+        return self
+
+    def decision_function(self, X):
+        scores = np.asarray(X)[:, 0].astype(float)
+        if self.output == "nan":
+            scores[2] = np.nan
+        elif self.output == "shape":
+            return np.column_stack([scores, scores, scores])
+        return scores
+
+
+@pytest.mark.parametrize("output, match", [
+    ("nan", r"FixedScores\.decision_function returned 1 NaN or infinite values"),
+    ("shape", r"FixedScores\.decision_function returned shape \(120, 3\); expected \(120, 2\) or \(120,\)"),
+])
+def test_decision_function_output_is_checked(output, match):
+    X_a, X_b, y = paired()
+    kd = CrossModalDistiller(teacher=FixedScores(output), student=student(), random_state=0)
+    with pytest.raises(ValueError, match=match):
+        kd.fit(X_b, y, X_teacher=X_a)
+    ok = CrossModalDistiller(teacher=FixedScores(), student=student(), random_state=0).fit(X_b, y, X_teacher=X_a)
+    np.testing.assert_allclose(ok.teacher_proba_[:, 1], 1 / (1 + np.exp(-X_a[:, 0])), rtol=1e-12)
+
+
+def test_joint_teacher_says_the_pair_trains_unweighted():
+    from crossmodal import ModalityGeneralRanker
+
+    X_a, X_b, y = paired()
+    pair = student(module__hidden_sizes=(4,), max_epochs=2)
+    focus = ModalityGeneralRanker(estimator_a=pair, estimator_b=pair, layer=1, n_repeats=1)
+    kd = CrossModalDistiller(teacher="joint", focus=focus, student=student(), random_state=0)
+    with pytest.warns(UserWarning, match=r"teacher='joint' trains the focus ranker's pair unweighted"):
+        kd.fit(X_b, y, X_teacher=X_a, sample_weight=np.ones(len(y)))
