@@ -10,6 +10,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from conftest import reorder_rtol
 from crossmodal import _gradient_buffer, _kd_loss
 from crossmodal._kd_loss import (
     FusedKLDivergence,
@@ -394,12 +395,14 @@ def test_deterministic_across_calls_and_thread_counts(dtype):
                 assert torch.equal(grad, ref_grad)
     finally:
         numba.set_num_threads(previous)
-    # The single-threaded kernel (small batches) gives the same bits per row.
+    # The single-threaded kernel (small batches) gives the same rows, up to the
+    # order of each row's sums (the two kernels are compiled apart).
     _, big_grad = loss_and_grad(s, lt, temperature=4.0, reduction="sum")
     head = s[:100].detach().clone().requires_grad_()
     assert head.numel() < _kd_loss._PARALLEL_MIN_ELEMENTS
     _, small_grad = loss_and_grad(head, lt[:100], temperature=4.0, reduction="sum")
-    assert torch.equal(small_grad, big_grad[:100])
+    rtol = reorder_rtol(torch.empty(0, dtype=dtype).numpy().dtype, 10)
+    torch.testing.assert_close(small_grad, big_grad[:100], rtol=rtol, atol=rtol * big_grad[:100].abs().max().item())
 
 
 def test_worker_threads_use_the_serial_kernel(monkeypatch):

@@ -99,10 +99,15 @@ def test_blocks_and_chunks_do_not_change_rows(dtype, n_samples, n_classes):
     assert total == pytest.approx(want_total, rel=1e-11)
     rtol = 1e-7 if dtype == np.float32 else 1e-11
     np.testing.assert_allclose(grad, want_grad, rtol=rtol, atol=1e-13 * np.abs(want_grad).max())
+    # A row alone through the serial kernel: the same per-row arithmetic, but
+    # the serial and the parallel kernel are compiled apart (and may be loaded
+    # from numba's cache), so their vectorised row sums may add up in another
+    # order: equal up to the reordering of n_classes terms.
+    rtol = reorder_rtol(dtype, n_classes)
     for i in (0, n_samples // 2, n_samples - 1):
         row = slice(i, i + 1)
         _, row_grad = run_kernel(K.kl_div_fused_serial, s[row], lt[row], 0.5, w[row])
-        assert np.array_equal(row_grad[0], grad[i])
+        np.testing.assert_allclose(row_grad[0], grad[i], rtol=rtol, atol=rtol * np.abs(grad[i]).max())
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -213,9 +218,16 @@ def test_empty_input():
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_serial_parallel_and_thread_counts_agree_bitwise(dtype):
+def test_thread_counts_agree_bitwise_and_serial_agrees_to_rounding(dtype):
+    # The parallel kernel's chunks do not depend on the thread count or the
+    # schedule, and rows are summed in order: the same compiled code on the
+    # same chunks, so the same bits. The serial kernel is compiled apart.
     s, lt, w = make_problem(400, 10, dtype, seed=5)
-    ref_total, ref_grad = run_kernel(K.kl_div_fused_serial, s, lt, 0.25, w)
+    serial_total, serial_grad = run_kernel(K.kl_div_fused_serial, s, lt, 0.25, w)
+    ref_total, ref_grad = run_kernel(K.kl_div_fused, s, lt, 0.25, w)
+    rtol = reorder_rtol(dtype, 10)
+    assert ref_total == pytest.approx(serial_total, rel=reorder_rtol(np.float64, 10))
+    np.testing.assert_allclose(ref_grad, serial_grad, rtol=rtol, atol=rtol * np.abs(serial_grad).max())
     previous = numba.get_num_threads()
     try:
         for n_threads in sorted({1, min(2, numba.config.NUMBA_NUM_THREADS)}):
