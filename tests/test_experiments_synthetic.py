@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.stats
 import torch
 from joblib import parallel_config
 from torch import nn
@@ -256,11 +257,37 @@ def test_report_helpers():
     d = _report.paired_difference(df, ["g"], "a", "b")
     np.testing.assert_allclose(d["diff_mean"], [0.0, 0.15], atol=1e-12)
     np.testing.assert_allclose(d["frac_positive"], [0.5, 1.0])
+    # the interval is the paired t interval: mean ± t(0.975, n - 1) * sd / sqrt(n), here n = 2
+    half = scipy.stats.t.ppf(0.975, 1) * np.array([np.std([0.1, -0.1], ddof=1), np.std([0.1, 0.2], ddof=1)]) / np.sqrt(2)
+    tol = 1e3 * np.finfo(np.float64).eps  # two float64 formulas of the same interval
+    np.testing.assert_allclose(d["ci_low"], d["diff_mean"] - half, rtol=tol, atol=tol)
+    np.testing.assert_allclose(d["ci_high"], d["diff_mean"] + half, rtol=tol, atol=tol)
+    assert d.loc[0, "p_value"] == pytest.approx(1.0) and 0 < d.loc[1, "p_value"] < 1
     table = _report.sweep_table(df, ["g"], {"A": "a"}, {"A − B": ("a", "b")})
-    assert "| g | A | A − B | runs |" in table and "| 2 | 90.00 ± 0.00 | +15.00 ± 7.07 (100% > 0) | 2 |" in table
+    lines = [[cell.strip() for cell in line.strip("|").split("|")] for line in table.splitlines()]
+    assert lines[0] == ["g", "A", "A − B", "runs"] and set(lines[1][0]) <= set(":-")
+    assert lines[3] == ["2", "90.00 ± 0.00", f"+15.00 [{15 - 100 * half[1]:+.2f}, {15 + 100 * half[1]:+.2f}] (100% > 0)", "2"]
     assert _report.TrendCheck("x", None, "y").line() == "[N/A] x: observed y"
+    assert _report.check_list([_report.TrendCheck("x", True, "y"), _report.TrendCheck("z", False, "w")]) == (
+        "- [PASS] x: observed y\n- [FAIL] z: observed w")
     assert _report.TrendCheck("x", False, "y", "z").line() == "[FAIL] x: observed y (paper: z)"
     assert _report.format_mean_sd(0.5, float("nan")) == "50.00 ± n/a"
+
+
+def test_paired_difference_without_spread_or_with_one_run():
+    df = pd.DataFrame({"g": [1, 1, 1, 2], "a": [0.9, 0.8, 0.7, 0.5], "b": [0.85, 0.75, 0.65, 0.6]})
+    d = _report.paired_difference(df, ["g"], "a", "b")
+    # the same difference in every run (up to rounding): the interval is the mean, there is nothing to test
+    assert d.loc[0, "ci_low"] == d.loc[0, "diff_mean"] == d.loc[0, "ci_high"] and np.isnan(d.loc[0, "p_value"])
+    # one run: no interval, no sd
+    assert d.loc[1, ["diff_sd", "ci_low", "ci_high", "p_value"]].isna().all() and d.loc[1, "n_runs"] == 1
+    assert _report.format_difference(-0.1, float("nan"), float("nan"), 0.0) == "-10.00 [n/a, n/a] (0% > 0)"
+
+
+def test_markdown_table_keeps_cells_as_written():
+    table = _report.markdown_table(["a", "b"], [["+2.50", "0.10"], [3, "x"]])
+    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in table.splitlines()]
+    assert rows[0] == ["a", "b"] and rows[2:] == [["+2.50", "0.10"], ["3", "x"]]
 
 
 def test_report_figures_do_not_touch_the_global_backend(tmp_path):

@@ -6,12 +6,14 @@ turns it into three kinds of output with the helpers here:
 * CSV files (:func:`write_csv`), unchanged rows, so any other summary can be
   recomputed;
 * a markdown report (:func:`write_report`) made of mean +- sd tables
-  (:func:`summarize`, :func:`format_mean_sd`, :func:`markdown_table`), paired
-  differences between two columns of the same runs
-  (:func:`paired_difference`: mean, sd and the fraction of runs where the
-  difference is positive), and trend checks (:class:`TrendCheck`) that say
-  what the paper expects, what was observed, and PASS or FAIL without ever
-  raising;
+  (:func:`summarize`, :func:`format_mean_sd`, :func:`markdown_table`, which is
+  :meth:`pandas.DataFrame.to_markdown`), paired differences between two
+  columns of the same runs (:func:`paired_difference`: mean, sd, the 95%
+  confidence interval and p-value of the paired t test
+  :func:`scipy.stats.ttest_rel`, and the fraction of runs where the
+  difference is positive), and trend checks (:class:`TrendCheck`,
+  :func:`check_list`) that say what the paper expects, what was observed, and
+  PASS or FAIL without ever raising;
 * PNG figures with +-1 sd bands (:func:`new_figure`, :func:`plot_band`,
   :func:`save_figure`). Figures are drawn on an explicit Agg canvas, so no
   global matplotlib backend is selected and no window ever opens.
@@ -25,6 +27,7 @@ import os
 
 import numpy as np
 import pandas as pd
+from scipy.stats import ttest_rel
 
 __all__ = [
     "TrendCheck",
@@ -33,6 +36,7 @@ __all__ = [
     "format_mean_sd",
     "format_difference",
     "markdown_table",
+    "check_list",
     "write_csv",
     "write_report",
     "new_figure",
@@ -110,11 +114,13 @@ def summarize(frame, by, columns):
     return out.reset_index()
 
 
-def paired_difference(frame, by, minuend, subtrahend):
+def paired_difference(frame, by, minuend, subtrahend, *, confidence=0.95):
     """Per-run difference ``minuend - subtrahend``, summarised per group.
 
     Both columns must come from the same runs (same row), so the difference
-    removes what the runs share (data draw, initial weights).
+    removes what the runs share (data draw, initial weights). The interval and
+    p-value are those of the paired t test (:func:`scipy.stats.ttest_rel`)
+    of the group's runs.
 
     Parameters
     ----------
@@ -124,33 +130,48 @@ def paired_difference(frame, by, minuend, subtrahend):
         Grouping columns.
     minuend, subtrahend : str
         Column names.
+    confidence : float, default=0.95
+        Level of the confidence interval of the mean difference.
 
     Returns
     -------
     DataFrame
-        One row per group with ``diff_mean``, ``diff_sd``,
-        ``frac_positive`` (share of runs with a difference > 0) and
-        ``n_runs``.
+        One row per group, in the order groups first appear, with
+        ``diff_mean``, ``diff_sd``, ``ci_low`` and ``ci_high`` (the interval
+        of the mean difference; NaN with fewer than two runs, and the mean
+        itself when every run has the same difference), ``p_value`` (of the
+        two-sided test that the mean difference is 0; NaN where the runs do
+        not vary), ``frac_positive`` (share of runs with a difference > 0)
+        and ``n_runs``.
 
     Examples
     --------
     >>> import pandas as pd
     >>> df = pd.DataFrame({"g": [0, 0, 0], "kd": [0.6, 0.7, 0.5], "nokd": [0.5, 0.6, 0.6]})
-    >>> paired_difference(df, ["g"], "kd", "nokd").round(3).to_dict("list")
-    {'g': [0], 'diff_mean': [0.033], 'diff_sd': [0.115], 'frac_positive': [0.667], 'n_runs': [3]}
+    >>> paired_difference(df, ["g"], "kd", "nokd").round(3).to_dict("list")  # doctest: +NORMALIZE_WHITESPACE
+    {'g': [0], 'diff_mean': [0.033], 'diff_sd': [0.115], 'ci_low': [-0.254], 'ci_high': [0.32],
+     'p_value': [0.667], 'frac_positive': [0.667], 'n_runs': [3]}
     """
-    diff = frame[minuend] - frame[subtrahend]
-    tmp = frame[list(by)].assign(_diff=diff, _pos=(diff > 0).astype(float))
-    grouped = tmp.groupby(list(by), sort=False)
-    out = pd.DataFrame(
-        {
-            "diff_mean": grouped["_diff"].mean(),
-            "diff_sd": grouped["_diff"].std(),
-            "frac_positive": grouped["_pos"].mean(),
-            "n_runs": grouped.size(),
-        }
-    )
-    return out.reset_index()
+    rows = []
+    for key, part in frame.groupby(list(by), sort=False):
+        key = key if isinstance(key, tuple) else (key,)  # pandas < 2 gives a scalar for one grouping column
+        a = part[minuend].to_numpy(dtype=float)
+        b = part[subtrahend].to_numpy(dtype=float)
+        diff = a - b
+        mean = float(diff.mean())
+        low = high = p_value = float("nan")
+        # a spread within rounding of equal differences is no spread (scipy would warn of precision loss)
+        spread = np.ptp(diff) > 16 * np.finfo(float).eps * max(1.0, float(np.abs(diff).max()))
+        if len(diff) > 1 and spread:
+            test = ttest_rel(a, b)
+            low, high = (float(v) for v in test.confidence_interval(confidence_level=confidence))
+            p_value = float(test.pvalue)
+        elif len(diff) > 1:  # no spread: the interval has width 0 and there is nothing to test
+            low = high = mean
+        rows.append((*key, mean, float(diff.std(ddof=1)) if len(diff) > 1 else float("nan"), low, high, p_value,
+                     float(np.mean(diff > 0)), len(diff)))
+    columns = list(by) + ["diff_mean", "diff_sd", "ci_low", "ci_high", "p_value", "frac_positive", "n_runs"]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def _num(value, digits):
@@ -170,31 +191,43 @@ def format_mean_sd(mean, sd, *, scale=100.0, digits=2):
     return f"{_num(mean * scale, digits)} ± {_num(sd * scale, digits)}"
 
 
-def format_difference(mean, sd, frac_positive, *, scale=100.0, digits=2):
-    """``"+2.10 ± 1.05 (9/10 > 0)"``-style text for a paired difference.
+def format_difference(mean, ci_low, ci_high, frac_positive, *, scale=100.0, digits=2):
+    """``"+2.10 [+0.52, +3.68] (90% > 0)"``: a paired difference, its confidence interval and share > 0.
 
     Examples
     --------
-    >>> format_difference(0.021, 0.0105, 0.9)
-    '+2.10 ± 1.05 (90% > 0)'
+    >>> format_difference(0.021, 0.0052, 0.0368, 0.9)
+    '+2.10 [+0.52, +3.68] (90% > 0)'
     """
-    sign = "+" if mean * scale >= 0 else ""
-    return f"{sign}{_num(mean * scale, digits)} ± {_num(sd * scale, digits)} ({frac_positive:.0%} > 0)"
+    return (f"{_signed(mean * scale, digits)} [{_signed(ci_low * scale, digits)}, {_signed(ci_high * scale, digits)}] "
+            f"({frac_positive:.0%} > 0)")
+
+
+def _signed(value, digits):
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    return f"{value:+.{digits}f}"
 
 
 def markdown_table(headers, rows):
-    """A GitHub-flavoured markdown table from headers and rows of strings.
+    """A GitHub-flavoured markdown table from headers and rows (:meth:`pandas.DataFrame.to_markdown`).
+
+    Cells are printed as given (``str``), never re-parsed as numbers.
 
     Examples
     --------
-    >>> print(markdown_table(["a", "b"], [[1, "x"]]))
-    | a | b |
-    | --- | --- |
-    | 1 | x |
+    >>> print(markdown_table(["a", "b"], [[1, "+2.50"]]))
+    | a   | b     |
+    |:----|:------|
+    | 1   | +2.50 |
     """
-    lines = ["| " + " | ".join(str(h) for h in headers) + " |", "| " + " | ".join("---" for _ in headers) + " |"]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
+    frame = pd.DataFrame([[str(c) for c in row] for row in rows], columns=[str(h) for h in headers])
+    return frame.to_markdown(index=False, disable_numparse=True)
+
+
+def check_list(checks):
+    """The trend checks as a markdown list, one :meth:`TrendCheck.line` each."""
+    return "\n".join("- " + c.line() for c in checks)
 
 
 def write_csv(frame, path):
@@ -291,7 +324,8 @@ def sweep_table(frame, by, columns, differences=(), *, labels=None, scale=100.0,
     columns : dict of {header: column}
         Columns shown as ``mean ± sd`` (scaled, e.g. to percent).
     differences : dict of {header: (minuend, subtrahend)}, optional
-        Paired differences shown as ``mean ± sd (share > 0)``.
+        Paired differences shown as ``mean [95% confidence interval] (share
+        of runs > 0)`` (:func:`paired_difference`).
     labels : dict of {column: header}, optional
         Headers for the ``by`` columns (default: their names).
     scale : float, default=100.0
@@ -314,8 +348,8 @@ def sweep_table(frame, by, columns, differences=(), *, labels=None, scale=100.0,
         row = [f"{rec[b]:.3g}" if isinstance(rec[b], (float, np.floating)) else rec[b] for b in by]
         row += [format_mean_sd(rec[f"{c}_mean"], rec[f"{c}_sd"], scale=scale, digits=digits) for c in columns.values()]
         row += [
-            format_difference(d.loc[i, "diff_mean"], d.loc[i, "diff_sd"], d.loc[i, "frac_positive"], scale=scale,
-                              digits=digits)
+            format_difference(d.loc[i, "diff_mean"], d.loc[i, "ci_low"], d.loc[i, "ci_high"], d.loc[i, "frac_positive"],
+                              scale=scale, digits=digits)
             for d in diffs
         ]
         rows.append(row + [int(rec["n_runs"])])

@@ -6,6 +6,7 @@ import numpy as np
 
 from ._report import (
     TrendCheck,
+    check_list,
     markdown_table,
     paired_difference,
     plot_sweep,
@@ -133,7 +134,8 @@ def _protocol(meta):
         "columns are drawn without replacement; the students of one run share their initial weights "
         "(paired differences compare like with like).",
         "* Accuracies in %, mean ± sample sd over runs; a paired difference is computed run by run and "
-        "shown as mean ± sd (share of runs with a positive difference).",
+        "shown as mean [95% confidence interval of a paired t test] (share of runs with a positive difference); "
+        "the figures' bands are ± 1 sd.",
     ])
 
 
@@ -149,7 +151,7 @@ def write_outputs(out_dir, frames, meta):
     out = os.fspath(out_dir)
     files = [write_csv(frame, os.path.join(out, f"{name}.csv")) for name, frame in frames.items()]
     checks = check_trends(frames)
-    sections = [("Trend checks", "\n".join(f"* {c.line()}" for c in checks) or "(nothing to check)")]
+    sections = [("Trend checks", check_list(checks) or "(nothing to check)")]
     acc_cols = {"Teacher": "teacher_acc", "Student no-KD": "student_nokd_acc", "Student KD": "student_kd_acc"}
     curves = {"teacher (x^a)": "teacher_acc", "student, no KD": "student_nokd_acc", "student, KD": "student_kd_acc"}
     for name, x, by, title in (("fig2", "gamma", ["overlap", "gamma"], "Fig. 2: varying gamma"),
