@@ -17,16 +17,9 @@ from torch import nn
 from conftest import reorder_rtol
 from crossmodal._torch_utils import torch_threads
 from crossmodal.experiments import _report, synthetic
-from crossmodal.experiments._batched_linear import (
-    accuracy_batch,
-    default_linear_init,
-    softmax_proba,
-    stack_inputs,
-    stack_linear,
-    train_aligned_pair_batch,
-    train_softmax_batch,
-    unstack_linear,
-)
+from crossmodal.experiments._batched_linear import (accuracy_batch, default_linear_init, softmax_proba, stack_inputs,
+                                                    stack_linear, train_aligned_pair_batch, train_softmax_batch,
+                                                    unstack_linear)
 from crossmodal.experiments.synthetic import SyntheticSetup
 
 TINY = SyntheticSetup(n_train=40, n_test=60, n_epochs=5, pair_epochs=5, n_repeats=2)
@@ -281,7 +274,7 @@ def test_paired_difference_without_spread_or_with_one_run():
     assert d.loc[0, "ci_low"] == d.loc[0, "diff_mean"] == d.loc[0, "ci_high"] and np.isnan(d.loc[0, "p_value"])
     # one run: no interval, no sd
     assert d.loc[1, ["diff_sd", "ci_low", "ci_high", "p_value"]].isna().all() and d.loc[1, "n_runs"] == 1
-    assert _report.format_difference(-0.1, float("nan"), float("nan"), 0.0) == "-10.00 [n/a, n/a] (0% > 0)"
+    assert _report.format_difference(d.loc[1]) == "-10.00 [n/a, n/a] (0% > 0)"
 
 
 def test_markdown_table_keeps_cells_as_written():

@@ -191,16 +191,19 @@ def format_mean_sd(mean, sd, *, scale=100.0, digits=2):
     return f"{_num(mean * scale, digits)} ± {_num(sd * scale, digits)}"
 
 
-def format_difference(mean, ci_low, ci_high, frac_positive, *, scale=100.0, digits=2):
-    """``"+2.10 [+0.52, +3.68] (90% > 0)"``: a paired difference, its confidence interval and share > 0.
+def format_difference(row, *, scale=100.0, digits=2):
+    """``"+2.10 [+0.52, +3.68] (90% > 0)"``: one row of :func:`paired_difference` as text.
+
+    The mean paired difference, its confidence interval and the share of
+    runs with a positive difference (scaled, e.g. to percentage points).
 
     Examples
     --------
-    >>> format_difference(0.021, 0.0052, 0.0368, 0.9)
+    >>> format_difference(dict(diff_mean=0.021, ci_low=0.0052, ci_high=0.0368, frac_positive=0.9))
     '+2.10 [+0.52, +3.68] (90% > 0)'
     """
-    return (f"{_signed(mean * scale, digits)} [{_signed(ci_low * scale, digits)}, {_signed(ci_high * scale, digits)}] "
-            f"({frac_positive:.0%} > 0)")
+    low, high = (_signed(row[k] * scale, digits) for k in ("ci_low", "ci_high"))
+    return f"{_signed(row['diff_mean'] * scale, digits)} [{low}, {high}] ({row['frac_positive']:.0%} > 0)"
 
 
 def _signed(value, digits):
@@ -347,11 +350,7 @@ def sweep_table(frame, by, columns, differences=(), *, labels=None, scale=100.0,
     for i, rec in summary.iterrows():
         row = [f"{rec[b]:.3g}" if isinstance(rec[b], (float, np.floating)) else rec[b] for b in by]
         row += [format_mean_sd(rec[f"{c}_mean"], rec[f"{c}_sd"], scale=scale, digits=digits) for c in columns.values()]
-        row += [
-            format_difference(d.loc[i, "diff_mean"], d.loc[i, "ci_low"], d.loc[i, "ci_high"], d.loc[i, "frac_positive"],
-                              scale=scale, digits=digits)
-            for d in diffs
-        ]
+        row += [format_difference(d.loc[i], scale=scale, digits=digits) for d in diffs]
         rows.append(row + [int(rec["n_runs"])])
     return markdown_table(headers, rows)
 

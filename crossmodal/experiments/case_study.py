@@ -19,16 +19,7 @@ from sklearn.model_selection import train_test_split
 from .. import __version__
 from .._distiller import CrossModalDistiller
 from .._skorch_templates import mlp_template
-from ._report import (
-    TrendCheck,
-    check_list,
-    format_difference,
-    format_mean_sd,
-    markdown_table,
-    new_figure,
-    paired_difference,
-    summarize,
-)
+from ._report import TrendCheck, check_list, format_difference, format_mean_sd, markdown_table, new_figure, paired_difference, summarize
 from ._reproduction import Entry
 from ._runs import collect_runs
 from ._views import standardized_views
@@ -89,13 +80,9 @@ def check_trends(frame):
                    bool(teacher_gap > 0), f"{100 * teacher_gap:+.2f} points", "+7.04 points on AV-MNIST"),
         TrendCheck("Table 1: ... yet its student is not better than the UM-KD student",
                    not bool(diff["ci_low"] > 0),
-                   f"CM-KD - UM-KD student (points [95% CI] (share of seeds > 0)): {_difference(diff)}",
+                   f"CM-KD - UM-KD student (points [95% CI] (share of seeds > 0)): {format_difference(diff)}",
                    "-0.37 points on AV-MNIST"),
     ]
-
-
-def _difference(row):
-    return format_difference(row["diff_mean"], row["ci_low"], row["ci_high"], row["frac_positive"])
 
 
 @ENTRY.document
@@ -137,7 +124,7 @@ def run(out_dir, *, runs=None, seed=0, jobs=None, quick=False, progress=False):
                      f"sees [image, audio]; the UM-KD teacher sees audio. {out.runs} seeds, {seconds:.0f} s, "
                      f"crossmodal {__version__}."),
         ("Results (mean ± sd over seeds)", table + "\n\n" +
-         f"Paired CM-KD - UM-KD student (points): {_difference(diff)}: the mean over seeds, its 95% confidence "
+         f"Paired CM-KD - UM-KD student (points): {format_difference(diff)}: the mean over seeds, its 95% confidence "
          "interval (paired t test) and the share of seeds where the CM-KD student is ahead.\n\n" +
          check_list(checks) + "\n\n![case study](case_study.png)"),
         ("The paper's Table 1 (AV-MNIST), for comparison", paper),

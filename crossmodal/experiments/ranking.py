@@ -45,19 +45,8 @@ from .._joint_teacher import joint_teacher, joint_teacher_proba
 from .._ranker import ModalityGeneralRanker
 from .._skorch_templates import mlp_template
 from ._batched_mlp import distil_students
-from ._report import (
-    TrendCheck,
-    check_list,
-    format_difference,
-    format_mean_sd,
-    markdown_table,
-    new_figure,
-    paired_difference,
-    plot_band,
-    save_figure,
-    summarize,
-    write_csv,
-)
+from ._report import (TrendCheck, check_list, format_difference, format_mean_sd, markdown_table, new_figure,
+                      paired_difference, plot_band, save_figure, summarize, write_csv)
 from ._reproduction import Entry
 from ._runs import collect_runs
 from ._views import standardized_views
@@ -273,10 +262,6 @@ def _paired_by_ratio(part, a, b):
     return paired_difference(part, ["ratio"], a, b).sort_values("ratio", kind="stable").set_index("ratio")
 
 
-def _fmt_diff(row):
-    return format_difference(row["diff_mean"], row["ci_low"], row["ci_high"], row["frac_positive"])
-
-
 def check_trends(frame, dataset):
     """The paper's Tables 4 and 8 claims on one dataset, paired per seed, at every ratio.
 
@@ -294,8 +279,8 @@ def check_trends(frame, dataset):
                 TrendCheck(f"{dataset}: general >= regular", None, "not run")]
     spec = _paired_by_ratio(part, "student_general_acc", "student_specific_acc")
     reg = _paired_by_ratio(part, "student_general_acc", "student_regular_acc")
-    spec_text = "; ".join(f"r={r:g}: {_fmt_diff(row)}" for r, row in spec.iterrows())
-    reg_text = "; ".join(f"r={r:g}: {_fmt_diff(row)}" for r, row in reg.iterrows())
+    spec_text = "; ".join(f"r={r:g}: {format_difference(row)}" for r, row in spec.iterrows())
+    reg_text = "; ".join(f"r={r:g}: {format_difference(row)}" for r, row in reg.iterrows())
     return [
         TrendCheck(f"{dataset}: modality-general student > modality-specific student at every r",
                    bool((spec["ci_low"] > 0).all()), f"paired gap (points, [95% CI]) {spec_text}",
@@ -315,7 +300,7 @@ def _table(part):
     for _, rec in summary.iterrows():
         r = rec["ratio"]
         cells = [format_mean_sd(rec[f"{c}_mean"], rec[f"{c}_sd"]) for c in columns]
-        rows.append([f"{100 * r:g}"] + cells + [_fmt_diff(d.loc[r]) for d in diffs])
+        rows.append([f"{100 * r:g}"] + cells + [format_difference(d.loc[r]) for d in diffs])
     headers = (["r (%)"] + [f"student of {t}" for t in TEACHERS] + ["no KD", "general − specific",
                "general − regular", "general − random"])
     teachers = summarize(part, ["ratio"], [f"teacher_{t}_acc" for t in TEACHERS])
