@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from sklearn.cluster import KMeans
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
-from skorch import NeuralNetBinaryClassifier
+from skorch import NeuralNetBinaryClassifier, NeuralNetRegressor
 
 import crossmodal
 from conftest import mlp_template
@@ -139,9 +139,10 @@ DISTILLER_FIT = [
     row("kd.fit-X_teacher-rows", lambda: fit_kd(X_teacher=X_T[:-1]), ValueError,
         r"X and X_teacher have different numbers of samples: 20 and 19"),
     row("kd.fit-X_teacher-strings", lambda: fit_kd(X_teacher=_strings(N, 4)), ValueError, r"X_teacher"),
-    row("kd.fit-X_teacher-missing", lambda: fit_kd(X_teacher=None), ValueError, r"needs X_teacher"),
+    row("kd.fit-X_teacher-missing", lambda: fit_kd(X_teacher=None), ValueError,
+        r"needs X_teacher .* or precomputed teacher_proba; got neither"),
     row("kd.fit-y-one-class", lambda: fit_kd(y=np.zeros(N, dtype=int), teacher_proba=P[:, :1] / P[:, :1]),
-        ValueError, r"y has 1 class"),
+        ValueError, r"y has 1 class .*at least 2 classes"),
     row("kd.fit-y-continuous", lambda: fit_kd(y=X[:, 0]), ValueError, r"Unknown label type"),
     row("kd.fit-teacher_proba-nan", lambda: fit_kd(teacher_proba=_with(P, np.nan)), ValueError,
         r"teacher_proba contains NaN"),
@@ -187,6 +188,12 @@ DISTILLER_FIT = [
     row("kd.param-student-subclass",
         lambda: CrossModalDistiller(student=NeuralNetBinaryClassifier(MLP), random_state=0).fit(X, Y, teacher_proba=P),
         TypeError, r"student .*must be a skorch.NeuralNetClassifier template; got NeuralNetBinaryClassifier"),
+    row("kd.param-student-not-a-net", lambda: fit_kd(params={"student": LogisticRegression()}), ValueError,
+        r"The 'student' parameter of CrossModalDistiller must be None or an object implementing 'fit' and 'initialize'"),
+    row("kd.param-student-regressor", lambda: fit_kd(params={"student": NeuralNetRegressor(MLP)}), TypeError,
+        r"student .*must be a skorch.NeuralNetClassifier template; got NeuralNetRegressor"),
+    row("kd.param-device", lambda: fit_kd(params={"device": "tpu"}), ValueError,
+        r"device must be 'auto', 'cpu', 'cuda' or 'cuda:N'; got 'tpu'"),
     row("kd.param-focus-with-student-input",
         lambda: fit_kd(X_teacher=X_T, params={"focus": ranker(), "teacher_input": "student"}), ValueError,
         r"focus .*needs teacher_input='teacher' or 'both'"),
@@ -221,7 +228,8 @@ RANKER = [
     row("ranker.fit-X_b-rows", lambda: fit_ranker(X_b=X_B[:-1]), ValueError,
         r"X and X_b have different numbers of samples: 20 and 19"),
     row("ranker.fit-X_b-strings", lambda: fit_ranker(X_b=_strings(N, 2)), ValueError, r"X_b"),
-    row("ranker.fit-y-one-class", lambda: fit_ranker(y=np.zeros(N, dtype=int)), ValueError, r"y has 1 class"),
+    row("ranker.fit-y-one-class", lambda: fit_ranker(y=np.zeros(N, dtype=int)), ValueError,
+        r"y has 1 class .*at least 2 classes"),
     row("ranker.param-n_repeats-zero", lambda: fit_ranker(n_repeats=0), ValueError, r"'n_repeats' parameter.*Got 0"),
     row("ranker.param-n_repeats-negative", lambda: fit_ranker(n_repeats=-2), ValueError,
         r"'n_repeats' parameter.*Got -2"),
@@ -244,6 +252,8 @@ RANKER = [
     row("ranker.transform-1d", lambda: fitted_ranker().transform(X[0]), ValueError, r"Expected 2D array, got 1D array"),
     row("ranker.transform-strings", lambda: fitted_ranker().transform(_strings(N, 3)), ValueError,
         r"X.*string|string.*X"),
+    row("ranker.nullify_module-no-layer", lambda: fitted_ranker().nullify_module(fitted_ranker().nets_[0]), ValueError,
+        r"nullify_module needs a ranker fitted with layer set"),
     row("ranker.support_for-ratio", lambda: fitted_ranker().support_for("general", 1.0), ValueError,
         r"ratio must be in \[0, 1\); got 1.0"),
     row("ranker.support_for-mode", lambda: fitted_ranker().support_for("both", 0.5), ValueError,
