@@ -61,3 +61,29 @@ def mlp_template(hidden_sizes=(), **params):
         settings["module__hidden_sizes"] = hidden_sizes
     settings.update(params)
     return NeuralNetClassifier(module, **settings)
+
+
+@pytest.fixture
+def salience_plans(monkeypatch):
+    """Names of the plans that permutation_salience builds, in call order.
+
+    A compiled rank-1 plan is named by its kind (``"linear"``, ``"one_hidden"``,
+    ``"head"``, ...); the torch path is ``"torch-hooks"`` when it captures a
+    hidden layer with hooks and ``"torch-split"`` otherwise.
+    """
+    from crossmodal import _salience
+    from crossmodal._rank_one_plan import RankOnePlan
+
+    names = []
+    build = _salience._build_plan
+
+    def spy(*args, **kwargs):
+        plan = build(*args, **kwargs)
+        if isinstance(plan, RankOnePlan):
+            names.append(plan.kind)
+        else:
+            names.append("torch-hooks" if plan.target is not None else "torch-split")
+        return plan
+
+    monkeypatch.setattr(_salience, "_build_plan", spy)
+    return names

@@ -77,12 +77,6 @@ PATHS = {
 DISTANCES = ["mse", "mae", "kl"]
 
 
-def _plan_name(plan):
-    if isinstance(plan, _rank_one_plan.RankOnePlan):
-        return plan.kind
-    return "torch-hooks" if plan.target is not None else "torch-split"
-
-
 @pytest.fixture(scope="module")
 def data():
     rng = np.random.RandomState(0)
@@ -99,21 +93,6 @@ def _problem(path, dtype, data):
     X_a, X_b = data
     X_a = X_a if conv else X_a[:, :, 0]
     return module_a, module_b, X_a, X_b, layer, expected
-
-
-@pytest.fixture
-def plans_seen(monkeypatch):
-    """Names of the plans that permutation_salience built, in call order."""
-    seen = []
-    build = _salience._build_plan
-
-    def spy(*args, **kwargs):
-        plan = build(*args, **kwargs)
-        seen.append(_plan_name(plan))
-        return plan
-
-    monkeypatch.setattr(_salience, "_build_plan", spy)
-    return seen
 
 
 def _parallel_everywhere(monkeypatch):
@@ -137,7 +116,7 @@ def _cases():
 
 
 @pytest.mark.parametrize(("path", "distance", "dtype", "thresholds"), list(_cases()))
-def test_salience_is_bitwise_identical_for_every_n_jobs(data, path, distance, dtype, thresholds, plans_seen,
+def test_salience_is_bitwise_identical_for_every_n_jobs(data, path, distance, dtype, thresholds, salience_plans,
                                                         monkeypatch):
     if thresholds == "zero":
         _parallel_everywhere(monkeypatch)
@@ -151,7 +130,7 @@ def test_salience_is_bitwise_identical_for_every_n_jobs(data, path, distance, dt
         return permutation_salience(module_a, module_b, X_a, X_b, **kwargs, **extra).importances
 
     serial = run(n_jobs=1)
-    assert plans_seen[0] == expected_plan
+    assert salience_plans[0] == expected_plan
     assert serial.dtype == np.float64 and np.isfinite(serial).all()
     results = {"again": run(n_jobs=1)}
     for n_jobs in (2, 3, -1):
@@ -169,7 +148,7 @@ def test_salience_is_bitwise_identical_for_every_n_jobs(data, path, distance, dt
     np.testing.assert_array_equal(default_rows[2], default_rows[1], err_msg="batch_size=None")
     np.testing.assert_allclose(default_rows[1], serial, rtol=1e-5)
     assert torch.get_num_threads() == threads_before
-    assert set(plans_seen) == {expected_plan}
+    assert set(salience_plans) == {expected_plan}
 
     other = permutation_salience(module_a, module_b, X_a, X_b, **{**kwargs, "random_state": 1}, n_jobs=2)
     assert not np.array_equal(other.importances, serial)
