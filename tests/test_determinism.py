@@ -23,7 +23,7 @@ from joblib import parallel_config
 from sklearn.linear_model import LogisticRegression
 from torch import nn
 
-from conftest import mlp_template
+from conftest import ConvNet, mlp_template
 from crossmodal import (
     CrossModalDistiller,
     ModalityGeneralRanker,
@@ -39,19 +39,6 @@ from crossmodal.nets import MLP
 N, D_A, D_B, N_CLASSES = 45, 7, 4, 3
 
 
-class ConvNet(nn.Module):
-    """Conv1d then a linear head; not a chain, so ``layer="conv"`` runs through hooks."""
-
-    def __init__(self, in_channels=D_A, n_classes=N_CLASSES):
-        super().__init__()
-        self.conv = nn.Conv1d(in_channels, 5, kernel_size=2)
-        self.act = nn.ReLU()
-        self.head = nn.Linear(5 * 2, n_classes)
-
-    def forward(self, x):
-        return self.head(self.act(self.conv(x)).flatten(1))
-
-
 def _mlp(hidden_sizes, seed, activation=nn.ReLU):
     torch.manual_seed(seed)
     return MLP(D_A, N_CLASSES, hidden_sizes=hidden_sizes, activation=activation)
@@ -59,7 +46,7 @@ def _mlp(hidden_sizes, seed, activation=nn.ReLU):
 
 def _conv(seed):
     torch.manual_seed(seed)
-    return ConvNet()
+    return ConvNet(D_A, 3, width=5, kernel_size=2, n_classes=N_CLASSES)
 
 
 # name -> (module_a factory, layer, whether X_a is 3-D, expected plan)

@@ -10,6 +10,7 @@ from joblib._parallel_backends import ThreadingBackend
 from sklearn.utils import check_random_state
 from torch import nn
 
+from conftest import ConvNet
 from crossmodal import permutation_salience
 from crossmodal._salience import draw_permutations
 from crossmodal._torch_utils import torch_threads
@@ -70,19 +71,6 @@ def assert_matches_reference(result, expected):
     np.testing.assert_allclose(result.importances, expected, rtol=1e-4, atol=1e-7)
     np.testing.assert_allclose(result.importances_mean, expected.mean(axis=1), rtol=1e-4, atol=1e-7)
     np.testing.assert_allclose(result.importances_std, expected.std(axis=1), rtol=1e-3, atol=1e-6)
-
-
-class ConvNet(nn.Module):
-    """A small Conv1d network (not a Sequential): generic path, hooks for layers."""
-
-    def __init__(self, in_channels=3, n_classes=N_CLASSES):
-        super().__init__()
-        self.conv = nn.Conv1d(in_channels, 4, kernel_size=3)
-        self.act = nn.ReLU()
-        self.head = nn.Linear(4 * 6, n_classes)
-
-    def forward(self, x):
-        return self.head(self.act(self.conv(x)).flatten(1))
 
 
 @pytest.fixture(scope="module")
@@ -153,7 +141,7 @@ def test_baseline_distance_of_a_conv_module():
     X_a = rng.randn(40, 3, 8).astype(np.float32)
     X_b = rng.randn(40, 5).astype(np.float32)
     torch.manual_seed(0)
-    module_a, module_b = ConvNet(), MLP(5, N_CLASSES, hidden_sizes=())
+    module_a, module_b = ConvNet(3, 8, n_classes=N_CLASSES), MLP(5, N_CLASSES, hidden_sizes=())
     result = permutation_salience(module_a, module_b, X_a, X_b, n_repeats=2, distance="mse", random_state=0)
     np.testing.assert_allclose(result.baseline_distance, reference_baseline(module_a, module_b, X_a, X_b, "mse"),
                                rtol=1e-4, atol=1e-7)
@@ -199,7 +187,7 @@ def test_conv_module_matches_reference(distance):
     X_a = rng.randn(30, 3, 8).astype(np.float32)
     X_b = rng.randn(30, 4).astype(np.float32)
     torch.manual_seed(0)
-    module_a, module_b = ConvNet(), make_mlp(4, (5,), 3)
+    module_a, module_b = ConvNet(3, 8, n_classes=N_CLASSES), make_mlp(4, (5,), 3)
     for batch_size in (None, 20, 45):
         result = permutation_salience(module_a, module_b, X_a, X_b, n_repeats=2, distance=distance,
                                       random_state=2, batch_size=batch_size)
@@ -237,7 +225,7 @@ def test_hidden_layer_of_custom_module_uses_hooks(layer):
     X_a = rng.randn(25, 3, 8).astype(np.float32)
     X_b = rng.randn(25, 4).astype(np.float32)
     torch.manual_seed(0)
-    module_a, module_b = ConvNet(), make_mlp(4, (), 3)
+    module_a, module_b = ConvNet(3, 8, n_classes=N_CLASSES), make_mlp(4, (), 3)
     for batch_size in (None, 30):
         result = permutation_salience(module_a, module_b, X_a, X_b, n_repeats=2, layer=layer, random_state=6,
                                       batch_size=batch_size)

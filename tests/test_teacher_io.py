@@ -33,8 +33,8 @@ def paired(n=120, seed=0):
     return X_a, X_b, y
 
 
-class FixedOutputTeacher(ClassifierMixin, BaseEstimator):
-    """A teacher whose predict_proba returns whatever it is told to."""
+class _FixedTeacher(ClassifierMixin, BaseEstimator):
+    """A teacher that learns nothing; subclasses return whatever ``output`` tells them to."""
 
     def __init__(self, output="ok"):
         self.output = output
@@ -42,6 +42,10 @@ class FixedOutputTeacher(ClassifierMixin, BaseEstimator):
     def fit(self, X, y):
         self.classes_ = np.unique(y)
         return self
+
+
+class FixedOutputTeacher(_FixedTeacher):
+    """A teacher whose predict_proba returns whatever it is told to."""
 
     def predict_proba(self, X):
         n = len(X)
@@ -235,15 +239,8 @@ def test_rho_one_fits_no_teacher_and_needs_no_teacher_data():
     assert misled.score(X_b, y) < 0.5 < baseline.score(X_b, y)
 
 
-class FixedScores(ClassifierMixin, BaseEstimator):
+class FixedScores(_FixedTeacher):
     """A teacher with decision_function only, returning what it is told to."""
-
-    def __init__(self, output="ok"):
-        self.output = output
-
-    def fit(self, X, y):
-        self.classes_ = np.unique(y)
-        return self
 
     def decision_function(self, X):
         scores = np.asarray(X)[:, 0].astype(float)
