@@ -16,7 +16,7 @@ from torch import nn
 
 from conftest import reorder_rtol
 from crossmodal._torch_utils import torch_threads
-from crossmodal.experiments import _report, synthetic
+from crossmodal.experiments import _figures, _report, _summaries, synthetic
 from crossmodal.experiments._batched_linear import (accuracy_batch, default_linear_init, softmax_proba, stack_inputs,
                                                     stack_linear, train_aligned_pair_batch, train_softmax_batch,
                                                     unstack_linear)
@@ -236,7 +236,7 @@ def test_check_trends_never_raises_on_partial_or_odd_frames(tiny_frames):
 def test_fig2_kd_helps_at_full_overlap_and_not_without_overlap():
     """Paper, Sec. 4.2: crossmodal KD fails at gamma = 0 and gains ~+2.1 points at gamma = 1."""
     frame = synthetic.run_fig2(overlaps=(0, 10), runs=6, seed=0)
-    gain = _report.paired_difference(frame, ["gamma"], "student_kd_acc", "student_nokd_acc").set_index("gamma")
+    gain = _summaries.paired_difference(frame, ["gamma"], "student_kd_acc", "student_nokd_acc").set_index("gamma")
     assert gain.loc[1.0, "diff_mean"] > 0.005
     assert gain.loc[0.0, "diff_mean"] < 0.0
 
@@ -244,10 +244,10 @@ def test_fig2_kd_helps_at_full_overlap_and_not_without_overlap():
 # --------------------------------------------------------------------------- report helpers
 def test_report_helpers():
     df = pd.DataFrame({"g": [1, 1, 2, 2], "a": [0.5, 0.7, 0.9, 0.9], "b": [0.4, 0.8, 0.8, 0.7]})
-    s = _report.summarize(df, ["g"], ["a"])
+    s = _summaries.summarize(df, ["g"], ["a"])
     np.testing.assert_allclose(s["a_mean"], [0.6, 0.9])
     np.testing.assert_allclose(s["a_sd"], [np.std([0.5, 0.7], ddof=1), 0.0])
-    d = _report.paired_difference(df, ["g"], "a", "b")
+    d = _summaries.paired_difference(df, ["g"], "a", "b")
     np.testing.assert_allclose(d["diff_mean"], [0.0, 0.15], atol=1e-12)
     np.testing.assert_allclose(d["frac_positive"], [0.5, 1.0])
     # the interval is the paired t interval: mean ± t(0.975, n - 1) * sd / sqrt(n), here n = 2
@@ -269,7 +269,7 @@ def test_report_helpers():
 
 def test_paired_difference_without_spread_or_with_one_run():
     df = pd.DataFrame({"g": [1, 1, 1, 2], "a": [0.9, 0.8, 0.7, 0.5], "b": [0.85, 0.75, 0.65, 0.6]})
-    d = _report.paired_difference(df, ["g"], "a", "b")
+    d = _summaries.paired_difference(df, ["g"], "a", "b")
     # the same difference in every run (up to rounding): the interval is the mean, there is nothing to test
     assert d.loc[0, "ci_low"] == d.loc[0, "diff_mean"] == d.loc[0, "ci_high"] and np.isnan(d.loc[0, "p_value"])
     # one run: no interval, no sd
@@ -288,7 +288,7 @@ def test_report_figures_do_not_touch_the_global_backend(tmp_path):
 
     before = matplotlib.get_backend()
     df = pd.DataFrame({"x": [0, 0, 1, 1], "a": [0.5, 0.6, 0.7, 0.8], "b": [0.5, 0.5, 0.6, 0.6]})
-    path = _report.plot_sweep(df, "x", {"A": "a"}, tmp_path / "f.png", differences={"A - B": ("a", "b")})
+    path = _figures.plot_sweep(df, "x", {"A": "a"}, tmp_path / "f.png", differences={"A - B": ("a", "b")})
     assert Path(path).read_bytes()[:4] == b"\x89PNG"
     assert matplotlib.get_backend() == before
 

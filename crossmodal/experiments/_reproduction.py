@@ -13,7 +13,8 @@ import inspect
 import os
 import time
 
-from ._report import save_figure, write_csv, write_report
+from ._figures import save_figure
+from ._report import write_csv, write_report
 
 __all__ = ["Entry", "Output"]
 

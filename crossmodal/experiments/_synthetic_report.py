@@ -4,17 +4,9 @@ import os
 
 import numpy as np
 
-from ._report import (
-    TrendCheck,
-    check_list,
-    markdown_table,
-    paired_difference,
-    plot_sweep,
-    summarize,
-    sweep_table,
-    write_csv,
-    write_report,
-)
+from ._figures import plot_sweep
+from ._report import TrendCheck, check_list, markdown_table, sweep_table, write_csv, write_report
+from ._summaries import paired_difference, summarize
 
 __all__ = ["check_trends", "write_outputs", "PAPER_TABLE2", "PAPER_FIG2_GAIN_AT_GAMMA1"]
 

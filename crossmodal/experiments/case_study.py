@@ -19,9 +19,11 @@ from sklearn.model_selection import train_test_split
 from .. import __version__
 from .._distiller import CrossModalDistiller
 from .._skorch_templates import mlp_template
-from ._report import TrendCheck, check_list, format_difference, format_mean_sd, markdown_table, new_figure, paired_difference, summarize
+from ._figures import new_figure
+from ._report import TrendCheck, check_list, format_difference, format_mean_sd, markdown_table
 from ._reproduction import Entry
 from ._runs import collect_runs
+from ._summaries import paired_difference, summarize
 from ._views import standardized_views
 
 __all__ = ["run", "run_case_study"]

@@ -34,7 +34,8 @@ from threadpoolctl import threadpool_limits
 from .. import __version__
 from .._skorch_templates import mlp_template
 from .._diagnose import default_estimator, diagnose
-from ._report import TrendCheck, check_list, markdown_table, new_figure, save_figure
+from ._figures import new_figure, save_figure
+from ._report import TrendCheck, check_list, markdown_table
 from ._reproduction import Entry
 from ._runs import collect_runs
 from .synthetic import (

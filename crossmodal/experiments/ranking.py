@@ -45,10 +45,11 @@ from .._joint_teacher import joint_teacher, joint_teacher_proba
 from .._ranker import ModalityGeneralRanker
 from .._skorch_templates import mlp_template
 from ._batched_mlp import distil_students
-from ._report import (TrendCheck, check_list, format_difference, format_mean_sd, markdown_table, new_figure,
-                      paired_difference, plot_band, save_figure, summarize, write_csv)
+from ._figures import new_figure, plot_band, save_figure
+from ._report import TrendCheck, check_list, format_difference, format_mean_sd, markdown_table, write_csv
 from ._reproduction import Entry
 from ._runs import collect_runs
+from ._summaries import paired_difference, summarize
 from ._views import standardized_views
 
 __all__ = ["run", "run_dataset", "tune", "check_trends", "DATASETS", "SETTINGS"]
