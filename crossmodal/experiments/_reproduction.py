@@ -28,9 +28,9 @@ out_dir : path-like
 runs : int or None, default=None
     Runs (seeds) per setting; ``None`` means {runs}, or {quick_runs} with ``quick``.
 seed : int, default=0
-    Base seed; run ``r`` uses the seed ``seed + r``.
+    Base seed; run ``r`` uses the seed ``seed + r``, whichever worker runs it.
 jobs : int or None, default=None
-    joblib workers over runs; results do not depend on it.
+    joblib workers over runs.
 quick : bool, default=False
     {quick} The report says it is a quick run.
 progress : bool, default=False
