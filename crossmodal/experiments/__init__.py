@@ -18,7 +18,9 @@ markdown path), ``files`` and ``checks`` (a list of
   against measured KD gain) and on the bundled real data (mfeat, av-digits).
 
 Shared helpers, one concept each: :mod:`~crossmodal.experiments._reproduction`
-(the ``run`` skeleton: defaults, clock, output folder, result),
+(what a ``run`` declares: name, default runs, documentation),
+:mod:`~crossmodal.experiments._output` (one call's clock, output folder,
+files and result),
 :mod:`~crossmodal.experiments._runs` (repeated runs through joblib),
 :mod:`~crossmodal.experiments._views` (views standardised on the training
 rows), :mod:`~crossmodal.experiments._summaries` (means, sd and paired

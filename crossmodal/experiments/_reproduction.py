@@ -1,22 +1,19 @@
-"""The skeleton every reproduction's ``run(out_dir, ...)`` shares.
+"""What every reproduction's ``run(out_dir, ...)`` declares: its name, default runs and documentation.
 
 ``crossmodal reproduce NAME`` calls ``run(out_dir, *, runs, seed, jobs,
-quick, progress)`` of each experiment module. What that function does around
-its own science is the same everywhere and lives here: its documented
-parameters (:meth:`Entry.document`), the default number of runs, the clock,
-the output folder, the files written into it and the dictionary returned
-(:class:`Output`).
+quick, progress)`` of each experiment module. The parts of that function
+that are the same everywhere live here (:class:`Entry`: the documented
+parameters and the default number of runs) and in
+:mod:`crossmodal.experiments._output` (the clock, the output folder, the
+files written and the dictionary returned).
 """
 
 import dataclasses
 import inspect
-import os
-import time
 
-from ._figures import save_figure
-from ._report import write_csv, write_report
+from ._output import Output
 
-__all__ = ["Entry", "Output"]
+__all__ = ["Entry"]
 
 _PARAMETERS = """
 This is the ``{name}`` entry of ``crossmodal reproduce``.
@@ -80,68 +77,3 @@ class Entry:
         """Start the clock of one call: an :class:`Output` with ``runs`` resolved."""
         resolved = (self.quick_runs if quick else self.runs) if runs is None else int(runs)
         return Output(out_dir, runs=resolved, quick=bool(quick))
-
-
-class Output:
-    """One call of a reproduction's ``run``: clock, output folder, files and result.
-
-    The clock starts when the object is made; :meth:`computed` stops it and
-    creates the folder, so ``seconds`` counts the runs and not the writing.
-    Every file goes into ``files`` in the order written.
-
-    Parameters
-    ----------
-    out_dir : path-like
-        Output folder.
-    runs : int
-        Runs per setting of this call.
-    quick : bool
-        Whether this is a ``--quick`` run (the report says so).
-    """
-
-    def __init__(self, out_dir, *, runs, quick):
-        self.out_dir = os.fspath(out_dir)
-        self.runs = runs
-        self.quick = quick
-        self.files = []
-        self.report_path = None
-        self.seconds = None
-        self._start = time.perf_counter()
-
-    def computed(self):
-        """Stop the clock and create the output folder; returns the seconds spent."""
-        self.seconds = time.perf_counter() - self._start
-        os.makedirs(self.out_dir, exist_ok=True)
-        return self.seconds
-
-    def path(self, name):
-        """Path of the file ``name`` in the output folder."""
-        return os.path.join(self.out_dir, name)
-
-    def add(self, path):
-        """Record a file written into the folder by other code; returns its path."""
-        self.files.append(os.fspath(path))
-        return self.files[-1]
-
-    def written(self, files, report):
-        """Record what a writer of its own put into the folder: ``files``, ``report`` among them."""
-        self.files.extend(os.fspath(f) for f in files)
-        self.report_path = os.fspath(report)
-
-    def csv(self, frame, name):
-        """Write a tidy frame as ``name`` (:func:`~._report.write_csv`)."""
-        return self.add(write_csv(frame, self.path(name)))
-
-    def figure(self, fig, name):
-        """Save a figure as ``name`` (:func:`~._report.save_figure`)."""
-        return self.add(save_figure(fig, self.path(name)))
-
-    def report(self, title, sections, *, preamble=""):
-        """Write ``report.md`` (:func:`~._report.write_report`, with this call's quick banner)."""
-        self.report_path = self.add(write_report(self.path("report.md"), title, sections, quick=self.quick,
-                                                 preamble=preamble))
-        return self.report_path
-
-    def result(self, checks, **extra):
-        """The dictionary ``run`` returns: ``report``, ``files``, ``checks``, ``seconds`` and ``extra``."""
-        return dict(report=self.report_path, files=list(self.files), checks=checks, seconds=self.seconds, **extra)
