@@ -97,6 +97,7 @@ def _fit_net(net, X, y, seed, extra=None):
     return fit_seeded(net, batch, y, seed)
 
 
+# The docstring's References and Examples open as in every public docstring, on purpose (numpydoc pages stand alone).
 class CrossModalDistiller(ClassifierMixin, BaseEstimator):
     """Student classifier on one modality, distilled from a teacher on another.
 
@@ -285,6 +286,7 @@ class CrossModalDistiller(ClassifierMixin, BaseEstimator):
         random_state=None,
         verbose=0,
     ):
+        # scikit-learn's contract, the same in every estimator on purpose: store each argument as given.
         self.teacher = teacher
         self.student = student
         self.rho = rho

@@ -433,6 +433,7 @@ def make_modality_venn(
     """
     rng = check_random_state(random_state)
     seed_structure, seed_samples = rng.randint(SEED_MAX, size=2)
+    # Every keyword passed on by name, on purpose: this function is MVDGenerator(...).fit().sample(n_samples).
     generator = MVDGenerator(
         n_general=n_general,
         n_specific_a=n_specific_a,

@@ -267,6 +267,7 @@ class ModalityGeneralRanker(SelectorMixin, BaseEstimator):
         random_state=None,
         verbose=0,
     ):
+        # scikit-learn's contract, the same in every estimator on purpose: store each argument as given.
         self.estimator_a = estimator_a
         self.estimator_b = estimator_b
         self.distance = distance

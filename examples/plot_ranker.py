@@ -44,6 +44,7 @@ from sklearn.metrics import roc_auc_score
 from crossmodal import CrossModalDistiller, ModalityGeneralRanker, MVDGenerator, make_modality_venn
 from crossmodal.nets import MLP
 
+# Written out in every gallery example on purpose (like its docstring's last paragraph): each runs alone.
 scale = float(os.environ.get("CROSSMODAL_EXAMPLE_SCALE", "1.0"))
 n_seeds = max(2, round(4 * scale))
 n_epochs = max(30, round(300 * scale))

@@ -44,6 +44,7 @@ from crossmodal.datasets import load_mfeat
 from crossmodal.experiments.ranking import run_dataset
 from crossmodal.nets import MLP
 
+# Written out in every gallery example on purpose (like its docstring's last paragraph): each runs alone.
 scale = float(os.environ.get("CROSSMODAL_EXAMPLE_SCALE", "1.0"))
 n_runs = max(2, round(3 * scale))
 n_epochs = max(3, round(20 * scale))

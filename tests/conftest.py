@@ -61,3 +61,46 @@ def mlp_template(hidden_sizes=(), **params):
         settings["module__hidden_sizes"] = hidden_sizes
     settings.update(params)
     return NeuralNetClassifier(module, **settings)
+
+
+class ConvNet(torch.nn.Module):
+    """Conv1d, ReLU and a linear head on inputs of shape ``(n, in_channels, length)``.
+
+    Not a chain of layers, so permutation_salience takes its generic torch
+    path (with hooks when ``layer="conv"`` is named).
+    """
+
+    def __init__(self, in_channels, length, *, width=4, kernel_size=3, n_classes=3):
+        super().__init__()
+        self.conv = torch.nn.Conv1d(in_channels, width, kernel_size=kernel_size)
+        self.act = torch.nn.ReLU()
+        self.head = torch.nn.Linear(width * (length - kernel_size + 1), n_classes)
+
+    def forward(self, x):
+        return self.head(self.act(self.conv(x)).flatten(1))
+
+
+@pytest.fixture
+def salience_plans(monkeypatch):
+    """Names of the plans that permutation_salience builds, in call order.
+
+    A compiled rank-1 plan is named by its kind (``"linear"``, ``"one_hidden"``,
+    ``"head"``, ...); the torch path is ``"torch-hooks"`` when it captures a
+    hidden layer with hooks and ``"torch-split"`` otherwise.
+    """
+    from crossmodal import _salience
+    from crossmodal._rank_one_plan import RankOnePlan
+
+    names = []
+    build = _salience._build_plan
+
+    def spy(*args, **kwargs):
+        plan = build(*args, **kwargs)
+        if isinstance(plan, RankOnePlan):
+            names.append(plan.kind)
+        else:
+            names.append("torch-hooks" if plan.target is not None else "torch-split")
+        return plan
+
+    monkeypatch.setattr(_salience, "_build_plan", spy)
+    return names

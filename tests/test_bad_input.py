@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from sklearn.cluster import KMeans
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
-from skorch import NeuralNetBinaryClassifier
+from skorch import NeuralNetBinaryClassifier, NeuralNetRegressor
 
 import crossmodal
 from conftest import mlp_template
@@ -119,6 +119,21 @@ def row(name, call, exc, match, xfail=None):
     return pytest.param(call, exc, match, id=name, marks=marks)
 
 
+def second_view_rows(prefix, fit, name, A):
+    """Rows for the second view an estimator's ``fit`` takes as keyword ``name`` (``X_teacher``, ``X_b``)."""
+    bad = {
+        "nan": (_with(A, np.nan), rf"{name} contains NaN"),
+        "inf": (_with(A, np.inf), rf"{name} contains infinity"),
+        "1d": (A[:, 0], name),
+        "3d": (A[:, :, None], name),
+        "empty": (A[:0], name),
+        "rows": (A[:-1], rf"X and {name} have different numbers of samples: {N} and {N - 1}"),
+        "strings": (_strings(N, A.shape[1]), name),
+    }
+    return [row(f"{prefix}-{name}-{kind}", lambda value=value: fit(**{name: value}), ValueError, match)
+            for kind, (value, match) in bad.items()]
+
+
 # --------------------------------------------------------------------------- #
 # The table
 # --------------------------------------------------------------------------- #
@@ -131,17 +146,11 @@ DISTILLER_FIT = [
     row("kd.fit-X-empty", lambda: fit_kd(X[:0], Y[:0]), ValueError, r"0 sample\(s\)"),
     row("kd.fit-X-strings", lambda: fit_kd(_strings(N, 3)), ValueError, r"X.*string|string.*X"),
     row("kd.fit-X-y-rows", lambda: fit_kd(X, Y[:-1]), ValueError, r"inconsistent numbers of samples"),
-    row("kd.fit-X_teacher-nan", lambda: fit_kd(X_teacher=_with(X_T, np.nan)), ValueError, r"X_teacher contains NaN"),
-    row("kd.fit-X_teacher-inf", lambda: fit_kd(X_teacher=_with(X_T, np.inf)), ValueError, r"X_teacher contains infinity"),
-    row("kd.fit-X_teacher-1d", lambda: fit_kd(X_teacher=X_T[:, 0]), ValueError, r"X_teacher"),
-    row("kd.fit-X_teacher-3d", lambda: fit_kd(X_teacher=X_T[:, :, None]), ValueError, r"X_teacher"),
-    row("kd.fit-X_teacher-empty", lambda: fit_kd(X_teacher=X_T[:0]), ValueError, r"X_teacher"),
-    row("kd.fit-X_teacher-rows", lambda: fit_kd(X_teacher=X_T[:-1]), ValueError,
-        r"X and X_teacher have different numbers of samples: 20 and 19"),
-    row("kd.fit-X_teacher-strings", lambda: fit_kd(X_teacher=_strings(N, 4)), ValueError, r"X_teacher"),
-    row("kd.fit-X_teacher-missing", lambda: fit_kd(X_teacher=None), ValueError, r"needs X_teacher"),
+    *second_view_rows("kd.fit", fit_kd, "X_teacher", X_T),
+    row("kd.fit-X_teacher-missing", lambda: fit_kd(X_teacher=None), ValueError,
+        r"needs X_teacher .* or precomputed teacher_proba; got neither"),
     row("kd.fit-y-one-class", lambda: fit_kd(y=np.zeros(N, dtype=int), teacher_proba=P[:, :1] / P[:, :1]),
-        ValueError, r"y has 1 class"),
+        ValueError, r"y has 1 class .*at least 2 classes"),
     row("kd.fit-y-continuous", lambda: fit_kd(y=X[:, 0]), ValueError, r"Unknown label type"),
     row("kd.fit-teacher_proba-nan", lambda: fit_kd(teacher_proba=_with(P, np.nan)), ValueError,
         r"teacher_proba contains NaN"),
@@ -187,6 +196,12 @@ DISTILLER_FIT = [
     row("kd.param-student-subclass",
         lambda: CrossModalDistiller(student=NeuralNetBinaryClassifier(MLP), random_state=0).fit(X, Y, teacher_proba=P),
         TypeError, r"student .*must be a skorch.NeuralNetClassifier template; got NeuralNetBinaryClassifier"),
+    row("kd.param-student-not-a-net", lambda: fit_kd(params={"student": LogisticRegression()}), ValueError,
+        r"The 'student' parameter of CrossModalDistiller must be None or an object implementing 'fit' and 'initialize'"),
+    row("kd.param-student-regressor", lambda: fit_kd(params={"student": NeuralNetRegressor(MLP)}), TypeError,
+        r"student .*must be a skorch.NeuralNetClassifier template; got NeuralNetRegressor"),
+    row("kd.param-device", lambda: fit_kd(params={"device": "tpu"}), ValueError,
+        r"device must be 'auto', 'cpu', 'cuda' or 'cuda:N'; got 'tpu'"),
     row("kd.param-focus-with-student-input",
         lambda: fit_kd(X_teacher=X_T, params={"focus": ranker(), "teacher_input": "student"}), ValueError,
         r"focus .*needs teacher_input='teacher' or 'both'"),
@@ -212,16 +227,10 @@ RANKER = [
     row("ranker.fit-X-inf", lambda: fit_ranker(_with(X, np.inf)), ValueError, r"Input X contains infinity"),
     row("ranker.fit-X-1d", lambda: fit_ranker(X[:, 0]), ValueError, r"Expected 2D array, got 1D array"),
     row("ranker.fit-X-empty", lambda: fit_ranker(X[:0], Y[:0], X_B[:0]), ValueError, r"0 sample\(s\)"),
-    row("ranker.fit-X_b-nan", lambda: fit_ranker(X_b=_with(X_B, np.nan)), ValueError, r"X_b contains NaN"),
-    row("ranker.fit-X_b-inf", lambda: fit_ranker(X_b=_with(X_B, np.inf)), ValueError, r"X_b contains infinity"),
+    *second_view_rows("ranker.fit", fit_ranker, "X_b", X_B),
     row("ranker.fit-X_b-none", lambda: fit_ranker(X_b=None), ValueError, r"X_b is required; got None"),
-    row("ranker.fit-X_b-1d", lambda: fit_ranker(X_b=X_B[:, 0]), ValueError, r"X_b"),
-    row("ranker.fit-X_b-3d", lambda: fit_ranker(X_b=X_B[:, :, None]), ValueError, r"X_b"),
-    row("ranker.fit-X_b-empty", lambda: fit_ranker(X_b=X_B[:0]), ValueError, r"X_b"),
-    row("ranker.fit-X_b-rows", lambda: fit_ranker(X_b=X_B[:-1]), ValueError,
-        r"X and X_b have different numbers of samples: 20 and 19"),
-    row("ranker.fit-X_b-strings", lambda: fit_ranker(X_b=_strings(N, 2)), ValueError, r"X_b"),
-    row("ranker.fit-y-one-class", lambda: fit_ranker(y=np.zeros(N, dtype=int)), ValueError, r"y has 1 class"),
+    row("ranker.fit-y-one-class", lambda: fit_ranker(y=np.zeros(N, dtype=int)), ValueError,
+        r"y has 1 class .*at least 2 classes"),
     row("ranker.param-n_repeats-zero", lambda: fit_ranker(n_repeats=0), ValueError, r"'n_repeats' parameter.*Got 0"),
     row("ranker.param-n_repeats-negative", lambda: fit_ranker(n_repeats=-2), ValueError,
         r"'n_repeats' parameter.*Got -2"),
@@ -244,6 +253,8 @@ RANKER = [
     row("ranker.transform-1d", lambda: fitted_ranker().transform(X[0]), ValueError, r"Expected 2D array, got 1D array"),
     row("ranker.transform-strings", lambda: fitted_ranker().transform(_strings(N, 3)), ValueError,
         r"X.*string|string.*X"),
+    row("ranker.nullify_module-no-layer", lambda: fitted_ranker().nullify_module(fitted_ranker().nets_[0]), ValueError,
+        r"nullify_module needs a ranker fitted with layer set"),
     row("ranker.support_for-ratio", lambda: fitted_ranker().support_for("general", 1.0), ValueError,
         r"ratio must be in \[0, 1\); got 1.0"),
     row("ranker.support_for-mode", lambda: fitted_ranker().support_for("both", 0.5), ValueError,

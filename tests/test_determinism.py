@@ -23,7 +23,7 @@ from joblib import parallel_config
 from sklearn.linear_model import LogisticRegression
 from torch import nn
 
-from conftest import mlp_template
+from conftest import ConvNet, mlp_template
 from crossmodal import (
     CrossModalDistiller,
     ModalityGeneralRanker,
@@ -39,19 +39,6 @@ from crossmodal.nets import MLP
 N, D_A, D_B, N_CLASSES = 45, 7, 4, 3
 
 
-class ConvNet(nn.Module):
-    """Conv1d then a linear head; not a chain, so ``layer="conv"`` runs through hooks."""
-
-    def __init__(self, in_channels=D_A, n_classes=N_CLASSES):
-        super().__init__()
-        self.conv = nn.Conv1d(in_channels, 5, kernel_size=2)
-        self.act = nn.ReLU()
-        self.head = nn.Linear(5 * 2, n_classes)
-
-    def forward(self, x):
-        return self.head(self.act(self.conv(x)).flatten(1))
-
-
 def _mlp(hidden_sizes, seed, activation=nn.ReLU):
     torch.manual_seed(seed)
     return MLP(D_A, N_CLASSES, hidden_sizes=hidden_sizes, activation=activation)
@@ -59,7 +46,7 @@ def _mlp(hidden_sizes, seed, activation=nn.ReLU):
 
 def _conv(seed):
     torch.manual_seed(seed)
-    return ConvNet()
+    return ConvNet(D_A, 3, width=5, kernel_size=2, n_classes=N_CLASSES)
 
 
 # name -> (module_a factory, layer, whether X_a is 3-D, expected plan)
@@ -75,12 +62,6 @@ PATHS = {
     "conv-layer-hooks": (lambda: _conv(1), "conv", True, "torch-hooks"),
 }
 DISTANCES = ["mse", "mae", "kl"]
-
-
-def _plan_name(plan):
-    if isinstance(plan, _rank_one_plan.RankOnePlan):
-        return plan.kind
-    return "torch-hooks" if plan.target is not None else "torch-split"
 
 
 @pytest.fixture(scope="module")
@@ -99,21 +80,6 @@ def _problem(path, dtype, data):
     X_a, X_b = data
     X_a = X_a if conv else X_a[:, :, 0]
     return module_a, module_b, X_a, X_b, layer, expected
-
-
-@pytest.fixture
-def plans_seen(monkeypatch):
-    """Names of the plans that permutation_salience built, in call order."""
-    seen = []
-    build = _salience._build_plan
-
-    def spy(*args, **kwargs):
-        plan = build(*args, **kwargs)
-        seen.append(_plan_name(plan))
-        return plan
-
-    monkeypatch.setattr(_salience, "_build_plan", spy)
-    return seen
 
 
 def _parallel_everywhere(monkeypatch):
@@ -137,7 +103,7 @@ def _cases():
 
 
 @pytest.mark.parametrize(("path", "distance", "dtype", "thresholds"), list(_cases()))
-def test_salience_is_bitwise_identical_for_every_n_jobs(data, path, distance, dtype, thresholds, plans_seen,
+def test_salience_is_bitwise_identical_for_every_n_jobs(data, path, distance, dtype, thresholds, salience_plans,
                                                         monkeypatch):
     if thresholds == "zero":
         _parallel_everywhere(monkeypatch)
@@ -151,7 +117,7 @@ def test_salience_is_bitwise_identical_for_every_n_jobs(data, path, distance, dt
         return permutation_salience(module_a, module_b, X_a, X_b, **kwargs, **extra).importances
 
     serial = run(n_jobs=1)
-    assert plans_seen[0] == expected_plan
+    assert salience_plans[0] == expected_plan
     assert serial.dtype == np.float64 and np.isfinite(serial).all()
     results = {"again": run(n_jobs=1)}
     for n_jobs in (2, 3, -1):
@@ -169,7 +135,7 @@ def test_salience_is_bitwise_identical_for_every_n_jobs(data, path, distance, dt
     np.testing.assert_array_equal(default_rows[2], default_rows[1], err_msg="batch_size=None")
     np.testing.assert_allclose(default_rows[1], serial, rtol=1e-5)
     assert torch.get_num_threads() == threads_before
-    assert set(plans_seen) == {expected_plan}
+    assert set(salience_plans) == {expected_plan}
 
     other = permutation_salience(module_a, module_b, X_a, X_b, **{**kwargs, "random_state": 1}, n_jobs=2)
     assert not np.array_equal(other.importances, serial)

@@ -4,10 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from skorch import NeuralNetRegressor
 from sklearn import config_context
 from sklearn.ensemble import GradientBoostingClassifier
-from sklearn.exceptions import NotFittedError
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, cross_val_score
@@ -238,46 +236,7 @@ def test_string_labels_round_trip():
 
 
 # ---------------------------------------------------------------- errors
-def test_errors_name_the_argument():
-    X_a, X_b, y = paired_data()
-    kd = CrossModalDistiller(teacher=LogisticRegression(), student=small_student(max_epochs=1))
-    with pytest.raises(ValueError, match=r"X and X_teacher have different numbers of samples: 200 and 190"):
-        kd.fit(X_b, y, X_teacher=X_a[:190])
-    with pytest.raises(ValueError, match=r"needs X_teacher .* or precomputed teacher_proba; got neither"):
-        kd.fit(X_b, y)
-    with pytest.raises(ValueError, match=r"teacher_proba must have shape \(n_samples, n_classes\) = \(200, 2\).*got shape \(200, 3\)"):
-        kd.fit(X_b, y, teacher_proba=np.full((200, 3), 1 / 3))
-    with pytest.raises(ValueError, match=r"Each row of teacher_proba must sum to 1; row 0 sums to 0.5"):
-        kd.fit(X_b, y, teacher_proba=np.full((200, 2), 0.25))
-    with pytest.raises(ValueError, match=r"teacher_proba must hold probabilities in \[0, 1\]"):
-        kd.fit(X_b, y, teacher_proba=np.tile([1.5, -0.5], (200, 1)))
-    bad = X_b.copy()
-    bad[3, 1] = np.nan
-    with pytest.raises(ValueError, match="Input X contains NaN"):
-        kd.fit(bad, y, X_teacher=X_a)
-    bad_a = X_a.copy()
-    bad_a[0, 0] = np.inf
-    with pytest.raises(ValueError, match="Input X_teacher contains infinity"):
-        kd.fit(X_b, y, X_teacher=bad_a)
-    with pytest.raises(ValueError, match=r"y has 1 class .*at least 2 classes"):
-        kd.fit(X_b, np.zeros(200), X_teacher=X_a)
-    with pytest.raises(NotFittedError):
-        kd.predict(X_b)
-    with pytest.raises(ValueError, match=r"The 'rho' parameter of CrossModalDistiller must be a float in the range \[0.0, 1.0\]"):
-        CrossModalDistiller(rho=1.5).fit(X_b, y, X_teacher=X_a)
-    with pytest.raises(ValueError, match=r"The 'temperature' parameter of CrossModalDistiller must be a float in the range \(0.0, inf\)"):
-        CrossModalDistiller(temperature=-1).fit(X_b, y, X_teacher=X_a)
-    with pytest.raises(ValueError, match="The 'student' parameter of CrossModalDistiller must be None or an object implementing 'fit' and 'initialize'"):
-        CrossModalDistiller(student=LogisticRegression(), teacher=LogisticRegression()).fit(X_b, y, X_teacher=X_a)
-    with pytest.raises(TypeError, match="student .* must be a skorch.NeuralNetClassifier template; got NeuralNetRegressor"):
-        CrossModalDistiller(student=NeuralNetRegressor(MLP), teacher=LogisticRegression()).fit(X_b, y, X_teacher=X_a)
-    with pytest.raises(ValueError, match=r"device must be 'auto', 'cpu', 'cuda' or 'cuda:N'; got 'tpu'"):
-        CrossModalDistiller(device="tpu", teacher=LogisticRegression()).fit(X_b, y, X_teacher=X_a)
-    fitted = CrossModalDistiller(teacher=LogisticRegression(), student=small_student(max_epochs=1)).fit(X_b, y, X_teacher=X_a)
-    with pytest.raises(ValueError, match="X has 4 features, but CrossModalDistiller is expecting 5 features"):
-        fitted.predict(X_b[:, :4])
-
-
+# One call per bad argument or input lives in the table of tests/test_bad_input.py.
 def test_teacher_with_classes_outside_y_is_rejected():
     X_a, X_b, y = paired_data(n_classes=3)
     prefit = LogisticRegression().fit(X_a, y)

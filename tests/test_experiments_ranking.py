@@ -8,6 +8,7 @@ import os
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.stats
 import torch
 from skorch import NeuralNetClassifier
 
@@ -94,10 +95,18 @@ def test_trend_checks_pass_and_fail_on_the_numbers():
     assert [c.verdict for c in passing] == ["PASS", "PASS"]
     at = frame[frame["ratio"] == 0.25]
     gap = 100 * (at["student_general_acc"] - at["student_specific_acc"])
-    assert f"r=0.25: {gap.mean():+.2f} ± {gap.std(ddof=1) / np.sqrt(5):.2f}" in passing[0].observed
+    half = scipy.stats.t.ppf(0.975, 4) * gap.std(ddof=1) / np.sqrt(5)  # the paired t interval over 5 seeds
+    assert (f"r=0.25: {gap.mean():+.2f} [{gap.mean() - half:+.2f}, {gap.mean() + half:+.2f}] (100% > 0)"
+            in passing[0].observed)
     # general worse than regular by far more than its standard error: FAIL
     worse = ranking.check_trends(_frame(general=-0.03, specific=-0.05, regular=0.0), "d")
     assert [c.verdict for c in worse] == ["PASS", "FAIL"]
+    # general below regular within the noise of 5 seeds: the interval reaches 0, no FAIL
+    noisy = _frame(general=0.0, specific=-0.05, regular=0.0)
+    noisy["student_general_acc"] = noisy["student_regular_acc"] + np.tile([-0.01, 0.005, -0.004, 0.002, -0.003], 3)
+    assert ranking.check_trends(noisy, "d")[1].verdict == "PASS"  # mean -0.2 points, interval about [-0.9, +0.5]
+    noisy["student_general_acc"] -= 0.01
+    assert ranking.check_trends(noisy, "d")[1].verdict == "FAIL"
     # general below specific at one ratio only: FAIL (the claim is "at every r")
     frame = _frame(general=0.01, specific=-0.05, regular=0.0)
     frame.loc[frame["ratio"] == 0.75, "student_specific_acc"] += 0.2

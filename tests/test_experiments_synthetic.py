@@ -9,23 +9,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.stats
 import torch
 from joblib import parallel_config
 from torch import nn
 
 from conftest import reorder_rtol
 from crossmodal._torch_utils import torch_threads
-from crossmodal.experiments import _report, synthetic
-from crossmodal.experiments._batched_linear import (
-    accuracy_batch,
-    default_linear_init,
-    softmax_proba,
-    stack_inputs,
-    stack_linear,
-    train_aligned_pair_batch,
-    train_softmax_batch,
-    unstack_linear,
-)
+from crossmodal.experiments import _figures, _report, _summaries, synthetic
+from crossmodal.experiments._batched_linear import (accuracy_batch, default_linear_init, softmax_proba, stack_inputs,
+                                                    stack_linear, train_aligned_pair_batch, train_softmax_batch,
+                                                    unstack_linear)
 from crossmodal.experiments.synthetic import SyntheticSetup
 
 TINY = SyntheticSetup(n_train=40, n_test=60, n_epochs=5, pair_epochs=5, n_repeats=2)
@@ -242,7 +236,7 @@ def test_check_trends_never_raises_on_partial_or_odd_frames(tiny_frames):
 def test_fig2_kd_helps_at_full_overlap_and_not_without_overlap():
     """Paper, Sec. 4.2: crossmodal KD fails at gamma = 0 and gains ~+2.1 points at gamma = 1."""
     frame = synthetic.run_fig2(overlaps=(0, 10), runs=6, seed=0)
-    gain = _report.paired_difference(frame, ["gamma"], "student_kd_acc", "student_nokd_acc").set_index("gamma")
+    gain = _summaries.paired_difference(frame, ["gamma"], "student_kd_acc", "student_nokd_acc").set_index("gamma")
     assert gain.loc[1.0, "diff_mean"] > 0.005
     assert gain.loc[0.0, "diff_mean"] < 0.0
 
@@ -250,17 +244,43 @@ def test_fig2_kd_helps_at_full_overlap_and_not_without_overlap():
 # --------------------------------------------------------------------------- report helpers
 def test_report_helpers():
     df = pd.DataFrame({"g": [1, 1, 2, 2], "a": [0.5, 0.7, 0.9, 0.9], "b": [0.4, 0.8, 0.8, 0.7]})
-    s = _report.summarize(df, ["g"], ["a"])
+    s = _summaries.summarize(df, ["g"], ["a"])
     np.testing.assert_allclose(s["a_mean"], [0.6, 0.9])
     np.testing.assert_allclose(s["a_sd"], [np.std([0.5, 0.7], ddof=1), 0.0])
-    d = _report.paired_difference(df, ["g"], "a", "b")
+    d = _summaries.paired_difference(df, ["g"], "a", "b")
     np.testing.assert_allclose(d["diff_mean"], [0.0, 0.15], atol=1e-12)
     np.testing.assert_allclose(d["frac_positive"], [0.5, 1.0])
+    # the interval is the paired t interval: mean ± t(0.975, n - 1) * sd / sqrt(n), here n = 2
+    half = scipy.stats.t.ppf(0.975, 1) * np.array([np.std([0.1, -0.1], ddof=1), np.std([0.1, 0.2], ddof=1)]) / np.sqrt(2)
+    tol = 1e3 * np.finfo(np.float64).eps  # two float64 formulas of the same interval
+    np.testing.assert_allclose(d["ci_low"], d["diff_mean"] - half, rtol=tol, atol=tol)
+    np.testing.assert_allclose(d["ci_high"], d["diff_mean"] + half, rtol=tol, atol=tol)
+    assert d.loc[0, "p_value"] == pytest.approx(1.0) and 0 < d.loc[1, "p_value"] < 1
     table = _report.sweep_table(df, ["g"], {"A": "a"}, {"A − B": ("a", "b")})
-    assert "| g | A | A − B | runs |" in table and "| 2 | 90.00 ± 0.00 | +15.00 ± 7.07 (100% > 0) | 2 |" in table
+    lines = [[cell.strip() for cell in line.strip("|").split("|")] for line in table.splitlines()]
+    assert lines[0] == ["g", "A", "A − B", "runs"] and set(lines[1][0]) <= set(":-")
+    assert lines[3] == ["2", "90.00 ± 0.00", f"+15.00 [{15 - 100 * half[1]:+.2f}, {15 + 100 * half[1]:+.2f}] (100% > 0)", "2"]
     assert _report.TrendCheck("x", None, "y").line() == "[N/A] x: observed y"
+    assert _report.check_list([_report.TrendCheck("x", True, "y"), _report.TrendCheck("z", False, "w")]) == (
+        "- [PASS] x: observed y\n- [FAIL] z: observed w")
     assert _report.TrendCheck("x", False, "y", "z").line() == "[FAIL] x: observed y (paper: z)"
     assert _report.format_mean_sd(0.5, float("nan")) == "50.00 ± n/a"
+
+
+def test_paired_difference_without_spread_or_with_one_run():
+    df = pd.DataFrame({"g": [1, 1, 1, 2], "a": [0.9, 0.8, 0.7, 0.5], "b": [0.85, 0.75, 0.65, 0.6]})
+    d = _summaries.paired_difference(df, ["g"], "a", "b")
+    # the same difference in every run (up to rounding): the interval is the mean, there is nothing to test
+    assert d.loc[0, "ci_low"] == d.loc[0, "diff_mean"] == d.loc[0, "ci_high"] and np.isnan(d.loc[0, "p_value"])
+    # one run: no interval, no sd
+    assert d.loc[1, ["diff_sd", "ci_low", "ci_high", "p_value"]].isna().all() and d.loc[1, "n_runs"] == 1
+    assert _report.format_difference(d.loc[1]) == "-10.00 [n/a, n/a] (0% > 0)"
+
+
+def test_markdown_table_keeps_cells_as_written():
+    table = _report.markdown_table(["a", "b"], [["+2.50", "0.10"], [3, "x"]])
+    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in table.splitlines()]
+    assert rows[0] == ["a", "b"] and rows[2:] == [["+2.50", "0.10"], ["3", "x"]]
 
 
 def test_report_figures_do_not_touch_the_global_backend(tmp_path):
@@ -268,7 +288,7 @@ def test_report_figures_do_not_touch_the_global_backend(tmp_path):
 
     before = matplotlib.get_backend()
     df = pd.DataFrame({"x": [0, 0, 1, 1], "a": [0.5, 0.6, 0.7, 0.8], "b": [0.5, 0.5, 0.6, 0.6]})
-    path = _report.plot_sweep(df, "x", {"A": "a"}, tmp_path / "f.png", differences={"A - B": ("a", "b")})
+    path = _figures.plot_sweep(df, "x", {"A": "a"}, tmp_path / "f.png", differences={"A - B": ("a", "b")})
     assert Path(path).read_bytes()[:4] == b"\x89PNG"
     assert matplotlib.get_backend() == before
 

@@ -16,20 +16,21 @@ from crossmodal._kernels._config import JIT_SERIAL
 _TEST_JIT = {**JIT_SERIAL, "cache": False}
 
 
-@numba.jit(**_TEST_JIT)
-def exp_loop(x):
-    out = np.empty_like(x)
-    for i in range(x.size):
-        out[i] = E.exp_f64(x[i])
-    return out
+def _compiled_loop(helper):
+    """``helper`` applied to each element of a float64 array in a compiled loop."""
+
+    @numba.jit(**_TEST_JIT)
+    def loop(x):
+        out = np.empty_like(x)
+        for i in range(x.size):
+            out[i] = helper(x[i])
+        return out
+
+    return loop
 
 
-@numba.jit(**_TEST_JIT)
-def log_loop(x):
-    out = np.empty_like(x)
-    for i in range(x.size):
-        out[i] = E.log_f64(x[i])
-    return out
+exp_loop = _compiled_loop(E.exp_f64)
+log_loop = _compiled_loop(E.log_f64)
 
 
 def test_exp_f64_matches_the_extended_precision_exp_over_its_whole_range():

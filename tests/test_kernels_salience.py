@@ -136,20 +136,28 @@ def test_row_distance_edge_values():
 # --------------------------------------------------------------------------- #
 
 
+def chunk_reference(P, distance, logits_of=lambda pre: pre, as_float64=False):
+    """What a chunk kernel writes: per channel ``c`` and repeat ``m``, ``distance`` of the logits
+    when channel ``c``'s rank-1 update (``delta * Wt[channel]``) takes its rows in the order ``perms[c, m]``.
+    """
+    rows = np.arange(P["H"].shape[0])
+    out = np.empty(P["perms"].shape[:2])
+    for c, m in np.ndindex(out.shape):
+        delta = permuted_rows(P["Zt"], P["perms"], P["channels"], c, m, rows)
+        w = P["Wt"][P["channels"][c]][None, :]
+        if as_float64:
+            delta, w = delta.astype(np.float64), w.astype(np.float64)
+        out[c, m] = distance(logits_of(P["H"] + delta[:, None] * w))
+    return out
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("distance", ["mse", "mae", "kl"])
 @pytest.mark.parametrize("row_block", [4, 64])
 def test_rank1_linear_chunk_matches_reference(problem, dtype, distance, row_block):
     code = CODES[distance]
     P = problem(dtype, width=3, n_classes=3, code=code)
-    n = P["H"].shape[0]
-    rows = np.arange(n)
-    expected = np.empty((2, 2))
-    for c in range(2):
-        for m in range(2):
-            delta = permuted_rows(P["Zt"], P["perms"], P["channels"], c, m, rows)
-            logits = P["H"] + delta[:, None] * P["Wt"][P["channels"][c]][None, :]
-            expected[c, m] = row_distances_reference(logits, P["ref"], P["aux"], code).sum()
+    expected = chunk_reference(P, lambda logits: row_distances_reference(logits, P["ref"], P["aux"], code).sum())
     for kernel in (K.rank1_linear_chunk_serial, K.rank1_linear_chunk_parallel):
         out = np.empty((2, 2))
         kernel(P["H"], P["Zt"], P["perms"], P["channels"], P["Wt"], P["ref"], P["aux"], code, row_block, out)
@@ -165,13 +173,7 @@ def test_rank1_linear_mse_chunk_matches_reference(problem, dtype):
     Gt = np.ascontiguousarray((residual @ W).T)
     w_sq = np.square(W).sum(axis=0)
     base = float(np.square(residual).sum())
-    n = P["H"].shape[0]
-    expected = np.empty((2, 2))
-    for c in range(2):
-        for m in range(2):
-            delta = permuted_rows(P["Zt"], P["perms"], P["channels"], c, m, np.arange(n)).astype(np.float64)
-            logits = P["H"] + delta[:, None] * P["Wt"][P["channels"][c]][None, :].astype(np.float64)
-            expected[c, m] = np.square(logits - P["ref"]).sum()
+    expected = chunk_reference(P, lambda logits: np.square(logits - P["ref"]).sum(), as_float64=True)
     for kernel in (K.rank1_linear_mse_chunk_serial, K.rank1_linear_mse_chunk_parallel):
         out = np.empty((2, 2))
         kernel(Gt, w_sq, base, P["Zt"], P["perms"], P["channels"], out)
@@ -184,15 +186,8 @@ def test_rank1_linear_mse_chunk_matches_reference(problem, dtype):
 def test_rank1_hidden_chunk_matches_reference(problem, dtype, distance):
     code = CODES[distance]
     P = problem(dtype, code=code)
-    n = P["H"].shape[0]
-    rows = np.arange(n)
-    expected = np.empty((2, 2))
-    for c in range(2):
-        for m in range(2):
-            delta = permuted_rows(P["Zt"], P["perms"], P["channels"], c, m, rows)
-            hidden = np.maximum(P["H"] + delta[:, None] * P["Wt"][P["channels"][c]][None, :], 0)
-            logits = hidden @ P["W_out"].T + P["b_out"]
-            expected[c, m] = row_distances_reference(logits, P["ref"], P["aux"], code).sum()
+    expected = chunk_reference(P, lambda logits: row_distances_reference(logits, P["ref"], P["aux"], code).sum(),
+                               logits_of=lambda pre: np.maximum(pre, 0) @ P["W_out"].T + P["b_out"])
     results = []
     for kernel in (K.rank1_hidden_chunk_serial, K.rank1_hidden_chunk_parallel):
         out = np.empty((2, 2))

@@ -4,7 +4,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GridSearchCV
@@ -184,28 +183,7 @@ def test_hidden_layer_ranking_and_nullify_module():
     handle.remove()
 
 
-def test_errors():
-    X_a, X_b, y, info = mvd(n=100)
-    r = ModalityGeneralRanker(estimator_a=tiny_net(), estimator_b=tiny_net(), n_repeats=1)
-    with pytest.raises(ValueError, match=r"X and X_b have different numbers of samples: 100 and 90"):
-        r.fit(X_a, y, X_b=X_b[:90])
-    bad = X_b.copy()
-    bad[0, 0] = np.nan
-    with pytest.raises(ValueError, match="Input X_b contains NaN"):
-        r.fit(X_a, y, X_b=bad)
-    with pytest.raises(ValueError, match=r"y has 1 class"):
-        r.fit(X_a, np.ones(100), X_b=X_b)
-    with pytest.raises(NotFittedError):
-        r.transform(X_a)
-    with pytest.raises(ValueError, match=r"The 'ratio' parameter of ModalityGeneralRanker must be a float in the range \[0.0, 1.0\)"):
-        ModalityGeneralRanker(ratio=1.0).fit(X_a, y, X_b=X_b)
-    with pytest.raises(ValueError, match=r"The 'mode' parameter of ModalityGeneralRanker must be a str among"):
-        ModalityGeneralRanker(mode="best").fit(X_a, y, X_b=X_b)
-    with pytest.raises(TypeError, match="estimator_a must be a skorch.NeuralNetClassifier .* got LogisticRegression"):
-        ModalityGeneralRanker(estimator_a=LogisticRegression()).fit(X_a, y, X_b=X_b)
-    fitted = r.fit(X_a, y, X_b=X_b)
-    with pytest.raises(ValueError, match="nullify_module needs a ranker fitted with layer set"):
-        fitted.nullify_module(fitted.nets_[0])
+# One call per bad argument or input lives in the table of tests/test_bad_input.py.
 
 
 # ------------------------------------------------------------------ oracle

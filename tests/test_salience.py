@@ -10,8 +10,8 @@ from joblib._parallel_backends import ThreadingBackend
 from sklearn.utils import check_random_state
 from torch import nn
 
-from crossmodal import _salience, permutation_salience
-from crossmodal._rank_one_plan import RankOnePlan
+from conftest import ConvNet
+from crossmodal import permutation_salience
 from crossmodal._salience import draw_permutations
 from crossmodal._torch_utils import torch_threads
 from crossmodal.nets import MLP
@@ -73,19 +73,6 @@ def assert_matches_reference(result, expected):
     np.testing.assert_allclose(result.importances_std, expected.std(axis=1), rtol=1e-3, atol=1e-6)
 
 
-class ConvNet(nn.Module):
-    """A small Conv1d network (not a Sequential): generic path, hooks for layers."""
-
-    def __init__(self, in_channels=3, n_classes=N_CLASSES):
-        super().__init__()
-        self.conv = nn.Conv1d(in_channels, 4, kernel_size=3)
-        self.act = nn.ReLU()
-        self.head = nn.Linear(4 * 6, n_classes)
-
-    def forward(self, x):
-        return self.head(self.act(self.conv(x)).flatten(1))
-
-
 @pytest.fixture(scope="module")
 def data():
     rng = np.random.RandomState(0)
@@ -99,21 +86,6 @@ def make_mlp(in_features, hidden_sizes, seed, **kwargs):
     return MLP(in_features, N_CLASSES, hidden_sizes=hidden_sizes, **kwargs)
 
 
-@pytest.fixture
-def plans(monkeypatch):
-    """The plans that permutation_salience builds, by name: a RankOnePlan's kind, or "torch"."""
-    names = []
-    build = _salience._build_plan
-
-    def spy(*args, **kwargs):
-        plan = build(*args, **kwargs)
-        names.append(plan.kind if isinstance(plan, RankOnePlan) else "torch")
-        return plan
-
-    monkeypatch.setattr(_salience, "_build_plan", spy)
-    return names
-
-
 # --------------------------------------------------------------------------- #
 # Both paths equal the reference
 # --------------------------------------------------------------------------- #
@@ -121,7 +93,7 @@ def plans(monkeypatch):
 
 @pytest.mark.parametrize("hidden_sizes", [(), (8,), (8, 6), (8, 6, 5)], ids=["linear", "1hidden", "2hidden", "3hidden"])
 @pytest.mark.parametrize("distance", ["mse", "mae", "kl"])
-def test_mlp_matches_reference(data, hidden_sizes, distance, plans):
+def test_mlp_matches_reference(data, hidden_sizes, distance, salience_plans):
     X_a, X_b = data
     module_a, module_b = make_mlp(D_A, hidden_sizes, 1), make_mlp(D_B, (7,), 2)
     result = permutation_salience(module_a, module_b, X_a, X_b, n_repeats=3, distance=distance, random_state=0)
@@ -129,7 +101,7 @@ def test_mlp_matches_reference(data, hidden_sizes, distance, plans):
     assert result.importances.shape == (D_A, 3)
     assert_matches_reference(result, expected)
     # The compiled plan ran, not the torch fallback.
-    assert plans == [{0: "linear", 1: "one_hidden"}.get(len(hidden_sizes), "mlp")]
+    assert salience_plans == [{0: "linear", 1: "one_hidden"}.get(len(hidden_sizes), "mlp")]
 
 
 def reference_baseline(module_a, module_b, X_a, X_b, distance):
@@ -169,24 +141,24 @@ def test_baseline_distance_of_a_conv_module():
     X_a = rng.randn(40, 3, 8).astype(np.float32)
     X_b = rng.randn(40, 5).astype(np.float32)
     torch.manual_seed(0)
-    module_a, module_b = ConvNet(), MLP(5, N_CLASSES, hidden_sizes=())
+    module_a, module_b = ConvNet(3, 8, n_classes=N_CLASSES), MLP(5, N_CLASSES, hidden_sizes=())
     result = permutation_salience(module_a, module_b, X_a, X_b, n_repeats=2, distance="mse", random_state=0)
     np.testing.assert_allclose(result.baseline_distance, reference_baseline(module_a, module_b, X_a, X_b, "mse"),
                                rtol=1e-4, atol=1e-7)
 
 
 @pytest.mark.parametrize("batch_size", [1, 7, 25, 1000])
-def test_block_pipeline_matches_reference_for_any_batch_size(data, batch_size, plans):
+def test_block_pipeline_matches_reference_for_any_batch_size(data, batch_size, salience_plans):
     # Blocks smaller than, equal to and larger than n_samples, packed pairs, Tanh ("head" kind).
     X_a, X_b = data
     module_a = make_mlp(D_A, (8, 6), 1, activation=nn.Tanh)
     module_b = make_mlp(D_B, (), 2)
     result = permutation_salience(module_a, module_b, X_a, X_b, n_repeats=2, random_state=3, batch_size=batch_size)
     assert_matches_reference(result, reference_salience(module_a, module_b, X_a, X_b, 2, "mse", 3))
-    assert plans == ["head"]
+    assert salience_plans == ["head"]
 
 
-def test_mixed_activations_run_the_rest_in_torch(data, plans):
+def test_mixed_activations_run_the_rest_in_torch(data, salience_plans):
     # Linear, ReLU, then a tail the kernels do not know: the "head" pipeline.
     X_a, X_b = data
     torch.manual_seed(0)
@@ -194,10 +166,10 @@ def test_mixed_activations_run_the_rest_in_torch(data, plans):
     module_b = make_mlp(D_B, (), 2)
     result = permutation_salience(module_a, module_b, X_a, X_b, n_repeats=2, random_state=0, distance="kl")
     assert_matches_reference(result, reference_salience(module_a, module_b, X_a, X_b, 2, "kl", 0))
-    assert plans == ["head"]
+    assert salience_plans == ["head"]
 
 
-def test_bare_linear_module_and_dropout_use_compiled_path(data, plans):
+def test_bare_linear_module_and_dropout_use_compiled_path(data, salience_plans):
     X_a, X_b = data
     torch.manual_seed(0)
     module_a = nn.Sequential(nn.Linear(D_A, 8), nn.ReLU(), nn.Dropout(0.5), nn.Linear(8, N_CLASSES))
@@ -206,7 +178,7 @@ def test_bare_linear_module_and_dropout_use_compiled_path(data, plans):
         X = X_a if a is module_a else X_b
         result = permutation_salience(a, b, X, X_b, n_repeats=2, random_state=0)
         assert_matches_reference(result, reference_salience(a, b, X, X_b, 2, "mse", 0))
-    assert plans == ["one_hidden", "linear"]
+    assert salience_plans == ["one_hidden", "linear"]
 
 
 @pytest.mark.parametrize("distance", ["mse", "kl"])
@@ -215,7 +187,7 @@ def test_conv_module_matches_reference(distance):
     X_a = rng.randn(30, 3, 8).astype(np.float32)
     X_b = rng.randn(30, 4).astype(np.float32)
     torch.manual_seed(0)
-    module_a, module_b = ConvNet(), make_mlp(4, (5,), 3)
+    module_a, module_b = ConvNet(3, 8, n_classes=N_CLASSES), make_mlp(4, (5,), 3)
     for batch_size in (None, 20, 45):
         result = permutation_salience(module_a, module_b, X_a, X_b, n_repeats=2, distance=distance,
                                       random_state=2, batch_size=batch_size)
@@ -224,7 +196,7 @@ def test_conv_module_matches_reference(distance):
 
 
 @pytest.mark.parametrize("layer", [1, "1", 3, -2, "2"], ids=["int-1hidden", "name", "int-logits", "negative", "preact"])
-def test_hidden_layer_of_mlp_matches_reference(data, layer, plans):
+def test_hidden_layer_of_mlp_matches_reference(data, layer, salience_plans):
     # 1 / "1": ReLU after the first Linear (one hidden layer follows); 3 / -2: the
     # last ReLU, feeding the logits; "2": a pre-activation (generic torch path).
     X_a, X_b = data
@@ -233,7 +205,7 @@ def test_hidden_layer_of_mlp_matches_reference(data, layer, plans):
     width = 8 if layer in (1, "1") else 6
     assert result.importances.shape == (width, 2)
     assert_matches_reference(result, reference_salience(module_a, module_b, X_a, X_b, 2, "mse", 4, layer=layer))
-    assert plans == [{1: "one_hidden", "1": "one_hidden", 3: "linear", -2: "linear"}.get(layer, "torch")]
+    assert salience_plans == [{1: "one_hidden", "1": "one_hidden", 3: "linear", -2: "linear"}.get(layer, "torch-split")]
 
 
 def test_nested_sequential_layer_name_is_a_split_point(data):
@@ -253,7 +225,7 @@ def test_hidden_layer_of_custom_module_uses_hooks(layer):
     X_a = rng.randn(25, 3, 8).astype(np.float32)
     X_b = rng.randn(25, 4).astype(np.float32)
     torch.manual_seed(0)
-    module_a, module_b = ConvNet(), make_mlp(4, (), 3)
+    module_a, module_b = ConvNet(3, 8, n_classes=N_CLASSES), make_mlp(4, (), 3)
     for batch_size in (None, 30):
         result = permutation_salience(module_a, module_b, X_a, X_b, n_repeats=2, layer=layer, random_state=6,
                                       batch_size=batch_size)

@@ -33,8 +33,8 @@ def paired(n=120, seed=0):
     return X_a, X_b, y
 
 
-class FixedOutputTeacher(ClassifierMixin, BaseEstimator):
-    """A teacher whose predict_proba returns whatever it is told to."""
+class _FixedTeacher(ClassifierMixin, BaseEstimator):
+    """A teacher that learns nothing; subclasses return whatever ``output`` tells them to."""
 
     def __init__(self, output="ok"):
         self.output = output
@@ -42,6 +42,10 @@ class FixedOutputTeacher(ClassifierMixin, BaseEstimator):
     def fit(self, X, y):
         self.classes_ = np.unique(y)
         return self
+
+
+class FixedOutputTeacher(_FixedTeacher):
+    """A teacher whose predict_proba returns whatever it is told to."""
 
     def predict_proba(self, X):
         n = len(X)
@@ -59,19 +63,34 @@ class FixedOutputTeacher(ClassifierMixin, BaseEstimator):
         return proba
 
 
+class FixedScores(_FixedTeacher):
+    """A teacher with decision_function only, returning what it is told to."""
+
+    def decision_function(self, X):
+        scores = np.asarray(X)[:, 0].astype(float)
+        if self.output == "nan":
+            scores[2] = np.nan
+        elif self.output == "shape":
+            return np.column_stack([scores, scores, scores])
+        return scores
+
+
 @pytest.mark.parametrize(
-    "output, match",
+    "teacher, output, match",
     [
-        ("logits", r"FixedOutputTeacher\.predict_proba did not return probabilities: values in \[-\d"),
-        ("unnormalised", r"did not return probabilities: .*row 0 sums to 1\.4"),
-        ("nan", r"FixedOutputTeacher\.predict_proba returned 1 NaN or infinite values"),
-        ("shape", r"FixedOutputTeacher\.predict_proba returned shape \(120, 1\); expected \(120, 2\)"),
-        ("rows", r"returned shape \(119, 2\); expected \(120, 2\)"),
+        (FixedOutputTeacher, "logits", r"FixedOutputTeacher\.predict_proba did not return probabilities: values in \[-\d"),
+        (FixedOutputTeacher, "unnormalised", r"did not return probabilities: .*row 0 sums to 1\.4"),
+        (FixedOutputTeacher, "nan", r"FixedOutputTeacher\.predict_proba returned 1 NaN or infinite values"),
+        (FixedOutputTeacher, "shape", r"FixedOutputTeacher\.predict_proba returned shape \(120, 1\); expected \(120, 2\)"),
+        (FixedOutputTeacher, "rows", r"returned shape \(119, 2\); expected \(120, 2\)"),
+        (FixedScores, "nan", r"FixedScores\.decision_function returned 1 NaN or infinite values"),
+        (FixedScores, "shape",
+         r"FixedScores\.decision_function returned shape \(120, 3\); expected \(120, 2\) or \(120,\)"),
     ],
 )
-def test_teacher_output_that_is_not_a_probability_matrix_raises(output, match):
+def test_teacher_output_that_is_not_a_probability_matrix_raises(teacher, output, match):
     X_a, X_b, y = paired()
-    kd = CrossModalDistiller(teacher=FixedOutputTeacher(output), student=student(), random_state=0)
+    kd = CrossModalDistiller(teacher=teacher(output), student=student(), random_state=0)
     with pytest.raises(ValueError, match=match):
         kd.fit(X_b, y, X_teacher=X_a)
 
@@ -235,34 +254,8 @@ def test_rho_one_fits_no_teacher_and_needs_no_teacher_data():
     assert misled.score(X_b, y) < 0.5 < baseline.score(X_b, y)
 
 
-class FixedScores(ClassifierMixin, BaseEstimator):
-    """A teacher with decision_function only, returning what it is told to."""
-
-    def __init__(self, output="ok"):
-        self.output = output
-
-    def fit(self, X, y):
-        self.classes_ = np.unique(y)
-        return self
-
-    def decision_function(self, X):
-        scores = np.asarray(X)[:, 0].astype(float)
-        if self.output == "nan":
-            scores[2] = np.nan
-        elif self.output == "shape":
-            return np.column_stack([scores, scores, scores])
-        return scores
-
-
-@pytest.mark.parametrize("output, match", [
-    ("nan", r"FixedScores\.decision_function returned 1 NaN or infinite values"),
-    ("shape", r"FixedScores\.decision_function returned shape \(120, 3\); expected \(120, 2\) or \(120,\)"),
-])
-def test_decision_function_output_is_checked(output, match):
+def test_decision_function_scores_become_probabilities():
     X_a, X_b, y = paired()
-    kd = CrossModalDistiller(teacher=FixedScores(output), student=student(), random_state=0)
-    with pytest.raises(ValueError, match=match):
-        kd.fit(X_b, y, X_teacher=X_a)
     ok = CrossModalDistiller(teacher=FixedScores(), student=student(), random_state=0).fit(X_b, y, X_teacher=X_a)
     np.testing.assert_allclose(ok.teacher_proba_[:, 1], 1 / (1 + np.exp(-X_a[:, 0])), rtol=1e-12)
 

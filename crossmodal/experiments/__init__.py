@@ -17,8 +17,17 @@ markdown path), ``files`` and ``checks`` (a list of
   predict KD's pay-off? On MVD data (estimated against true ``gamma``, predicted
   against measured KD gain) and on the bundled real data (mfeat, av-digits).
 
-Shared output helpers live in :mod:`crossmodal.experiments._report`; the
-batched trainer of many small linear models in
-:mod:`crossmodal.experiments._batched_linear`. Submodules are imported on
+Shared helpers, one concept each: :mod:`~crossmodal.experiments._reproduction`
+(what a ``run`` declares: name, default runs, documentation),
+:mod:`~crossmodal.experiments._output` (one call's clock, output folder,
+files and result),
+:mod:`~crossmodal.experiments._runs` (repeated runs through joblib),
+:mod:`~crossmodal.experiments._views` (views standardised on the training
+rows), :mod:`~crossmodal.experiments._summaries` (means, sd and paired
+differences over runs), :mod:`~crossmodal.experiments._report` (markdown
+tables, trend checks, CSV and report files),
+:mod:`~crossmodal.experiments._figures` (PNG figures), and the batched
+trainers of many small models, :mod:`~crossmodal.experiments._batched_linear`
+and :mod:`~crossmodal.experiments._batched_mlp`. Submodules are imported on
 demand (they load torch).
 """

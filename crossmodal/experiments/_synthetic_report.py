@@ -4,16 +4,9 @@ import os
 
 import numpy as np
 
-from ._report import (
-    TrendCheck,
-    markdown_table,
-    paired_difference,
-    plot_sweep,
-    summarize,
-    sweep_table,
-    write_csv,
-    write_report,
-)
+from ._figures import plot_sweep
+from ._report import TrendCheck, check_list, markdown_table, sweep_table, write_csv, write_report
+from ._summaries import paired_difference, summarize
 
 __all__ = ["check_trends", "write_outputs", "PAPER_TABLE2", "PAPER_FIG2_GAIN_AT_GAMMA1"]
 
@@ -133,7 +126,8 @@ def _protocol(meta):
         "columns are drawn without replacement; the students of one run share their initial weights "
         "(paired differences compare like with like).",
         "* Accuracies in %, mean ± sample sd over runs; a paired difference is computed run by run and "
-        "shown as mean ± sd (share of runs with a positive difference).",
+        "shown as mean [95% confidence interval of a paired t test] (share of runs with a positive difference); "
+        "the figures' bands are ± 1 sd.",
     ])
 
 
@@ -149,7 +143,7 @@ def write_outputs(out_dir, frames, meta):
     out = os.fspath(out_dir)
     files = [write_csv(frame, os.path.join(out, f"{name}.csv")) for name, frame in frames.items()]
     checks = check_trends(frames)
-    sections = [("Trend checks", "\n".join(f"* {c.line()}" for c in checks) or "(nothing to check)")]
+    sections = [("Trend checks", check_list(checks) or "(nothing to check)")]
     acc_cols = {"Teacher": "teacher_acc", "Student no-KD": "student_nokd_acc", "Student KD": "student_kd_acc"}
     curves = {"teacher (x^a)": "teacher_acc", "student, no KD": "student_nokd_acc", "student, KD": "student_kd_acc"}
     for name, x, by, title in (("fig2", "gamma", ["overlap", "gamma"], "Fig. 2: varying gamma"),

@@ -23,7 +23,6 @@ Two parts:
 
 import itertools
 import os
-import time
 
 import numpy as np
 import pandas as pd
@@ -35,7 +34,9 @@ from threadpoolctl import threadpool_limits
 from .. import __version__
 from .._skorch_templates import mlp_template
 from .._diagnose import default_estimator, diagnose
-from ._report import TrendCheck, markdown_table, new_figure, save_figure, write_csv, write_report
+from ._figures import new_figure, save_figure
+from ._report import TrendCheck, check_list, markdown_table
+from ._reproduction import Entry
 from ._runs import collect_runs
 from .synthetic import (
     FIG2_OVERLAPS,
@@ -57,6 +58,9 @@ __all__ = ["run", "run_mvd", "run_real", "check_trends", "STUDENT_EPOCHS"]
 #: Epochs of the real-data students (Adam, lr 0.01, batch 128).
 STUDENT_EPOCHS = 10
 _N_BIG = 2000
+ENTRY = Entry("diagnose", runs=5, quick_runs=2, returns="``mvd``, ``real`` (the tidy frames)",
+              quick="Fewer MVD settings and epochs; mfeat only, four of its views (12 ordered pairs), 5 student "
+                    "epochs; 100 bootstrap resamples.")
 
 
 def _mvd_settings(quick):
@@ -271,31 +275,11 @@ def _scatter(per_pair, mvd, path):
     return save_figure(fig, path)
 
 
+@ENTRY.document
 def run(out_dir, *, runs=None, seed=0, jobs=None, quick=False, progress=False):
-    """Run both parts and write CSVs, a report and a figure into ``out_dir``.
-
-    Parameters
-    ----------
-    out_dir : path-like
-    runs : int or None
-        Seeds per setting and dataset (default 5, 2 with ``quick``).
-    seed : int
-        Base seed; run ``r`` uses ``seed + r``.
-    jobs : int or None
-        joblib workers over seeds; results do not depend on it.
-    quick : bool
-        Fewer MVD settings and epochs; mfeat only, four of its views (12 ordered pairs), 5 student
-        epochs; 100 bootstrap resamples.
-    progress : bool
-        Progress bars.
-
-    Returns
-    -------
-    dict
-        ``report``, ``files``, ``checks``, ``mvd``, ``real``, ``seconds``.
-    """
-    start = time.perf_counter()
-    runs = (2 if quick else 5) if runs is None else int(runs)
+    """Run both parts and write CSVs, a report and a figure into ``out_dir``."""
+    out = ENTRY.start(out_dir, runs, quick)
+    runs = out.runs
     n_boot = 100 if quick else 200
     epochs = 5 if quick else STUDENT_EPOCHS
     mvd = run_mvd(runs=runs, seed=seed, quick=quick, jobs=jobs, progress=progress, n_bootstrap=n_boot)
@@ -303,14 +287,12 @@ def run(out_dir, *, runs=None, seed=0, jobs=None, quick=False, progress=False):
     views = ["fac", "fou", "kar", "zer"] if quick else None
     real = pd.concat([run_real(d, runs=runs, seed=seed, epochs=epochs, jobs=jobs, progress=progress,
                                n_bootstrap=n_boot, views=views) for d in datasets], ignore_index=True)
-    seconds = time.perf_counter() - start
-    os.makedirs(out_dir, exist_ok=True)
-    files = [write_csv(mvd, os.path.join(out_dir, "diagnose_mvd.csv")),
-             write_csv(real, os.path.join(out_dir, "diagnose_real.csv"))]
+    seconds = out.computed()
+    out.csv(mvd, "diagnose_mvd.csv")
+    out.csv(real, "diagnose_real.csv")
     checks = check_trends(mvd, real)
     per_pair = real_summary(real)
-    figure = _scatter(per_pair, mvd, os.path.join(out_dir, "diagnose.png"))
-    files.append(figure)
+    figure = out.add(_scatter(per_pair, mvd, out.path("diagnose.png")))
 
     gamma_rows = []
     for family in ("fig2", "table2"):
@@ -366,7 +348,7 @@ def run(out_dir, *, runs=None, seed=0, jobs=None, quick=False, progress=False):
             "and 1, which are among the seeds reported here, so the mfeat correlation is not an out-of-sample "
             "figure; av-digits and the MVD settings played no part in that choice. "
             f"{seconds:.0f} s, crossmodal {__version__}.")),
-        ("Trend checks", "\n".join("- " + c.line() for c in checks)),
+        ("Trend checks", check_list(checks)),
         ("MVD: gamma and gain per setting (mean ± sd over runs)", gamma_table + "\n\n"
          f"Spearman over MVD settings, predicted (n=200) vs measured gain: {mvd_pred:.3f}; gamma (n=200) vs "
          f"measured gain: {mvd_gamma:.3f}."),
@@ -374,7 +356,5 @@ def run(out_dir, *, runs=None, seed=0, jobs=None, quick=False, progress=False):
         ("Real data: per pair (mean over seeds)", pair_table),
         ("Figure", f"![diagnose]({os.path.basename(figure)})"),
     ]
-    report = write_report(os.path.join(out_dir, "report.md"), "Does diagnose predict KD's pay-off?", sections,
-                          quick=quick)
-    files.append(report)
-    return dict(report=report, files=files, checks=checks, mvd=mvd, real=real, seconds=seconds)
+    out.report("Does diagnose predict KD's pay-off?", sections)
+    return out.result(checks, mvd=mvd, real=real)

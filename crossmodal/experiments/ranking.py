@@ -34,12 +34,10 @@ crossmodal.experiments.ranking --tune`` reruns that search.
 """
 
 import os
-import time
 
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
-from sklearn.preprocessing import StandardScaler
 
 from .. import __version__
 from .._generator import make_modality_venn
@@ -47,8 +45,12 @@ from .._joint_teacher import joint_teacher, joint_teacher_proba
 from .._ranker import ModalityGeneralRanker
 from .._skorch_templates import mlp_template
 from ._batched_mlp import distil_students
-from ._report import TrendCheck, markdown_table, new_figure, plot_band, save_figure, summarize, write_csv, write_report
+from ._figures import new_figure, plot_band, save_figure
+from ._report import TrendCheck, check_list, format_difference, format_mean_sd, markdown_table, write_csv
+from ._reproduction import Entry
 from ._runs import collect_runs
+from ._summaries import paired_difference, summarize
+from ._views import standardized_views
 
 __all__ = ["run", "run_dataset", "tune", "check_trends", "DATASETS", "SETTINGS"]
 
@@ -68,8 +70,9 @@ VALIDATION_SHARE = 0.3
 TUNE_GRID = dict(layer=(0, 1), temperature=(1.0, 2.0, 4.0, 8.0), epochs=(10, 20))
 
 
-def _net(hidden, epochs, lr=3e-3, batch_size=128):
-    return mlp_template(hidden, max_epochs=epochs, lr=lr, batch_size=batch_size)
+def _net(hidden, epochs):
+    """The pair's and the students' MLP template (Adam, lr 3e-3, batches of 128)."""
+    return mlp_template(hidden, max_epochs=epochs, lr=STUDENT_LR, batch_size=STUDENT_BATCH)
 
 
 def load_av_digits_audio_image(seed):
@@ -121,6 +124,9 @@ SETTINGS = {
     "mvd-mlp": dict(layer=1, temperature=1.0, epochs=20),
 }
 QUICK = dict(epochs=2, n_repeats=2, ratios=(0.5,), runs=2)
+ENTRY = Entry("ranking", runs=5, quick_runs=QUICK["runs"], returns="``frame``",
+              quick=f"One ratio ({QUICK['ratios'][0]}), {QUICK['epochs']} epochs, {QUICK['n_repeats']} permutations "
+                    "per channel.")
 
 
 def _split(y, seed, validation):
@@ -134,11 +140,7 @@ def _split(y, seed, validation):
 def _prepare(dataset, seed, validation):
     X_t, X_s, y = DATASETS[dataset][0](seed)
     fit_rows, eval_rows = _split(y, seed, validation)
-    out = []
-    for X in (X_t, X_s):
-        scaler = StandardScaler().fit(X[fit_rows])
-        out.append(tuple(scaler.transform(X[i]).astype(np.float32) for i in (fit_rows, eval_rows)))
-    (Xt_fit, Xt_eval), (Xs_fit, Xs_eval) = out
+    (Xt_fit, Xt_eval), (Xs_fit, Xs_eval) = standardized_views([X_t, X_s], fit_rows, eval_rows)
     return Xt_fit, Xt_eval, Xs_fit, Xs_eval, y[fit_rows], y[eval_rows]
 
 
@@ -257,26 +259,19 @@ def tune(datasets=None, *, runs=2, seed=100, grid=None, jobs=None, progress=Fals
 
 
 def _paired_by_ratio(part, a, b):
-    """Per ratio: mean paired difference ``a - b`` over runs and its standard error."""
-    out = []
-    for ratio, rows in part.groupby("ratio", sort=True):
-        diff = (rows[a] - rows[b]).to_numpy()
-        se = diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else np.nan
-        out.append((ratio, float(diff.mean()), float(se)))
-    return out
-
-
-def _fmt_diff(mean, se):
-    return f"{100 * mean:+.2f} ± {100 * se:.2f}"
+    """Per ratio (ascending): paired difference ``a - b`` over runs with its t-test interval."""
+    return paired_difference(part, ["ratio"], a, b).sort_values("ratio", kind="stable").set_index("ratio")
 
 
 def check_trends(frame, dataset):
     """The paper's Tables 4 and 8 claims on one dataset, paired per seed, at every ratio.
 
-    * general > specific at every r: passes when at every r the paired mean
-      difference exceeds two standard errors;
-    * general >= regular: passes when at no r the modality-general student
-      is worse than the regular one by more than two standard errors (the
+    Each paired difference comes with the 95% confidence interval of a paired
+    t test over seeds (:func:`scipy.stats.ttest_rel`).
+
+    * general > specific at every r: passes when at every r the interval
+      lies above 0;
+    * general >= regular: passes when at no r the interval lies below 0 (the
       paper's modality-general students are 0.6-1.1 points better).
     """
     part = frame[frame["dataset"] == dataset]
@@ -285,35 +280,33 @@ def check_trends(frame, dataset):
                 TrendCheck(f"{dataset}: general >= regular", None, "not run")]
     spec = _paired_by_ratio(part, "student_general_acc", "student_specific_acc")
     reg = _paired_by_ratio(part, "student_general_acc", "student_regular_acc")
-    spec_text = "; ".join(f"r={r:g}: {_fmt_diff(m, s)}" for r, m, s in spec)
-    reg_text = "; ".join(f"r={r:g}: {_fmt_diff(m, s)}" for r, m, s in reg)
+    spec_text = "; ".join(f"r={r:g}: {format_difference(row)}" for r, row in spec.iterrows())
+    reg_text = "; ".join(f"r={r:g}: {format_difference(row)}" for r, row in reg.iterrows())
     return [
         TrendCheck(f"{dataset}: modality-general student > modality-specific student at every r",
-                   all(m > 2 * s for _, m, s in spec), f"paired gap (points, ± s.e.) {spec_text}",
+                   bool((spec["ci_low"] > 0).all()), f"paired gap (points, [95% CI]) {spec_text}",
                    "general > specific at r = 25/50/75% (+3.0 to +65.8 points, Table 8)"),
         TrendCheck(f"{dataset}: modality-general student >= regular-KD student",
-                   all(m + 2 * s >= 0 for _, m, s in reg), f"paired gain (points, ± s.e.) {reg_text}",
+                   not bool((reg["ci_high"] < 0).any()), f"paired gain (points, [95% CI]) {reg_text}",
                    "general >= regular at every r (+0.6 to +1.1 points, Table 8)"),
     ]
 
 
-def _table(part, runs):
-    """Students (mean ± sd) and paired differences (mean ± s.e.) per ratio."""
+def _table(part):
+    """Students (mean ± sd) and paired differences (mean [95% CI] (share > 0)) per ratio."""
     columns = [f"student_{t}_acc" for t in TEACHERS] + ["student_nokd_acc"]
     summary = summarize(part, ["ratio"], columns)
-    spec = {r: (m, s) for r, m, s in _paired_by_ratio(part, "student_general_acc", "student_specific_acc")}
-    reg = {r: (m, s) for r, m, s in _paired_by_ratio(part, "student_general_acc", "student_regular_acc")}
-    rand = {r: (m, s) for r, m, s in _paired_by_ratio(part, "student_general_acc", "student_random_acc")}
+    diffs = [_paired_by_ratio(part, "student_general_acc", f"student_{t}_acc") for t in ("specific", "regular", "random")]
     rows = []
     for _, rec in summary.iterrows():
         r = rec["ratio"]
-        cells = [f"{100 * rec[f'{c}_mean']:.2f} ± {100 * rec[f'{c}_sd']:.2f}" for c in columns]
-        rows.append([f"{100 * r:g}"] + cells + [_fmt_diff(*spec[r]), _fmt_diff(*reg[r]), _fmt_diff(*rand[r])])
+        cells = [format_mean_sd(rec[f"{c}_mean"], rec[f"{c}_sd"]) for c in columns]
+        rows.append([f"{100 * r:g}"] + cells + [format_difference(d.loc[r]) for d in diffs])
     headers = (["r (%)"] + [f"student of {t}" for t in TEACHERS] + ["no KD", "general − specific",
                "general − regular", "general − random"])
     teachers = summarize(part, ["ratio"], [f"teacher_{t}_acc" for t in TEACHERS])
-    teacher_rows = [[f"{100 * rec['ratio']:g}"] + [f"{100 * rec[f'teacher_{t}_acc_mean']:.2f} ± "
-                                                   f"{100 * rec[f'teacher_{t}_acc_sd']:.2f}" for t in TEACHERS]
+    teacher_rows = [[f"{100 * rec['ratio']:g}"] + [format_mean_sd(rec[f"teacher_{t}_acc_mean"], rec[f"teacher_{t}_acc_sd"])
+                                                   for t in TEACHERS]
                     for _, rec in teachers.iterrows()]
     return (markdown_table(headers, rows) + "\n\nTeachers (same runs, test rows of the teacher view):\n\n" +
             markdown_table(["r (%)"] + [f"teacher {t}" for t in TEACHERS], teacher_rows))
@@ -352,41 +345,20 @@ def _figure(part, path, title):
     return save_figure(fig, path)
 
 
+@ENTRY.document
 def run(out_dir, *, runs=None, seed=0, jobs=None, quick=False, progress=False):
-    """Run the protocol on every dataset and write CSV, report and one figure per dataset.
-
-    Parameters
-    ----------
-    out_dir : path-like
-    runs : int or None
-        Seeds per dataset (default 5, 2 with ``quick``).
-    seed : int
-        Base seed.
-    jobs : int or None
-        joblib workers over seeds.
-    quick : bool
-        One ratio (0.5), 2 epochs, 2 permutations per channel.
-    progress : bool
-        Progress bars.
-
-    Returns
-    -------
-    dict
-        ``report``, ``files``, ``checks``, ``frame``, ``seconds``.
-    """
-    start = time.perf_counter()
-    runs = (QUICK["runs"] if quick else 5) if runs is None else int(runs)
+    """Run the protocol on every dataset and write CSV, report and one figure per dataset."""
+    out = ENTRY.start(out_dir, runs, quick)
     ratios = QUICK["ratios"] if quick else RATIOS
     n_repeats = QUICK["n_repeats"] if quick else N_REPEATS
     frames = []
     for name in DATASETS:
         extra = dict(epochs=QUICK["epochs"]) if quick else {}
-        frames.append(run_dataset(name, ratios=ratios, runs=runs, seed=seed, n_repeats=n_repeats, jobs=jobs,
+        frames.append(run_dataset(name, ratios=ratios, runs=out.runs, seed=seed, n_repeats=n_repeats, jobs=jobs,
                                   progress=progress, **extra))
     frame = pd.concat(frames, ignore_index=True)
-    seconds = time.perf_counter() - start
-    os.makedirs(out_dir, exist_ok=True)
-    files = [write_csv(frame, os.path.join(out_dir, "ranking.csv"))]
+    seconds = out.computed()
+    out.csv(frame, "ranking.csv")
     checks = []
     settings_rows = [[name, label, s["layer"], f"{s['temperature']:g}", s["epochs"]]
                      for name, (_, label) in DATASETS.items() for s in [SETTINGS[name]]]
@@ -395,17 +367,16 @@ def run(out_dir, *, runs=None, seed=0, jobs=None, quick=False, progress=False):
         "`CrossModalDistiller(teacher=\"joint\", focus=ModalityGeneralRanker(layer=...))` runs it. Per seed: "
         "a 50/50 stratified split, both views standardised on the training half; f_a (teacher view) and f_b "
         f"(student view), MLPs with {PAIR_HIDDEN[0]} hidden units, are trained jointly on MSE(logits) + CE + CE "
-        f"(Adam, lr 3e-3, batches of 128); the {PAIR_HIDDEN[0]} channels of f_a's hidden layer are ranked once "
-        f"by permutation salience (M = {n_repeats}); the teacher is that f_a with the r least salient "
-        "(modality-general), most salient (modality-specific) or r random channels replaced by their training "
-        "mean when queried, no retraining; the regular teacher is f_a untouched. Each teacher is distilled into "
-        f"the same student MLP ({STUDENT_HIDDEN[0]} hidden, Adam, same initial weights and batches within a "
-        "seed; the students of a seed are trained as one stack, which equals `CrossModalDistiller` up to "
-        "rounding) from the KD term alone (rho = 0, as the paper); a no-KD student (rho = 1) is the floor. "
-        "Accuracies on the "
-        f"held-out half, mean ± sd over {runs} seeds; differences are paired per seed, ± their standard error. "
-        "A check passes only when the difference is at least two standard errors in the paper's direction "
-        "(for general >= regular: never two standard errors below).\n\n"
+        f"(Adam, lr {STUDENT_LR:g}, batches of {STUDENT_BATCH}); the {PAIR_HIDDEN[0]} channels of f_a's hidden "
+        f"layer are ranked once by permutation salience (M = {n_repeats}); the teacher is that f_a with the r "
+        "least salient (modality-general), most salient (modality-specific) or r random channels replaced by "
+        "their training mean when queried, no retraining; the regular teacher is f_a untouched. Each teacher is "
+        f"distilled into the same student MLP ({STUDENT_HIDDEN[0]} hidden, Adam, same initial weights and batches "
+        "within a seed; the students of a seed are trained as one stack, which equals `CrossModalDistiller` up "
+        "to rounding) from the KD term alone (rho = 0, as the paper); a no-KD student (rho = 1) is the floor. "
+        f"Accuracies on the held-out half, mean ± sd over {out.runs} seeds; differences are paired per seed: "
+        "mean [95% confidence interval of a paired t test] (share of seeds > 0). A check passes only when the "
+        "interval lies on the paper's side of 0 (for general >= regular: never wholly below 0).\n\n"
         "Layer, temperature and epochs per dataset (below) were chosen by `ranking.tune` on validation rows "
         f"carved from the training halves ({100 * VALIDATION_SHARE:g}% of them, seeds 100-101), never on the "
         "test rows: first the epochs and temperature that maximise the regular-KD student's validation "
@@ -418,23 +389,19 @@ def run(out_dir, *, runs=None, seed=0, jobs=None, quick=False, progress=False):
         f"redundant columns that remain. {seconds:.0f} s, crossmodal {__version__}."))]
     for name, (_, label) in DATASETS.items():
         part = frame[frame["dataset"] == name]
-        figure = _figure(part, os.path.join(out_dir, f"ranking_{name}.png"), f"{name}, {label}")
-        files.append(figure)
+        figure = out.add(_figure(part, out.path(f"ranking_{name}.png"), f"{name}, {label}"))
         dataset_checks = check_trends(frame, name)
         checks += dataset_checks
         salience = (f"Salience of the ranked layer: median {part['salience_median'].mean():.2f}, "
                     f"minimum {part['salience_min'].mean():.2f} (the top channel is 1). " + _teacher_cost(part))
-        sections.append((f"{name} ({label}): students (%)", _table(part, runs) + "\n\n" + salience + "\n\n" +
-                         "\n".join("- " + c.line() for c in dataset_checks) +
-                         f"\n\n![{name}]({os.path.basename(figure)})"))
+        sections.append((f"{name} ({label}): students (%)", _table(part) + "\n\n" + salience + "\n\n" +
+                         check_list(dataset_checks) + f"\n\n![{name}]({os.path.basename(figure)})"))
     paper = markdown_table(["r (%)", "regular", "specific", "random", "general"],
                            [[25, 77.22, 75.26, 77.24, 78.12], [50, 77.22, 42.66, 64.75, 78.28],
                             [75, 77.22, 12.00, 63.40, 77.82]])
     sections.append(("The paper's Table 8 (RAVDESS, audio teacher, image student), for comparison", paper))
-    report = write_report(os.path.join(out_dir, "report.md"), "Focused teachers (Algorithm 1, jointly trained f_a)",
-                          sections, quick=quick)
-    files.append(report)
-    return dict(report=report, files=files, checks=checks, frame=frame, seconds=seconds)
+    out.report("Focused teachers (Algorithm 1, jointly trained f_a)", sections)
+    return out.result(checks, frame=frame)
 
 
 if __name__ == "__main__":  # pragma: no cover - the search behind SETTINGS

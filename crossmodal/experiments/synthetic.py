@@ -41,13 +41,12 @@ References
 """
 
 import dataclasses
-import os
-import time
 
 import numpy as np
 
 from .. import __version__
 from .._generator import MVDGenerator
+from ._reproduction import Entry
 from ._runs import collect_runs
 from ._synthetic_report import check_trends, write_outputs  # noqa: F401 (re-exported)
 from ._batched_linear import (
@@ -89,6 +88,8 @@ QUICK_FIG3_SPECIFIC = (0, 20, 40)
 QUICK_TABLE2_SETTINGS = ((15, 5), (10, 10), (10, 30))
 QUICK_RUNS = 3
 _EXPERIMENT_CODE = {"fig2": 2, "fig3": 3, "table2": 4}
+ENTRY = Entry("synthetic", runs=10, quick_runs=QUICK_RUNS, quick="Fewer settings, 500 epochs and M = 20 permutations.",
+              returns="``frames`` (``{\"fig2\", \"fig3\", \"table2\"}`` DataFrames), ``quick``, ``runs``")
 _N_CLASSES = 2
 
 
@@ -432,46 +433,19 @@ def run_table2(*, settings=TABLE2_SETTINGS, modes=TABLE2_MODES, runs=10, seed=0,
                     modes=tuple(modes), setup=setup)
 
 
+@ENTRY.document
 def run(out_dir, *, runs=None, seed=0, jobs=None, quick=False, progress=False):
-    """Run Fig. 2, Fig. 3 and Table 2 and write CSVs, a report and figures.
-
-    This is the ``synthetic`` entry of ``crossmodal reproduce``.
-
-    Parameters
-    ----------
-    out_dir : path-like
-        Output folder (created if needed).
-    runs : int or None, default=None
-        Runs per setting; ``None`` means 10, or 3 with ``quick``.
-    seed : int, default=0
-        Base seed; run ``r`` uses ``seed + r``.
-    jobs : int or None, default=None
-        joblib workers over runs (results identical for any value).
-    quick : bool, default=False
-        Fewer settings, 500 epochs and M = 20 permutations; the report says so.
-    progress : bool, default=False
-        Show tqdm progress bars.
-
-    Returns
-    -------
-    dict
-        ``report`` (markdown path), ``files`` (every file written),
-        ``checks`` (list of :class:`~crossmodal.experiments._report.TrendCheck`),
-        ``frames`` (``{"fig2", "fig3", "table2"}`` DataFrames), ``quick``,
-        ``runs``, ``seconds``.
-    """
-    start = time.perf_counter()
-    runs = (QUICK_RUNS if quick else 10) if runs is None else int(runs)
+    """Run Fig. 2, Fig. 3 and Table 2 and write CSVs, a report and figures."""
+    out = ENTRY.start(out_dir, runs, quick)
     setup = QUICK_SETUP if quick else PAPER_SETUP
-    common = dict(runs=runs, seed=seed, setup=setup, jobs=jobs, progress=progress)
+    common = dict(runs=out.runs, seed=seed, setup=setup, jobs=jobs, progress=progress)
     frames = {
         "fig2": run_fig2(overlaps=QUICK_FIG2_OVERLAPS if quick else FIG2_OVERLAPS, **common),
         "fig3": run_fig3(n_specific=QUICK_FIG3_SPECIFIC if quick else FIG3_SPECIFIC, **common),
         "table2": run_table2(settings=QUICK_TABLE2_SETTINGS if quick else TABLE2_SETTINGS, **common),
     }
-    seconds = time.perf_counter() - start
-    os.makedirs(out_dir, exist_ok=True)
-    meta = dict(runs=runs, seed=seed, jobs=jobs, quick=quick, setup=setup, seconds=seconds, version=__version__)
-    files, checks, report_path = write_outputs(out_dir, frames, meta)
-    return dict(report=report_path, files=files, checks=checks, frames=frames, quick=quick, runs=runs,
-                seconds=seconds)
+    seconds = out.computed()
+    meta = dict(runs=out.runs, seed=seed, jobs=jobs, quick=quick, setup=setup, seconds=seconds, version=__version__)
+    files, checks, report_path = write_outputs(out.out_dir, frames, meta)
+    out.written(files, report_path)
+    return out.result(checks, frames=frames, quick=quick, runs=out.runs)
