@@ -52,7 +52,7 @@ from .synthetic import (
     table2_params,
 )
 
-__all__ = ["run", "run_mvd", "run_real", "check_trends", "STUDENT_EPOCHS"]
+__all__ = ["run", "run_mvd", "run_real", "check_trends", "measured_gains", "teacher_share", "STUDENT_EPOCHS"]
 
 #: Epochs of the real-data students (Adam, lr 0.01, batch 128).
 STUDENT_EPOCHS = 10
@@ -149,35 +149,53 @@ def _student(epochs):
     return mlp_template((), max_epochs=epochs, lr=1e-2, batch_size=128)
 
 
-def _real_run(run, run_seed, dataset, epochs, n_bootstrap, views):
-    """One seed of one real dataset: diagnose and measured KD gain for every ordered view pair."""
+def measured_gains(X_tr, X_te, y_tr, y_te, pairs, seed, epochs):
+    """The real-data protocol's KD measurement for each ordered view pair ``(a, b)``.
+
+    ``X_tr``, ``X_te``: dicts view -> standardised float32 training and test
+    rows. The teacher's probabilities are 5-fold cross-fitted ones of
+    ``diagnose``'s default teacher on the training rows; the students are
+    :func:`_student` with ``rho=0.5`` (KD) and ``rho=1`` (labels only), the
+    same seed. Returns ``{(a, b): (kd_acc - nokd_acc, kd_acc, nokd_acc)}``.
+    """
     from .._distiller import CrossModalDistiller
 
+    n_classes = len(np.unique(y_tr))
+    folds = StratifiedKFold(5, shuffle=True, random_state=seed)
+    teachers = {a for a, _ in pairs}
+    teacher_proba = {name: cross_val_predict(default_estimator(), X_tr[name], y_tr, cv=folds, method="predict_proba")
+                     for name in X_tr if name in teachers}
+    uniform = np.full((len(y_tr), n_classes), 1.0 / n_classes)
+    nokd = {}
+    for name in {b for _, b in pairs}:
+        model = CrossModalDistiller(student=_student(epochs), rho=1.0, random_state=seed)
+        nokd[name] = float(np.mean(model.fit(X_tr[name], y_tr, teacher_proba=uniform).predict(X_te[name]) == y_te))
+    out = {}
+    for a, b in pairs:
+        model = CrossModalDistiller(student=_student(epochs), rho=0.5, random_state=seed)
+        kd = float(np.mean(model.fit(X_tr[b], y_tr, teacher_proba=teacher_proba[a]).predict(X_te[b]) == y_te))
+        out[(a, b)] = (kd - nokd[b], kd, nokd[b])
+    return out
+
+
+def _real_run(run, run_seed, dataset, epochs, n_bootstrap, views):
+    """One seed of one real dataset: diagnose and measured KD gain for every ordered view pair."""
     views, y, pairs = _real_pairs(dataset, views)
     idx_tr, idx_te = train_test_split(np.arange(len(y)), test_size=0.5, stratify=y, random_state=run_seed)
     y_tr, y_te = y[idx_tr], y[idx_te]
-    n_classes = len(np.unique(y))
     rows = []
     with threadpool_limits(limits=1, user_api="blas"):
-        X_tr, X_te, teacher_proba = {}, {}, {}
-        folds = StratifiedKFold(5, shuffle=True, random_state=run_seed)
+        X_tr, X_te = {}, {}
         for name, X in views.items():
             scaler = StandardScaler().fit(X[idx_tr])
             X_tr[name] = scaler.transform(X[idx_tr]).astype(np.float32)
             X_te[name] = scaler.transform(X[idx_te]).astype(np.float32)
-            teacher_proba[name] = cross_val_predict(default_estimator(), X_tr[name], y_tr, cv=folds,
-                                                    method="predict_proba")
-        uniform = np.full((len(y_tr), n_classes), 1.0 / n_classes)
-        nokd = {}
-        for name in views:
-            model = CrossModalDistiller(student=_student(epochs), rho=1.0, random_state=run_seed)
-            nokd[name] = float(np.mean(model.fit(X_tr[name], y_tr, teacher_proba=uniform).predict(X_te[name]) == y_te))
+        gains = measured_gains(X_tr, X_te, y_tr, y_te, pairs, run_seed, epochs)
         for a, b in pairs:
-            model = CrossModalDistiller(student=_student(epochs), rho=0.5, random_state=run_seed)
-            kd = float(np.mean(model.fit(X_tr[b], y_tr, teacher_proba=teacher_proba[a]).predict(X_te[b]) == y_te))
+            gain, kd, nokd = gains[(a, b)]
             res = diagnose(X_tr[a], X_tr[b], y_tr, n_bootstrap=n_bootstrap, random_state=run_seed)
             rows.append(dict(dataset=dataset, teacher_view=a, student_view=b, run=run, seed=run_seed,
-                             measured_gain=kd - nokd[b], kd_acc=kd, nokd_acc=nokd[b],
+                             measured_gain=gain, kd_acc=kd, nokd_acc=nokd,
                              predicted_gain=res.predicted_gain, predicted_gain_lo=res.predicted_gain_ci[0],
                              predicted_gain_hi=res.predicted_gain_ci[1], gamma=res.gamma,
                              teacher_score=res.teacher_score, student_score=res.student_score,
