@@ -281,6 +281,23 @@ def test_shrunk_lda_soft_labels_match_hard_labels_for_one_hot(data):
     assert hard.score(X_a, y) > 0.7
 
 
+@pytest.mark.parametrize("shape", [(50, 80), (300, 20), (2, 3)])
+def test_ledoit_wolf_shrinkage_matches_scikit_learn(shape):
+    from sklearn.covariance import ledoit_wolf_shrinkage
+
+    from crossmodal._diagnose import _ledoit_wolf_shrinkage
+
+    R = np.random.default_rng(0).normal(size=shape) * np.linspace(0.1, 3.0, shape[1])
+    expected = ledoit_wolf_shrinkage(R, assume_centered=True)
+    assert _ledoit_wolf_shrinkage(R) == pytest.approx(expected, rel=1e3 * np.finfo(np.float64).eps, abs=0.0)
+
+
+def test_a_single_bootstrap_resample_still_gives_an_interval(data):
+    X_a, X_b, y = data
+    res = diagnose(X_a, X_b, y, n_bootstrap=1, random_state=0)
+    assert res.gamma_ci[0] <= res.gamma <= res.gamma_ci[1] and res.gamma_ci[1] > res.gamma_ci[0]
+
+
 def test_missing_labels_in_an_object_target_are_rejected():
     X_a, X_b, y = BASE
     labels = np.array(["no", "yes"], dtype=object)[y]
