@@ -48,11 +48,11 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from crossmodal._diagnose import (
+    _aligned_proba,
     _check_folds,
     _cross_fit,
     _fit_to_teacher,
     _ridge_fit_predict,
-    _aligned_proba,
     default_estimator,
 )
 from crossmodal.experiments.diagnose import measured_gains, paper_protocol_accuracies
