@@ -37,9 +37,9 @@ _RIDGE_ALPHAS = tuple(np.logspace(-2, 4, 13))
 _SOFT_LABEL_FLOOR = 1e-3
 _CONFIDENCE = 0.95
 # Replicates of the gamma cross-fit on half of each fold's training rows, behind gamma's bias correction.
-# Chosen on MVD data that no report uses (scripts/study_diagnose_intervals.py, run seeds 100+): 2 replicates
-# covered the teacher's true decision share in 78% of the n=200 cases, 4 in 86%; each costs about half of the
-# teacher and mimic fits of the main cross-fit.
+# Chosen on MVD data that no report uses (run seeds 100+, 260 draws at n=200; harness:
+# scripts/study_diagnose_intervals.py): the intervals covered the teacher's true decision share in 81% of the
+# draws with 2 replicates and 87% with 4. Each costs about half of the main cross-fit's teacher and mimic fits.
 _N_SUBSAMPLES = 4
 # Var(2 F_n - mean_r F_r) <= (4 + 1) Var(F_n) for fit noise F of the full and the half-size replicates,
 # uncorrelated and of equal variance (the spread of the replicates estimates Var(F_n)): see diagnose's Notes.
@@ -352,9 +352,9 @@ def _corrected_gamma(L, M, replicates, W):
     rows_var = float(np.var(2.0 * full_boot - half_boot, ddof=1)) if len(W) > 1 else 0.0
     fit_var = float(np.var(half, ddof=1))
     margin = norm.ppf(0.5 + _CONFIDENCE / 2) * np.sqrt(rows_var + _FIT_NOISE_FACTOR * fit_var)
-    low, high = np.clip([estimate, estimate - margin, estimate + margin, full], 0.0, 1.0)[1:3]
-    point, uncorrected = np.clip([estimate, full], 0.0, 1.0)
-    return float(point), (float(low), float(high)), float(uncorrected)
+    point, low, high, uncorrected = (float(v) for v in np.clip([estimate, estimate - margin, estimate + margin,
+                                                                full], 0.0, 1.0))
+    return point, (low, high), uncorrected
 
 
 def _verdict(gain, ci):
@@ -407,8 +407,9 @@ def diagnose(X_a, X_b, y, *, teacher=None, mimic=None, student=None, cv=5, n_boo
         refit): the 95% percentile interval of ``predicted_gain`` and the
         row-sampling part of ``gamma_ci`` (see Notes).
     random_state : int, RandomState instance or None, default=None
-        Seeds the folds, the estimators whose ``random_state`` is None, and
-        the bootstrap. The same seed gives the same result.
+        Seeds the folds, the estimators whose ``random_state`` is None, the
+        half-data replicates and the bootstrap. The same seed gives the same
+        result.
     n_jobs : int or None, default=None
         joblib workers over folds; results do not depend on it.
 
@@ -451,9 +452,8 @@ def diagnose(X_a, X_b, y, *, teacher=None, mimic=None, student=None, cv=5, n_boo
     intervals covered that share in 87% of 260 draws at 200 rows and 95% of
     130 at 2,000 (13 settings with ``hyperplane="ones"``, data no report
     uses; ``scripts/study_diagnose_intervals.py``); the uncorrected row
-    bootstrap covered 18% and 48%. The replicates cost
-    about as much again as the teacher and mimic fits of the main
-    cross-fit.
+    bootstrap covered 18% and 48%. The replicates cost about as much again
+    as the teacher and mimic fits of the main cross-fit.
 
     *predicted gain* is ``mimic_score - student_score``: the out-of-fold
     accuracy of the student fitted to the teacher's out-of-fold class
