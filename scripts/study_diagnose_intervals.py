@@ -24,9 +24,13 @@ Methods, all on the default models with 5-fold cross-fitting:
   rows, interval ``+- 1.96 sd`` with ``sd^2 = v_rows + c var(replicates)``
   for c = 0, 2 and 5 (5 is the library's).
 
-Run: ``python scripts/study_diagnose_intervals.py [--runs 20 10]`` (runs at
-200 and at 2,000 rows; a few minutes on 2 cores). Prints coverage and mean
-width per method.
+Also (``--random 60``): ``diagnose`` itself on random diagrams with random
+decision weights (``scripts/calibrate_diagnose.py``'s recipe, seeds 20_000
+and up, which nothing else uses), coverage of the teacher's share.
+
+Run: ``PYTHONPATH=. python scripts/study_diagnose_intervals.py [--runs 20 10]
+[--random 60]`` (runs at 200 and at 2,000 rows; about a minute on 2 cores).
+Prints coverage and mean width per method.
 """
 
 import argparse
@@ -36,6 +40,8 @@ from scipy.stats import norm
 from sklearn.model_selection import StratifiedKFold
 from threadpoolctl import threadpool_limits
 
+from calibrate_diagnose import _diagram  # noqa: E402 (scripts/ is on the path when run as a script)
+from crossmodal import MVDGenerator, diagnose
 from crossmodal._diagnose import (
     _FIT_NOISE_FACTOR,
     _N_SUBSAMPLES,
@@ -110,9 +116,25 @@ def study(n, runs):
     return rows
 
 
+def random_diagrams(n, count):
+    """Coverage of the teacher's share by ``diagnose``'s interval on ``count`` random diagrams."""
+    covered, errors = [], []
+    for seed in range(20_000, 20_000 + count):
+        params = _diagram(np.random.default_rng(seed))
+        if params["n_general"] + params["n_specific_a"] == 0:
+            params["n_specific_a"] = 1
+        gen = MVDGenerator(**params, random_state=seed).fit()
+        X_a, X_b, y = gen.sample(n, random_state=seed + 1)
+        res = diagnose(X_a, X_b, y, random_state=seed)
+        covered.append(res.gamma_ci[0] <= teacher_share(gen) <= res.gamma_ci[1])
+        errors.append(res.gamma - teacher_share(gen))
+    return float(np.mean(covered)), float(np.mean(errors))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, nargs=2, default=(20, 10), help="runs at n=200 and at n=2000")
+    parser.add_argument("--random", type=int, default=60, help="random diagrams per n (0: none)")
     args = parser.parse_args()
     with threadpool_limits(limits=1, user_api="blas"):
         for n, runs in zip((200, 2000), args.runs):
@@ -126,6 +148,10 @@ def main():
                 bias = np.mean([r[3][method][0] - r[1] for r in rows])
                 print(f"  {method:28s} covers share {share:4.0%}  diagram gamma {true:4.0%}  "
                       f"mean width {width:.3f}  mean error vs share {bias:+.3f}")
+            if args.random:
+                cover, bias = random_diagrams(n, args.random)
+                print(f"  diagnose on {args.random} random diagrams: covers share {cover:4.0%}, "
+                      f"mean error {bias:+.3f}")
 
 
 if __name__ == "__main__":
