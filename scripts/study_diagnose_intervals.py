@@ -23,6 +23,11 @@ Methods, all on the default models with 5-fold cross-fitting:
   over R replicates with each fold's models fitted on half of its training
   rows, interval ``+- 1.96 sd`` with ``sd^2 = v_rows + c var(replicates)``
   for c = 0, 2 and 5 (5 is the library's).
+* ``reliability``: the uncorrected R^2 divided by the teacher's split-half
+  reliability (two teachers per fold, each fitted on one half of the fold's
+  training rows; variance-weighted correlation ``r`` of their out-of-fold
+  centred log-probabilities, Spearman-Brown ``2 r / (1 + r)``), percentile
+  interval of a row bootstrap of that ratio.
 
 Also (``--random 60``): ``diagnose`` itself on random diagrams with random
 decision weights (``scripts/calibrate_diagnose.py``'s recipe, seeds 20_000
@@ -48,6 +53,7 @@ from crossmodal._diagnose import (
     _centred_log,
     _fold_regress,
     _fold_teacher,
+    _half_of,
     _subsampled_cross_fits,
     _weighted_r2,
     default_estimator,
@@ -73,6 +79,27 @@ def _r2(L, M):
     return float(_weighted_r2(np.ones((1, len(L))), L, M)[0])
 
 
+def _reliability(X_a, y, folds, k, W, rng):
+    """Spearman-Brown split-half reliability of the teacher's decision, for all rows and per resample."""
+    L1, L2 = np.zeros((len(y), k)), np.zeros((len(y), k))
+    for tr, te in folds:
+        first = _half_of(tr, y, rng)
+        second = np.setdiff1d(tr, first)
+        L1[te] = _fold_teacher(default_estimator(), X_a, y, first, te, k, 0)
+        L2[te] = _fold_teacher(default_estimator(), X_a, y, second, te, k, 0)
+    L1, L2 = _centred_log(L1), _centred_log(L2)
+    out = []
+    for weights in (np.ones((1, len(y))), W):
+        n = weights.sum(axis=1)[:, None]
+        m1, m2 = weights @ L1 / n, weights @ L2 / n
+        cov = (weights @ (L1 * L2) / n - m1 * m2).sum(axis=1)
+        v1 = (weights @ L1**2 / n - m1**2).sum(axis=1)
+        v2 = (weights @ L2**2 / n - m2**2).sum(axis=1)
+        r = np.clip(cov / np.sqrt(v1 * v2), 1e-6, 1.0)
+        out.append(2 * r / (1 + r))
+    return out[0][0], out[1]
+
+
 def intervals(X_a, X_b, y, seed, n_boot=200, halves=(1, 2)):
     """Every method's (estimate, low, high) on one data set."""
     rng = np.random.default_rng(seed)
@@ -89,6 +116,8 @@ def intervals(X_a, X_b, y, seed, n_boot=200, halves=(1, 2)):
     for c in (0.0, 2.0, _FIT_NOISE_FACTOR):
         sd = np.sqrt(v_rows + c * np.var(half, ddof=1))
         out[f"half-train x {_N_SUBSAMPLES}, c={c:g}"] = (est, est - Z * sd, est + Z * sd)
+    rel, rel_boot = _reliability(X_a, y, folds, k, W, rng)
+    out["reliability"] = (full / rel, *np.quantile(full_boot / rel_boot, [0.025, 0.975]))
     split_r2 = []
     for h in range(max(halves)):
         order = rng.permutation(n)
