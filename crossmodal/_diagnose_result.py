@@ -15,10 +15,11 @@ class DiagnoseResult:
     ----------
     gamma : float
         Estimated share of the teacher's decision predictable from modality
-        *b*: the variance-weighted out-of-fold R^2 of the mimic, clipped to
-        [0, 1].
+        *b*: the variance-weighted out-of-fold R^2 of the mimic, extrapolated
+        to unlimited training rows from half-data refits, clipped to [0, 1].
     gamma_ci : tuple of float
-        95% bootstrap interval of ``gamma``.
+        95% interval of ``gamma``: row bootstrap plus the spread of the
+        half-data refits (see :func:`diagnose`).
     predicted_gain : float
         Predicted accuracy change of a student on *b* distilled from the
         teacher, against one trained on labels only (0.02 = two points).

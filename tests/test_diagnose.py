@@ -12,8 +12,9 @@ from sklearn.model_selection import KFold, ShuffleSplit
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.svm import LinearSVC
 
-from crossmodal import DiagnoseResult, diagnose, make_modality_venn
-from crossmodal._diagnose import VERDICT_THRESHOLDS, _ShrunkLDA, _verdict
+from crossmodal import DiagnoseResult, MVDGenerator, diagnose, make_modality_venn
+from crossmodal._diagnose import _N_SUBSAMPLES, VERDICT_THRESHOLDS, _corrected_gamma, _ShrunkLDA, _verdict
+from crossmodal.experiments.synthetic import table2_params
 
 
 @pytest.fixture(scope="module")
@@ -119,13 +120,18 @@ def test_no_model_scores_a_row_it_was_fitted_on(data):
              student=_SpyClassifier("student"), mimic=_SpyRegressor("reg"), cv=4, n_bootstrap=10, random_state=0)
     fits = {id(model): rows for role, kind, model, rows in _LOG if kind == "fit"}
     predicted = [(role, id(model), rows) for role, kind, model, rows in _LOG if kind == "predict"]
-    # 4 folds x (teacher, label student, teacher-imitating student, mimic regressor), each asked once.
-    assert len(fits) == 16 and len(predicted) == 16
+    # 4 folds x (teacher, label student, teacher-imitating student, mimic regressor), each asked once, and
+    # per half-data replicate of gamma's bias correction 4 folds x (teacher, mimic regressor).
+    n_fits = 4 * 4 + _N_SUBSAMPLES * 4 * 2
+    assert len(fits) == n_fits and len(predicted) == n_fits
     for role, key, rows in predicted:
         assert not rows & fits[key]
-    for role in ("teacher", "reg"):
+    for role, copies in (("teacher", 1 + _N_SUBSAMPLES), ("reg", 1 + _N_SUBSAMPLES), ("student", 2)):
         scored = [rows for r, _, rows in predicted if r == role]
-        assert sorted(i for rows in scored for i in rows) == list(range(len(y)))
+        assert sorted(i for rows in scored for i in rows) == sorted(list(range(len(y))) * copies)
+    # The replicates' models see about half of their fold's training rows.
+    teacher_fits = sorted(len(rows) for r, kind, _, rows in _LOG if kind == "fit" and r == "teacher")
+    assert teacher_fits[: 4 * _N_SUBSAMPLES] == [pytest.approx(len(y) * 3 / 8, abs=2)] * (4 * _N_SUBSAMPLES)
 
 
 def test_a_memorising_teacher_is_scored_out_of_fold():
@@ -176,10 +182,45 @@ def test_gamma_tracks_the_true_gamma_on_mvd():
     assert abs(high.gamma - 0.8) < 0.2 and abs(low.gamma - 0.2) < 0.2
 
 
+def test_gamma_intervals_cover_the_truth_at_200_rows():
+    # Table 2's (xs1, xs2) = (10, 15): true gamma 0.6. At 200 rows the uncorrected R^2 averages about 0.38 and
+    # its row-bootstrap interval covered the truth in 13% of draws; the extrapolated one must cover it in most.
+    gen = MVDGenerator(**table2_params(10, 15), random_state=0).fit()
+    estimates, covered = [], 0
+    for seed in range(20):
+        X_a, X_b, y = gen.sample(200, random_state=seed)
+        res = diagnose(X_a, X_b, y, n_bootstrap=100, random_state=seed)
+        estimates.append(res.gamma)
+        covered += res.gamma_ci[0] <= gen.gamma_ <= res.gamma_ci[1]
+    assert covered >= 14
+    assert abs(np.mean(estimates) - gen.gamma_) < 0.1
+
+
+def test_corrected_gamma_extrapolates_from_half_data_replicates():
+    rng = np.random.default_rng(0)
+    L = rng.normal(size=(500, 3))
+    L -= L.mean(axis=1, keepdims=True)
+    M = 0.3 * L  # R^2 = 1 - 0.7^2 = 0.51
+    worse = [(L, 0.2 * L)] * _N_SUBSAMPLES  # identical replicates (R^2 0.36): no fit noise
+    W = rng.multinomial(500, np.full(500, 1 / 500), size=200).astype(float)
+    full = 1 - np.sum((L - M) ** 2) / np.sum((L - L.mean(axis=0)) ** 2)
+    half = 1 - np.sum((L - 0.2 * L) ** 2) / np.sum((L - L.mean(axis=0)) ** 2)
+    gamma, ci, uncorrected = _corrected_gamma(L, M, worse, W)
+    assert uncorrected == pytest.approx(full, rel=1e-12)
+    assert gamma == pytest.approx(2 * full - half, rel=1e-12)
+    # Here the bootstrap replicates move together, so the interval is narrow but not empty.
+    assert ci[0] < gamma < ci[1] and ci[1] - ci[0] < 0.05
+    noisy = [(L, (0.2 + 0.05 * r) * L) for r in range(_N_SUBSAMPLES)]
+    _, wide, _ = _corrected_gamma(L, M, noisy, W)
+    assert wide[1] - wide[0] > ci[1] - ci[0] + 0.1
+
+
 def test_gamma_is_zero_without_shared_information():
     X_a, X_b, y = make_modality_venn(400, n_general=0, n_specific_a=4, n_specific_b=4, random_state=0)
     res = diagnose(X_a, X_b, y, n_bootstrap=50, random_state=0)
-    assert res.gamma_ci[1] < 0.05
+    assert res.gamma < 0.05 and res.gamma_ci[0] == 0.0
+    # The interval also carries the spread of refitted half-data models, so it is wider than 0.05.
+    assert res.gamma_ci[1] < 0.15
     assert res.verdict == "likely to hurt"
 
 
@@ -238,6 +279,23 @@ def test_shrunk_lda_soft_labels_match_hard_labels_for_one_hot(data):
     soft = _ShrunkLDA().fit_soft(X_a, np.eye(2)[y], np.array([0, 1]))
     np.testing.assert_allclose(hard.coef_, soft.coef_, rtol=1e-7, atol=1e-10)
     assert hard.score(X_a, y) > 0.7
+
+
+@pytest.mark.parametrize("shape", [(50, 80), (300, 20), (2, 3)])
+def test_ledoit_wolf_shrinkage_matches_scikit_learn(shape):
+    from sklearn.covariance import ledoit_wolf_shrinkage
+
+    from crossmodal._diagnose import _ledoit_wolf_shrinkage
+
+    R = np.random.default_rng(0).normal(size=shape) * np.linspace(0.1, 3.0, shape[1])
+    expected = ledoit_wolf_shrinkage(R, assume_centered=True)
+    assert _ledoit_wolf_shrinkage(R) == pytest.approx(expected, rel=1e3 * np.finfo(np.float64).eps, abs=0.0)
+
+
+def test_a_single_bootstrap_resample_still_gives_an_interval(data):
+    X_a, X_b, y = data
+    res = diagnose(X_a, X_b, y, n_bootstrap=1, random_state=0)
+    assert res.gamma_ci[0] <= res.gamma <= res.gamma_ci[1] and res.gamma_ci[1] > res.gamma_ci[0]
 
 
 def test_missing_labels_in_an_object_target_are_rejected():

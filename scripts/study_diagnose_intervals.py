@@ -1,0 +1,187 @@
+"""How well do intervals for ``crossmodal.diagnose``'s gamma cover the truth on MVD data?
+
+Question: which construction of gamma and of its 95% interval covers the
+true share of the teacher's decision that modality *b* sees, at 200 and at
+2,000 rows, and at what cost?
+
+Data: the 13 settings with equal decision weights (``hyperplane="ones"``)
+of ``crossmodal reproduce diagnose`` (Fig. 2's six overlaps and Table 2's
+seven settings), drawn exactly as there but with run seeds 100 and up,
+which no report uses (the report's runs are seeds 0-4). Truth: the teacher's
+decision share ``d0 / (d0 + d_sa)`` (:func:`crossmodal.experiments.diagnose.teacher_share`)
+and, for reference, the diagram's ``gamma_``.
+
+Methods, all on the default models with 5-fold cross-fitting:
+
+* ``row bootstrap``: the uncorrected R^2 and the percentile interval of a
+  row bootstrap of fixed out-of-fold predictions (diagnose before the
+  correction).
+* ``half-split x H``: ``2 R^2 - mean R^2`` over 2H disjoint stratified halves
+  of the rows (each cross-fitted within itself), interval ``+- 1.96 sd`` with
+  ``sd^2 = v_rows + 5 max(0, v_halves - v_rows)``.
+* ``half-train x R`` (the library's, ``R = _N_SUBSAMPLES``): ``2 R^2 - mean R^2``
+  over R replicates with each fold's models fitted on half of its training
+  rows, interval ``+- 1.96 sd`` with ``sd^2 = v_rows + c var(replicates)``
+  for c = 0, 2 and 5 (5 is the library's).
+* ``reliability``: the uncorrected R^2 divided by the teacher's split-half
+  reliability (two teachers per fold, each fitted on one half of the fold's
+  training rows; variance-weighted correlation ``r`` of their out-of-fold
+  centred log-probabilities, Spearman-Brown ``2 r / (1 + r)``), percentile
+  interval of a row bootstrap of that ratio.
+
+Also (``--random 60``): ``diagnose`` itself on random diagrams with random
+decision weights (``scripts/calibrate_diagnose.py``'s recipe, seeds 20_000
+and up, which nothing else uses), coverage of the teacher's share.
+
+Run: ``PYTHONPATH=. python scripts/study_diagnose_intervals.py [--runs 20 10]
+[--random 60]`` (runs at 200 and at 2,000 rows; about a minute on 2 cores).
+Prints coverage and mean width per method.
+"""
+
+import argparse
+
+import numpy as np
+from scipy.stats import norm
+from sklearn.model_selection import StratifiedKFold
+from threadpoolctl import threadpool_limits
+
+from calibrate_diagnose import _diagram  # noqa: E402 (scripts/ is on the path when run as a script)
+from crossmodal import MVDGenerator, diagnose
+from crossmodal._diagnose import (
+    _FIT_NOISE_FACTOR,
+    _N_SUBSAMPLES,
+    _centred_log,
+    _fold_regress,
+    _fold_teacher,
+    _half_of,
+    _subsampled_cross_fits,
+    _weighted_r2,
+    default_estimator,
+)
+from crossmodal.experiments.diagnose import _mvd_settings, teacher_share
+from crossmodal.experiments.synthetic import PAPER_SETUP, _draw, _run_seeds
+
+Z = norm.ppf(0.975)
+
+
+def _cross_fit(X_a, X_b, y, folds, n_classes):
+    P = np.zeros((len(y), n_classes))
+    for tr, te in folds:
+        P[te] = _fold_teacher(default_estimator(), X_a, y, tr, te, n_classes, 0)
+    L = _centred_log(P)
+    M = np.zeros_like(L)
+    for tr, te in folds:
+        M[te] = _fold_regress(None, X_b, L, tr, te, 0)
+    return L, M
+
+
+def _r2(L, M):
+    return float(_weighted_r2(np.ones((1, len(L))), L, M)[0])
+
+
+def _reliability(X_a, y, folds, k, W, rng):
+    """Spearman-Brown split-half reliability of the teacher's decision, for all rows and per resample."""
+    L1, L2 = np.zeros((len(y), k)), np.zeros((len(y), k))
+    for tr, te in folds:
+        first = _half_of(tr, y, rng)
+        second = np.setdiff1d(tr, first)
+        L1[te] = _fold_teacher(default_estimator(), X_a, y, first, te, k, 0)
+        L2[te] = _fold_teacher(default_estimator(), X_a, y, second, te, k, 0)
+    L1, L2 = _centred_log(L1), _centred_log(L2)
+    out = []
+    for weights in (np.ones((1, len(y))), W):
+        n = weights.sum(axis=1)[:, None]
+        m1, m2 = weights @ L1 / n, weights @ L2 / n
+        cov = (weights @ (L1 * L2) / n - m1 * m2).sum(axis=1)
+        v1 = (weights @ L1**2 / n - m1**2).sum(axis=1)
+        v2 = (weights @ L2**2 / n - m2**2).sum(axis=1)
+        r = np.clip(cov / np.sqrt(v1 * v2), 1e-6, 1.0)
+        out.append(2 * r / (1 + r))
+    return out[0][0], out[1]
+
+
+def intervals(X_a, X_b, y, seed, n_boot=200, halves=(1, 2)):
+    """Every method's (estimate, low, high) on one data set."""
+    rng = np.random.default_rng(seed)
+    n, k = len(y), int(y.max()) + 1
+    folds = list(StratifiedKFold(5, shuffle=True, random_state=seed).split(X_a, y))
+    L, M = _cross_fit(X_a, X_b, y, folds, k)
+    W = rng.multinomial(n, np.full(n, 1.0 / n), size=n_boot).astype(np.float64)
+    full, full_boot = _r2(L, M), _weighted_r2(W, L, M)
+    out = {"row bootstrap": (full, *np.quantile(full_boot, [0.025, 0.975]))}
+    reps = _subsampled_cross_fits(default_estimator(), None, X_a, X_b, y, folds, k, seed, rng, None)
+    half = np.array([_r2(L_r, M_r) for L_r, M_r in reps])
+    est = 2 * full - half.mean()
+    v_rows = np.var(2 * full_boot - np.mean([_weighted_r2(W, L_r, M_r) for L_r, M_r in reps], axis=0), ddof=1)
+    for c in (0.0, 2.0, _FIT_NOISE_FACTOR):
+        sd = np.sqrt(v_rows + c * np.var(half, ddof=1))
+        out[f"half-train x {_N_SUBSAMPLES}, c={c:g}"] = (est, est - Z * sd, est + Z * sd)
+    rel, rel_boot = _reliability(X_a, y, folds, k, W, rng)
+    out["reliability"] = (full / rel, *np.quantile(full_boot / rel_boot, [0.025, 0.975]))
+    split_r2 = []
+    for h in range(max(halves)):
+        order = rng.permutation(n)
+        for part in (np.sort(np.concatenate([order[y[order] == c][j::2] for c in range(k)])) for j in (0, 1)):
+            f = list(StratifiedKFold(5, shuffle=True, random_state=seed + h).split(X_a[part], y[part]))
+            split_r2.append(_r2(*_cross_fit(X_a[part], X_b[part], y[part], f, k)))
+        if h + 1 in halves:
+            values = np.array(split_r2)
+            est = 2 * full - values.mean()
+            v_boot = np.var(full_boot, ddof=1)
+            sd = np.sqrt(v_boot + 5 * max(0.0, np.var(values, ddof=1) - v_boot))
+            out[f"half-split x {h + 1}"] = (est, est - Z * sd, est + Z * sd)
+    return {m: tuple(float(np.clip(v, 0, 1)) for v in t) for m, t in out.items()}
+
+
+def study(n, runs):
+    rows = []
+    for family, label, params in _mvd_settings(quick=False):
+        for run_seed in range(100, 100 + runs):
+            seeds = _run_seeds(run_seed, "fig2" if family == "fig2" else "table2")
+            data = _draw({**params, "hyperplane": "ones"}, seeds, PAPER_SETUP)
+            gen = data["gen"]
+            X_a, X_b, y = data["train"] if n == 200 else gen.sample(n, random_state=seeds["train2"])
+            rows.append((label, teacher_share(gen), gen.gamma_, intervals(X_a, X_b, y, run_seed)))
+    return rows
+
+
+def random_diagrams(n, count):
+    """Coverage of the teacher's share by ``diagnose``'s interval on ``count`` random diagrams."""
+    covered, errors = [], []
+    for seed in range(20_000, 20_000 + count):
+        params = _diagram(np.random.default_rng(seed))
+        if params["n_general"] + params["n_specific_a"] == 0:
+            params["n_specific_a"] = 1
+        gen = MVDGenerator(**params, random_state=seed).fit()
+        X_a, X_b, y = gen.sample(n, random_state=seed + 1)
+        res = diagnose(X_a, X_b, y, random_state=seed)
+        covered.append(res.gamma_ci[0] <= teacher_share(gen) <= res.gamma_ci[1])
+        errors.append(res.gamma - teacher_share(gen))
+    return float(np.mean(covered)), float(np.mean(errors))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, nargs=2, default=(20, 10), help="runs at n=200 and at n=2000")
+    parser.add_argument("--random", type=int, default=60, help="random diagrams per n (0: none)")
+    args = parser.parse_args()
+    with threadpool_limits(limits=1, user_api="blas"):
+        for n, runs in zip((200, 2000), args.runs):
+            rows = study(n, runs)
+            print(f"n={n}: {len(rows)} cases (13 settings x {runs} runs)")
+            for method in rows[0][3]:
+                share = np.mean([lo <= s <= hi for _, s, _, (_, lo, hi) in ((r[0], r[1], r[2], r[3][method])
+                                                                            for r in rows)])
+                true = np.mean([r[3][method][1] <= r[2] <= r[3][method][2] for r in rows])
+                width = np.mean([r[3][method][2] - r[3][method][1] for r in rows])
+                bias = np.mean([r[3][method][0] - r[1] for r in rows])
+                print(f"  {method:28s} covers share {share:4.0%}  diagram gamma {true:4.0%}  "
+                      f"mean width {width:.3f}  mean error vs share {bias:+.3f}")
+            if args.random:
+                cover, bias = random_diagrams(n, args.random)
+                print(f"  diagnose on {args.random} random diagrams: covers share {cover:4.0%}, "
+                      f"mean error {bias:+.3f}")
+
+
+if __name__ == "__main__":
+    main()
