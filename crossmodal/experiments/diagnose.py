@@ -28,7 +28,6 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 from sklearn.model_selection import StratifiedKFold, cross_val_predict, train_test_split
-from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from .. import __version__
@@ -38,6 +37,7 @@ from ._figures import new_figure, save_figure
 from ._report import TrendCheck, check_list, markdown_table
 from ._reproduction import Entry
 from ._runs import collect_runs
+from ._views import standardized_views
 from .synthetic import (
     FIG2_OVERLAPS,
     PAPER_SETUP,
@@ -189,11 +189,9 @@ def _real_run(run, run_seed, dataset, epochs, n_bootstrap, views):
     y_tr, y_te = y[idx_tr], y[idx_te]
     rows = []
     with threadpool_limits(limits=1, user_api="blas"):
-        X_tr, X_te = {}, {}
-        for name, X in views.items():
-            scaler = StandardScaler().fit(X[idx_tr])
-            X_tr[name] = scaler.transform(X[idx_tr]).astype(np.float32)
-            X_te[name] = scaler.transform(X[idx_te]).astype(np.float32)
+        parts = standardized_views(list(views.values()), idx_tr, idx_te)
+        X_tr = {name: part[0] for name, part in zip(views, parts)}
+        X_te = {name: part[1] for name, part in zip(views, parts)}
         gains = measured_gains(X_tr, X_te, y_tr, y_te, pairs, run_seed, epochs)
         for a, b in pairs:
             gain, kd, nokd = gains[(a, b)]
