@@ -365,6 +365,7 @@ def _verdict(gain, ci):
     return "unlikely to help"
 
 
+# The docstring's References and Examples open as in every public docstring, on purpose (numpydoc pages stand alone).
 def diagnose(X_a, X_b, y, *, teacher=None, mimic=None, student=None, cv=5, n_bootstrap=200, random_state=None,
              n_jobs=None):
     """Predict, before training, whether crossmodal KD from modality a to b will help.
