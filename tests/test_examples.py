@@ -33,7 +33,7 @@ EXPECTED_OUTPUT = {
     "plot_reproduce_ranking.py": ["teacher view pix (2000, 240), student view fou (2000, 76), 10 classes",
                                   "modality-general - modality-specific student:"],
     "plot_reproduce_case_study.py": ["image (3000, 784), audio (3000, 286)", "CM-KD - UM-KD: teacher"],
-    "plot_diagnose.py": ["true gamma 1.00: estimated", "predicted gain of KD", "fou -> fac: predicted"],
+    "plot_diagnose.py": ["teacher's share 1.00 (diagram gamma 1.00): estimated", "predicted gain of KD", "fou -> fac: predicted"],
 }
 
 
