@@ -342,19 +342,60 @@ def _weighted_r2(W, L, M):
     return _r2_from_sums(W @ ((L - M) ** 2).sum(axis=1), W @ L, W @ L**2, W.sum(axis=1))
 
 
-def _corrected_gamma(L, M, replicates, W):
-    """gamma extrapolated to unlimited training rows, and its 95% interval (see diagnose's Notes)."""
+def _extrapolated(L, M, replicates, W):
+    """``2 R^2 - mean(R^2_half)`` for all rows and per row resample, the half-data R^2s, and the plain R^2."""
     ones = np.ones((1, len(L)))
     full, full_boot = _weighted_r2(ones, L, M)[0], _weighted_r2(W, L, M)
     half = np.array([_weighted_r2(ones, L_r, M_r)[0] for L_r, M_r in replicates])
     half_boot = np.mean([_weighted_r2(W, L_r, M_r) for L_r, M_r in replicates], axis=0)
-    estimate = 2.0 * full - half.mean()
-    rows_var = float(np.var(2.0 * full_boot - half_boot, ddof=1)) if len(W) > 1 else 0.0
-    fit_var = float(np.var(half, ddof=1))
-    margin = norm.ppf(0.5 + _CONFIDENCE / 2) * np.sqrt(rows_var + _FIT_NOISE_FACTOR * fit_var)
+    return 2.0 * full - half.mean(), 2.0 * full_boot - half_boot, half, full
+
+
+def _margin(rows_var, fit_var):
+    return norm.ppf(0.5 + _CONFIDENCE / 2) * np.sqrt(rows_var + _FIT_NOISE_FACTOR * fit_var)
+
+
+def _corrected_gamma(L, M, replicates, W):
+    """gamma extrapolated to unlimited training rows, and its 95% interval (see diagnose's Notes)."""
+    estimate, boot, half, full = _extrapolated(L, M, replicates, W)
+    rows_var = float(np.var(boot, ddof=1)) if len(W) > 1 else 0.0
+    margin = _margin(rows_var, float(np.var(half, ddof=1)))
     point, low, high, uncorrected = (float(v) for v in np.clip([estimate, estimate - margin, estimate + margin,
                                                                 full], 0.0, 1.0))
     return point, (low, high), uncorrected
+
+
+def _union_share(g_ab, g_ba):
+    """``g_ab g_ba / (g_ab + g_ba - g_ab g_ba)`` of shares clipped to [0, 1] (0 where both are 0); vectorised.
+
+    With ``g_ab = d0 / (d0 + d_sa)`` and ``g_ba = d0 / (d0 + d_sb)`` it is
+    ``d0 / (d0 + d_sa + d_sb)``: ``1 / g = 1 / g_ab + 1 / g_ba - 1``.
+    """
+    a, b = np.clip(g_ab, 0.0, 1.0), np.clip(g_ba, 0.0, 1.0)
+    denom = a + b - a * b
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(denom > 0, a * b / np.where(denom > 0, denom, 1.0), 0.0)
+
+
+def _shared_gamma(ab, ba):
+    """The diagram's gamma from both directions' extrapolated shares (``_extrapolated``'s output), 95% interval.
+
+    Row noise: the bootstrap of the combination, both directions on the same
+    row resamples. Fit noise: each direction's half-data spread (times
+    ``_FIT_NOISE_FACTOR``), carried through the combination by its
+    derivatives (delta method).
+    """
+    (est_ab, boot_ab, half_ab, _), (est_ba, boot_ba, half_ba, _) = ab, ba
+    point = float(_union_share(est_ab, est_ba))
+    boot = _union_share(boot_ab, boot_ba)
+    rows_var = float(np.var(boot, ddof=1)) if len(boot) > 1 else 0.0
+    a, b = np.clip(est_ab, 0.0, 1.0), np.clip(est_ba, 0.0, 1.0)
+    denom = max(a + b - a * b, np.finfo(np.float64).eps)
+    fit_var = (b**2 / denom**2) ** 2 * float(np.var(half_ab, ddof=1)) + \
+        (a**2 / denom**2) ** 2 * float(np.var(half_ba, ddof=1))
+    margin = _margin(rows_var, fit_var)
+    low, high = (float(v) for v in np.clip([point - margin, point + margin], 0.0, 1.0))
+    return point, (low, high)
 
 
 def _verdict(gain, ci):

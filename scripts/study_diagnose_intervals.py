@@ -51,10 +51,14 @@ from crossmodal._diagnose import (
     _FIT_NOISE_FACTOR,
     _N_SUBSAMPLES,
     _centred_log,
+    _extrapolated,
     _fold_regress,
     _fold_teacher,
     _half_of,
+    _margin,
+    _shared_gamma,
     _subsampled_cross_fits,
+    _union_share,
     _weighted_r2,
     default_estimator,
 )
@@ -65,6 +69,7 @@ Z = norm.ppf(0.975)
 
 
 def _cross_fit(X_a, X_b, y, folds, n_classes):
+    """Teacher on ``X_a`` cross-fitted; its centred out-of-fold log-probabilities and their mimic on ``X_b``."""
     P = np.zeros((len(y), n_classes))
     for tr, te in folds:
         P[te] = _fold_teacher(default_estimator(), X_a, y, tr, te, n_classes, 0)
@@ -116,6 +121,20 @@ def intervals(X_a, X_b, y, seed, n_boot=200, halves=(1, 2)):
     for c in (0.0, 2.0, _FIT_NOISE_FACTOR):
         sd = np.sqrt(v_rows + c * np.var(half, ddof=1))
         out[f"half-train x {_N_SUBSAMPLES}, c={c:g}"] = (est, est - Z * sd, est + Z * sd)
+    # The diagram's gamma from both directions: the label-trained b-model's decision regressed on X_a too.
+    L_ba, M_ba = _cross_fit(X_b, X_a, y, folds, k)
+    reps_ba = _subsampled_cross_fits(default_estimator(), None, X_b, X_a, y, folds, k, seed + 1, rng, None)
+    ab, ba = _extrapolated(L, M, reps, W), _extrapolated(L_ba, M_ba, reps_ba, W)
+    point, (lo, hi) = _shared_gamma(ab, ba)
+    out["shared: delta fit noise, c=5"] = (point, lo, hi)
+    boot = _union_share(ab[1], ba[1])
+    v_rows = np.var(boot, ddof=1)
+    out["shared: rows only"] = (point, point - Z * np.sqrt(v_rows), point + Z * np.sqrt(v_rows))
+    m = _margin(v_rows, np.var(_union_share(ab[2], ba[2]), ddof=1))
+    out["shared: paired halves, c=5"] = (point, point - m, point + m)
+    plain = float(_union_share(ab[0], ba[3]))
+    boot_plain = _union_share(ab[1], _weighted_r2(W, L_ba, M_ba))
+    out["shared: g_ba uncorrected (probe)"] = (plain, *np.quantile(boot_plain, [0.025, 0.975]))
     rel, rel_boot = _reliability(X_a, y, folds, k, W, rng)
     out["reliability"] = (full / rel, *np.quantile(full_boot / rel_boot, [0.025, 0.975]))
     split_r2 = []
@@ -175,8 +194,9 @@ def main():
                 true = np.mean([r[3][method][1] <= r[2] <= r[3][method][2] for r in rows])
                 width = np.mean([r[3][method][2] - r[3][method][1] for r in rows])
                 bias = np.mean([r[3][method][0] - r[1] for r in rows])
-                print(f"  {method:28s} covers share {share:4.0%}  diagram gamma {true:4.0%}  "
-                      f"mean width {width:.3f}  mean error vs share {bias:+.3f}")
+                bias_gamma = np.mean([r[3][method][0] - r[2] for r in rows])
+                print(f"  {method:34s} covers share {share:4.0%}  diagram gamma {true:4.0%}  "
+                      f"mean width {width:.3f}  mean error vs share {bias:+.3f}  vs diagram gamma {bias_gamma:+.3f}")
             if args.random:
                 cover, bias = random_diagrams(n, args.random)
                 print(f"  diagnose on {args.random} random diagrams: covers share {cover:4.0%}, "
