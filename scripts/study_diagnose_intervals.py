@@ -132,6 +132,16 @@ def intervals(X_a, X_b, y, seed, n_boot=200, halves=(1, 2)):
     out["shared: rows only"] = (point, point - Z * np.sqrt(v_rows), point + Z * np.sqrt(v_rows))
     m = _margin(v_rows, np.var(_union_share(ab[2], ba[2]), ddof=1))
     out["shared: paired halves, c=5"] = (point, point - m, point + m)
+    ends = []
+    for est, part in ((ab[0], ab), (ba[0], ba)):
+        m = _margin(np.var(part[1], ddof=1), np.var(part[2], ddof=1))
+        ends.append((est - m, est + m))
+    out["shared: box of both intervals"] = (point, float(_union_share(ends[0][0], ends[1][0])),
+                                            float(_union_share(ends[0][1], ends[1][1])))
+    noise = np.random.default_rng(seed + 2).standard_normal((2, len(W)))
+    sim = _union_share(ab[1] + noise[0] * np.sqrt(_FIT_NOISE_FACTOR * np.var(ab[2], ddof=1)),
+                       ba[1] + noise[1] * np.sqrt(_FIT_NOISE_FACTOR * np.var(ba[2], ddof=1)))
+    out["shared: simulated fit noise, pct"] = (point, *np.quantile(sim, [0.025, 0.975]))
     plain = float(_union_share(ab[0], ba[3]))
     boot_plain = _union_share(ab[1], _weighted_r2(W, L_ba, M_ba))
     out["shared: g_ba uncorrected (probe)"] = (plain, *np.quantile(boot_plain, [0.025, 0.975]))
