@@ -312,7 +312,12 @@ def _subsampled_cross_fits(teacher, mimic, X_a, X_b, y_encoded, folds, n_classes
 
 
 def _cross_fit(teacher, student, mimic, X_a, X_b, y_encoded, folds, n_classes, seed, n_jobs):
-    """Out-of-fold probabilities of teacher, label-trained student and teacher-imitating student; mimic output."""
+    """Out-of-fold probabilities of teacher, label-trained student and teacher-imitating student; both mimics.
+
+    The mimics: the regressor from ``X_b`` to the teacher's centred
+    out-of-fold log-probabilities, and the one from ``X_a`` to the
+    label-trained student's (the shared gamma's second direction).
+    """
     n = len(y_encoded)
     parallel = Parallel(n_jobs=n_jobs)
     fitted = parallel(delayed(_fold_probabilities)(teacher, student, X_a, X_b, y_encoded, tr, te, n_classes,
@@ -325,7 +330,13 @@ def _cross_fit(teacher, student, mimic, X_a, X_b, y_encoded, folds, n_classes, s
                         for k, (tr, te) in enumerate(folds))
     for (tr, te), (pm, m) in zip(folds, mimicked):
         P_m[te], M[te] = pm, m
-    return P_t, P_s, P_m, M
+    L_s = _centred_log(P_s)
+    back = parallel(delayed(_fold_regress)(mimic, X_a, L_s, tr, te, seed + 2 * len(folds) + k)
+                    for k, (tr, te) in enumerate(folds))
+    M_s = np.zeros_like(L_s)
+    for (tr, te), m in zip(folds, back):
+        M_s[te] = m
+    return P_t, P_s, P_m, M, M_s
 
 
 # ---------------------------------------------------------------- statistics
@@ -380,21 +391,18 @@ def _union_share(g_ab, g_ba):
 def _shared_gamma(ab, ba):
     """The diagram's gamma from both directions' extrapolated shares (``_extrapolated``'s output), 95% interval.
 
-    Row noise: the bootstrap of the combination, both directions on the same
-    row resamples. Fit noise: each direction's half-data spread (times
-    ``_FIT_NOISE_FACTOR``), carried through the combination by its
-    derivatives (delta method).
+    Each direction gets gamma's interval (row bootstrap plus
+    ``_FIT_NOISE_FACTOR`` times its half-data spread); the combination is
+    increasing in both shares, so its interval runs from the combination of
+    the two lower ends to that of the two upper ends (it covers whenever both
+    intervals do).
     """
-    (est_ab, boot_ab, half_ab, _), (est_ba, boot_ba, half_ba, _) = ab, ba
-    point = float(_union_share(est_ab, est_ba))
-    boot = _union_share(boot_ab, boot_ba)
-    rows_var = float(np.var(boot, ddof=1)) if len(boot) > 1 else 0.0
-    a, b = np.clip(est_ab, 0.0, 1.0), np.clip(est_ba, 0.0, 1.0)
-    denom = max(a + b - a * b, np.finfo(np.float64).eps)
-    fit_var = (b**2 / denom**2) ** 2 * float(np.var(half_ab, ddof=1)) + \
-        (a**2 / denom**2) ** 2 * float(np.var(half_ba, ddof=1))
-    margin = _margin(rows_var, fit_var)
-    low, high = (float(v) for v in np.clip([point - margin, point + margin], 0.0, 1.0))
+    ends = []
+    for estimate, boot, half, _ in (ab, ba):
+        rows_var = float(np.var(boot, ddof=1)) if len(boot) > 1 else 0.0
+        margin = _margin(rows_var, float(np.var(half, ddof=1)))
+        ends.append((estimate, estimate - margin, estimate + margin))
+    point, low, high = (float(_union_share(a, b)) for a, b in zip(*ends))
     return point, (low, high)
 
 
@@ -564,10 +572,14 @@ def diagnose(X_a, X_b, y, *, teacher=None, mimic=None, student=None, cv=5, n_boo
     n, n_classes = len(y_encoded), len(classes)
 
     with threadpool_limits(limits=1, user_api="blas"):
-        P_t, P_s, P_m, M = _cross_fit(teacher, student, mimic, X_a, X_b, y_encoded, folds, n_classes, fit_seed,
-                                      n_jobs)
+        P_t, P_s, P_m, M, M_s = _cross_fit(teacher, student, mimic, X_a, X_b, y_encoded, folds, n_classes,
+                                           fit_seed, n_jobs)
         replicates = _subsampled_cross_fits(teacher, mimic, X_a, X_b, y_encoded, folds, n_classes,
                                             fit_seed + 4 * len(folds), np.random.default_rng(half_seed), n_jobs)
+        # The other direction: the label-trained student on b, its decision regressed on X_a, same correction.
+        replicates_ba = _subsampled_cross_fits(student, mimic, X_b, X_a, y_encoded, folds, n_classes,
+                                               fit_seed + (4 + 2 * _N_SUBSAMPLES) * len(folds),
+                                               np.random.default_rng([half_seed, 1]), n_jobs)
     L_t = _centred_log(P_t)
 
     correct = {name: (np.argmax(S, axis=1) == y_encoded).astype(np.float64)
@@ -580,12 +592,15 @@ def diagnose(X_a, X_b, y, *, teacher=None, mimic=None, student=None, cv=5, n_boo
     boot_rng = np.random.default_rng(boot_seed)
     W = boot_rng.multinomial(n, np.full(n, 1.0 / n), size=n_bootstrap).astype(np.float64)
     gamma, gamma_ci, _ = _corrected_gamma(L_t, M, replicates, W)
+    shared_gamma, shared_gamma_ci = _shared_gamma(_extrapolated(L_t, M, replicates, W),
+                                                  _extrapolated(_centred_log(P_s), M_s, replicates_ba, W))
     gains = W @ gain_rows / n
     alpha = (1.0 - _CONFIDENCE) / 2
     gain_ci = tuple(float(v) for v in np.quantile(gains, [alpha, 1 - alpha]))
     predicted_gain = float(gain_rows.mean())
     return DiagnoseResult(
-        gamma=gamma, gamma_ci=gamma_ci, predicted_gain=predicted_gain, predicted_gain_ci=gain_ci,
+        gamma=gamma, gamma_ci=gamma_ci, shared_gamma=shared_gamma, shared_gamma_ci=shared_gamma_ci,
+        predicted_gain=predicted_gain, predicted_gain_ci=gain_ci,
         teacher_score=float(correct["teacher"].mean()), student_score=float(correct["student"].mean()),
         mimic_score=float(correct["mimic"].mean()),
         verdict=_verdict(predicted_gain, gain_ci), n_samples=n, n_splits=len(folds), n_bootstrap=n_bootstrap,
