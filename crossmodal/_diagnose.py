@@ -33,6 +33,8 @@ VERDICT_THRESHOLDS = {"helps": 0.0, "hurts": -0.03}
 _PROBA_FLOOR = 1e-6
 # Ridge penalties the default mimic chooses from (leave-one-out), on standardised student columns.
 _RIDGE_ALPHAS = tuple(np.logspace(-2, 4, 13))
+# Most values of the (rows, penalties, targets) array of ridge fits held at once (32 MiB of float64).
+_RIDGE_CHUNK = 2**22
 # Soft labels below this mass are dropped when a student learns them through sample weights.
 _SOFT_LABEL_FLOOR = 1e-3
 _CONFIDENCE = 0.95
@@ -232,16 +234,19 @@ def _ridge_fit_predict(X_train, T_train, X_test, alphas=_RIDGE_ALPHAS):
     Q = Z @ eigvec
     QT = Q.T @ T
     Q2 = Q**2
-    best = None
-    for alpha in alphas:
-        inv = 1.0 / (eigval + alpha)
-        fitted = Q @ (QT * inv[:, None])
-        leverage = Q2 @ inv
-        loo = ((T - fitted) / (1.0 - leverage)[:, None]) ** 2
-        error = float(loo.sum())
-        if best is None or error < best[0]:
-            best = (error, inv)
-    coef = eigvec @ (QT * best[1][:, None])
+    inv = 1.0 / (eigval[:, None] + np.asarray(alphas, dtype=np.float64)[None, :])  # (p, n_alphas)
+    # Several penalties per product (one wide matrix product instead of one narrow one per penalty), in chunks
+    # of at most _RIDGE_CHUNK values of the (rows, penalties, targets) fitted array.
+    n_rows, n_targets = T.shape
+    step = max(1, _RIDGE_CHUNK // max(1, n_rows * n_targets))
+    errors = []
+    for start in range(0, inv.shape[1], step):
+        block = inv[:, start:start + step]
+        fitted = (Q @ (QT[:, None, :] * block[:, :, None]).reshape(len(eigval), -1)).reshape(n_rows, -1, n_targets)
+        loo = (T[:, None, :] - fitted) / (1.0 - Q2 @ block)[:, :, None]
+        errors.extend(np.einsum("iak,iak->a", loo, loo))
+    best = int(np.argmin(errors))  # ties: the first, smallest penalty
+    coef = eigvec @ (QT * inv[:, best][:, None])
     return ((X_test - mean) / scale) @ coef + t_mean
 
 
