@@ -430,7 +430,9 @@ def diagnose(X_a, X_b, y, *, teacher=None, mimic=None, student=None, cv=5, n_boo
     of the teacher's decision that a model on *b* can reproduce. From these
     out-of-fold predictions come ``gamma`` (the share of the teacher's
     decision predictable from *b*), the accuracies of teacher, student and
-    mimic, and the predicted gain of distillation.
+    mimic, and the predicted gain of distillation. The same regression the
+    other way round (the label-trained student's decision from ``X_a``)
+    gives ``shared_gamma``, the modality Venn diagram's gamma.
 
     Parameters
     ----------
@@ -447,12 +449,14 @@ def diagnose(X_a, X_b, y, *, teacher=None, mimic=None, student=None, cv=5, n_boo
     mimic : regressor or None, default=None
         The model behind ``gamma``: any multi-output scikit-learn regressor
         from ``X_b`` to the teacher's centred log-probabilities (cloned per
-        fold). ``None``: closed-form ridge on columns standardised per fold,
+        fold; for ``shared_gamma`` also fitted from ``X_a`` to the
+        label-trained student's). ``None``: closed-form ridge on columns standardised per fold,
         its penalty chosen per fold by exact leave-one-out error from
         ``10**-2 ... 10**4`` (13 values).
     student : classifier or None, default=None
         The model on ``X_b``, same rules and default as ``teacher``; fitted
-        once to the labels and once to the teacher's probabilities.
+        to the labels, to the teacher's probabilities, and to the labels on
+        half of each fold's training rows for ``shared_gamma``'s correction.
     cv : int or cross-validation splitter, default=5
         Folds of the cross-fitting: an integer gives shuffled
         :class:`~sklearn.model_selection.StratifiedKFold`; a splitter must
@@ -471,7 +475,8 @@ def diagnose(X_a, X_b, y, *, teacher=None, mimic=None, student=None, cv=5, n_boo
     Returns
     -------
     DiagnoseResult
-        ``gamma``, ``gamma_ci``, ``predicted_gain``, ``predicted_gain_ci``,
+        ``gamma``, ``gamma_ci``, ``shared_gamma``, ``shared_gamma_ci``,
+        ``predicted_gain``, ``predicted_gain_ci``,
         ``teacher_score``, ``student_score``, ``mimic_score``,
         ``verdict``; ``to_frame()`` and ``to_dict()`` for tables and JSON.
 
@@ -509,6 +514,25 @@ def diagnose(X_a, X_b, y, *, teacher=None, mimic=None, student=None, cv=5, n_boo
     uses; ``scripts/study_diagnose_intervals.py``); the uncorrected row
     bootstrap covered 18% and 48%. The replicates cost about as much again
     as the teacher and mimic fits of the main cross-fit.
+
+    *shared gamma* is the diagram's (the paper's) gamma: the share of the
+    decisive information of both modalities that both modalities hold. The
+    label-trained student's centred out-of-fold log-probabilities are
+    regressed on ``X_a`` (cross-fitted, same mimic), and corrected the same
+    way (4 replicates of student and mimic on half of each fold's training
+    rows): ``g_ba``, the share of *b*'s decision predictable from *a*. With
+    ``g_ab = gamma``, ``shared_gamma = g_ab g_ba / (g_ab + g_ba - g_ab
+    g_ba)``, which is ``d0 / (d0 + d_sa + d_sb)`` when ``g_ab = d0 / (d0 +
+    d_sa)`` and ``g_ba = d0 / (d0 + d_sb)`` (``1 / shared = 1 / g_ab + 1 /
+    g_ba - 1``). Each direction gets an interval as ``gamma_ci`` (before
+    clipping); the combination increases in both, so ``shared_gamma_ci``
+    combines the two lower ends and the two upper ends, and covers whenever
+    both do. On the same MVD draws as above it covered the diagram's
+    ``gamma_`` in 85% at 200 rows and 95% at 2,000, where ``gamma_ci``
+    covered it in 90% and 68%. At 200 rows ``shared_gamma`` is biased low
+    (mean error -0.08): a label-trained student with few decisive among many
+    columns is mostly its own estimation noise, more than the linear
+    extrapolation removes. Its fits add about 40% to ``diagnose``'s time.
 
     *predicted gain* is ``mimic_score - student_score``: the out-of-fold
     accuracy of the student fitted to the teacher's out-of-fold class
