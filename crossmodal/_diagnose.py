@@ -528,8 +528,8 @@ def diagnose(X_a, X_b, y, *, teacher=None, mimic=None, student=None, cv=5, n_boo
     clipping); the combination increases in both, so ``shared_gamma_ci``
     combines the two lower ends and the two upper ends, and covers whenever
     both do. On the same MVD draws as above it covered the diagram's
-    ``gamma_`` in 85% at 200 rows and 95% at 2,000, where ``gamma_ci``
-    covered it in 90% and 68%. At 200 rows ``shared_gamma`` is biased low
+    ``gamma_`` in 82% at 200 rows and 95% at 2,000, where ``gamma_ci``
+    covered it in 88% and 67%. At 200 rows ``shared_gamma`` is biased low
     (mean error -0.08): a label-trained student with few decisive among many
     columns is mostly its own estimation noise, more than the linear
     extrapolation removes. Its fits add about 40% to ``diagnose``'s time.
