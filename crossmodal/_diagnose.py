@@ -371,10 +371,13 @@ def _margin(rows_var, fit_var):
     return norm.ppf(0.5 + _CONFIDENCE / 2) * np.sqrt(rows_var + _FIT_NOISE_FACTOR * fit_var)
 
 
-def _corrected_gamma(L, M, replicates, W):
-    """gamma extrapolated to unlimited training rows, and its 95% interval (see diagnose's Notes)."""
-    estimate, boot, half, full = _extrapolated(L, M, replicates, W)
-    rows_var = float(np.var(boot, ddof=1)) if len(W) > 1 else 0.0
+def _corrected_gamma(L, M, replicates, W, parts=None):
+    """gamma extrapolated to unlimited training rows, and its 95% interval (see diagnose's Notes).
+
+    ``parts``: ``_extrapolated(L, M, replicates, W)`` where the caller has it already.
+    """
+    estimate, boot, half, full = _extrapolated(L, M, replicates, W) if parts is None else parts
+    rows_var = float(np.var(boot, ddof=1)) if len(boot) > 1 else 0.0
     margin = _margin(rows_var, float(np.var(half, ddof=1)))
     point, low, high, uncorrected = (float(v) for v in np.clip([estimate, estimate - margin, estimate + margin,
                                                                 full], 0.0, 1.0))
@@ -620,9 +623,9 @@ def diagnose(X_a, X_b, y, *, teacher=None, mimic=None, student=None, cv=5, n_boo
     # Bootstrap of the rows: multinomial row counts, every statistic a weighted sum.
     boot_rng = np.random.default_rng(boot_seed)
     W = boot_rng.multinomial(n, np.full(n, 1.0 / n), size=n_bootstrap).astype(np.float64)
-    gamma, gamma_ci, _ = _corrected_gamma(L_t, M, replicates, W)
-    shared_gamma, shared_gamma_ci = _shared_gamma(_extrapolated(L_t, M, replicates, W),
-                                                  _extrapolated(_centred_log(P_s), M_s, replicates_ba, W))
+    ab = _extrapolated(L_t, M, replicates, W)
+    gamma, gamma_ci, _ = _corrected_gamma(L_t, M, replicates, W, parts=ab)
+    shared_gamma, shared_gamma_ci = _shared_gamma(ab, _extrapolated(_centred_log(P_s), M_s, replicates_ba, W))
     gains = W @ gain_rows / n
     alpha = (1.0 - _CONFIDENCE) / 2
     gain_ci = tuple(float(v) for v in np.quantile(gains, [alpha, 1 - alpha]))
