@@ -66,11 +66,7 @@ class _ShrunkLDA(ClassifierMixin, BaseEstimator):
         """Fit to soft class memberships ``Q`` (rows summing to 1): weighted class means and scatter."""
         X = np.asarray(X, dtype=np.float64)
         self.classes_ = np.asarray(classes)
-        self.mean_ = X.mean(axis=0)
-        scale = X.std(axis=0)
-        scale[scale == 0] = 1.0
-        self.scale_ = scale
-        Z = (X - self.mean_) / scale
+        self.mean_, self.scale_, Z = _standardised(X)
         weight = np.maximum(Q.sum(axis=0), np.finfo(np.float64).tiny)
         means = (Q.T @ Z) / weight[:, None]
         shrink = _ledoit_wolf_shrinkage(Z - Q @ means)
@@ -215,6 +211,19 @@ def _centred_log(proba):
     return log_p - log_p.mean(axis=1, keepdims=True)
 
 
+def _standardised(X):
+    """Column means, scales (1 where constant) and the standardised ``X``, in one pass over the centred copy.
+
+    The same arithmetic as ``X.mean(axis=0)``, ``X.std(axis=0)`` and ``(X - mean) / scale``.
+    """
+    mean = X.mean(axis=0)
+    Z = X - mean
+    scale = np.sqrt(np.mean(Z * Z, axis=0))
+    scale[scale == 0] = 1.0
+    Z /= scale
+    return mean, scale, Z
+
+
 def _ridge_fit_predict(X_train, T_train, X_test, alphas=_RIDGE_ALPHAS):
     """Closed-form ridge on columns standardised on the training rows, penalty chosen by leave-one-out.
 
@@ -223,10 +232,7 @@ def _ridge_fit_predict(X_train, T_train, X_test, alphas=_RIDGE_ALPHAS):
     ``e_i / (1 - h_ii)`` (summed over target columns); the penalty with the
     smallest leave-one-out error is used (ties: the first, smallest).
     """
-    mean = X_train.mean(axis=0)
-    scale = X_train.std(axis=0)
-    scale[scale == 0] = 1.0
-    Z = (X_train - mean) / scale
+    mean, scale, Z = _standardised(X_train)
     t_mean = T_train.mean(axis=0)
     T = T_train - t_mean
     eigval, eigvec = np.linalg.eigh(Z.T @ Z)
@@ -243,7 +249,8 @@ def _ridge_fit_predict(X_train, T_train, X_test, alphas=_RIDGE_ALPHAS):
     for start in range(0, inv.shape[1], step):
         block = inv[:, start:start + step]
         fitted = (Q @ (QT[:, None, :] * block[:, :, None]).reshape(len(eigval), -1)).reshape(n_rows, -1, n_targets)
-        loo = (T[:, None, :] - fitted) / (1.0 - Q2 @ block)[:, :, None]
+        loo = np.subtract(T[:, None, :], fitted, out=fitted)
+        loo /= (1.0 - Q2 @ block)[:, :, None]
         errors.extend(np.einsum("iak,iak->a", loo, loo))
     best = int(np.argmin(errors))  # ties: the first, smallest penalty
     coef = eigvec @ (QT * inv[:, best][:, None])
