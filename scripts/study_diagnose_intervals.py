@@ -50,7 +50,7 @@ Also (``--random 60``): ``diagnose`` itself on random diagrams with random
 decision weights (``scripts/calibrate_diagnose.py``'s recipe, seeds 20_000
 and up, which nothing else uses), coverage of the teacher's share.
 
-Run: ``PYTHONPATH=.:scripts python scripts/study_diagnose_intervals.py [--runs 20 10]
+Run: ``PYTHONPATH=. python scripts/study_diagnose_intervals.py [--runs 20 10]
 [--random 60]`` (runs at 200 and at 2,000 rows; about 2 minutes on 2 cores).
 Prints coverage and mean width per method.
 """
