@@ -46,8 +46,8 @@ class DiagnoseResult:
         Rows, cross-fitting folds and bootstrap resamples.
     """
 
-    _FIELDS = ("gamma", "gamma_ci", "shared_gamma", "shared_gamma_ci", "predicted_gain", "predicted_gain_ci", "teacher_score", "student_score",
-               "mimic_score", "verdict", "n_samples", "n_splits", "n_bootstrap")
+    _FIELDS = ("gamma", "gamma_ci", "shared_gamma", "shared_gamma_ci", "predicted_gain", "predicted_gain_ci",
+               "teacher_score", "student_score", "mimic_score", "verdict", "n_samples", "n_splits", "n_bootstrap")
 
     def __init__(self, **values):
         missing = set(self._FIELDS) - set(values)
@@ -112,7 +112,8 @@ class DiagnoseResult:
         return (f"DiagnoseResult(verdict={self.verdict!r}, predicted_gain={self.predicted_gain:+.4f} "
                 f"[{self.predicted_gain_ci[0]:+.4f}, {self.predicted_gain_ci[1]:+.4f}], gamma={self.gamma:.3f} "
                 f"[{self.gamma_ci[0]:.3f}, {self.gamma_ci[1]:.3f}], shared_gamma={self.shared_gamma:.3f} "
-                f"[{self.shared_gamma_ci[0]:.3f}, {self.shared_gamma_ci[1]:.3f}], teacher_score={self.teacher_score:.3f}, "
+                f"[{self.shared_gamma_ci[0]:.3f}, {self.shared_gamma_ci[1]:.3f}], "
+                f"teacher_score={self.teacher_score:.3f}, "
                 f"student_score={self.student_score:.3f}, mimic_score={self.mimic_score:.3f})")
 
     def __str__(self):

@@ -358,8 +358,8 @@ def run(out_dir, *, runs=None, seed=0, jobs=None, quick=False, progress=False):
                                    f"{100 * grp['predicted_gain_200'].mean():+.2f}",
                                    f"{100 * grp['measured_gain'].mean():+.2f}"])
     gamma_table = markdown_table(["family", "hyperplane", "setting", "true gamma", "teacher share (mean)",
-                                  "gamma n=200", f"gamma n={_N_BIG}", f"intervals covering the share (n=200, n={_N_BIG})",
-                                  "shared gamma n=200", f"shared gamma n={_N_BIG}",
+                                  "gamma n=200", f"gamma n={_N_BIG}",
+                                  f"intervals covering the share (n=200, n={_N_BIG})", "shared gamma n=200", f"shared gamma n={_N_BIG}",
                                   f"shared intervals covering true gamma (n=200, n={_N_BIG})",
                                   "predicted gain n=200 (pts)", "measured gain (pts)"], gamma_rows)
     mvd_pred = _spearman(mvd.groupby(["setting", "hyperplane"])["predicted_gain_200"].mean(),
