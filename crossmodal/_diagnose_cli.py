@@ -25,7 +25,8 @@ def add_parser(commands, positive_int, integer):
         "diagnose",
         help="predict whether crossmodal KD will pay off on tabular data",
         description="Cross-fitted diagnosis of crossmodal distillation from the teacher's columns (modality a) to "
-        "the student's columns (modality b): gamma, the predicted accuracy gain with 95% intervals, and a verdict. "
+        "the student's columns (modality b): gamma, shared gamma, the predicted accuracy gain with 95% intervals, "
+        "and a verdict. "
         "Give one file with --teacher-columns, --student-columns and --target, or three files (teacher, student, "
         "target) with the same rows in the same order.",
     )

@@ -8,8 +8,9 @@ Data: the 13 settings with equal decision weights (``hyperplane="ones"``)
 of ``crossmodal reproduce diagnose`` (Fig. 2's six overlaps and Table 2's
 seven settings), drawn exactly as there but with run seeds 100 and up,
 which no report uses (the report's runs are seeds 0-4). Truth: the teacher's
-decision share ``d0 / (d0 + d_sa)`` (:func:`crossmodal.experiments.diagnose.teacher_share`)
-and, for reference, the diagram's ``gamma_``.
+decision share ``d0 / (d0 + d_sa)`` (:func:`crossmodal.experiments.diagnose.teacher_share`),
+what ``gamma`` estimates, and the diagram's ``gamma_ = d0 / (d0 + d_sa + d_sb)``,
+what ``shared_gamma`` estimates.
 
 Methods, all on the default models with 5-fold cross-fitting:
 
@@ -23,6 +24,22 @@ Methods, all on the default models with 5-fold cross-fitting:
   over R replicates with each fold's models fitted on half of its training
   rows, interval ``+- 1.96 sd`` with ``sd^2 = v_rows + c var(replicates)``
   for c = 0, 2 and 5 (5 is the library's).
+* ``shared: ...``: the diagram's gamma from both directions, ``g_ab g_ba /
+  (g_ab + g_ba - g_ab g_ba)``, where ``g_ab`` is the half-train estimate above
+  and ``g_ba`` the same construction the other way round (the label-trained
+  *b*-model's centred out-of-fold log-probabilities regressed on ``X_a``, with
+  its own 4 half-train replicates of the *b*-model and of the mimic on *a*).
+  Intervals: ``box`` (the library's: the combination of both directions'
+  lower ends and of their upper ends, each direction's interval built as
+  gamma's; also with only 2 or 3 *b*-side replicates), ``delta`` (row
+  bootstrap of the combination plus each direction's ``5 var(replicates)``
+  carried by the combination's derivatives), ``rows only``, ``paired
+  halves`` (5 times the variance of the combination of the r-th replicates of
+  both directions), ``simulated fit noise`` (percentile interval of the
+  combination of bootstrap values plus normal fit noise of variance
+  ``5 var(replicates)``), and the earlier probe with an uncorrected ``g_ba``.
+* ``diagnose()``: the library call itself (its own folds and seeds), its
+  ``gamma_ci`` and ``shared_gamma_ci``.
 * ``reliability``: the uncorrected R^2 divided by the teacher's split-half
   reliability (two teachers per fold, each fitted on one half of the fold's
   training rows; variance-weighted correlation ``r`` of their out-of-fold
@@ -34,7 +51,7 @@ decision weights (``scripts/calibrate_diagnose.py``'s recipe, seeds 20_000
 and up, which nothing else uses), coverage of the teacher's share.
 
 Run: ``PYTHONPATH=. python scripts/study_diagnose_intervals.py [--runs 20 10]
-[--random 60]`` (runs at 200 and at 2,000 rows; about a minute on 2 cores).
+[--random 60]`` (runs at 200 and at 2,000 rows; about 2 minutes on 2 cores).
 Prints coverage and mean width per method.
 """
 
@@ -51,10 +68,14 @@ from crossmodal._diagnose import (
     _FIT_NOISE_FACTOR,
     _N_SUBSAMPLES,
     _centred_log,
+    _extrapolated,
     _fold_regress,
     _fold_teacher,
     _half_of,
+    _margin,
+    _shared_gamma,
     _subsampled_cross_fits,
+    _union_share,
     _weighted_r2,
     default_estimator,
 )
@@ -65,6 +86,7 @@ Z = norm.ppf(0.975)
 
 
 def _cross_fit(X_a, X_b, y, folds, n_classes):
+    """Teacher on ``X_a`` cross-fitted; its centred out-of-fold log-probabilities and their mimic on ``X_b``."""
     P = np.zeros((len(y), n_classes))
     for tr, te in folds:
         P[te] = _fold_teacher(default_estimator(), X_a, y, tr, te, n_classes, 0)
@@ -116,6 +138,35 @@ def intervals(X_a, X_b, y, seed, n_boot=200, halves=(1, 2)):
     for c in (0.0, 2.0, _FIT_NOISE_FACTOR):
         sd = np.sqrt(v_rows + c * np.var(half, ddof=1))
         out[f"half-train x {_N_SUBSAMPLES}, c={c:g}"] = (est, est - Z * sd, est + Z * sd)
+    # The diagram's gamma from both directions: the label-trained b-model's decision regressed on X_a too.
+    L_ba, M_ba = _cross_fit(X_b, X_a, y, folds, k)
+    reps_ba = _subsampled_cross_fits(default_estimator(), None, X_b, X_a, y, folds, k, seed + 1, rng, None)
+    ab, ba = _extrapolated(L, M, reps, W), _extrapolated(L_ba, M_ba, reps_ba, W)
+    point, (lo, hi) = _shared_gamma(ab, ba)  # the library's: the box of both directions' intervals
+    out["shared: box of both intervals"] = (point, lo, hi)
+    boot = _union_share(ab[1], ba[1])
+    v_rows = np.var(boot, ddof=1)
+    a, b = np.clip(ab[0], 0, 1), np.clip(ba[0], 0, 1)
+    denom = max(a + b - a * b, 1e-12)
+    m = _margin(v_rows, (b / denom) ** 4 * np.var(ab[2], ddof=1) + (a / denom) ** 4 * np.var(ba[2], ddof=1))
+    out["shared: delta fit noise, c=5"] = (point, point - m, point + m)
+    out["shared: rows only"] = (point, point - Z * np.sqrt(v_rows), point + Z * np.sqrt(v_rows))
+    m = _margin(v_rows, np.var(_union_share(ab[2], ba[2]), ddof=1))
+    out["shared: paired halves, c=5"] = (point, point - m, point + m)
+    for n_ba in (2, 3):
+        ba_few = _extrapolated(L_ba, M_ba, reps_ba[:n_ba], W)
+        p_few, (lo_few, hi_few) = _shared_gamma(ab, ba_few)
+        out[f"shared: box, {n_ba} b-side replicates"] = (p_few, lo_few, hi_few)
+    noise = np.random.default_rng(seed + 2).standard_normal((2, len(W)))
+    sim = _union_share(ab[1] + noise[0] * np.sqrt(_FIT_NOISE_FACTOR * np.var(ab[2], ddof=1)),
+                       ba[1] + noise[1] * np.sqrt(_FIT_NOISE_FACTOR * np.var(ba[2], ddof=1)))
+    out["shared: simulated fit noise, pct"] = (point, *np.quantile(sim, [0.025, 0.975]))
+    plain = float(_union_share(ab[0], ba[3]))
+    boot_plain = _union_share(ab[1], _weighted_r2(W, L_ba, M_ba))
+    out["shared: g_ba uncorrected (probe)"] = (plain, *np.quantile(boot_plain, [0.025, 0.975]))
+    res = diagnose(X_a, X_b, y, random_state=seed)
+    out["diagnose(): gamma_ci"] = (res.gamma, *res.gamma_ci)
+    out["diagnose(): shared_gamma_ci"] = (res.shared_gamma, *res.shared_gamma_ci)
     rel, rel_boot = _reliability(X_a, y, folds, k, W, rng)
     out["reliability"] = (full / rel, *np.quantile(full_boot / rel_boot, [0.025, 0.975]))
     split_r2 = []
@@ -175,8 +226,9 @@ def main():
                 true = np.mean([r[3][method][1] <= r[2] <= r[3][method][2] for r in rows])
                 width = np.mean([r[3][method][2] - r[3][method][1] for r in rows])
                 bias = np.mean([r[3][method][0] - r[1] for r in rows])
-                print(f"  {method:28s} covers share {share:4.0%}  diagram gamma {true:4.0%}  "
-                      f"mean width {width:.3f}  mean error vs share {bias:+.3f}")
+                bias_gamma = np.mean([r[3][method][0] - r[2] for r in rows])
+                print(f"  {method:34s} covers share {share:4.0%}  diagram gamma {true:4.0%}  "
+                      f"mean width {width:.3f}  mean error vs share {bias:+.3f}  vs diagram gamma {bias_gamma:+.3f}")
             if args.random:
                 cover, bias = random_diagrams(n, args.random)
                 print(f"  diagnose on {args.random} random diagrams: covers share {cover:4.0%}, "

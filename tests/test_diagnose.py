@@ -13,7 +13,16 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.svm import LinearSVC
 
 from crossmodal import DiagnoseResult, MVDGenerator, diagnose, make_modality_venn
-from crossmodal._diagnose import _N_SUBSAMPLES, VERDICT_THRESHOLDS, _corrected_gamma, _ShrunkLDA, _verdict
+from crossmodal._diagnose import (
+    _N_SUBSAMPLES,
+    VERDICT_THRESHOLDS,
+    _corrected_gamma,
+    _extrapolated,
+    _shared_gamma,
+    _ShrunkLDA,
+    _union_share,
+    _verdict,
+)
 from crossmodal.experiments.synthetic import table2_params
 
 
@@ -120,18 +129,21 @@ def test_no_model_scores_a_row_it_was_fitted_on(data):
              student=_SpyClassifier("student"), mimic=_SpyRegressor("reg"), cv=4, n_bootstrap=10, random_state=0)
     fits = {id(model): rows for role, kind, model, rows in _LOG if kind == "fit"}
     predicted = [(role, id(model), rows) for role, kind, model, rows in _LOG if kind == "predict"]
-    # 4 folds x (teacher, label student, teacher-imitating student, mimic regressor), each asked once, and
-    # per half-data replicate of gamma's bias correction 4 folds x (teacher, mimic regressor).
-    n_fits = 4 * 4 + _N_SUBSAMPLES * 4 * 2
+    # 4 folds x (teacher, label student, teacher-imitating student, mimic regressor on b, regressor from a to the
+    # label student's decision), each asked once; per half-data replicate 4 folds x (teacher, mimic regressor)
+    # for gamma and 4 folds x (label student, regressor on a) for shared_gamma's other direction.
+    n_fits = 4 * 5 + _N_SUBSAMPLES * 4 * 2 * 2
     assert len(fits) == n_fits and len(predicted) == n_fits
     for role, key, rows in predicted:
         assert not rows & fits[key]
-    for role, copies in (("teacher", 1 + _N_SUBSAMPLES), ("reg", 1 + _N_SUBSAMPLES), ("student", 2)):
+    for role, copies in (("teacher", 1 + _N_SUBSAMPLES), ("reg", 2 * (1 + _N_SUBSAMPLES)),
+                         ("student", 2 + _N_SUBSAMPLES)):
         scored = [rows for r, _, rows in predicted if r == role]
         assert sorted(i for rows in scored for i in rows) == sorted(list(range(len(y))) * copies)
     # The replicates' models see about half of their fold's training rows.
-    teacher_fits = sorted(len(rows) for r, kind, _, rows in _LOG if kind == "fit" and r == "teacher")
-    assert teacher_fits[: 4 * _N_SUBSAMPLES] == [pytest.approx(len(y) * 3 / 8, abs=2)] * (4 * _N_SUBSAMPLES)
+    for role in ("teacher", "student"):
+        sizes = sorted(len(rows) for r, kind, _, rows in _LOG if kind == "fit" and r == role)
+        assert sizes[: 4 * _N_SUBSAMPLES] == [pytest.approx(len(y) * 3 / 8, abs=2)] * (4 * _N_SUBSAMPLES)
 
 
 def test_a_memorising_teacher_is_scored_out_of_fold():
@@ -194,6 +206,56 @@ def test_gamma_intervals_cover_the_truth_at_200_rows():
         covered += res.gamma_ci[0] <= gen.gamma_ <= res.gamma_ci[1]
     assert covered >= 14
     assert abs(np.mean(estimates) - gen.gamma_) < 0.1
+
+
+def test_shared_gamma_intervals_cover_the_diagram_gamma_at_200_rows():
+    # Fig. 2's overlap 6 with equal weights: the diagram's gamma is 6 / 14 = 0.43, the teacher's decision share
+    # (what gamma estimates) 6 / 10 = 0.6. At 200 rows shared_gamma is biased low (the b-model, 6 + 4 decisive
+    # of 50 columns, is noisy: about 0.29 here) but its interval must still cover the truth in most draws.
+    gen = MVDGenerator(n_general=6, n_specific_a=4, n_specific_b=4, n_hidden=6, hyperplane="ones",
+                       random_state=0).fit()
+    estimates, covered = [], 0
+    for seed in range(20):
+        X_a, X_b, y = gen.sample(200, random_state=seed)
+        res = diagnose(X_a, X_b, y, n_bootstrap=100, random_state=seed)
+        assert res.shared_gamma_ci[0] <= res.shared_gamma <= res.shared_gamma_ci[1]
+        estimates.append(res.shared_gamma)
+        covered += res.shared_gamma_ci[0] <= gen.gamma_ <= res.shared_gamma_ci[1]
+    assert covered >= 14
+    assert abs(np.mean(estimates) - gen.gamma_) < 0.2
+
+
+def test_shared_gamma_separates_the_diagram_gamma_from_the_teacher_share_at_2000_rows():
+    gen = MVDGenerator(n_general=6, n_specific_a=4, n_specific_b=4, n_hidden=6, hyperplane="ones",
+                       random_state=0).fit()
+    X_a, X_b, y = gen.sample(2000, random_state=99)
+    res = diagnose(X_a, X_b, y, random_state=0)
+    share = 6 / 10
+    assert res.gamma_ci[0] <= share <= res.gamma_ci[1]
+    assert res.shared_gamma_ci[0] <= gen.gamma_ <= res.shared_gamma_ci[1] < share
+    assert abs(res.shared_gamma - gen.gamma_) < 0.05
+
+
+def test_union_share_is_the_diagram_gamma_and_bounds_the_interval():
+    d0, d_sa, d_sb = 4.0, 6.0, 2.0
+    assert _union_share(d0 / (d0 + d_sa), d0 / (d0 + d_sb)) == pytest.approx(d0 / (d0 + d_sa + d_sb), rel=1e-12)
+    # Shares are clipped to [0, 1]; nothing shared in either direction gives 0, not NaN.
+    np.testing.assert_allclose(_union_share(np.array([0.0, -0.2, 1.3]), np.array([0.0, 0.5, 0.5])),
+                               [0.0, 0.0, 0.5], atol=1e-15)
+    rng = np.random.default_rng(0)
+    L = rng.normal(size=(400, 3))
+    L -= L.mean(axis=1, keepdims=True)
+    W = rng.multinomial(400, np.full(400, 1 / 400), size=100).astype(float)
+    ab = _extrapolated(L, 0.5 * L, [(L, (0.3 + 0.02 * r) * L) for r in range(_N_SUBSAMPLES)], W)
+    ba = _extrapolated(L, 0.4 * L, [(L, (0.2 + 0.03 * r) * L) for r in range(_N_SUBSAMPLES)], W)
+    point, (low, high) = _shared_gamma(ab, ba)
+    assert point == pytest.approx(float(_union_share(ab[0], ba[0])), rel=1e-12)
+    assert low < point < high
+    # The interval is the combination of the two directions' own (gamma-style) interval ends.
+    a_ci, b_ci = _corrected_gamma(L, 0.5 * L, [(L, (0.3 + 0.02 * r) * L) for r in range(_N_SUBSAMPLES)], W)[1], \
+        _corrected_gamma(L, 0.4 * L, [(L, (0.2 + 0.03 * r) * L) for r in range(_N_SUBSAMPLES)], W)[1]
+    assert low == pytest.approx(float(_union_share(a_ci[0], b_ci[0])), rel=1e-9)
+    assert high == pytest.approx(float(_union_share(a_ci[1], b_ci[1])), rel=1e-9)
 
 
 def test_corrected_gamma_extrapolates_from_half_data_replicates():
@@ -259,16 +321,20 @@ def test_result_frame_dict_and_repr(data):
     assert isinstance(res, DiagnoseResult)
     frame = res.to_frame()
     assert isinstance(frame, pd.DataFrame)
-    assert list(frame.index) == ["gamma", "predicted_gain", "teacher_score", "student_score", "mimic_score"]
-    assert frame.loc["gamma", "estimate"] == res.gamma
-    assert frame.loc["gamma", "ci_low"] <= res.gamma <= frame.loc["gamma", "ci_high"]
+    assert list(frame.index) == ["gamma", "shared_gamma", "predicted_gain", "teacher_score", "student_score",
+                                 "mimic_score"]
+    for name in ("gamma", "shared_gamma"):
+        assert frame.loc[name, "estimate"] == getattr(res, name)
+        assert frame.loc[name, "ci_low"] <= getattr(res, name) <= frame.loc[name, "ci_high"]
     assert np.isnan(frame.loc["teacher_score", "ci_low"])
     assert res.predicted_gain == pytest.approx(res.mimic_score - res.student_score, abs=1e-12)
     loaded = json.loads(json.dumps(res.to_dict()))
     assert loaded["verdict"] == res.verdict and loaded["gamma_ci"] == list(res.gamma_ci)
+    assert loaded["shared_gamma"] == res.shared_gamma and loaded["shared_gamma_ci"] == list(res.shared_gamma_ci)
     text = repr(res)
     assert text.startswith("DiagnoseResult(verdict=") and f"gamma={res.gamma:.3f}" in text
-    assert "verdict:" in str(res) and "predicted gain of KD" in str(res)
+    assert f"shared_gamma={res.shared_gamma:.3f}" in text
+    assert "verdict:" in str(res) and "predicted gain of KD" in str(res) and "shared gamma" in str(res)
     with pytest.raises(TypeError, match="DiagnoseResult needs"):
         DiagnoseResult(gamma=0.5)
 

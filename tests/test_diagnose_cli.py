@@ -54,6 +54,7 @@ def test_json_matches_the_function_and_three_files_match_one(tables, capsys):
         assert three[key] == pytest.approx(value, rel=1e-9) if numeric else three[key] == value, key
     assert one["student_columns"] == three["student_columns"] == [f"b_{i}" for i in range(10)]
     assert one["gamma"] == pytest.approx(three["gamma"], rel=1e-9)
+    assert {"shared_gamma", "shared_gamma_ci"} <= set(three)
 
 
 @pytest.mark.parametrize("argv, message", [

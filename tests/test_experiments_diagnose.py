@@ -15,7 +15,8 @@ def test_one_mvd_run_has_every_column_and_the_true_gamma():
     row = rows[0]
     assert row["true_gamma"] == 0.75 and row["teacher_share"] == 0.75
     for tag in ("200", "2000"):
-        assert 0.0 <= row[f"gamma_lo_{tag}"] <= row[f"gamma_{tag}"] <= row[f"gamma_hi_{tag}"] <= 1.0
+        for est in ("gamma", "shared_gamma"):
+            assert 0.0 <= row[f"{est}_lo_{tag}"] <= row[f"{est}_{tag}"] <= row[f"{est}_hi_{tag}"] <= 1.0
     assert -1.0 <= row["measured_gain"] <= 1.0
 
 
@@ -29,7 +30,8 @@ def _frames(predicted_noise):
                            run=run, true_gamma=g, teacher_share=g, measured_gain=g / 10)
                 for tag in ("200", "2000"):
                     row.update({f"gamma_{tag}": g, f"gamma_lo_{tag}": g - 0.01, f"gamma_hi_{tag}": g + 0.01,
-                                f"predicted_gain_{tag}": g / 10})
+                                f"shared_gamma_{tag}": g, f"shared_gamma_lo_{tag}": g - 0.01,
+                                f"shared_gamma_hi_{tag}": g + 0.01, f"predicted_gain_{tag}": g / 10})
                 mvd.append(row)
     measured = np.linspace(-0.05, 0.05, 30)
     real = pd.DataFrame(dict(dataset="mfeat", teacher_view=[f"t{i}" for i in range(30)], student_view="s", run=0,
@@ -64,3 +66,14 @@ def test_coverage_is_checked_against_the_teacher_share_and_the_diagram_gamma():
     checks = {c.name.split(" cover ")[1][:9]: c for c in experiment.check_trends(mvd, real) if " cover " in c.name}
     assert checks["the teach"].passed is False and "67%" in checks["the teach"].observed
     assert checks["the diagr"].passed is True
+
+
+def test_the_diagram_gamma_is_checked_on_shared_gamma_and_the_share_on_gamma():
+    mvd, real = _frames(0.0)
+    # Only shared_gamma's intervals miss the diagram's gamma (2 of 6 'ones' rows); gamma's still cover the share.
+    mvd.loc[mvd["setting"] == "g=0.75", ["shared_gamma_lo_200", "shared_gamma_hi_200"]] = [0.1, 0.2]
+    checks = {c.name.split(" cover ")[1][:9]: c for c in experiment.check_trends(mvd, real) if " cover " in c.name}
+    assert checks["the diagr"].passed is False and "n=200: 67%" in checks["the diagr"].observed
+    assert "n=2000: 100%" in checks["the diagr"].observed
+    assert checks["the teach"].passed is True
+    assert "shared_gamma_ci" in [n for n in (c.name for c in checks.values()) if "diagram" in n][0]
