@@ -67,10 +67,18 @@ class _ShrunkLDA(ClassifierMixin, BaseEstimator):
         X = np.asarray(X, dtype=np.float64)
         self.classes_ = np.asarray(classes)
         self.mean_, self.scale_, Z = _standardised(X)
+        n = len(Z)
         weight = np.maximum(Q.sum(axis=0), np.finfo(np.float64).tiny)
         means = (Q.T @ Z) / weight[:, None]
-        shrink = _ledoit_wolf_shrinkage(Z - Q @ means)
-        cov = (Z.T @ Z - (means.T * weight) @ means) / len(Z)
+        gram = Z.T @ Z
+        between = (means.T * weight) @ means
+        # The residuals R = Z - Q @ means enter the shrinkage through R^T R and their row norms, both taken
+        # from the Gram matrix (Q^T Z = diag(weight) means): no second (n, p) array and no second O(n p^2) product.
+        residual_scatter = gram - 2.0 * between + means.T @ (Q.T @ Q) @ means
+        row_sq = (np.einsum("ij,ij->i", Z, Z) - 2.0 * np.einsum("ik,ik->i", Z @ means.T, Q)
+                  + np.einsum("ik,ik->i", Q @ (means @ means.T), Q))
+        shrink = _ledoit_wolf_shrinkage(residual_scatter / n, row_sq)
+        cov = (gram - between) / n
         mu = np.trace(cov) / cov.shape[0]
         cov *= 1.0 - shrink
         cov[np.diag_indices_from(cov)] += shrink * mu
@@ -92,16 +100,15 @@ class _ShrunkLDA(ClassifierMixin, BaseEstimator):
         return self.classes_[np.argmax(self.decision_function(X), axis=1)]
 
 
-def _ledoit_wolf_shrinkage(R):
-    """Ledoit-Wolf shrinkage intensity of the covariance of the rows ``R`` (taken as centred).
+def _ledoit_wolf_shrinkage(S, row_sq):
+    """Ledoit-Wolf shrinkage intensity of the covariance ``S = R^T R / n`` of centred rows ``R``.
 
     The formula of :func:`sklearn.covariance.ledoit_wolf_shrinkage` with
-    ``assume_centered=True``, with its sum over squared outer products done
-    through row norms (O(n p) instead of a second O(n p^2) product).
+    ``assume_centered=True``, written with the rows' squared norms
+    ``row_sq`` (its sum over squared outer products is ``sum(row_sq**2)``),
+    so that neither ``R`` nor a second O(n p^2) product is needed.
     """
-    n, p = R.shape
-    row_sq = np.einsum("ij,ij->i", R, R)
-    S = (R.T @ R) / n
+    n, p = len(row_sq), S.shape[0]
     trace = row_sq.sum() / n
     mu = trace / p
     frob = float(np.sum(S * S))
@@ -214,11 +221,12 @@ def _centred_log(proba):
 def _standardised(X):
     """Column means, scales (1 where constant) and the standardised ``X``, in one pass over the centred copy.
 
-    The same arithmetic as ``X.mean(axis=0)``, ``X.std(axis=0)`` and ``(X - mean) / scale``.
+    ``X.mean(axis=0)``, ``X.std(axis=0)`` and ``(X - mean) / scale`` up to
+    rounding (the squares are summed without a temporary array).
     """
     mean = X.mean(axis=0)
     Z = X - mean
-    scale = np.sqrt(np.mean(Z * Z, axis=0))
+    scale = np.sqrt(np.einsum("ij,ij->j", Z, Z) / len(Z))
     scale[scale == 0] = 1.0
     Z /= scale
     return mean, scale, Z
