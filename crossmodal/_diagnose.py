@@ -519,8 +519,10 @@ def diagnose(X_a, X_b, y, *, teacher=None, mimic=None, student=None, cv=5, n_boo
         from ``X_b`` to the teacher's centred log-probabilities (cloned per
         fold; for ``shared_gamma`` also fitted from ``X_a`` to the
         label-trained student's). ``None``: closed-form ridge on columns
-        standardised per fold, its penalty chosen per fold by exact
-        leave-one-out error from ``10**-2 ... 10**4`` (13 values).
+        standardised per fold, its penalty chosen per fold from ``10**-2 ...
+        10**4`` (13 values) by generalised cross-validation where the fold
+        has at least 10 training rows per column, by exact leave-one-out
+        error where it has fewer.
     student : classifier or None, default=None
         The model on ``X_b``, same rules and default as ``teacher``; fitted
         to the labels, to the teacher's probabilities, and to the labels on
