@@ -194,35 +194,27 @@ def test_gamma_tracks_the_true_gamma_on_mvd():
     assert abs(high.gamma - 0.8) < 0.2 and abs(low.gamma - 0.2) < 0.2
 
 
-def test_gamma_intervals_cover_the_truth_at_200_rows():
+@pytest.mark.parametrize("name, gen_params, tolerance", [
     # Table 2's (xs1, xs2) = (10, 15): true gamma 0.6. At 200 rows the uncorrected R^2 averages about 0.38 and
     # its row-bootstrap interval covered the truth in 13% of draws; the extrapolated one must cover it in most.
-    gen = MVDGenerator(**table2_params(10, 15), random_state=0).fit()
-    estimates, covered = [], 0
-    for seed in range(20):
-        X_a, X_b, y = gen.sample(200, random_state=seed)
-        res = diagnose(X_a, X_b, y, n_bootstrap=100, random_state=seed)
-        estimates.append(res.gamma)
-        covered += res.gamma_ci[0] <= gen.gamma_ <= res.gamma_ci[1]
-    assert covered >= 14
-    assert abs(np.mean(estimates) - gen.gamma_) < 0.1
-
-
-def test_shared_gamma_intervals_cover_the_diagram_gamma_at_200_rows():
+    ("gamma", table2_params(10, 15), 0.1),
     # Fig. 2's overlap 6 with equal weights: the diagram's gamma is 6 / 14 = 0.43, the teacher's decision share
     # (what gamma estimates) 6 / 10 = 0.6. At 200 rows shared_gamma is biased low (the b-model, 6 + 4 decisive
     # of 50 columns, is noisy: about 0.29 here) but its interval must still cover the truth in most draws.
-    gen = MVDGenerator(n_general=6, n_specific_a=4, n_specific_b=4, n_hidden=6, hyperplane="ones",
-                       random_state=0).fit()
+    ("shared_gamma", dict(n_general=6, n_specific_a=4, n_specific_b=4, n_hidden=6, hyperplane="ones"), 0.2),
+])
+def test_intervals_cover_the_diagram_gamma_at_200_rows(name, gen_params, tolerance):
+    gen = MVDGenerator(**gen_params, random_state=0).fit()
     estimates, covered = [], 0
     for seed in range(20):
         X_a, X_b, y = gen.sample(200, random_state=seed)
         res = diagnose(X_a, X_b, y, n_bootstrap=100, random_state=seed)
-        assert res.shared_gamma_ci[0] <= res.shared_gamma <= res.shared_gamma_ci[1]
-        estimates.append(res.shared_gamma)
-        covered += res.shared_gamma_ci[0] <= gen.gamma_ <= res.shared_gamma_ci[1]
+        estimate, (low, high) = getattr(res, name), getattr(res, f"{name}_ci")
+        assert low <= estimate <= high
+        estimates.append(estimate)
+        covered += low <= gen.gamma_ <= high
     assert covered >= 14
-    assert abs(np.mean(estimates) - gen.gamma_) < 0.2
+    assert abs(np.mean(estimates) - gen.gamma_) < tolerance
 
 
 def test_shared_gamma_separates_the_diagram_gamma_from_the_teacher_share_at_2000_rows():
