@@ -60,7 +60,7 @@ class Output:
         return self.add(write_csv(frame, self.path(name)))
 
     def figure(self, fig, name):
-        """Save a figure as ``name`` (:func:`~._report.save_figure`)."""
+        """Save a figure as ``name`` (:func:`~._figures.save_figure`)."""
         return self.add(save_figure(fig, self.path(name)))
 
     def report(self, title, sections, *, preamble=""):
