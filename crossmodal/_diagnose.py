@@ -351,9 +351,12 @@ def _half_of(train, y_encoded, rng):
 def _subsampled_cross_fits(teacher, mimic, X_a, X_b, y_encoded, folds, n_classes, seed, rng, n_jobs):
     """Teacher and mimic cross-fitted again, each fold's models fitted on a random half of its training rows.
 
-    Returns one ``(L, M)`` per replicate: the centred out-of-fold
-    log-probabilities of the half-data teachers and the half-data mimic's
-    out-of-fold predictions of them. Every row is still scored only by
+    ``teacher`` is the classifier on ``X_a`` whose decision the mimic
+    predicts from ``X_b`` (the label-trained student on *b* for
+    ``shared_gamma``'s other direction, with the views swapped). Returns one
+    ``(L, M)`` per replicate: the centred out-of-fold log-probabilities of
+    the half-data classifiers and the half-data mimic's out-of-fold
+    predictions of them. Every row is still scored only by
     models fitted on rows of other folds.
     """
     n = len(y_encoded)
@@ -436,16 +439,22 @@ def _margin(rows_var, fit_var):
     return norm.ppf(0.5 + _CONFIDENCE / 2) * np.sqrt(rows_var + _FIT_NOISE_FACTOR * fit_var)
 
 
+def _interval(parts):
+    """``(estimate, low, high)``, not clipped, from ``_extrapolated``'s output: the row bootstrap's variance
+    plus ``_FIT_NOISE_FACTOR`` times the half-data replicates' (see diagnose's Notes)."""
+    estimate, boot, half, _ = parts
+    rows_var = float(np.var(boot, ddof=1)) if len(boot) > 1 else 0.0
+    margin = _margin(rows_var, float(np.var(half, ddof=1)))
+    return estimate, estimate - margin, estimate + margin
+
+
 def _corrected_gamma(L, M, replicates, W, parts=None):
     """gamma extrapolated to unlimited training rows, and its 95% interval (see diagnose's Notes).
 
     ``parts``: ``_extrapolated(L, M, replicates, W)`` where the caller has it already.
     """
-    estimate, boot, half, full = _extrapolated(L, M, replicates, W) if parts is None else parts
-    rows_var = float(np.var(boot, ddof=1)) if len(boot) > 1 else 0.0
-    margin = _margin(rows_var, float(np.var(half, ddof=1)))
-    point, low, high, uncorrected = (float(v) for v in np.clip([estimate, estimate - margin, estimate + margin,
-                                                                full], 0.0, 1.0))
+    parts = _extrapolated(L, M, replicates, W) if parts is None else parts
+    point, low, high, uncorrected = (float(v) for v in np.clip([*_interval(parts), parts[3]], 0.0, 1.0))
     return point, (low, high), uncorrected
 
 
@@ -470,12 +479,7 @@ def _shared_gamma(ab, ba):
     the two lower ends to that of the two upper ends (it covers whenever both
     intervals do).
     """
-    ends = []
-    for estimate, boot, half, _ in (ab, ba):
-        rows_var = float(np.var(boot, ddof=1)) if len(boot) > 1 else 0.0
-        margin = _margin(rows_var, float(np.var(half, ddof=1)))
-        ends.append((estimate, estimate - margin, estimate + margin))
-    point, low, high = (float(_union_share(a, b)) for a, b in zip(*ends))
+    point, low, high = (float(_union_share(a, b)) for a, b in zip(_interval(ab), _interval(ba)))
     return point, (low, high)
 
 
