@@ -37,7 +37,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from crossmodal._torch_utils import torch_threads
+from crossmodal._utils.torch_helpers import torch_threads
 from crossmodal.experiments import _batched_linear, synthetic
 from crossmodal.experiments._batched_linear import default_linear_init
 

@@ -44,7 +44,7 @@ from sklearn.inspection import permutation_importance
 from sklearn.utils import check_random_state
 from torch import nn
 
-import crossmodal._salience as salience_module
+import crossmodal.focus._salience as salience_module
 from crossmodal import permutation_salience
 from crossmodal.nets import MLP
 

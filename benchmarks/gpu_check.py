@@ -9,7 +9,7 @@ draws its own shuffling stream and sums in another order). It also checks
 that a model fitted on CUDA can be unpickled and used where CUDA is absent
 (a child process with ``CUDA_VISIBLE_DEVICES=""``), and times
 ``permutation_salience`` (n=100000, d=1024, MLP 1024-256-256-10, M=3) and the
-KD loss (``crossmodal._kd_loss.kd_kl_loss``, forward + backward, n=100000,
+KD loss (``crossmodal.distill.objectives._kl.kd_kl_loss``, forward + backward, n=100000,
 K in {10, 1000}).
 
 Every section runs inside ``try``: a failure is recorded (exception and the
@@ -48,7 +48,7 @@ if REPO not in sys.path:
 
 import crossmodal  # noqa: E402
 from crossmodal import CrossModalDistiller, ModalityGeneralRanker, make_modality_venn, permutation_salience  # noqa: E402
-from crossmodal._kd_loss import kd_kl_loss  # noqa: E402
+from crossmodal.distill.objectives._kl import kd_kl_loss  # noqa: E402
 from crossmodal.nets import MLP  # noqa: E402
 
 SEED = 0

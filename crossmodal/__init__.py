@@ -14,13 +14,13 @@ import importlib
 __version__ = "0.1.0"
 
 _LAZY = {
-    "MVDGenerator": "crossmodal._generator",
-    "make_modality_venn": "crossmodal._generator",
-    "CrossModalDistiller": "crossmodal._distiller",
-    "ModalityGeneralRanker": "crossmodal._ranker",
-    "permutation_salience": "crossmodal._salience",
-    "diagnose": "crossmodal._diagnose",
-    "DiagnoseResult": "crossmodal._diagnose",
+    "MVDGenerator": "crossmodal.datasets",
+    "make_modality_venn": "crossmodal.datasets",
+    "CrossModalDistiller": "crossmodal.distill",
+    "ModalityGeneralRanker": "crossmodal.focus",
+    "permutation_salience": "crossmodal.focus",
+    "diagnose": "crossmodal.diagnosis",
+    "DiagnoseResult": "crossmodal.diagnosis",
     "nets": "crossmodal.nets",
     "datasets": "crossmodal.datasets",
     "experiments": "crossmodal.experiments",

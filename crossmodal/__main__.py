@@ -23,7 +23,8 @@ import os
 import sys
 import time
 
-from . import __version__, _diagnose_cli
+from crossmodal import __version__
+from crossmodal.diagnosis import _cli as _diagnose_cli
 
 __all__ = ["main", "EXPERIMENTS", "available_experiments", "load_experiment"]
 

@@ -26,7 +26,7 @@ import itertools
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from crossmodal._diagnose import diagnose
+from crossmodal.diagnosis._diagnose import diagnose
 from crossmodal.experiments.diagnose import paper_protocol_accuracies
 from crossmodal.experiments.synthetic import PAPER_SETUP, _draw
 

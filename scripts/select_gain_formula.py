@@ -47,7 +47,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from crossmodal._diagnose import (
+from crossmodal.diagnosis._diagnose import (
     _aligned_proba,
     _check_folds,
     _cross_fit,

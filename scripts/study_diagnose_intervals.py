@@ -64,7 +64,7 @@ from threadpoolctl import threadpool_limits
 
 from calibrate_diagnose import _diagram  # noqa: E402 (scripts/ is on the path when run as a script)
 from crossmodal import MVDGenerator, diagnose
-from crossmodal._diagnose import (
+from crossmodal.diagnosis._diagnose import (
     _FIT_NOISE_FACTOR,
     _N_SUBSAMPLES,
     _centred_log,

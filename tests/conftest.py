@@ -47,7 +47,7 @@ def assert_labels_follow_scores(y, scores):
     np.testing.assert_array_equal(np.asarray(y)[decided], expected.astype(np.int64)[decided])
 
 
-def mlp_template(hidden_sizes=(), **params):
+def quick_template(hidden_sizes=(), **params):
     """A skorch template of :class:`crossmodal.nets.MLP` for quick fits in tests.
 
     No validation split, skorch's callbacks off (the estimators then train in
@@ -88,8 +88,8 @@ def salience_plans(monkeypatch):
     ``"head"``, ...); the torch path is ``"torch-hooks"`` when it captures a
     hidden layer with hooks and ``"torch-split"`` otherwise.
     """
-    from crossmodal import _salience
-    from crossmodal._rank_one_plan import RankOnePlan
+    from crossmodal.focus import _salience
+    from crossmodal.focus._rank_one_plan import RankOnePlan
 
     names = []
     build = _salience._build_plan

@@ -26,7 +26,7 @@ from sklearn.linear_model import LogisticRegression
 from skorch import NeuralNetBinaryClassifier, NeuralNetRegressor
 
 import crossmodal
-from conftest import mlp_template
+from conftest import quick_template
 from crossmodal import (
     CrossModalDistiller,
     ModalityGeneralRanker,
@@ -60,7 +60,7 @@ def _strings(n_rows, n_cols):
 
 
 def tiny_net(**params):
-    return mlp_template(max_epochs=2, batch_size=-1, **params)
+    return quick_template(max_epochs=2, batch_size=-1, **params)
 
 
 def distiller(**params):

@@ -1,6 +1,6 @@
 """Determinism: the same random_state gives the same bits on the CPU, whatever n_jobs.
 
-``tests/test_salience.py`` already checks n_jobs=1 against n_jobs=2 and the
+``tests/focus/test_salience.py`` already checks n_jobs=1 against n_jobs=2 and the
 threading backend for the "mse" distance on three float32 MLPs, with blocks
 that hold one pair each. Here every execution path of
 :func:`crossmodal.permutation_salience` (the compiled "linear", "one_hidden",
@@ -23,17 +23,16 @@ from joblib import parallel_config
 from sklearn.linear_model import LogisticRegression
 from torch import nn
 
-from conftest import ConvNet, mlp_template
+from conftest import ConvNet, quick_template
 from crossmodal import (
     CrossModalDistiller,
     ModalityGeneralRanker,
     MVDGenerator,
-    _rank_one_plan,
-    _salience,
     make_modality_venn,
     permutation_salience,
 )
-from crossmodal._torch_utils import torch_threads
+from crossmodal.focus import _rank_one_plan, _salience
+from crossmodal._utils.torch_helpers import torch_threads
 from crossmodal.nets import MLP
 
 N, D_A, D_B, N_CLASSES = 45, 7, 4, 3
@@ -167,7 +166,7 @@ def test_salience_with_the_loky_backend_equals_serial(data):
 
 
 def _tiny_net(hidden_sizes=(6,), max_epochs=3):
-    return mlp_template(hidden_sizes, max_epochs=max_epochs, batch_size=16, iterator_train__shuffle=True)
+    return quick_template(hidden_sizes, max_epochs=max_epochs, batch_size=16, iterator_train__shuffle=True)
 
 
 @pytest.fixture(scope="module")

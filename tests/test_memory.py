@@ -17,7 +17,7 @@ from torch import nn
 
 from conftest import reorder_rtol
 from crossmodal import CrossModalDistiller, permutation_salience
-from crossmodal._torch_utils import forward_in_chunks, predict_logits, working_memory_bytes
+from crossmodal._utils.torch_helpers import forward_in_chunks, predict_logits, working_memory_bytes
 from crossmodal.nets import MLP
 
 

@@ -45,7 +45,7 @@ from sklearn.linear_model import LogisticRegression
 from skorch import NeuralNet
 from skorch.exceptions import DeviceWarning
 
-from conftest import mlp_template
+from conftest import quick_template
 from crossmodal import CrossModalDistiller, ModalityGeneralRanker, MVDGenerator, make_modality_venn
 from crossmodal.nets import MLP
 
@@ -66,7 +66,7 @@ def small_net(**kw):
     """A tiny skorch template (one hidden layer of 8, few epochs) for fast fits."""
     params = dict(criterion=torch.nn.CrossEntropyLoss, optimizer=torch.optim.Adam, lr=0.05, max_epochs=10,
                   batch_size=64, iterator_train__shuffle=True)
-    return mlp_template(kw.pop("module__hidden_sizes", (8,)), **{**params, **kw})
+    return quick_template(kw.pop("module__hidden_sizes", (8,)), **{**params, **kw})
 
 
 def linear_net(**kw):

@@ -25,14 +25,14 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from conftest import assert_labels_follow_scores, mlp_template
+from conftest import assert_labels_follow_scores, quick_template
 from crossmodal import (
     ModalityGeneralRanker,
     MVDGenerator,
     make_modality_venn,
     permutation_salience,
 )
-from crossmodal._kd_loss import kd_kl_loss, tempered_log_proba
+from crossmodal.distill.objectives._kl import kd_kl_loss, tempered_log_proba
 from crossmodal.datasets import load_av_digits, load_mfeat
 from crossmodal.datasets._mfeat import N_FEATURES, VIEW_NAMES
 from crossmodal.nets import MLP
@@ -158,7 +158,7 @@ def test_permutation_salience_property(distance, problem):
 
 
 def _tiny_net():
-    return mlp_template((3,), max_epochs=2, batch_size=-1)
+    return quick_template((3,), max_epochs=2, batch_size=-1)
 
 
 @st.composite

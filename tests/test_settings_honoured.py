@@ -17,13 +17,13 @@ from skorch.dataset import ValidSplit
 from sklearn.base import clone
 from torch.utils.data import SubsetRandomSampler, default_collate
 
-from conftest import mlp_template
+from conftest import quick_template
 from crossmodal import CrossModalDistiller, ModalityGeneralRanker, make_modality_venn
-from crossmodal._distiller import _as_distillation_net
-from crossmodal._kd_net import DistillationNet
-from crossmodal._skorch_templates import replaced_criterion
-from crossmodal._torch_utils import seeded
-from crossmodal._validation import SEED_MAX
+from crossmodal.distill._distiller import _as_distillation_net
+from crossmodal.distill._net import DistillationNet
+from crossmodal._utils.skorch_helpers import replaced_criterion
+from crossmodal._utils.torch_helpers import seeded
+from crossmodal._utils.validation import SEED_MAX
 from crossmodal.nets import MLP
 
 N_ROWS, BATCH = 50, 16  # the last batch of an epoch has 2 rows
@@ -44,7 +44,7 @@ def template(**kw):
     params.update(kw)
     if params["criterion"] is None:
         del params["criterion"]  # skorch's own default
-    return mlp_template(**params)
+    return quick_template(**params)
 
 
 class _Doubling:

@@ -33,7 +33,7 @@ import math
 import numpy as np
 from numba import jit, prange
 
-from ._config import JIT_PARALLEL, JIT_SERIAL
+from crossmodal._kernels._config import JIT_PARALLEL, JIT_SERIAL
 
 __all__ = [
     "DISTANCE_CODES",

@@ -7,11 +7,17 @@
   Spoken Digit recordings (the pairs share only the label; the negative
   control of the Modality Focusing Hypothesis paper's AV-MNIST case).
 
+* :class:`MVDGenerator`, :func:`make_modality_venn` -- synthetic data drawn
+  from a modality Venn diagram, with known modality-general, -specific and
+  noise channels (as scikit-learn's ``make_*`` generators live beside its
+  loaders).
+
 Licences and citations of the data are in ``crossmodal/datasets/data/README.md``
 and in each loader's ``citation`` field.
 """
 
-from ._av_digits import load_av_digits
-from ._mfeat import load_mfeat
+from crossmodal.datasets._av_digits import load_av_digits
+from crossmodal.datasets._mfeat import load_mfeat
+from crossmodal.datasets._mvd_generator import MVDGenerator, make_modality_venn
 
-__all__ = ["load_av_digits", "load_mfeat"]
+__all__ = ["MVDGenerator", "load_av_digits", "load_mfeat", "make_modality_venn"]

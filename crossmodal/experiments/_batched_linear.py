@@ -41,7 +41,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._torch_utils import torch_threads
+from crossmodal._utils.torch_helpers import torch_threads
 
 __all__ = [
     "default_linear_init",

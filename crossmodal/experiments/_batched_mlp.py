@@ -23,11 +23,11 @@ import torch
 import torch.nn.functional as F
 from sklearn.utils import check_random_state
 
-from .._distiller import _PROBA_FLOOR
-from .._kd_loss import tempered_log_proba
-from .._torch_utils import seeded
-from .._validation import SEED_MAX
-from ..nets import MLP
+from crossmodal.distill._distiller import _PROBA_FLOOR
+from crossmodal.distill.objectives._kl import tempered_log_proba
+from crossmodal._utils.torch_helpers import seeded
+from crossmodal._utils.validation import SEED_MAX
+from crossmodal.nets import MLP
 
 __all__ = ["distil_students"]
 

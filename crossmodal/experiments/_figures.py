@@ -8,7 +8,7 @@ import os
 
 import numpy as np
 
-from ._summaries import paired_difference, summarize
+from crossmodal.experiments._summaries import paired_difference, summarize
 
 __all__ = ["new_figure", "plot_band", "save_figure", "plot_sweep"]
 

@@ -3,8 +3,8 @@
 import os
 import time
 
-from ._figures import save_figure
-from ._report import write_csv, write_report
+from crossmodal.experiments._figures import save_figure
+from crossmodal.experiments._report import write_csv, write_report
 
 __all__ = ["Output"]
 

@@ -24,7 +24,7 @@ import os
 import numpy as np
 import pandas as pd
 
-from ._summaries import paired_difference, summarize
+from crossmodal.experiments._summaries import paired_difference, summarize
 
 __all__ = [
     "TrendCheck",

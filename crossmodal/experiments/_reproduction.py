@@ -11,7 +11,7 @@ files written and the dictionary returned).
 import dataclasses
 import inspect
 
-from ._output import Output
+from crossmodal.experiments._output import Output
 
 __all__ = ["Entry"]
 

@@ -3,7 +3,7 @@
 import pandas as pd
 from sklearn.utils.parallel import Parallel, delayed
 
-from .._torch_utils import torch_threads
+from crossmodal._utils.torch_helpers import torch_threads
 
 __all__ = ["collect_runs"]
 

@@ -4,9 +4,9 @@ import os
 
 import numpy as np
 
-from ._figures import plot_sweep
-from ._report import TrendCheck, check_list, markdown_table, sweep_table, write_csv, write_report
-from ._summaries import paired_difference, summarize
+from crossmodal.experiments._figures import plot_sweep
+from crossmodal.experiments._report import TrendCheck, check_list, markdown_table, sweep_table, write_csv, write_report
+from crossmodal.experiments._summaries import paired_difference, summarize
 
 __all__ = ["check_trends", "write_outputs", "PAPER_TABLE2", "PAPER_FIG2_GAIN_AT_GAMMA1"]
 

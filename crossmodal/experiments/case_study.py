@@ -16,15 +16,15 @@ give a better student than the unimodal one (the paper: 91.61% teacher ->
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from .. import __version__
-from .._distiller import CrossModalDistiller
-from .._skorch_templates import mlp_template
-from ._figures import new_figure
-from ._report import TrendCheck, check_list, format_difference, format_mean_sd, markdown_table
-from ._reproduction import Entry
-from ._runs import collect_runs
-from ._summaries import paired_difference, summarize
-from ._views import standardized_views
+from crossmodal import __version__
+from crossmodal.distill._distiller import CrossModalDistiller
+from crossmodal._utils.skorch_helpers import mlp_template
+from crossmodal.experiments._figures import new_figure
+from crossmodal.experiments._report import TrendCheck, check_list, format_difference, format_mean_sd, markdown_table
+from crossmodal.experiments._reproduction import Entry
+from crossmodal.experiments._runs import collect_runs
+from crossmodal.experiments._summaries import paired_difference, summarize
+from crossmodal.experiments._views import standardized_views
 
 __all__ = ["run", "run_case_study"]
 
@@ -36,7 +36,7 @@ ENTRY = Entry("case-study", runs=5, quick_runs=2, quick=f"{QUICK_EPOCHS} epochs 
 
 
 def _case_run(run, run_seed, epochs, rho, train_size):
-    from ..datasets import load_av_digits
+    from crossmodal.datasets import load_av_digits
 
     data = load_av_digits()
     image, y = data.image, data.target

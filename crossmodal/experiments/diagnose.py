@@ -30,15 +30,15 @@ from scipy.stats import spearmanr
 from sklearn.model_selection import StratifiedKFold, cross_val_predict, train_test_split
 from threadpoolctl import threadpool_limits
 
-from .. import __version__
-from .._skorch_templates import mlp_template
-from .._diagnose import default_estimator, diagnose
-from ._figures import new_figure, save_figure
-from ._report import TrendCheck, check_list, markdown_table
-from ._reproduction import Entry
-from ._runs import collect_runs
-from ._views import standardized_views
-from .synthetic import (
+from crossmodal import __version__
+from crossmodal._utils.skorch_helpers import mlp_template
+from crossmodal.diagnosis._diagnose import default_estimator, diagnose
+from crossmodal.experiments._figures import new_figure, save_figure
+from crossmodal.experiments._report import TrendCheck, check_list, markdown_table
+from crossmodal.experiments._reproduction import Entry
+from crossmodal.experiments._runs import collect_runs
+from crossmodal.experiments._views import standardized_views
+from crossmodal.experiments.synthetic import (
     FIG2_OVERLAPS,
     PAPER_SETUP,
     QUICK_SETUP,
@@ -142,7 +142,7 @@ def run_mvd(*, runs=5, seed=0, quick=False, jobs=None, progress=False, n_bootstr
 
 # ------------------------------------------------------------------ real data
 def _real_pairs(dataset, views=None):
-    from ..datasets import load_av_digits, load_mfeat
+    from crossmodal.datasets import load_av_digits, load_mfeat
 
     if dataset == "mfeat":
         all_views, y = load_mfeat(views=views, return_X_y=True)
@@ -165,7 +165,7 @@ def measured_gains(X_tr, X_te, y_tr, y_te, pairs, seed, epochs):
     :func:`_student` with ``rho=0.5`` (KD) and ``rho=1`` (labels only), the
     same seed. Returns ``{(a, b): (kd_acc - nokd_acc, kd_acc, nokd_acc)}``.
     """
-    from .._distiller import CrossModalDistiller
+    from crossmodal.distill._distiller import CrossModalDistiller
 
     n_classes = len(np.unique(y_tr))
     folds = StratifiedKFold(5, shuffle=True, random_state=seed)
@@ -396,7 +396,7 @@ def run(out_dir, *, runs=None, seed=0, jobs=None, quick=False, progress=False):
             f"`NeuralNetClassifier(MLP, module__hidden_sizes=())`, Adam lr 0.01, batch 128, {epochs} epochs, the "
             "same seed (initial weights) for both, and P the 5-fold cross-fitted probabilities of diagnose's "
             "default teacher on the training half. Per pair, predictions and gains are averaged over "
-            f"{runs} seeds. Verdict thresholds come from `crossmodal._diagnose.VERDICT_THRESHOLDS` and are "
+            f"{runs} seeds. Verdict thresholds come from `crossmodal.diagnosis._diagnose.VERDICT_THRESHOLDS` and are "
             "not tuned here. The predicted-gain formula (the soft-label mimic's cross-fitted accuracy minus the "
             "label-trained student's) was chosen among eight candidates on data no report uses "
             "(`scripts/select_gain_formula.py`: six pixel views of scikit-learn's digits under this protocol, "

@@ -39,18 +39,18 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from .. import __version__
-from .._generator import make_modality_venn
-from .._joint_teacher import joint_teacher, joint_teacher_proba
-from .._ranker import ModalityGeneralRanker
-from .._skorch_templates import mlp_template
-from ._batched_mlp import distil_students
-from ._figures import new_figure, plot_band, save_figure
-from ._report import TrendCheck, check_list, format_difference, format_mean_sd, markdown_table, write_csv
-from ._reproduction import Entry
-from ._runs import collect_runs
-from ._summaries import paired_difference, summarize
-from ._views import standardized_views
+from crossmodal import __version__
+from crossmodal.datasets._mvd_generator import make_modality_venn
+from crossmodal.distill._joint_teacher import joint_teacher, joint_teacher_proba
+from crossmodal.focus._ranker import ModalityGeneralRanker
+from crossmodal._utils.skorch_helpers import mlp_template
+from crossmodal.experiments._batched_mlp import distil_students
+from crossmodal.experiments._figures import new_figure, plot_band, save_figure
+from crossmodal.experiments._report import TrendCheck, check_list, format_difference, format_mean_sd, markdown_table, write_csv
+from crossmodal.experiments._reproduction import Entry
+from crossmodal.experiments._runs import collect_runs
+from crossmodal.experiments._summaries import paired_difference, summarize
+from crossmodal.experiments._views import standardized_views
 
 __all__ = ["run", "run_dataset", "tune", "check_trends", "DATASETS", "SETTINGS"]
 
@@ -81,7 +81,7 @@ def load_av_digits_audio_image(seed):
     The 28 x 28 images are averaged over 2 x 2 blocks (14 x 14 = 196 values)
     to keep the image nets within the time budget.
     """
-    from ..datasets import load_av_digits
+    from crossmodal.datasets import load_av_digits
 
     views, y = load_av_digits(return_X_y=True)
     image = views["image"].reshape(-1, 14, 2, 14, 2).mean(axis=(2, 4)).reshape(len(y), -1)
@@ -90,7 +90,7 @@ def load_av_digits_audio_image(seed):
 
 def _mfeat(teacher, student):
     def load(seed):
-        from ..datasets import load_mfeat
+        from crossmodal.datasets import load_mfeat
 
         views, y = load_mfeat(views=[teacher, student], return_X_y=True)
         return views[teacher], views[student], y

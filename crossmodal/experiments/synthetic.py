@@ -44,12 +44,12 @@ import dataclasses
 
 import numpy as np
 
-from .. import __version__
-from .._generator import MVDGenerator
-from ._reproduction import Entry
-from ._runs import collect_runs
-from ._synthetic_report import check_trends, write_outputs  # noqa: F401 (re-exported)
-from ._batched_linear import (
+from crossmodal import __version__
+from crossmodal.datasets._mvd_generator import MVDGenerator
+from crossmodal.experiments._reproduction import Entry
+from crossmodal.experiments._runs import collect_runs
+from crossmodal.experiments._synthetic_report import check_trends, write_outputs  # noqa: F401 (re-exported)
+from crossmodal.experiments._batched_linear import (
     accuracy_batch,
     default_linear_init,
     softmax_proba,
@@ -285,7 +285,7 @@ def run_fig3(*, n_specific=FIG3_SPECIFIC, runs=10, seed=0, setup=PAPER_SETUP, jo
 
 def _algorithm1_columns(pair_a, pair_b, Xa, Xb, k, d_a, d_b, seed, setup):
     """Top-k columns of modality a by Algorithm 1's permutation salience."""
-    from .._salience import minmax_normalize, permutation_salience
+    from crossmodal.focus._salience import minmax_normalize, permutation_salience
 
     result = permutation_salience(
         unstack_linear(pair_a, d_a),

@@ -1,0 +1,152 @@
+"""``crossmodal diagnose``: :func:`crossmodal.diagnose` on tabular files.
+
+::
+
+    crossmodal diagnose DATA.csv --teacher-columns 'a_*' --student-columns 'b_*' --target label [--json]
+    crossmodal diagnose TEACHER.csv STUDENT.csv TARGET.csv [--json]
+
+Files are CSV, or parquet (``.parquet``/``.pq``) when pyarrow is installed.
+Column lists are comma-separated names or shell-style globs (``fnmatch``).
+"""
+
+import fnmatch
+import importlib.util
+import json
+import os
+
+__all__ = ["add_parser", "run"]
+
+_PARQUET = (".parquet", ".pq")
+
+
+def add_parser(commands, positive_int, integer):
+    """Add the ``diagnose`` subcommand to an argparse subparsers object."""
+    sub = commands.add_parser(
+        "diagnose",
+        help="predict whether crossmodal KD will pay off on tabular data",
+        description="Cross-fitted diagnosis of crossmodal distillation from the teacher's columns (modality a) to "
+        "the student's columns (modality b): gamma, shared gamma, the predicted accuracy gain with 95% intervals, "
+        "and a verdict. "
+        "Give one file with --teacher-columns, --student-columns and --target, or three files (teacher, student, "
+        "target) with the same rows in the same order.",
+    )
+    sub.add_argument("files", nargs="+", metavar="FILE", help="one data file, or three: teacher, student, target "
+                     "(CSV with a header row, or parquet)")
+    sub.add_argument("--teacher-columns", default=None, help="comma-separated names or globs of the teacher's "
+                     "columns (required with one file; default with three files: all columns of the teacher file)")
+    sub.add_argument("--student-columns", default=None, help="the same for the student's columns")
+    sub.add_argument("--target", default=None, help="name of the label column (required with one file; with "
+                     "three files, needed only when the target file has several columns)")
+    sub.add_argument("--cv", type=positive_int, default=5, help="cross-fitting folds (default: 5)")
+    sub.add_argument("--n-bootstrap", type=positive_int, default=200, help="bootstrap resamples (default: 200)")
+    sub.add_argument("--seed", type=integer, default=0, help="random seed (default: 0)")
+    sub.add_argument("--json", action="store_true", help="print one JSON object instead of the summary")
+    sub.set_defaults(diagnose_parser=sub)
+    return sub
+
+
+def _read(parser, path, option):
+    import pandas as pd
+
+    if not os.path.isfile(path):
+        parser.error(f"argument {option}: file {path!r} does not exist")
+    if path.lower().endswith(_PARQUET):
+        if importlib.util.find_spec("pyarrow") is None:
+            parser.error(f"argument {option}: reading parquet file {path!r} needs pyarrow, which is not installed; "
+                         "install pyarrow or convert the file to CSV")
+        return pd.read_parquet(path)
+    try:
+        return pd.read_csv(path)
+    except (ValueError, UnicodeDecodeError) as exc:
+        parser.error(f"argument {option}: cannot read {path!r} as CSV: {exc}")
+
+
+def _select(parser, frame, spec, option, path):
+    """Columns of ``frame`` matching the comma-separated names/globs in ``spec``, in file order."""
+    columns = [str(c) for c in frame.columns]
+    tokens = [t.strip() for t in spec.split(",") if t.strip()]
+    if not tokens:
+        parser.error(f"argument {option}: no column names given; got {spec!r}")
+    chosen = set()
+    for token in tokens:
+        matched = [c for c in columns if c == token or fnmatch.fnmatchcase(c, token)]
+        if not matched:
+            shown = ", ".join(columns[:12]) + (", ..." if len(columns) > 12 else "")
+            parser.error(f"argument {option}: no column of {path!r} matches {token!r} (columns: {shown})")
+        chosen.update(matched)
+    return [c for c in columns if c in chosen]
+
+
+def _numeric(parser, frame, columns, option):
+    from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+    part = frame[columns]
+    bad = [c for c in columns if not is_numeric_dtype(part[c].dtype) or is_bool_dtype(part[c].dtype)]
+    if bad:
+        parser.error(f"argument {option}: columns must hold numbers; {bad[0]!r} has dtype {part[bad[0]].dtype}")
+    return part.to_numpy(dtype=float)
+
+
+def _inputs(parser, args):
+    if len(args.files) == 1:
+        path = args.files[0]
+        missing = [opt for opt, value in (("--teacher-columns", args.teacher_columns),
+                                          ("--student-columns", args.student_columns), ("--target", args.target))
+                   if value is None]
+        if missing:
+            parser.error(f"with one file, {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} required")
+        frame = _read(parser, path, "FILE")
+        teacher = _select(parser, frame, args.teacher_columns, "--teacher-columns", path)
+        student = _select(parser, frame, args.student_columns, "--student-columns", path)
+        if args.target not in frame.columns:
+            parser.error(f"argument --target: {args.target!r} is not a column of {path!r}")
+        for option, cols in (("--teacher-columns", teacher), ("--student-columns", student)):
+            if args.target in cols:
+                parser.error(f"argument {option}: includes the target column {args.target!r}")
+        both = sorted(set(teacher) & set(student))
+        if both:
+            parser.error(f"argument --student-columns: {both[0]!r} is also a teacher column; the two modalities "
+                         "must not share columns")
+        frames = (frame, frame, frame)
+        target = args.target
+    elif len(args.files) == 3:
+        frames = tuple(_read(parser, path, "FILE") for path in args.files)
+        teacher = (_select(parser, frames[0], args.teacher_columns, "--teacher-columns", args.files[0])
+                   if args.teacher_columns else [str(c) for c in frames[0].columns])
+        student = (_select(parser, frames[1], args.student_columns, "--student-columns", args.files[1])
+                   if args.student_columns else [str(c) for c in frames[1].columns])
+        frames = tuple(f.set_axis([str(c) for c in f.columns], axis=1) for f in frames)
+        if args.target is not None:
+            if args.target not in frames[2].columns:
+                parser.error(f"argument --target: {args.target!r} is not a column of {args.files[2]!r}")
+            target = args.target
+        elif frames[2].shape[1] == 1:
+            target = frames[2].columns[0]
+        else:
+            parser.error(f"argument --target: the target file {args.files[2]!r} has {frames[2].shape[1]} columns; "
+                         "name the label column with --target")
+    else:
+        parser.error(f"argument FILE: give one file or three (teacher, student, target); got {len(args.files)}")
+    X_a = _numeric(parser, frames[0], teacher, "--teacher-columns")
+    X_b = _numeric(parser, frames[1], student, "--student-columns")
+    y = frames[2][target].to_numpy()
+    return X_a, X_b, y, teacher, student, target
+
+
+def run(parser, args):
+    """Run ``crossmodal diagnose``; returns the exit status."""
+    from crossmodal.diagnosis._diagnose import diagnose
+
+    X_a, X_b, y, teacher, student, target = _inputs(parser, args)
+    try:
+        result = diagnose(X_a, X_b, y, cv=args.cv, n_bootstrap=args.n_bootstrap, random_state=args.seed)
+    except (TypeError, ValueError) as exc:
+        parser.error(str(exc))
+    if args.json:
+        out = result.to_dict()
+        out.update(teacher_columns=teacher, student_columns=student, target=str(target))
+        print(json.dumps(out, indent=2))
+    else:
+        print(f"teacher (a): {len(teacher)} columns; student (b): {len(student)} columns; target {target!r}")
+        print(result.summary())
+    return 0

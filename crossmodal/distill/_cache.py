@@ -1,0 +1,268 @@
+"""The cache behind ``CrossModalDistiller(memory=...)``.
+
+A grid search over the student's parameters (``rho``, ``temperature``,
+``kl_reduction``, ``student``) or the focus ranker's selection (``mode``,
+``ratio``, ``nullify``) refits, per candidate, a teacher and a ranker that
+those parameters do not change. Two units are cached, each under a key made
+of everything that determines its result and nothing else:
+
+* the fitted focus ranker (:func:`fit_focus`): the ranker's class and
+  parameters except ``mode``, ``ratio``, ``nullify`` and ``verbose`` (they act
+  after fit), a prefit ``estimator_a``/``estimator_b`` by its module's
+  architecture and weights, the resolved device, and the data ``(X_a, y, X_b)``;
+* the fitted teacher with its class probabilities on the training rows
+  (:func:`fit_teacher`): the distiller's parameters except the student's
+  (the focus ranker keyed as above), the resolved device, the teacher's seed,
+  the teacher's input *after* the focus transform (so the selection is in the
+  key through the data), ``y`` and ``sample_weight``.
+
+Every key also holds a digest of this package's source and the versions of
+the libraries that compute a result, so an entry written by other code is
+never read. Results are pickled by :class:`joblib.Memory` (atomic writes, safe
+for parallel workers sharing a directory). A cache that cannot be created,
+written or read gives a :class:`CacheFallbackWarning` (or joblib's
+``CacheWarning``) and the uncached result, never another result.
+"""
+
+import functools
+import hashlib
+import os
+import warnings
+from pathlib import Path
+
+import joblib
+import numpy as np
+from sklearn.utils.validation import check_memory
+
+from crossmodal.focus._ranker import ModalityGeneralRanker, _is_prefit, _unwrap
+from crossmodal._utils.torch_helpers import resolve_device
+
+__all__ = ["CacheFallbackWarning", "fit_focus", "fit_teacher"]
+
+# Parameters of CrossModalDistiller that do not change the teacher or the focus
+# ranker (random_state enters the keys as the seeds drawn from it).
+_STUDENT_ONLY = ("student", "rho", "temperature", "kl_reduction", "memory", "random_state", "verbose")
+# Parameters of ModalityGeneralRanker that act after fit.
+_AFTER_FIT = ("mode", "ratio", "nullify", "verbose")
+_LIBRARIES = ("numpy", "scipy", "sklearn", "joblib", "torch", "skorch", "numba")
+
+
+class CacheFallbackWarning(UserWarning):
+    """The fit cache could not be used; the result was computed without it."""
+
+
+@functools.lru_cache(maxsize=1)
+def code_version():
+    """Digest of this package's source and the versions of the libraries it computes with."""
+    import importlib
+
+    digest = hashlib.sha256()
+    root = Path(__file__).resolve().parent.parent  # the crossmodal package
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(path.read_bytes())
+    versions = []
+    for name in _LIBRARIES:
+        try:
+            versions.append((name, importlib.import_module(name).__version__))
+        except ImportError:  # pragma: no cover - every one is a dependency
+            versions.append((name, None))
+    return digest.hexdigest(), tuple(versions)
+
+
+def _module_token(module):
+    """A torch module as a key: its class, architecture, weights, mode and hooks."""
+    state = {name: value.detach().cpu().numpy() for name, value in module.state_dict().items()}
+    hooks = [(name, list(m._forward_pre_hooks.values()), list(m._forward_hooks.values()))
+             for name, m in module.named_modules() if m._forward_pre_hooks or m._forward_hooks]
+    return type(module), repr(module), state, module.training, hooks
+
+
+def _device_token(device):
+    try:
+        return str(resolve_device(device))
+    except ValueError:  # the estimator's own fit reports a bad device
+        return device
+
+
+def focus_key(focus):
+    """The focus ranker as a key: what determines its fit, not its selection."""
+    if not isinstance(focus, ModalityGeneralRanker):
+        return focus  # other selectors: every parameter counts
+    params = focus.get_params(deep=False)
+    for name in _AFTER_FIT:
+        params.pop(name, None)
+    for name in ("estimator_a", "estimator_b"):
+        if _is_prefit(params.get(name)):
+            params[name] = ("prefit", type(params[name]), _module_token(_unwrap(params[name]).module_))
+    params["device"] = _device_token(params.get("device"))
+    return type(focus), sorted(params.items())
+
+
+def teacher_key(distiller, device):
+    """The distiller's parameters that determine the teacher: not the student's."""
+    params = distiller.get_params(deep=False)
+    for name in _STUDENT_ONLY:
+        params.pop(name, None)
+    if params.get("focus") is not None:
+        params["focus"] = focus_key(params["focus"])
+    params["device"] = str(device)
+    return type(distiller), sorted(params.items())
+
+
+class _Outcome:
+    """What the wrapped computation did (not part of the key)."""
+
+    def __init__(self):
+        self.done = False
+        self.failed = False
+        self.value = None
+
+
+def _compute(key, work, outcome):
+    """Run ``work()``. joblib hashes ``key`` only; ``work`` and ``outcome`` ride along."""
+    del key  # it only names the result
+    try:
+        value = work()
+    except BaseException:
+        outcome.failed = True
+        raise
+    outcome.done, outcome.value = True, value
+    return value
+
+
+def _fallback(memory, exc):
+    warnings.warn(
+        f"memory={memory!r} could not be used as a cache ({type(exc).__name__}: {exc}); "
+        "this fit was computed without it (same result, no time saved).",
+        CacheFallbackWarning,
+        stacklevel=4,
+    )
+
+
+def cached(memory, key, work):
+    """``work()``, or its result stored under ``key`` in ``memory``.
+
+    Parameters
+    ----------
+    memory : None, str, path-like or joblib.Memory
+        The ``memory`` parameter of the estimator.
+    key : object
+        Everything that determines ``work()``'s result (hashed by joblib).
+    work : callable
+        Computes the result; run on a miss only.
+
+    Returns
+    -------
+    result : object
+        A fresh object on a hit (loaded from the store), ``work()`` on a miss.
+    """
+    if memory is None:
+        return work()
+    try:
+        memory = check_memory(os.fspath(memory) if isinstance(memory, os.PathLike) else memory)
+    except Exception as exc:  # e.g. a location whose parent is a file
+        _fallback(memory, exc)
+        return work()
+    if getattr(memory, "location", True) is None:  # joblib.Memory(None) stores nothing
+        return work()
+    outcome = _Outcome()
+    try:
+        # one digest of the key: joblib then hashes and records a short string
+        digest = joblib.hash(key, coerce_mmap=True)
+        return memory.cache(_compute, ignore=["work", "outcome"])(digest, work, outcome)
+    except Exception as exc:
+        if outcome.failed:  # the computation itself failed, not the cache
+            raise
+        _fallback(memory, exc)
+        return outcome.value if outcome.done else work()
+
+
+def fit_focus(memory, focus, X_a, y, X_b):
+    """``focus.fit(X_a, y, X_b=X_b)``, or the same fit loaded from ``memory``.
+
+    Parameters
+    ----------
+    memory : None, str, path-like or joblib.Memory
+    focus : ModalityGeneralRanker
+        Unfitted (seeded) ranker; a loaded fit takes its ``mode``, ``ratio``,
+        ``nullify`` and ``verbose``, and its prefit estimators themselves.
+    X_a, y, X_b : array-like
+        The ranked modality, the labels, the partner modality.
+
+    Returns
+    -------
+    focus : ModalityGeneralRanker
+        Fitted.
+    """
+    fitted = cached(memory, ("focus", code_version(), focus_key(focus), X_a, y, X_b), lambda: focus.fit(X_a, y, X_b=X_b))
+    if fitted is not focus and isinstance(focus, ModalityGeneralRanker):
+        fitted.set_params(**{name: getattr(focus, name) for name in _AFTER_FIT})
+        _rebind_prefit(fitted, focus)
+    return fitted
+
+
+def _rebind_prefit(fitted, focus):
+    """Point a loaded ranker at the caller's prefit nets instead of its pickled copies.
+
+    Without the cache the ranker's ``nets_`` (and step 1's net) *are* the
+    modules of a prefit ``estimator_a``/``estimator_b``, so a hook that the
+    distiller puts on the teacher's module is seen through ``focus_.nets_``.
+    The key holds their weights, so the copies equal them.
+    """
+    nets = list(fitted.nets_)
+    for index, name in enumerate(("estimator_a", "estimator_b")):
+        live = getattr(focus, name)
+        if not _is_prefit(live):
+            continue
+        module, copy = _unwrap(live).module_, nets[index]
+        setattr(fitted, name, live)
+        nets[index] = module
+        pair = getattr(fitted, "pair_net_", None)
+        if pair is not None:
+            for attr in ("module", "module_") if index == 0 else ("module_b", "module_b_"):
+                if getattr(pair, attr, None) is copy:
+                    setattr(pair, attr, module)
+    fitted.nets_ = tuple(nets)
+
+
+def fit_teacher(distiller, X_t, y, y_encoded, n_classes, device, seed, sample_weight=None, student_weights=None, *,
+                with_proba=True):
+    """The distiller's fitted teacher and its probabilities on ``X_t``, from ``distiller.memory``.
+
+    Parameters
+    ----------
+    distiller : CrossModalDistiller
+        Supplies ``_fit_teacher``/``_predict_teacher_proba`` and the key.
+    X_t : array-like
+        The teacher's input (after the focus transform).
+    y, y_encoded : ndarray
+        Labels and their codes.
+    n_classes : int
+    device : torch.device
+        Resolved device of the distiller.
+    seed : int
+        The teacher's seed.
+    sample_weight : ndarray or None, default=None
+        Per-sample weights as the user gave them (part of the key).
+    student_weights : ndarray or None, default=None
+        The same rescaled to mean 1, for the library's own teacher nets
+        (determined by ``sample_weight``).
+    with_proba : bool, default=True
+        Also compute the probabilities (``False`` when a hidden-layer focus
+        changes the teacher after fit).
+
+    Returns
+    -------
+    teacher : estimator
+    proba : ndarray of shape (n_samples, n_classes) or None
+    """
+
+    def work():
+        teacher = distiller._fit_teacher(X_t, y, y_encoded, n_classes, device, seed, sample_weight, student_weights)
+        proba = distiller._predict_teacher_proba(teacher, X_t, n_classes) if with_proba else None
+        return teacher, proba
+
+    weights = None if sample_weight is None else np.asarray(sample_weight)
+    key = ("teacher", code_version(), teacher_key(distiller, device), X_t, y, weights, int(seed), bool(with_proba))
+    return cached(distiller.memory, key, work)

@@ -1,0 +1,1 @@
+"""Distillation objectives: what the student is trained on, batch by batch."""
