@@ -23,8 +23,9 @@ from crossmodal import CrossModalDistiller, diagnose, make_modality_venn
 
 def problem(n=10_000, seed=0):
     # 200 + 200 columns, 10 classes: 20 general, 10 + 10 specific latents, the rest noise.
-    return make_modality_venn(n, n_general=20, n_specific_a=10, n_specific_b=10, n_noise_a=170, n_noise_b=170,
-                              n_classes=10, random_state=seed)
+    return make_modality_venn(
+        n, n_general=20, n_specific_a=10, n_specific_b=10, n_noise_a=170, n_noise_b=170, n_classes=10, random_state=seed
+    )
 
 
 def main():
@@ -36,16 +37,19 @@ def main():
     print(f"data: X_a {X_a.shape}, X_b {X_b.shape}, {len(np.unique(y))} classes; load {os.getloadavg()[0]:.2f}")
     small = problem(500)
     diagnose(small[0], small[1], small[2], random_state=0)
-    CrossModalDistiller(random_state=0).set_params().fit(small[1].astype(np.float32), small[2],
-                                                         X_teacher=small[0].astype(np.float32))
+    CrossModalDistiller(random_state=0).set_params().fit(
+        small[1].astype(np.float32), small[2], X_teacher=small[0].astype(np.float32)
+    )
     times = []
     for r in range(args.repeats):
         start = time.perf_counter()
         result = diagnose(X_a, X_b, y, random_state=r)
         times.append(time.perf_counter() - start)
     t_diag = statistics.median(times)
-    print(f"diagnose: median {t_diag:.2f} s over {args.repeats} calls ({', '.join(f'{t:.2f}' for t in times)}); "
-          f"gamma {result.gamma:.3f}, predicted gain {result.predicted_gain:+.4f}")
+    print(
+        f"diagnose: median {t_diag:.2f} s over {args.repeats} calls ({', '.join(f'{t:.2f}' for t in times)}); "
+        f"gamma {result.gamma:.3f}, predicted gain {result.predicted_gain:+.4f}"
+    )
     start = time.perf_counter()
     kd = CrossModalDistiller(random_state=0).fit(X_b, y, X_teacher=X_a)
     t_kd = time.perf_counter() - start

@@ -29,8 +29,9 @@ LR = 0.1
 
 
 def problem(seed=0):
-    X_a, X_b, y = make_modality_venn(200, n_general=10, n_specific_a=0, n_specific_b=0, n_hidden=10,
-                                     n_noise_a=15, n_noise_b=40, random_state=seed)
+    X_a, X_b, y = make_modality_venn(
+        200, n_general=10, n_specific_a=0, n_specific_b=0, n_hidden=10, n_noise_a=15, n_noise_b=40, random_state=seed
+    )
     rng = np.random.RandomState(seed)
     logits = rng.randn(len(y), 2) + 2 * np.eye(2)[y]
     proba = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
@@ -38,8 +39,17 @@ def problem(seed=0):
 
 
 def student(callbacks="disable"):
-    return NeuralNetClassifier(MLP, module__hidden_sizes=(), optimizer=torch.optim.SGD, lr=LR, max_epochs=N_EPOCHS,
-                               batch_size=-1, train_split=None, callbacks=callbacks, verbose=0)
+    return NeuralNetClassifier(
+        MLP,
+        module__hidden_sizes=(),
+        optimizer=torch.optim.SGD,
+        lr=LR,
+        max_epochs=N_EPOCHS,
+        batch_size=-1,
+        train_split=None,
+        callbacks=callbacks,
+        verbose=0,
+    )
 
 
 def fit_distiller(X, y, proba):
@@ -56,7 +66,9 @@ def fit_plain_torch(X, y, proba):
     for _ in range(N_EPOCHS):
         opt.zero_grad()
         out = model(Xt)
-        loss = 0.5 * F.cross_entropy(out, yt) + 0.5 * F.kl_div(F.log_softmax(out, 1), target, reduction="batchmean", log_target=True)
+        loss = 0.5 * F.cross_entropy(out, yt) + 0.5 * F.kl_div(
+            F.log_softmax(out, 1), target, reduction="batchmean", log_target=True
+        )
         loss.backward()
         opt.step()
     return model
@@ -64,9 +76,19 @@ def fit_plain_torch(X, y, proba):
 
 def fit_plain_skorch(X, y, proba):
     """A plain skorch net with its default callbacks (CE only: skorch has no KD term)."""
-    net = NeuralNetClassifier(MLP, module__in_features=X.shape[1], module__n_classes=2, module__hidden_sizes=(),
-                              optimizer=torch.optim.SGD, lr=LR, max_epochs=N_EPOCHS, batch_size=-1,
-                              train_split=None, verbose=0, criterion=torch.nn.CrossEntropyLoss)
+    net = NeuralNetClassifier(
+        MLP,
+        module__in_features=X.shape[1],
+        module__n_classes=2,
+        module__hidden_sizes=(),
+        optimizer=torch.optim.SGD,
+        lr=LR,
+        max_epochs=N_EPOCHS,
+        batch_size=-1,
+        train_split=None,
+        verbose=0,
+        criterion=torch.nn.CrossEntropyLoss,
+    )
     return net.fit(X, y)
 
 

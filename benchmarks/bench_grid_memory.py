@@ -63,8 +63,10 @@ def part_costs(X_a, X_b, y, repeats):
     R, TS, S = (statistics.median(costs[name]) for name in fits)
     T = TS - S
     print(f"CPU s per fit (median of {repeats}): ranker R {R:.2f}, teacher T {T:.2f}, student S {S:.2f}")
-    print(f"bound per fold 9(R+T+S)/(R+3T+9S) = {9 * (R + T + S) / (R + 3 * T + 9 * S):.2f}x; "
-          f">= 3x needs R >= 3S: R/S = {R / S:.2f}")
+    print(
+        f"bound per fold 9(R+T+S)/(R+3T+9S) = {9 * (R + T + S) / (R + 3 * T + 9 * S):.2f}x; "
+        f">= 3x needs R >= 3S: R/S = {R / S:.2f}"
+    )
 
 
 def main():
@@ -72,8 +74,9 @@ def main():
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--parts", action="store_true", help="only measure R, T, S and the bound (5 repeats)")
     args = parser.parse_args()
-    X_a, X_b, y = make_modality_venn(1500, n_general=8, n_specific_a=4, n_specific_b=4, n_noise_a=20, n_noise_b=20,
-                                     random_state=0)
+    X_a, X_b, y = make_modality_venn(
+        1500, n_general=8, n_specific_a=4, n_specific_b=4, n_noise_a=20, n_noise_b=20, random_state=0
+    )
     if args.parts:
         print(f"load average before: {os.getloadavg()}")
         part_costs(X_a, X_b, y, repeats=5)
@@ -90,17 +93,23 @@ def main():
                 grid, wall, cpu = search(X_a, X_b, y, cache if which == "memory" else None)
             grids[which] = grid
             times[which].append((wall, cpu))
-            print(f"repeat {repeat}: memory={'<fresh dir>' if which == 'memory' else 'None':11s} "
-                  f"wall {wall:7.1f} s  cpu {cpu:7.1f} s  best {grid.best_params_}")
+            print(
+                f"repeat {repeat}: memory={'<fresh dir>' if which == 'memory' else 'None':11s} "
+                f"wall {wall:7.1f} s  cpu {cpu:7.1f} s  best {grid.best_params_}"
+            )
         same_best = grids["none"].best_params_ == grids["memory"].best_params_
         diff = max(np.max(np.abs(grids["none"].cv_results_[k] - grids["memory"].cv_results_[k])) for k in score_keys)
         print(f"repeat {repeat}: same best_params_: {same_best}; max |cv score difference|: {diff:.3g}")
     med = {k: (statistics.median(w for w, _ in v), statistics.median(c for _, c in v)) for k, v in times.items()}
     print(f"load average after: {os.getloadavg()}")
-    print(f"median wall: none {med['none'][0]:.1f} s, memory {med['memory'][0]:.1f} s, "
-          f"ratio {med['none'][0] / med['memory'][0]:.2f}x (target >= 3x)")
-    print(f"median cpu:  none {med['none'][1]:.1f} s, memory {med['memory'][1]:.1f} s, "
-          f"ratio {med['none'][1] / med['memory'][1]:.2f}x")
+    print(
+        f"median wall: none {med['none'][0]:.1f} s, memory {med['memory'][0]:.1f} s, "
+        f"ratio {med['none'][0] / med['memory'][0]:.2f}x (target >= 3x)"
+    )
+    print(
+        f"median cpu:  none {med['none'][1]:.1f} s, memory {med['memory'][1]:.1f} s, "
+        f"ratio {med['none'][1] / med['memory'][1]:.2f}x"
+    )
 
 
 if __name__ == "__main__":

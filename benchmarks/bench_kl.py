@@ -73,8 +73,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from crossmodal.distill.objectives._kl import kd_kl_loss, tempered_log_proba
 from crossmodal._kernels._config import JIT_PARALLEL, JIT_SERIAL
+from crossmodal.distill.objectives._kl import kd_kl_loss, tempered_log_proba
 
 N_SAMPLES = 100_000
 CLASS_COUNTS = (10, 1000)
@@ -215,18 +215,24 @@ def main():
     args = parser.parse_args()
     print("uptime before:", uptime())
     results = run(args.repeats, args.n_samples)
-    print(f"n={args.n_samples}, T={TEMPERATURE}, float32, {N_THREADS} threads (torch and numba), "
-          f"{args.repeats} interleaved repeats after one warm-up")
-    print(f"{'K':>5} {'step':<16} {'median [ms]':>12} {'min [ms]':>9} {'speed-up':>9} {'(of min)':>9} "
-          f"{'loss err':>9} {'grad err':>9}")
+    print(
+        f"n={args.n_samples}, T={TEMPERATURE}, float32, {N_THREADS} threads (torch and numba), "
+        f"{args.repeats} interleaved repeats after one warm-up"
+    )
+    print(
+        f"{'K':>5} {'step':<16} {'median [ms]':>12} {'min [ms]':>9} {'speed-up':>9} {'(of min)':>9} "
+        f"{'loss err':>9} {'grad err':>9}"
+    )
     for n_classes, by_step in results.items():
         torch_times = by_step["torch"][0]
         for name, (ts, (loss_err, grad_err)) in by_step.items():
             med, best = statistics.median(ts), min(ts)
             ratio = statistics.median(torch_times) / med
             ratio_best = min(torch_times) / best
-            print(f"{n_classes:>5} {name:<16} {1e3 * med:>12.2f} {1e3 * best:>9.2f} {ratio:>8.1f}x {ratio_best:>8.1f}x "
-                  f"{loss_err:>9.1e} {grad_err:>9.1e}")
+            print(
+                f"{n_classes:>5} {name:<16} {1e3 * med:>12.2f} {1e3 * best:>9.2f} {ratio:>8.1f}x {ratio_best:>8.1f}x "
+                f"{loss_err:>9.1e} {grad_err:>9.1e}"
+            )
         print(f"{'':>5} 8x torch's median needs <= {1e3 * statistics.median(torch_times) / 8:.2f} ms")
     print("uptime after:", uptime())
     print(f"cpus: {os.cpu_count()}, torch {torch.__version__}, numba {numba.__version__}")

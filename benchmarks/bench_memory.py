@@ -85,7 +85,7 @@ def _make(shape, dtype, seed, rows=8192):
     out = np.empty(shape, dtype=dtype)
     rng = np.random.default_rng(seed)
     for r0 in range(0, shape[0], rows):
-        out[r0:r0 + rows] = rng.standard_normal((min(rows, shape[0] - r0),) + shape[1:], dtype=np.float32)
+        out[r0 : r0 + rows] = rng.standard_normal((min(rows, shape[0] - r0),) + shape[1:], dtype=np.float32)
     return out
 
 
@@ -142,8 +142,15 @@ def run_case(case, dtype, bound_mib):
     peak = max(sampler.peak, maxrss_after if maxrss_after > maxrss_before else 0)
     shape = getattr(result, "shape", None) or result.importances.shape
     input_bytes = (X_a.base if X_a.base is not None else X_a).nbytes
-    return dict(case=case, dtype=dtype, bound_mib=bound_mib, input_mib=input_bytes / 2**20,
-                growth_mib=(peak - base) / 2**20, seconds=seconds, output_shape=list(shape))
+    return dict(
+        case=case,
+        dtype=dtype,
+        bound_mib=bound_mib,
+        input_mib=input_bytes / 2**20,
+        growth_mib=(peak - base) / 2**20,
+        seconds=seconds,
+        output_shape=list(shape),
+    )
 
 
 def _uptime():
@@ -163,19 +170,27 @@ def main():
         return
     print("uptime before:", _uptime())
     print(f"n={N_SAMPLES}, d={N_CHANNELS}, X_b {N_SAMPLES}x{D_B}, K={N_CLASSES}; each case in a fresh process")
-    print(f"{'case':<16} {'X_a':<8} {'input MiB':>9} {'bound MiB':>9} {'peak growth MiB':>15} {'x bound':>8} "
-          f"{'seconds':>8}")
+    print(
+        f"{'case':<16} {'X_a':<8} {'input MiB':>9} {'bound MiB':>9} {'peak growth MiB':>15} {'x bound':>8} "
+        f"{'seconds':>8}"
+    )
     for case in args.cases:
         for dtype in args.dtypes:
             for bound in args.bounds:
-                proc = subprocess.run([sys.executable, __file__, "--one", case, dtype, str(bound)],
-                                      capture_output=True, text=True, check=False)
+                proc = subprocess.run(
+                    [sys.executable, __file__, "--one", case, dtype, str(bound)],
+                    capture_output=True,
+                    text=True,
+                    check=False,
+                )
                 if proc.returncode != 0:
                     print(f"{case:<16} {dtype:<8} FAILED:\n{proc.stderr[-2000:]}")
                     continue
                 r = json.loads(proc.stdout.strip().splitlines()[-1])
-                print(f"{case:<16} {dtype:<8} {r['input_mib']:>9.0f} {bound:>9.0f} {r['growth_mib']:>15.1f} "
-                      f"{r['growth_mib'] / bound:>7.2f}x {r['seconds']:>8.1f}")
+                print(
+                    f"{case:<16} {dtype:<8} {r['input_mib']:>9.0f} {bound:>9.0f} {r['growth_mib']:>15.1f} "
+                    f"{r['growth_mib'] / bound:>7.2f}x {r['seconds']:>8.1f}"
+                )
     print("uptime after:", _uptime())
 
 

@@ -96,8 +96,10 @@ def per_model_fig2(runs, seed, setup, eval_every_epoch):
 
 
 def _batched_rows(frame):
-    return [tuple(r) for r in frame[["run", "overlap", "teacher_acc", "student_nokd_acc",
-                                     "student_kd_acc"]].itertuples(index=False)]
+    return [
+        tuple(r)
+        for r in frame[["run", "overlap", "teacher_acc", "student_nokd_acc", "student_kd_acc"]].itertuples(index=False)
+    ]
 
 
 def thread_comparison(n_models=42, repeats=3):
@@ -127,8 +129,9 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     setup = synthetic.PAPER_SETUP
-    print(f"load average before: {os.getloadavg()}; torch {torch.__version__}, default threads "
-          f"{torch.get_num_threads()}")
+    print(
+        f"load average before: {os.getloadavg()}; torch {torch.__version__}, default threads {torch.get_num_threads()}"
+    )
     n_models = args.runs * len(OVERLAPS) * 3
     synthetic.run_fig2(overlaps=OVERLAPS, runs=1, setup=setup)  # warm-up
     variants = {
@@ -145,8 +148,10 @@ def main():
             results[name] = fn()
             times[name].append(time.perf_counter() - start)
     med = {k: statistics.median(v) for k, v in times.items()}
-    print(f"subset: Fig. 2 at overlaps {OVERLAPS}, {args.runs} runs, {n_models} models x {setup.n_epochs} epochs; "
-          f"median of {args.repeats}")
+    print(
+        f"subset: Fig. 2 at overlaps {OVERLAPS}, {args.runs} runs, {n_models} models x {setup.n_epochs} epochs; "
+        f"median of {args.repeats}"
+    )
     for name, seconds in med.items():
         ratio = "" if name == "batched" else f"  -> batched is {seconds / med['batched']:.1f}x faster"
         print(f"  {name:16s} {seconds:8.3f} s  ({1e3 * seconds / n_models:7.2f} ms per model){ratio}")
@@ -159,8 +164,10 @@ def main():
     per_model = med["authors"] / n_models
     print(f"  the authors' style at this rate: ~{1520 * per_model / 60:.1f} min for the 1,520 models of their scripts")
     threads = thread_comparison()
-    print(f"one batched fit of 42 models (200 x 50, 1000 steps): 1 thread {threads[1]:.3f} s, 2 threads "
-          f"{threads[2]:.3f} s (ratio 2/1 = {threads[2] / threads[1]:.2f})")
+    print(
+        f"one batched fit of 42 models (200 x 50, 1000 steps): 1 thread {threads[1]:.3f} s, 2 threads "
+        f"{threads[2]:.3f} s (ratio 2/1 = {threads[2] / threads[1]:.2f})"
+    )
     print(f"load average after: {os.getloadavg()}")
 
 

@@ -117,8 +117,14 @@ def skorch_net(module):
 def anchor_importances(estimator, X_a, logits_b, n_columns, n_repeats, random_state):
     """sklearn's permutation_importance on the first ``n_columns`` channels; returns distances."""
     wrapped = FirstColumns(estimator, X_a, n_columns)
-    result = permutation_importance(wrapped, X_a[:, :n_columns].copy(), np.zeros(len(X_a)), scoring=mse_scorer(logits_b),
-                                    n_repeats=n_repeats, random_state=random_state)
+    result = permutation_importance(
+        wrapped,
+        X_a[:, :n_columns].copy(),
+        np.zeros(len(X_a)),
+        scoring=mse_scorer(logits_b),
+        n_repeats=n_repeats,
+        random_state=random_state,
+    )
     baseline = -mse_scorer(logits_b)(wrapped, X_a[:, :n_columns], None)
     return result.importances + baseline  # importance = score drop = distance_perm - distance_base
 
@@ -224,12 +230,14 @@ def mlp_case(n, d, n_repeats=5, sub_thin=16, sub_skorch=4, rounds=3, check=True)
     permutation_salience(module_a, module_b, X_a[:64], X_b[:64], n_repeats=1)  # compile / warm up
     times = {"ours": [], "ours (same perms)": [], "thin": [], "skorch": []}
     for _ in range(rounds):
-        seconds, ours = timed(lambda: permutation_salience(module_a, module_b, X_a, X_b, n_repeats=n_repeats,
-                                                           random_state=SEED))
+        seconds, ours = timed(
+            lambda: permutation_salience(module_a, module_b, X_a, X_b, n_repeats=n_repeats, random_state=SEED)
+        )
         times["ours"].append(seconds / (d * n_repeats))
         with fed_permutations(perms):
-            seconds, same = timed(lambda: permutation_salience(module_a, module_b, X_a, X_b, n_repeats=n_repeats,
-                                                               random_state=SEED))
+            seconds, same = timed(
+                lambda: permutation_salience(module_a, module_b, X_a, X_b, n_repeats=n_repeats, random_state=SEED)
+            )
         times["ours (same perms)"].append(seconds / (d * n_repeats))
         seconds, thin_d = timed(lambda: anchor_importances(thin, X_a, logits_b, sub_thin, n_repeats, SEED))
         times["thin"].append(seconds / (sub_thin * n_repeats + 1))
@@ -266,8 +274,9 @@ def linear_case(n=200, d=50, n_repeats=100, rounds=5):
     seed = int(check_random_state(SEED).randint(np.iinfo(np.int32).max))
     perms = torch.from_numpy(salience_module.draw_permutations(seed, n, n_repeats, 0, d))
     for _ in range(rounds):
-        seconds, ours = timed(lambda: permutation_salience(module_a, module_b, X_a, X_b, n_repeats=n_repeats,
-                                                           random_state=SEED))
+        seconds, ours = timed(
+            lambda: permutation_salience(module_a, module_b, X_a, X_b, n_repeats=n_repeats, random_state=SEED)
+        )
         times["ours"].append(seconds)
         seconds, _ = timed(lambda: authors_style_loop(module_a, module_b, Xa_t, Xb_t, n_repeats))
         times["loop"].append(seconds)
@@ -302,8 +311,11 @@ def modes_case(n, d, n_repeats=5, rounds=3, batch_sizes=(None,)):
     for _ in range(rounds):
         for mode, bs in keys:
             with threading_mode(mode):
-                seconds, _ = timed(lambda: permutation_salience(module_a, module_b, X_a, X_b, n_repeats=n_repeats,
-                                                                random_state=SEED, batch_size=bs))
+                seconds, _ = timed(
+                    lambda bs=bs: permutation_salience(
+                        module_a, module_b, X_a, X_b, n_repeats=n_repeats, random_state=SEED, batch_size=bs
+                    )
+                )
             times[(mode, bs)].append(seconds / (d * n_repeats))
     return {key: float(np.median(v)) for key, v in times.items()}
 
@@ -331,25 +343,33 @@ def main(argv=None):
         if args.skip_main:
             print(f"\n{uptime()}")
             return
-    print(f"\nMLP d -> 256 -> 256 -> 10, M = 5; ms per (channel, repeat) pair, medians of {args.rounds} "
-          f"({args.big_rounds} for n=20000)")
-    print(f"{'n':>6} {'d':>4} | {'ours':>7} {'same':>7} {'thin':>7} {'skorch':>8} | {'thin/ours':>9} {'skorch/ours':>11}"
-          f" | GFLOP/s ours  thin  mm(block)  mm(full)")
+    print(
+        f"\nMLP d -> 256 -> 256 -> 10, M = 5; ms per (channel, repeat) pair, medians of {args.rounds} "
+        f"({args.big_rounds} for n=20000)"
+    )
+    print(
+        f"{'n':>6} {'d':>4} | {'ours':>7} {'same':>7} {'thin':>7} {'skorch':>8} | {'thin/ours':>9} {'skorch/ours':>11}"
+        f" | GFLOP/s ours  thin  mm(block)  mm(full)"
+    )
     for n, d in cases:
         sub_skorch = 2 if n >= 20000 else 4
         rounds = args.big_rounds if n >= 20000 else args.rounds
         per_pair, rates = mlp_case(n, d, sub_thin=16, sub_skorch=sub_skorch, rounds=rounds)
         ms = {k: v * 1e3 for k, v in per_pair.items()}
-        print(f"{n:>6} {d:>4} | {ms['ours']:7.2f} {ms['ours (same perms)']:7.2f} {ms['thin']:7.2f} {ms['skorch']:8.2f} | "
-              f"{per_pair['thin'] / per_pair['ours']:9.2f} {per_pair['skorch'] / per_pair['ours']:11.1f} | "
-              f"{rates['ours']:12.0f} {rates['thin']:5.0f} {rates['mm_block']:10.0f} {rates['mm_full']:9.0f}",
-              flush=True)
+        print(
+            f"{n:>6} {d:>4} | {ms['ours']:7.2f} {ms['ours (same perms)']:7.2f} {ms['thin']:7.2f} {ms['skorch']:8.2f} | "
+            f"{per_pair['thin'] / per_pair['ours']:9.2f} {per_pair['skorch'] / per_pair['ours']:11.1f} | "
+            f"{rates['ours']:12.0f} {rates['thin']:5.0f} {rates['mm_block']:10.0f} {rates['mm_full']:9.0f}",
+            flush=True,
+        )
     print("\nLinear pair (paper Table 2: n=200, d=50, M=100, nn.Linear(50, 2)); seconds per call")
     lin = linear_case(rounds=max(3, args.rounds))
     habits = lin["loop (authors' habits)"]
-    print(f"ours {lin['ours'] * 1e3:.2f} ms | loop (clone, no_grad) {lin['loop'] * 1e3:.1f} ms, "
-          f"fed our permutations {lin['loop (same perms)'] * 1e3:.1f} ms | loop with the authors' deepcopy and "
-          f"autograd {habits * 1e3:.1f} ms")
+    print(
+        f"ours {lin['ours'] * 1e3:.2f} ms | loop (clone, no_grad) {lin['loop'] * 1e3:.1f} ms, "
+        f"fed our permutations {lin['loop (same perms)'] * 1e3:.1f} ms | loop with the authors' deepcopy and "
+        f"autograd {habits * 1e3:.1f} ms"
+    )
     print(f"loop/ours {lin['loop'] / lin['ours']:.0f}x (authors' habits: {habits / lin['ours']:.0f}x)")
     print(f"\n{uptime()}")
 
@@ -366,8 +386,13 @@ def _small_problem():
 def test_bench_salience_mlp(benchmark):
     X_a, X_b, module_a, module_b, _ = _small_problem()
     permutation_salience(module_a, module_b, X_a[:64], X_b[:64], n_repeats=1)
-    benchmark.pedantic(permutation_salience, args=(module_a, module_b, X_a, X_b),
-                       kwargs=dict(n_repeats=5, random_state=SEED), rounds=3, warmup_rounds=1)
+    benchmark.pedantic(
+        permutation_salience,
+        args=(module_a, module_b, X_a, X_b),
+        kwargs=dict(n_repeats=5, random_state=SEED),
+        rounds=3,
+        warmup_rounds=1,
+    )
 
 
 def test_bench_thin_anchor_mlp(benchmark):
@@ -387,8 +412,13 @@ def test_bench_salience_linear_table2(benchmark):
     X_a, X_b = rng.randn(200, 50).astype(np.float32), rng.randn(200, 50).astype(np.float32)
     module_a, module_b = nn.Linear(50, 2), nn.Linear(50, 2)
     permutation_salience(module_a, module_b, X_a, X_b, n_repeats=2)
-    benchmark.pedantic(permutation_salience, args=(module_a, module_b, X_a, X_b),
-                       kwargs=dict(n_repeats=100, random_state=SEED), rounds=5, warmup_rounds=1)
+    benchmark.pedantic(
+        permutation_salience,
+        args=(module_a, module_b, X_a, X_b),
+        kwargs=dict(n_repeats=100, random_state=SEED),
+        rounds=5,
+        warmup_rounds=1,
+    )
 
 
 def test_bench_authors_style_loop_table2(benchmark):

@@ -55,10 +55,34 @@ SEED = 0
 T0 = time.perf_counter()
 RESULTS = {"sections": {}}
 
-FULL = dict(n_train=1500, n_test=1500, ranker_repeats=5, sal_n=100_000, sal_d=1024, sal_m=3,
-            sal_small_n=2000, sal_small_m=1, kd_n=100_000, kd_ks=(10, 1000), kd_reps=20, kd_cpu_reps=3)
-SMALL = dict(n_train=300, n_test=300, ranker_repeats=3, sal_n=4000, sal_d=128, sal_m=2,
-             sal_small_n=500, sal_small_m=1, kd_n=20_000, kd_ks=(10, 1000), kd_reps=5, kd_cpu_reps=2)
+FULL = dict(
+    n_train=1500,
+    n_test=1500,
+    ranker_repeats=5,
+    sal_n=100_000,
+    sal_d=1024,
+    sal_m=3,
+    sal_small_n=2000,
+    sal_small_m=1,
+    kd_n=100_000,
+    kd_ks=(10, 1000),
+    kd_reps=20,
+    kd_cpu_reps=3,
+)
+SMALL = dict(
+    n_train=300,
+    n_test=300,
+    ranker_repeats=3,
+    sal_n=4000,
+    sal_d=128,
+    sal_m=2,
+    sal_small_n=500,
+    sal_small_m=1,
+    kd_n=20_000,
+    kd_ks=(10, 1000),
+    kd_reps=5,
+    kd_cpu_reps=2,
+)
 
 
 # --------------------------------------------------------------------------- #
@@ -77,7 +101,7 @@ def log(msg):
 def traceback_head(exc, n_lines=25):
     lines = "".join(traceback.format_exception(exc)).splitlines()
     if len(lines) > n_lines:
-        lines = lines[:8] + ["..."] + lines[-(n_lines - 9):]
+        lines = lines[:8] + ["..."] + lines[-(n_lines - 9) :]
     return "\n".join(lines)
 
 
@@ -143,7 +167,10 @@ def linear_student():
 
 def section_distiller(args):
     (Xa, Xb, y), (Xa_te, Xb_te, y_te), _ = mvd_data(args)
-    out = {"data": f"make_modality_venn, {len(y)} train / {len(y_te)} test rows, X_a {Xa.shape[1]} cols, X_b {Xb.shape[1]} cols"}
+    out = {
+        "data": f"make_modality_venn, {len(y)} train / {len(y_te)} test rows, "
+        f"X_a {Xa.shape[1]} cols, X_b {Xb.shape[1]} cols"
+    }
     fitted = {}
     for student_name in ("mlp", "linear"):
         row = {}
@@ -188,11 +215,23 @@ def section_ranker(args):
     out["support_agreement"] = float(np.mean(acc.support_ == cpu.support_))
     # Same trained pair, salience on both devices (same permutations): isolates step 2.
     mod_a, mod_b = acc.nets_
-    res_acc = permutation_salience(mod_a, mod_b, Xa.astype(np.float32), Xb.astype(np.float32),
-                                   n_repeats=args.sizes["ranker_repeats"], random_state=SEED)
+    res_acc = permutation_salience(
+        mod_a,
+        mod_b,
+        Xa.astype(np.float32),
+        Xb.astype(np.float32),
+        n_repeats=args.sizes["ranker_repeats"],
+        random_state=SEED,
+    )
     cpu_a, cpu_b = copy.deepcopy(mod_a).cpu(), copy.deepcopy(mod_b).cpu()
-    res_cpu = permutation_salience(cpu_a, cpu_b, Xa.astype(np.float32), Xb.astype(np.float32),
-                                   n_repeats=args.sizes["ranker_repeats"], random_state=SEED)
+    res_cpu = permutation_salience(
+        cpu_a,
+        cpu_b,
+        Xa.astype(np.float32),
+        Xb.astype(np.float32),
+        n_repeats=args.sizes["ranker_repeats"],
+        random_state=SEED,
+    )
     imp_a, imp_c = res_acc.importances, res_cpu.importances
     out["same_pair_salience"] = {
         "spearman_importances_mean": spearman(res_acc.importances_mean, res_cpu.importances_mean),
@@ -215,7 +254,8 @@ def attempt(name, fn):
         res[name] = {"ok": True, **fn()}
     except Exception as exc:
         lines = "".join(traceback.format_exception(exc)).splitlines()
-        res[name] = {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:800], "traceback_tail": "\n".join(lines[-6:])}
+        error = f"{type(exc).__name__}: {exc}"[:800]
+        res[name] = {"ok": False, "error": error, "traceback_tail": "\n".join(lines[-6:])}
 def load_pickle(name):
     with open(d + "/" + name, "rb") as f:
         return pickle.load(f)
@@ -287,7 +327,9 @@ def section_pickle(args):
         cpu_nets.nets_ = tuple(m.cpu() for m in cpu_nets.nets_)
         with open(os.path.join(d, "ranker_cpu_nets.pkl"), "wb") as f:
             pickle.dump(cpu_nets, f)
-        env = dict(os.environ, CUDA_VISIBLE_DEVICES="", PYTHONPATH=os.pathsep.join([REPO, os.environ.get("PYTHONPATH", "")]))
+        env = dict(
+            os.environ, CUDA_VISIBLE_DEVICES="", PYTHONPATH=os.pathsep.join([REPO, os.environ.get("PYTHONPATH", "")])
+        )
         proc = subprocess.run([sys.executable, "-c", CHILD, d], capture_output=True, text=True, env=env, timeout=300)
         if proc.returncode != 0:
             raise RuntimeError(f"child process failed (rc {proc.returncode}):\n{proc.stderr[-3000:]}")
@@ -296,9 +338,13 @@ def section_pickle(args):
             if not isinstance(value, dict) or not value.get("ok"):
                 continue
             for prefix, ref in (("proba_", ref_proba), ("transform_", ref_transform)):
-                file_stem = {"distiller_pickle": "distiller.pkl", "distiller_torch_load_map_location_cpu": "distiller.pt",
-                             "ranker_pickle": "ranker.pkl", "ranker_torch_load_map_location_cpu": "ranker.pt",
-                             "ranker_pickle_after_nets_moved_to_cpu": "ranker_cpu_nets.pkl"}[name]
+                file_stem = {
+                    "distiller_pickle": "distiller.pkl",
+                    "distiller_torch_load_map_location_cpu": "distiller.pt",
+                    "ranker_pickle": "ranker.pkl",
+                    "ranker_torch_load_map_location_cpu": "ranker.pt",
+                    "ranker_pickle_after_nets_moved_to_cpu": "ranker_cpu_nets.pkl",
+                }[name]
                 path = os.path.join(d, prefix + file_stem + ".npy")
                 if os.path.exists(path):
                     value["max_abs_diff_vs_cuda"] = float(np.max(np.abs(np.load(path) - ref)))
@@ -331,18 +377,24 @@ def salience_run(X_a, X_b, module_a, module_b, device, n_repeats):
 def throughput(n, d, n_repeats, seconds):
     pairs = d * n_repeats
     flops = 2.0 * dense_macs_per_row(d) * n * pairs
-    return {"seconds": round(seconds, 3), "pairs": pairs, "ns_per_pair_row": round(1e9 * seconds / (pairs * n), 3),
-            "dense_equivalent_gflops": round(flops / seconds / 1e9, 1)}
+    return {
+        "seconds": round(seconds, 3),
+        "pairs": pairs,
+        "ns_per_pair_row": round(1e9 * seconds / (pairs * n), 3),
+        "dense_equivalent_gflops": round(flops / seconds / 1e9, 1),
+    }
 
 
 def section_salience_timing(args):
     s = args.sizes
     d = s["sal_d"]
-    out = {"network": f"MLP {d}->256->256->10 (module_b MLP 64->64->10), float32, distance mse",
-           "flop_convention": "2 x dense multiply-adds of a full forward of module_a per (channel, repeat, row); "
-                              "the CPU compiled path skips the first layer (rank-1 update), so its figure is "
-                              "'dense-equivalent', not executed FLOPs",
-           "tf32_matmul_allowed": bool(torch.backends.cuda.matmul.allow_tf32)}
+    out = {
+        "network": f"MLP {d}->256->256->10 (module_b MLP 64->64->10), float32, distance mse",
+        "flop_convention": "2 x dense multiply-adds of a full forward of module_a per (channel, repeat, row); "
+        "the CPU compiled path skips the first layer (rank-1 update), so its figure is "
+        "'dense-equivalent', not executed FLOPs",
+        "tf32_matmul_allowed": bool(torch.backends.cuda.matmul.allow_tf32),
+    }
     # Warm-up: numba kernels, cuBLAS handles.
     Xw_a, Xw_b, mw_a, mw_b = salience_problem(64, 16)
     for dev in (args.device, "cpu"):
@@ -356,10 +408,17 @@ def section_salience_timing(args):
         out[f"small_n{n_small}_m{m_small}_{dev}"] = throughput(n_small, d, m_small, seconds)
         log(f"  salience small {dev}: {out[f'small_n{n_small}_m{m_small}_{dev}']}")
     out["small_spearman_cpu_vs_device"] = spearman(res["cpu"].importances_mean, res[args.device].importances_mean)
-    out["small_max_rel_diff_cpu_vs_device"] = float(np.max(
-        np.abs(res["cpu"].importances - res[args.device].importances) / np.maximum(np.abs(res["cpu"].importances), 1e-12)))
+    out["small_max_rel_diff_cpu_vs_device"] = float(
+        np.max(
+            np.abs(res["cpu"].importances - res[args.device].importances)
+            / np.maximum(np.abs(res["cpu"].importances), 1e-12)
+        )
+    )
     out["small_speedup_device_over_cpu"] = round(
-        out[f"small_n{n_small}_m{m_small}_cpu"]["seconds"] / out[f"small_n{n_small}_m{m_small}_{args.device}"]["seconds"], 2)
+        out[f"small_n{n_small}_m{m_small}_cpu"]["seconds"]
+        / out[f"small_n{n_small}_m{m_small}_{args.device}"]["seconds"],
+        2,
+    )
     del X_a, X_b
     # Large size on the accelerator, unless the small run projects past the budget.
     n, m = s["sal_n"], s["sal_m"]
@@ -380,7 +439,10 @@ def section_salience_timing(args):
     if torch.device(args.device).type == "cuda":
         out["cuda_max_memory_allocated_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
     out["large_speedup_per_pair_row_vs_small_cpu"] = round(
-        out[f"small_n{n_small}_m{m_small}_cpu"]["ns_per_pair_row"] / out[f"large_n{n}_d{d}_m{m}_{args.device}"]["ns_per_pair_row"], 1)
+        out[f"small_n{n_small}_m{m_small}_cpu"]["ns_per_pair_row"]
+        / out[f"large_n{n}_d{d}_m{m}_{args.device}"]["ns_per_pair_row"],
+        1,
+    )
     log(f"  salience large {args.device}: {out[f'large_n{n}_d{d}_m{m}_{args.device}']}")
     return out
 
@@ -400,14 +462,20 @@ def kd_time(n, k, device, reps):
         if rep >= 2:
             times.append(time.perf_counter() - start)
     seconds = float(np.median(times))
-    return {"median_ms": round(1e3 * seconds, 3), "reps": reps,
-            "gelements_per_s": round(n * k / seconds / 1e9, 2), "loss": float(loss.detach())}
+    return {
+        "median_ms": round(1e3 * seconds, 3),
+        "reps": reps,
+        "gelements_per_s": round(n * k / seconds / 1e9, 2),
+        "loss": float(loss.detach()),
+    }
 
 
 def section_kd_loss(args):
     s = args.sizes
-    out = {"what": "kd_kl_loss(s, log_softmax(t)) forward + backward, float32, batchmean, T=1; "
-                   "median wall time incl. synchronize"}
+    out = {
+        "what": "kd_kl_loss(s, log_softmax(t)) forward + backward, float32, batchmean, T=1; "
+        "median wall time incl. synchronize"
+    }
     for k in s["kd_ks"]:
         for dev, reps in ((args.device, s["kd_reps"]), ("cpu", s["kd_cpu_reps"])):
             out[f"n{s['kd_n']}_K{k}_{dev}"] = kd_time(s["kd_n"], k, dev, reps)
@@ -448,11 +516,20 @@ def environment(device):
     import sklearn
     import skorch
 
-    env = {"date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-           "python": platform.python_version(), "torch": torch.__version__, "torch_cuda": torch.version.cuda,
-           "numba": numba.__version__, "sklearn": sklearn.__version__, "skorch": skorch.__version__,
-           "crossmodal": crossmodal.__version__, "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-           "cuda_available": torch.cuda.is_available(), "device_under_test": device}
+    env = {
+        "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torch_cuda": torch.version.cuda,
+        "numba": numba.__version__,
+        "sklearn": sklearn.__version__,
+        "skorch": skorch.__version__,
+        "crossmodal": crossmodal.__version__,
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "cuda_available": torch.cuda.is_available(),
+        "device_under_test": device,
+    }
     if torch.cuda.is_available():
         env["gpu"] = torch.cuda.get_device_name(0)
         env["gpu_memory_gib"] = round(torch.cuda.get_device_properties(0).total_memory / 2**30, 1)
@@ -478,8 +555,13 @@ def main(argv=None):
     RESULTS["sizes"] = args.sizes
     log(json.dumps(RESULTS["environment"]))
     # Cheapest and most independent first; the pickle check needs the two fits before it.
-    for name, fn in (("kd_loss", section_kd_loss), ("distiller", section_distiller), ("ranker", section_ranker),
-                     ("pickle", section_pickle), ("salience_timing", section_salience_timing)):
+    for name, fn in (
+        ("kd_loss", section_kd_loss),
+        ("distiller", section_distiller),
+        ("ranker", section_ranker),
+        ("pickle", section_pickle),
+        ("salience_timing", section_salience_timing),
+    ):
         run_section(name, fn, args, args.out, args.deadline)
     write_outputs(args.out)
     print("\n==== SUMMARY ====")

@@ -78,8 +78,7 @@ def build_parser():
     """The argument parser (exposed for documentation and tests)."""
     parser = argparse.ArgumentParser(
         prog="crossmodal",
-        description="Crossmodal knowledge distillation after the Modality Focusing Hypothesis "
-        "(Xue et al., ICLR 2023).",
+        description="Crossmodal knowledge distillation after the Modality Focusing Hypothesis (Xue et al., ICLR 2023).",
     )
     parser.add_argument("--version", action="version", version=f"crossmodal {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -91,21 +90,35 @@ def build_parser():
         "and PNG figures per experiment, written to OUT/<experiment>/. With no experiment name, every "
         "available experiment runs.",
     )
-    rep.add_argument("experiments", nargs="*", metavar="EXPERIMENT",
-                     help=f"which experiments to run (choose from {', '.join(names)}; default: all)")
-    rep.add_argument("--runs", type=_positive_int, default=None,
-                     help="independent runs per setting (default: 10, or 3 with --quick)")
+    rep.add_argument(
+        "experiments",
+        nargs="*",
+        metavar="EXPERIMENT",
+        help=f"which experiments to run (choose from {', '.join(names)}; default: all)",
+    )
+    rep.add_argument(
+        "--runs", type=_positive_int, default=None, help="independent runs per setting (default: 10, or 3 with --quick)"
+    )
     rep.add_argument("--seed", type=_int, default=0, help="base seed; run r uses seed + r (default: 0)")
-    rep.add_argument("--jobs", type=_jobs, default=None,
-                     help="parallel workers over runs, -1 for all cores; results do not depend on it (default: 1)")
-    rep.add_argument("--quick", action="store_true",
-                     help="a reduced run (fewer runs, epochs and settings; under a minute) to check the pipeline")
-    rep.add_argument("--out", default="crossmodal_reproduce",
-                     help="output folder (default: ./crossmodal_reproduce)")
+    rep.add_argument(
+        "--jobs",
+        type=_jobs,
+        default=None,
+        help="parallel workers over runs, -1 for all cores; results do not depend on it (default: 1)",
+    )
+    rep.add_argument(
+        "--quick",
+        action="store_true",
+        help="a reduced run (fewer runs, epochs and settings; under a minute) to check the pipeline",
+    )
+    rep.add_argument("--out", default="crossmodal_reproduce", help="output folder (default: ./crossmodal_reproduce)")
     rep.add_argument("--quiet", action="store_true", help="no progress bars")
-    rep.add_argument("--strict", action="store_true",
-                     help="exit with status 1 when any trend check fails (N/A checks, not evaluated, do not "
-                     "count); default: status 0 whatever the checks say")
+    rep.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit with status 1 when any trend check fails (N/A checks, not evaluated, do not "
+        "count); default: status 0 whatever the checks say",
+    )
     _diagnose_cli.add_parser(commands, _positive_int, _int)
     return parser
 

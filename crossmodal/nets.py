@@ -48,8 +48,7 @@ class MLP(nn.Sequential):
     def __init__(self, in_features, n_classes, hidden_sizes=(128,), activation=nn.ReLU, dropout=0.0):
         if int(in_features) < 1 or int(n_classes) < 1:
             raise ValueError(
-                f"MLP needs in_features >= 1 and n_classes >= 1; got in_features={in_features}, "
-                f"n_classes={n_classes}."
+                f"MLP needs in_features >= 1 and n_classes >= 1; got in_features={in_features}, n_classes={n_classes}."
             )
         layers = []
         width = int(in_features)

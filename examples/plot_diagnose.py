@@ -38,10 +38,10 @@ import os
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from skorch import NeuralNetClassifier
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.model_selection import StratifiedKFold, cross_val_predict, train_test_split
 from sklearn.preprocessing import StandardScaler
+from skorch import NeuralNetClassifier
 
 from crossmodal import CrossModalDistiller, MVDGenerator, diagnose
 from crossmodal.datasets import load_mfeat
@@ -53,8 +53,15 @@ n_epochs = max(3, round(10 * scale))
 
 share, true, estimated, low, high = [], [], [], [], []
 for overlap in (0, 2, 4, 6, 8, 10):
-    gen = MVDGenerator(n_general=overlap, n_specific_a=10 - overlap, n_specific_b=10 - overlap, n_noise_a=15,
-                       n_noise_b=40, hyperplane="ones", random_state=0).fit()
+    gen = MVDGenerator(
+        n_general=overlap,
+        n_specific_a=10 - overlap,
+        n_specific_b=10 - overlap,
+        n_noise_a=15,
+        n_noise_b=40,
+        hyperplane="ones",
+        random_state=0,
+    ).fit()
     X_a, X_b, y = gen.sample(n_rows, random_state=1)
     result = diagnose(X_a, X_b, y, random_state=0)
     share.append(overlap / 10)
@@ -62,8 +69,10 @@ for overlap in (0, 2, 4, 6, 8, 10):
     estimated.append(result.gamma)
     low.append(result.gamma_ci[0])
     high.append(result.gamma_ci[1])
-    print(f"teacher's share {overlap / 10:.2f} (diagram gamma {gen.gamma_:.2f}): estimated {result.gamma:.2f} "
-          f"[{result.gamma_ci[0]:.2f}, {result.gamma_ci[1]:.2f}], verdict {result.verdict!r}")
+    print(
+        f"teacher's share {overlap / 10:.2f} (diagram gamma {gen.gamma_:.2f}): estimated {result.gamma:.2f} "
+        f"[{result.gamma_ci[0]:.2f}, {result.gamma_ci[1]:.2f}], verdict {result.verdict!r}"
+    )
 
 # %%
 # One result in full: its summary and its table.
@@ -90,9 +99,17 @@ test = {name: std[name].transform(X[idx_te]).astype(np.float32) for name, X in v
 
 
 def student():
-    return NeuralNetClassifier(MLP, module__hidden_sizes=(), optimizer=torch.optim.Adam, lr=1e-2,
-                               max_epochs=n_epochs, batch_size=128, iterator_train__shuffle=True,
-                               train_split=None, callbacks="disable")
+    return NeuralNetClassifier(
+        MLP,
+        module__hidden_sizes=(),
+        optimizer=torch.optim.Adam,
+        lr=1e-2,
+        max_epochs=n_epochs,
+        batch_size=128,
+        iterator_train__shuffle=True,
+        train_split=None,
+        callbacks="disable",
+    )
 
 
 def accuracy(model, name):
@@ -114,8 +131,10 @@ for a, b in pairs:
     predicted.append(result.predicted_gain)
     measured.append(accuracy(kd, b) - baseline[b])
     labels.append(f"{a}->{b}")
-    print(f"{a:>3} -> {b:<3}: predicted {100 * result.predicted_gain:+6.2f}, measured {100 * measured[-1]:+6.2f} "
-          f"points ({result.verdict})")
+    print(
+        f"{a:>3} -> {b:<3}: predicted {100 * result.predicted_gain:+6.2f}, measured {100 * measured[-1]:+6.2f} "
+        f"points ({result.verdict})"
+    )
 
 # %%
 # At a glance
@@ -126,8 +145,13 @@ for a, b in pairs:
 # less than the student can learn from labels fall in the lower left:
 # distillation hurts, and diagnose says so before any training.
 fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.2), layout="constrained")
-left.errorbar(share, estimated, yerr=[np.subtract(estimated, low), np.subtract(high, estimated)], fmt="o",
-              label="against the teacher's share")
+left.errorbar(
+    share,
+    estimated,
+    yerr=[np.subtract(estimated, low), np.subtract(high, estimated)],
+    fmt="o",
+    label="against the teacher's share",
+)
 left.scatter(true, estimated, marker="x", color="0.4", label="against the diagram's gamma")
 left.plot([0, 1], [0, 1], "--", color="0.5")
 left.set(xlabel="true value", ylabel="estimated gamma", title=f"MVD data, n={n_rows}")

@@ -38,12 +38,12 @@ import os
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from skorch import NeuralNetClassifier
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
+from skorch import NeuralNetClassifier
 
 from crossmodal import CrossModalDistiller, MVDGenerator
 from crossmodal.nets import MLP
@@ -56,8 +56,15 @@ n_train, n_test = 200, max(200, round(1000 * scale))
 
 def fig2_params(overlap):
     """The paper's Fig. 2 diagram for an overlap of ``overlap`` latents."""
-    return dict(n_general=overlap, n_specific_a=10 - overlap, n_specific_b=10 - overlap, n_hidden=overlap,
-                n_noise_a=15, n_noise_b=40, hyperplane="normal")
+    return dict(
+        n_general=overlap,
+        n_specific_a=10 - overlap,
+        n_specific_b=10 - overlap,
+        n_hidden=overlap,
+        n_noise_a=15,
+        n_noise_b=40,
+        hyperplane="normal",
+    )
 
 
 overlaps = {"low": 0, "high": 10}
@@ -74,8 +81,16 @@ for level, overlap in overlaps.items():
 # paper's logistic regression, trained by full-batch SGD. With
 # ``train_split=None`` and ``callbacks="disable"`` the distiller trains it in
 # a tight loop.
-student = NeuralNetClassifier(MLP, module__hidden_sizes=(), optimizer=torch.optim.SGD, lr=0.1,
-                              max_epochs=n_epochs, batch_size=-1, train_split=None, callbacks="disable")
+student = NeuralNetClassifier(
+    MLP,
+    module__hidden_sizes=(),
+    optimizer=torch.optim.SGD,
+    lr=0.1,
+    max_epochs=n_epochs,
+    batch_size=-1,
+    train_split=None,
+    callbacks="disable",
+)
 distiller = CrossModalDistiller(teacher=LogisticRegression(), student=student, rho=0.5)
 
 # %%
@@ -103,8 +118,10 @@ print(f"{'':>12} {'teacher':>8} {'no KD':>8} {'KD':>8} {'KD - no KD':>16} {'KD b
 for level, scores in results.items():
     acc = {key: 100 * np.array(value) for key, value in scores.items()}
     gain = acc["KD"] - acc["no KD"]
-    print(f"{level + ' gamma':>12} {acc['teacher'].mean():8.2f} {acc['no KD'].mean():8.2f} {acc['KD'].mean():8.2f} "
-          f"{gain.mean():+8.2f} +- {gain.std(ddof=1):4.2f} {np.mean(gain > 0):10.0%}")
+    print(
+        f"{level + ' gamma':>12} {acc['teacher'].mean():8.2f} {acc['no KD'].mean():8.2f} {acc['KD'].mean():8.2f} "
+        f"{gain.mean():+8.2f} +- {gain.std(ddof=1):4.2f} {np.mean(gain > 0):10.0%}"
+    )
 
 # %%
 # Plot the paired students
@@ -119,8 +136,9 @@ for ax, (level, scores) in zip(axes, results.items()):
     acc = {key: 100 * np.array(value) for key, value in scores.items()}
     for before, after in zip(acc["no KD"], acc["KD"]):
         ax.plot([0, 1], [before, after], color="0.6", marker="o")
-    ax.plot([0, 1], [acc["no KD"].mean(), acc["KD"].mean()], color="C3", marker="s", linewidth=2,
-            label="mean over seeds")
+    ax.plot(
+        [0, 1], [acc["no KD"].mean(), acc["KD"].mean()], color="C3", marker="s", linewidth=2, label="mean over seeds"
+    )
     ax.axhline(acc["teacher"].mean(), color="C0", linestyle="--", label="teacher (modality a)")
     ax.set_xticks([0, 1], ["student, no KD", "student, KD"])
     ax.set_xlim(-0.3, 1.3)
@@ -139,8 +157,7 @@ gen = MVDGenerator(**fig2_params(overlaps["high"]), random_state=0).fit()
 X_a, X_b, y = gen.sample(n_train, random_state=1000)
 X_a_test, X_b_test, y_test = gen.sample(n_test, random_state=2000)
 teacher = Pipeline([("scale", StandardScaler()), ("logreg", LogisticRegression())])
-pipe = Pipeline([("scale", StandardScaler()),
-                 ("kd", clone(distiller).set_params(teacher=teacher, random_state=0))])
+pipe = Pipeline([("scale", StandardScaler()), ("kd", clone(distiller).set_params(teacher=teacher, random_state=0))])
 pipe.fit(X_b, y, kd__X_teacher=X_a)
 print(f"\npipeline student accuracy: {pipe.score(X_b_test, y_test):.3f}")
 

@@ -33,13 +33,13 @@ smaller value to train fewer seeds for fewer epochs.
 import os
 
 import matplotlib.pyplot as plt
-from matplotlib.patches import Patch
 import numpy as np
 import torch
-from skorch import NeuralNetClassifier
+from matplotlib.patches import Patch
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
+from skorch import NeuralNetClassifier
 
 from crossmodal import CrossModalDistiller, ModalityGeneralRanker, MVDGenerator, make_modality_venn
 from crossmodal.nets import MLP
@@ -51,8 +51,7 @@ n_epochs = max(30, round(300 * scale))
 n_repeats = max(2, round(10 * scale))
 n_train, n_test = 200, max(200, round(1000 * scale))
 
-table2 = dict(n_general=10, n_specific_a=10, n_specific_b=0, n_hidden=0, n_noise_a=30, n_noise_b=40,
-              hyperplane="ones")
+table2 = dict(n_general=10, n_specific_a=10, n_specific_b=0, n_hidden=0, n_noise_a=30, n_noise_b=40, hyperplane="ones")
 X_a, X_b, y, info = make_modality_venn(n_train, **table2, random_state=0, return_info=True)
 roles = np.select([info.general_mask_a, info.specific_mask_a], ["general", "specific"], default="noise")
 print(f"X_a {X_a.shape}: " + ", ".join(f"{np.sum(roles == r)} {r}" for r in ("general", "specific", "noise")))
@@ -66,8 +65,16 @@ print(f"gamma={info.gamma:.2f}")
 # models (``hidden_sizes=()``), as the paper uses on Gaussian data, trained
 # full-batch with Adam. ``n_repeats`` is the number of permutations per
 # channel (M in the paper).
-pair = NeuralNetClassifier(MLP, module__hidden_sizes=(), optimizer=torch.optim.Adam, lr=0.01,
-                           max_epochs=n_epochs, batch_size=-1, train_split=None, callbacks="disable")
+pair = NeuralNetClassifier(
+    MLP,
+    module__hidden_sizes=(),
+    optimizer=torch.optim.Adam,
+    lr=0.01,
+    max_epochs=n_epochs,
+    batch_size=-1,
+    train_split=None,
+    callbacks="disable",
+)
 ranker = ModalityGeneralRanker(estimator_a=pair, estimator_b=pair, n_repeats=n_repeats, random_state=0)
 ranker.fit(X_a, y, X_b=X_b)
 for role in ("general", "specific", "noise"):
@@ -117,16 +124,26 @@ print(f"ratio={ratio}: keeps {kept.sum()} columns, {np.sum(kept & info.general_m
 # ``mode="general"`` the teacher keeps the 10 most general columns: it loses
 # the specific ones and with them accuracy, but all it knows, the student can
 # see too. ``mode="specific"`` removes those very columns.
-student = NeuralNetClassifier(MLP, module__hidden_sizes=(), optimizer=torch.optim.SGD, lr=0.1,
-                              max_epochs=n_epochs, batch_size=-1, train_split=None, callbacks="disable")
+student = NeuralNetClassifier(
+    MLP,
+    module__hidden_sizes=(),
+    optimizer=torch.optim.SGD,
+    lr=0.1,
+    max_epochs=n_epochs,
+    batch_size=-1,
+    train_split=None,
+    callbacks="disable",
+)
 focus = ModalityGeneralRanker(estimator_a=pair, estimator_b=pair, n_repeats=n_repeats, ratio=ratio)
 distillers = {
     "no KD": CrossModalDistiller(teacher=LogisticRegression(), student=student, rho=1.0),
     "regular": CrossModalDistiller(teacher=LogisticRegression(), student=student),
-    "modality-general": CrossModalDistiller(teacher=LogisticRegression(), student=student,
-                                            focus=clone(focus).set_params(mode="general")),
-    "modality-specific": CrossModalDistiller(teacher=LogisticRegression(), student=student,
-                                             focus=clone(focus).set_params(mode="specific")),
+    "modality-general": CrossModalDistiller(
+        teacher=LogisticRegression(), student=student, focus=clone(focus).set_params(mode="general")
+    ),
+    "modality-specific": CrossModalDistiller(
+        teacher=LogisticRegression(), student=student, focus=clone(focus).set_params(mode="specific")
+    ),
 }
 teacher_acc = {name: [] for name in distillers}
 student_acc = {name: [] for name in distillers}
@@ -147,8 +164,10 @@ print(f"{'teacher':>18} {'teacher acc':>12} {'student acc':>12} {'student - no K
 print(f"{'no KD':>18} {'-':>12} {no_kd.mean():12.2f}")
 for name in list(distillers)[1:]:
     gain = 100 * np.array(student_acc[name]) - no_kd
-    print(f"{name:>18} {100 * np.mean(teacher_acc[name]):12.2f} {100 * np.mean(student_acc[name]):12.2f} "
-          f"{gain.mean():+11.2f} +- {gain.std(ddof=1):.2f}")
+    print(
+        f"{name:>18} {100 * np.mean(teacher_acc[name]):12.2f} {100 * np.mean(student_acc[name]):12.2f} "
+        f"{gain.mean():+11.2f} +- {gain.std(ddof=1):.2f}"
+    )
 
 # %%
 # The less accurate teacher is the better one
@@ -165,8 +184,7 @@ fig, (ax_t, ax_s) = plt.subplots(1, 2, figsize=(9, 3.5), layout="constrained")
 ax_t.bar(names, [100 * np.mean(teacher_acc[n]) for n in names], color=["C0", "C2", "C1"])
 ax_t.set(ylabel="teacher accuracy (%)", title="Teachers (modality a)")
 gains = [100 * np.array(student_acc[n]) - no_kd for n in names]
-ax_s.bar(names, [g.mean() for g in gains], yerr=[g.std(ddof=1) for g in gains], capsize=4,
-         color=["C0", "C2", "C1"])
+ax_s.bar(names, [g.mean() for g in gains], yerr=[g.std(ddof=1) for g in gains], capsize=4, color=["C0", "C2", "C1"])
 ax_s.axhline(0, color="0.4", linewidth=0.8)
 ax_s.set(ylabel="student - no KD (points)", title="Their students (modality b), paired")
 for ax in (ax_t, ax_s):

@@ -64,16 +64,21 @@ print(results.round(3).to_string(index=False))
 # ---------
 # The paired difference between the CM-KD and UM-KD students of each run
 # removes what the run's students share (split, noise, initial weights).
-arms = {"no KD": (None, "student_nokd_acc"), "UM-KD": ("teacher_umkd_acc", "student_umkd_acc"),
-        "CM-KD": ("teacher_cmkd_acc", "student_cmkd_acc")}
+arms = {
+    "no KD": (None, "student_nokd_acc"),
+    "UM-KD": ("teacher_umkd_acc", "student_umkd_acc"),
+    "CM-KD": ("teacher_cmkd_acc", "student_cmkd_acc"),
+}
 acc = 100 * results.drop(columns=["run", "seed", "rho"])
 for name, (teacher, student) in arms.items():
     teacher_text = "" if teacher is None else f"teacher {acc[teacher].mean():6.2f} +- {acc[teacher].std():.2f}   "
     print(f"{name:>6}: {teacher_text:>28}student {acc[student].mean():6.2f} +- {acc[student].std():.2f}")
 teacher_gap = acc["teacher_cmkd_acc"] - acc["teacher_umkd_acc"]
 student_gap = acc["student_cmkd_acc"] - acc["student_umkd_acc"]
-print(f"CM-KD - UM-KD: teacher {teacher_gap.mean():+.2f} points, student {student_gap.mean():+.2f} "
-      f"+- {student_gap.std():.2f} points")
+print(
+    f"CM-KD - UM-KD: teacher {teacher_gap.mean():+.2f} points, student {student_gap.mean():+.2f} "
+    f"+- {student_gap.std():.2f} points"
+)
 
 # %%
 # Plot teachers and students

@@ -35,9 +35,9 @@ import os
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from skorch import NeuralNetClassifier
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
+from skorch import NeuralNetClassifier
 
 from crossmodal import CrossModalDistiller, ModalityGeneralRanker
 from crossmodal.datasets import load_mfeat
@@ -67,19 +67,29 @@ fou = StandardScaler().fit(views["fou"][train]).transform(views["fou"]).astype(n
 
 
 def mlp(hidden):
-    return NeuralNetClassifier(MLP, module__hidden_sizes=hidden, optimizer=torch.optim.Adam, lr=3e-3,
-                               max_epochs=n_epochs, batch_size=128, iterator_train__shuffle=True,
-                               train_split=None, callbacks="disable")
+    return NeuralNetClassifier(
+        MLP,
+        module__hidden_sizes=hidden,
+        optimizer=torch.optim.Adam,
+        lr=3e-3,
+        max_epochs=n_epochs,
+        batch_size=128,
+        iterator_train__shuffle=True,
+        train_split=None,
+        callbacks="disable",
+    )
 
 
-focus = ModalityGeneralRanker(estimator_a=mlp((128,)), estimator_b=mlp((128,)), layer=1, mode="general",
-                              ratio=0.5, n_repeats=n_repeats)
-kd = CrossModalDistiller(teacher="joint", focus=focus, student=mlp((64,)), rho=0.0, temperature=4.0,
-                         random_state=0)
+focus = ModalityGeneralRanker(
+    estimator_a=mlp((128,)), estimator_b=mlp((128,)), layer=1, mode="general", ratio=0.5, n_repeats=n_repeats
+)
+kd = CrossModalDistiller(teacher="joint", focus=focus, student=mlp((64,)), rho=0.0, temperature=4.0, random_state=0)
 kd.fit(fou[train], y[train], X_teacher=pix[train])
 salience = kd.focus_.salience_
-print(f"salience of the 128 hidden channels: median {np.median(salience):.2f}, top 1.00, "
-      f"{(salience < 0.1).sum()} channels below 0.1")
+print(
+    f"salience of the 128 hidden channels: median {np.median(salience):.2f}, top 1.00, "
+    f"{(salience < 0.1).sum()} channels below 0.1"
+)
 print(f"modality-general teacher's student on fou: {kd.score(fou[test], y[test]):.3f}")
 
 # %%
@@ -91,8 +101,9 @@ print(f"modality-general teacher's student on fou: {kd.score(fou[test], y[test])
 # channels nullified) distilled into the same student (``rho=0``), plus the
 # regular teacher (nothing nullified) and a no-KD student. The result is a
 # tidy frame, one row per run and ratio.
-results = run_dataset("mfeat-pix-fou", ratios=(0.25, 0.5, 0.75), runs=n_runs, seed=0, epochs=n_epochs,
-                      n_repeats=n_repeats)
+results = run_dataset(
+    "mfeat-pix-fou", ratios=(0.25, 0.5, 0.75), runs=n_runs, seed=0, epochs=n_epochs, n_repeats=n_repeats
+)
 print(f"{len(results)} rows (runs x ratios):")
 print(results.filter(like="student").head(3).round(3).to_string())
 
@@ -110,8 +121,10 @@ teacher_columns = {f"teacher_{t}_acc": t for t in teachers}
 print("teachers (%):")
 print((100 * results.groupby("ratio")[list(teacher_columns)].mean()).rename(columns=teacher_columns).round(2))
 gap = 100 * (results["student_general_acc"] - results["student_specific_acc"])
-print(f"modality-general - modality-specific student: {gap.mean():+.2f} +- {gap.std():.2f} points "
-      f"(positive in {(gap > 0).mean():.0%} of run x ratio pairs)")
+print(
+    f"modality-general - modality-specific student: {gap.mean():+.2f} +- {gap.std():.2f} points "
+    f"(positive in {(gap > 0).mean():.0%} of run x ratio pairs)"
+)
 
 # %%
 # Plot students and teachers against r

@@ -66,8 +66,11 @@ print(summary.round(3))
 # student's gain from KD climbs from below zero to about +2 points, the
 # paper's +2.1 at ``gamma = 1``.
 fig, (ax_acc, ax_gain) = plt.subplots(1, 2, figsize=(10, 3.8), layout="constrained")
-for column, label in (("teacher_acc", "teacher (modality a)"), ("student_nokd_acc", "student, no KD"),
-                      ("student_kd_acc", "student, KD")):
+for column, label in (
+    ("teacher_acc", "teacher (modality a)"),
+    ("student_nokd_acc", "student, no KD"),
+    ("student_kd_acc", "student, KD"),
+):
     stats = results.groupby("gamma")[column].agg(["mean", "std"]).astype(float) * 100
     gammas, mean, sd = stats.index.to_numpy(float), stats["mean"].to_numpy(), stats["std"].to_numpy()
     ax_acc.plot(gammas, mean, marker="o", label=label)

@@ -127,9 +127,7 @@ def _smallest_int_dtype(values):
     signed = values.min() < 0
     kinds = ("int8", "int16", "int32", "int64") if signed else ("uint8", "uint16", "uint32", "uint64")
     return next(
-        np.dtype(kind)
-        for kind in kinds
-        if np.iinfo(kind).min <= values.min() and values.max() <= np.iinfo(kind).max
+        np.dtype(kind) for kind in kinds if np.iinfo(kind).min <= values.min() and values.max() <= np.iinfo(kind).max
     )
 
 

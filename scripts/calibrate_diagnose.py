@@ -36,9 +36,15 @@ MARGIN = 0.005
 
 def _diagram(rng):
     general = int(rng.integers(0, 11))
-    return dict(n_general=general, n_specific_a=int(rng.integers(0, 11)), n_specific_b=int(rng.integers(0, 11)),
-                n_hidden=int(rng.integers(0, 6)), n_noise_a=int(rng.integers(5, 30)),
-                n_noise_b=int(rng.integers(5, 40)), hyperplane="normal")
+    return dict(
+        n_general=general,
+        n_specific_a=int(rng.integers(0, 11)),
+        n_specific_b=int(rng.integers(0, 11)),
+        n_hidden=int(rng.integers(0, 6)),
+        n_noise_a=int(rng.integers(5, 30)),
+        n_noise_b=int(rng.integers(5, 40)),
+        hyperplane="normal",
+    )
 
 
 def measure(seed, n_train):
@@ -46,8 +52,12 @@ def measure(seed, n_train):
     params = _diagram(rng)
     if params["n_general"] + params["n_specific_a"] + params["n_specific_b"] + params["n_hidden"] == 0:
         params["n_general"] = 1
-    seeds = {k: int(s) for k, s in zip(("structure", "train", "test", "teacher", "student"),
-                                        np.random.SeedSequence(seed).generate_state(5))}
+    seeds = {
+        k: int(s)
+        for k, s in zip(
+            ("structure", "train", "test", "teacher", "student"), np.random.SeedSequence(seed).generate_state(5)
+        )
+    }
     setup = dataclasses.replace(PAPER_SETUP, n_train=n_train)
     data = _draw(params, seeds, setup)
     Xa, Xb, y = data["train"]

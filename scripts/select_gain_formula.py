@@ -60,9 +60,16 @@ from crossmodal.experiments.synthetic import PAPER_SETUP, _draw
 
 # Candidates are gains: differences that are 0 when the teacher's probabilities teach the student nothing
 # the labels do not (``predicted_gain`` is an accuracy change, and the verdict reads its sign).
-CANDIDATES = ("soft mimic - student", "ridge mimic - student", "rho=0.5 soft student - student",
-              "student + mimic logits - student", "student + soft mimic probabilities - student",
-              "log-loss: student - soft mimic", "probability ridge mimic - student", "accuracy gap x gamma")
+CANDIDATES = (
+    "soft mimic - student",
+    "ridge mimic - student",
+    "rho=0.5 soft student - student",
+    "student + mimic logits - student",
+    "student + soft mimic probabilities - student",
+    "log-loss: student - soft mimic",
+    "probability ridge mimic - student",
+    "accuracy gap x gamma",
+)
 # Printed for comparison, never chosen: the report's rival predictors, and the soft mimic's accuracy itself
 # (a level, not a gain).
 RIVALS = ("mimic accuracy (level)", "teacher accuracy (rival)", "teacher - student accuracy (rival)")
@@ -92,11 +99,21 @@ def candidates(X_a, X_b, y, seed=0, cv=5):
     L -= L.mean(axis=1, keepdims=True)
     gamma = 1 - np.sum((L - M) ** 2) / np.sum((L - L.mean(axis=0)) ** 2)
     student = acc(P_s)
-    return dict(zip(CANDIDATES, (
-        acc(P_m) - student, acc(M) - student, acc(P_half) - student,
-        acc(np.log(np.clip(P_s, 1e-6, 1)) + M) - student, acc(P_s + P_m) - student,
-        logloss(P_s) - logloss(P_m), acc(M_prob) - student,
-        (acc(P_t) - student) * max(gamma, 0.0)))) | dict(zip(RIVALS, (acc(P_m), acc(P_t), acc(P_t) - student)))
+    return dict(
+        zip(
+            CANDIDATES,
+            (
+                acc(P_m) - student,
+                acc(M) - student,
+                acc(P_half) - student,
+                acc(np.log(np.clip(P_s, 1e-6, 1)) + M) - student,
+                acc(P_s + P_m) - student,
+                logloss(P_s) - logloss(P_m),
+                acc(M_prob) - student,
+                (acc(P_t) - student) * max(gamma, 0.0),
+            ),
+        )
+    ) | dict(zip(RIVALS, (acc(P_m), acc(P_t), acc(P_t) - student)))
 
 
 def digits_views():
@@ -104,9 +121,14 @@ def digits_views():
     img = X.reshape(-1, 8, 8)
     centre = np.zeros((8, 8), dtype=bool)
     centre[2:6, 2:6] = True
-    views = {"top": img[:, :4].reshape(len(X), -1), "bottom": img[:, 4:].reshape(len(X), -1),
-             "left": img[:, :, :4].reshape(len(X), -1), "right": img[:, :, 4:].reshape(len(X), -1),
-             "centre": img[:, centre], "border": img[:, ~centre]}
+    views = {
+        "top": img[:, :4].reshape(len(X), -1),
+        "bottom": img[:, 4:].reshape(len(X), -1),
+        "left": img[:, :, :4].reshape(len(X), -1),
+        "right": img[:, :, 4:].reshape(len(X), -1),
+        "centre": img[:, centre],
+        "border": img[:, ~centre],
+    }
     return views, y
 
 
@@ -120,18 +142,29 @@ def digits_rows(seeds, epochs):
             scaler = StandardScaler().fit(X[idx_tr])
             X_tr[name] = scaler.transform(X[idx_tr]).astype(np.float32)
             X_te[name] = scaler.transform(X[idx_te]).astype(np.float32)
-        gains = measured_gains(X_tr, X_te, y[idx_tr], y[idx_te], list(itertools.permutations(views, 2)), seed,
-                               epochs)
+        gains = measured_gains(X_tr, X_te, y[idx_tr], y[idx_te], list(itertools.permutations(views, 2)), seed, epochs)
         for (a, b), (gain, _, _) in gains.items():
-            rows.append(dict(pair=f"{a}->{b}", seed=seed, measured=gain,
-                             **candidates(X_tr[a].astype(np.float64), X_tr[b].astype(np.float64), y[idx_tr], seed)))
+            rows.append(
+                dict(
+                    pair=f"{a}->{b}",
+                    seed=seed,
+                    measured=gain,
+                    **candidates(X_tr[a].astype(np.float64), X_tr[b].astype(np.float64), y[idx_tr], seed),
+                )
+            )
     return rows
 
 
 def _diagram(rng):
-    return dict(n_general=int(rng.integers(0, 11)), n_specific_a=int(rng.integers(0, 11)),
-                n_specific_b=int(rng.integers(0, 11)), n_hidden=int(rng.integers(0, 6)),
-                n_noise_a=int(rng.integers(5, 30)), n_noise_b=int(rng.integers(5, 40)), hyperplane="normal")
+    return dict(
+        n_general=int(rng.integers(0, 11)),
+        n_specific_a=int(rng.integers(0, 11)),
+        n_specific_b=int(rng.integers(0, 11)),
+        n_hidden=int(rng.integers(0, 6)),
+        n_noise_a=int(rng.integers(5, 30)),
+        n_noise_b=int(rng.integers(5, 40)),
+        hyperplane="normal",
+    )
 
 
 def mvd_rows(n_diagrams):
@@ -142,8 +175,12 @@ def mvd_rows(n_diagrams):
         params = _diagram(np.random.default_rng(seed))
         if params["n_general"] + params["n_specific_a"] + params["n_specific_b"] + params["n_hidden"] == 0:
             params["n_general"] = 1
-        seeds = {k: int(s) for k, s in zip(("structure", "train", "test", "teacher", "student"),
-                                            np.random.SeedSequence(seed).generate_state(5))}
+        seeds = {
+            k: int(s)
+            for k, s in zip(
+                ("structure", "train", "test", "teacher", "student"), np.random.SeedSequence(seed).generate_state(5)
+            )
+        }
         data = _draw(params, seeds, setup)
         X_a, X_b, y = data["train"]
         nokd, kd = paper_protocol_accuracies(data, seeds, setup)
@@ -171,7 +208,8 @@ def main():
         import pandas as pd
 
         pd.DataFrame([dict(r, set="digits") for r in digit_rows] + [dict(r, set="mvd") for r in mvd_rows_]).to_csv(
-            args.csv, index=False)
+            args.csv, index=False
+        )
     digits, mvd = _rho(digit_rows), _rho(mvd_rows_)
     print(f"{'candidate':48s} {'digits':>7s} {'MVD':>7s} {'mean':>7s}")
     for c in sorted(CANDIDATES, key=lambda c: -(digits[c] + mvd[c])) + list(RIVALS):

@@ -58,11 +58,11 @@ Prints coverage and mean width per method.
 import argparse
 
 import numpy as np
+from calibrate_diagnose import _diagram  # noqa: E402 (scripts/ is on the path when run as a script)
 from scipy.stats import norm
 from sklearn.model_selection import StratifiedKFold
 from threadpoolctl import threadpool_limits
 
-from calibrate_diagnose import _diagram  # noqa: E402 (scripts/ is on the path when run as a script)
 from crossmodal import MVDGenerator, diagnose
 from crossmodal.diagnosis._diagnose import (
     _FIT_NOISE_FACTOR,
@@ -158,8 +158,10 @@ def intervals(X_a, X_b, y, seed, n_boot=200, halves=(1, 2)):
         p_few, (lo_few, hi_few) = _shared_gamma(ab, ba_few)
         out[f"shared: box, {n_ba} b-side replicates"] = (p_few, lo_few, hi_few)
     noise = np.random.default_rng(seed + 2).standard_normal((2, len(W)))
-    sim = _union_share(ab[1] + noise[0] * np.sqrt(_FIT_NOISE_FACTOR * np.var(ab[2], ddof=1)),
-                       ba[1] + noise[1] * np.sqrt(_FIT_NOISE_FACTOR * np.var(ba[2], ddof=1)))
+    sim = _union_share(
+        ab[1] + noise[0] * np.sqrt(_FIT_NOISE_FACTOR * np.var(ab[2], ddof=1)),
+        ba[1] + noise[1] * np.sqrt(_FIT_NOISE_FACTOR * np.var(ba[2], ddof=1)),
+    )
     out["shared: simulated fit noise, pct"] = (point, *np.quantile(sim, [0.025, 0.975]))
     plain = float(_union_share(ab[0], ba[3]))
     boot_plain = _union_share(ab[1], _weighted_r2(W, L_ba, M_ba))
@@ -221,18 +223,20 @@ def main():
             rows = study(n, runs)
             print(f"n={n}: {len(rows)} cases (13 settings x {runs} runs)")
             for method in rows[0][3]:
-                share = np.mean([lo <= s <= hi for _, s, _, (_, lo, hi) in ((r[0], r[1], r[2], r[3][method])
-                                                                            for r in rows)])
+                share = np.mean(
+                    [lo <= s <= hi for _, s, _, (_, lo, hi) in ((r[0], r[1], r[2], r[3][method]) for r in rows)]
+                )
                 true = np.mean([r[3][method][1] <= r[2] <= r[3][method][2] for r in rows])
                 width = np.mean([r[3][method][2] - r[3][method][1] for r in rows])
                 bias = np.mean([r[3][method][0] - r[1] for r in rows])
                 bias_gamma = np.mean([r[3][method][0] - r[2] for r in rows])
-                print(f"  {method:34s} covers share {share:4.0%}  diagram gamma {true:4.0%}  "
-                      f"mean width {width:.3f}  mean error vs share {bias:+.3f}  vs diagram gamma {bias_gamma:+.3f}")
+                print(
+                    f"  {method:34s} covers share {share:4.0%}  diagram gamma {true:4.0%}  "
+                    f"mean width {width:.3f}  mean error vs share {bias:+.3f}  vs diagram gamma {bias_gamma:+.3f}"
+                )
             if args.random:
                 cover, bias = random_diagrams(n, args.random)
-                print(f"  diagnose on {args.random} random diagrams: covers share {cover:4.0%}, "
-                      f"mean error {bias:+.3f}")
+                print(f"  diagnose on {args.random} random diagrams: covers share {cover:4.0%}, mean error {bias:+.3f}")
 
 
 if __name__ == "__main__":

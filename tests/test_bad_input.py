@@ -18,6 +18,7 @@ from functools import cache
 import numpy as np
 import pytest
 import torch
+from conftest import quick_template
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.cluster import KMeans
@@ -26,7 +27,6 @@ from sklearn.linear_model import LogisticRegression
 from skorch import NeuralNetBinaryClassifier, NeuralNetRegressor
 
 import crossmodal
-from conftest import quick_template
 from crossmodal import (
     CrossModalDistiller,
     ModalityGeneralRanker,
@@ -130,8 +130,10 @@ def second_view_rows(prefix, fit, name, A):
         "rows": (A[:-1], rf"X and {name} have different numbers of samples: {N} and {N - 1}"),
         "strings": (_strings(N, A.shape[1]), name),
     }
-    return [row(f"{prefix}-{name}-{kind}", lambda value=value: fit(**{name: value}), ValueError, match)
-            for kind, (value, match) in bad.items()]
+    return [
+        row(f"{prefix}-{name}-{kind}", lambda value=value: fit(**{name: value}), ValueError, match)
+        for kind, (value, match) in bad.items()
+    ]
 
 
 # --------------------------------------------------------------------------- #
@@ -147,73 +149,175 @@ DISTILLER_FIT = [
     row("kd.fit-X-strings", lambda: fit_kd(_strings(N, 3)), ValueError, r"X.*string|string.*X"),
     row("kd.fit-X-y-rows", lambda: fit_kd(X, Y[:-1]), ValueError, r"inconsistent numbers of samples"),
     *second_view_rows("kd.fit", fit_kd, "X_teacher", X_T),
-    row("kd.fit-X_teacher-missing", lambda: fit_kd(X_teacher=None), ValueError,
-        r"needs X_teacher .* or precomputed teacher_proba; got neither"),
-    row("kd.fit-y-one-class", lambda: fit_kd(y=np.zeros(N, dtype=int), teacher_proba=P[:, :1] / P[:, :1]),
-        ValueError, r"y has 1 class .*at least 2 classes"),
+    row(
+        "kd.fit-X_teacher-missing",
+        lambda: fit_kd(X_teacher=None),
+        ValueError,
+        r"needs X_teacher .* or precomputed teacher_proba; got neither",
+    ),
+    row(
+        "kd.fit-y-one-class",
+        lambda: fit_kd(y=np.zeros(N, dtype=int), teacher_proba=P[:, :1] / P[:, :1]),
+        ValueError,
+        r"y has 1 class .*at least 2 classes",
+    ),
     row("kd.fit-y-continuous", lambda: fit_kd(y=X[:, 0]), ValueError, r"Unknown label type"),
-    row("kd.fit-teacher_proba-nan", lambda: fit_kd(teacher_proba=_with(P, np.nan)), ValueError,
-        r"teacher_proba contains NaN"),
-    row("kd.fit-teacher_proba-inf", lambda: fit_kd(teacher_proba=_with(P, np.inf)), ValueError,
-        r"teacher_proba contains infinity"),
+    row(
+        "kd.fit-teacher_proba-nan",
+        lambda: fit_kd(teacher_proba=_with(P, np.nan)),
+        ValueError,
+        r"teacher_proba contains NaN",
+    ),
+    row(
+        "kd.fit-teacher_proba-inf",
+        lambda: fit_kd(teacher_proba=_with(P, np.inf)),
+        ValueError,
+        r"teacher_proba contains infinity",
+    ),
     row("kd.fit-teacher_proba-1d", lambda: fit_kd(teacher_proba=P[:, 0]), ValueError, r"teacher_proba"),
     row("kd.fit-teacher_proba-3d", lambda: fit_kd(teacher_proba=P[:, :, None]), ValueError, r"teacher_proba"),
     row("kd.fit-teacher_proba-empty", lambda: fit_kd(teacher_proba=P[:0]), ValueError, r"teacher_proba"),
-    row("kd.fit-teacher_proba-rows", lambda: fit_kd(teacher_proba=P[:-1]), ValueError,
-        r"teacher_proba must have shape .*\(20, 2\).*got shape \(19, 2\)"),
-    row("kd.fit-teacher_proba-unseen-class", lambda: fit_kd(teacher_proba=np.column_stack([P, np.zeros(N)])),
-        ValueError, r"teacher_proba must have shape .*\(20, 2\).*got shape \(20, 3\)"),
-    row("kd.fit-teacher_proba-too-few-columns", lambda: fit_kd(teacher_proba=np.ones((N, 1))), ValueError,
-        r"teacher_proba must have shape .*\(20, 2\).*got shape \(20, 1\)"),
-    row("kd.fit-teacher_proba-negative", lambda: fit_kd(teacher_proba=P * [-1, 2]), ValueError,
-        r"teacher_proba must hold probabilities in \[0, 1\]"),
-    row("kd.fit-teacher_proba-row-sum", lambda: fit_kd(teacher_proba=P * 0.5), ValueError,
-        r"Each row of teacher_proba must sum to 1; row 0 sums to 0.5"),
+    row(
+        "kd.fit-teacher_proba-rows",
+        lambda: fit_kd(teacher_proba=P[:-1]),
+        ValueError,
+        r"teacher_proba must have shape .*\(20, 2\).*got shape \(19, 2\)",
+    ),
+    row(
+        "kd.fit-teacher_proba-unseen-class",
+        lambda: fit_kd(teacher_proba=np.column_stack([P, np.zeros(N)])),
+        ValueError,
+        r"teacher_proba must have shape .*\(20, 2\).*got shape \(20, 3\)",
+    ),
+    row(
+        "kd.fit-teacher_proba-too-few-columns",
+        lambda: fit_kd(teacher_proba=np.ones((N, 1))),
+        ValueError,
+        r"teacher_proba must have shape .*\(20, 2\).*got shape \(20, 1\)",
+    ),
+    row(
+        "kd.fit-teacher_proba-negative",
+        lambda: fit_kd(teacher_proba=P * [-1, 2]),
+        ValueError,
+        r"teacher_proba must hold probabilities in \[0, 1\]",
+    ),
+    row(
+        "kd.fit-teacher_proba-row-sum",
+        lambda: fit_kd(teacher_proba=P * 0.5),
+        ValueError,
+        r"Each row of teacher_proba must sum to 1; row 0 sums to 0.5",
+    ),
     row("kd.fit-teacher_proba-strings", lambda: fit_kd(teacher_proba=_strings(N, 2)), ValueError, r"teacher_proba"),
-    row("kd.fit-teacher_proba-with-focus", lambda: fit_kd(params={"focus": ranker()}), ValueError,
-        r"focus .*cannot be combined with teacher_proba"),
-    row("kd.fit-sample_weight-negative", lambda: fit_kd(sample_weight=-np.ones(N)), ValueError,
-        r"Negative values in data passed to `sample_weight`"),
-    row("kd.fit-sample_weight-rows", lambda: fit_kd(sample_weight=np.ones(N - 1)), ValueError,
-        r"sample_weight.shape == \(19,\), expected \(20,\)"),
-    row("kd.fit-sample_weight-zero-sum", lambda: fit_kd(sample_weight=np.zeros(N)), ValueError,
+    row(
+        "kd.fit-teacher_proba-with-focus",
+        lambda: fit_kd(params={"focus": ranker()}),
+        ValueError,
+        r"focus .*cannot be combined with teacher_proba",
+    ),
+    row(
+        "kd.fit-sample_weight-negative",
+        lambda: fit_kd(sample_weight=-np.ones(N)),
+        ValueError,
+        r"Negative values in data passed to `sample_weight`",
+    ),
+    row(
+        "kd.fit-sample_weight-rows",
+        lambda: fit_kd(sample_weight=np.ones(N - 1)),
+        ValueError,
+        r"sample_weight.shape == \(19,\), expected \(20,\)",
+    ),
+    row(
+        "kd.fit-sample_weight-zero-sum",
+        lambda: fit_kd(sample_weight=np.zeros(N)),
+        ValueError,
         # scikit-learn >= 1.7 says it first; on older versions the distiller does
-        r"Sample weights must contain at least one non-zero number|sample_weight must have a positive sum"),
-    row("kd.fit-sample_weight-nan", lambda: fit_kd(sample_weight=_with(np.ones(N), np.nan, 0)), ValueError,
-        r"sample_weight contains NaN"),
+        r"Sample weights must contain at least one non-zero number|sample_weight must have a positive sum",
+    ),
+    row(
+        "kd.fit-sample_weight-nan",
+        lambda: fit_kd(sample_weight=_with(np.ones(N), np.nan, 0)),
+        ValueError,
+        r"sample_weight contains NaN",
+    ),
     row("kd.param-rho-negative", lambda: fit_kd(params={"rho": -0.1}), ValueError, r"'rho' parameter.*Got -0.1"),
     row("kd.param-rho-above-1", lambda: fit_kd(params={"rho": 1.5}), ValueError, r"'rho' parameter.*Got 1.5"),
-    row("kd.param-temperature-zero", lambda: fit_kd(params={"temperature": 0}), ValueError,
-        r"'temperature' parameter.*range \(0.0, inf\).*Got 0"),
-    row("kd.param-temperature-negative", lambda: fit_kd(params={"temperature": -1.0}), ValueError,
-        r"'temperature' parameter.*Got -1.0"),
-    row("kd.param-kl_reduction", lambda: fit_kd(params={"kl_reduction": "sum"}), ValueError,
-        r"'kl_reduction' parameter.*Got 'sum'"),
-    row("kd.param-teacher_input", lambda: fit_kd(params={"teacher_input": "a"}), ValueError,
-        r"'teacher_input' parameter.*Got 'a'"),
-    row("kd.param-teacher-no-proba", lambda: fit_kd(X_teacher=X_T, params={"teacher": KMeans(2, n_init=1)}),
-        TypeError, r"teacher must have predict_proba or decision_function; got KMeans"),
-    row("kd.param-student-subclass",
+    row(
+        "kd.param-temperature-zero",
+        lambda: fit_kd(params={"temperature": 0}),
+        ValueError,
+        r"'temperature' parameter.*range \(0.0, inf\).*Got 0",
+    ),
+    row(
+        "kd.param-temperature-negative",
+        lambda: fit_kd(params={"temperature": -1.0}),
+        ValueError,
+        r"'temperature' parameter.*Got -1.0",
+    ),
+    row(
+        "kd.param-kl_reduction",
+        lambda: fit_kd(params={"kl_reduction": "sum"}),
+        ValueError,
+        r"'kl_reduction' parameter.*Got 'sum'",
+    ),
+    row(
+        "kd.param-teacher_input",
+        lambda: fit_kd(params={"teacher_input": "a"}),
+        ValueError,
+        r"'teacher_input' parameter.*Got 'a'",
+    ),
+    row(
+        "kd.param-teacher-no-proba",
+        lambda: fit_kd(X_teacher=X_T, params={"teacher": KMeans(2, n_init=1)}),
+        TypeError,
+        r"teacher must have predict_proba or decision_function; got KMeans",
+    ),
+    row(
+        "kd.param-student-subclass",
         lambda: CrossModalDistiller(student=NeuralNetBinaryClassifier(MLP), random_state=0).fit(X, Y, teacher_proba=P),
-        TypeError, r"student .*must be a skorch.NeuralNetClassifier template; got NeuralNetBinaryClassifier"),
-    row("kd.param-student-not-a-net", lambda: fit_kd(params={"student": LogisticRegression()}), ValueError,
-        r"The 'student' parameter of CrossModalDistiller must be None or an object implementing 'fit' and 'initialize'"),
-    row("kd.param-student-regressor", lambda: fit_kd(params={"student": NeuralNetRegressor(MLP)}), TypeError,
-        r"student .*must be a skorch.NeuralNetClassifier template; got NeuralNetRegressor"),
-    row("kd.param-device", lambda: fit_kd(params={"device": "tpu"}), ValueError,
-        r"device must be 'auto', 'cpu', 'cuda' or 'cuda:N'; got 'tpu'"),
-    row("kd.param-focus-with-student-input",
-        lambda: fit_kd(X_teacher=X_T, params={"focus": ranker(), "teacher_input": "student"}), ValueError,
-        r"focus .*needs teacher_input='teacher' or 'both'"),
+        TypeError,
+        r"student .*must be a skorch.NeuralNetClassifier template; got NeuralNetBinaryClassifier",
+    ),
+    row(
+        "kd.param-student-not-a-net",
+        lambda: fit_kd(params={"student": LogisticRegression()}),
+        ValueError,
+        r"The 'student' parameter of CrossModalDistiller must be None or an object implementing 'fit' and 'initialize'",
+    ),
+    row(
+        "kd.param-student-regressor",
+        lambda: fit_kd(params={"student": NeuralNetRegressor(MLP)}),
+        TypeError,
+        r"student .*must be a skorch.NeuralNetClassifier template; got NeuralNetRegressor",
+    ),
+    row(
+        "kd.param-device",
+        lambda: fit_kd(params={"device": "tpu"}),
+        ValueError,
+        r"device must be 'auto', 'cpu', 'cuda' or 'cuda:N'; got 'tpu'",
+    ),
+    row(
+        "kd.param-focus-with-student-input",
+        lambda: fit_kd(X_teacher=X_T, params={"focus": ranker(), "teacher_input": "student"}),
+        ValueError,
+        r"focus .*needs teacher_input='teacher' or 'both'",
+    ),
 ]
 
 DISTILLER_PREDICT = [
     row("kd.predict-not-fitted", lambda: distiller().predict(X), NotFittedError, r"CrossModalDistiller.*not fitted"),
     row("kd.predict_proba-not-fitted", lambda: distiller().predict_proba(X), NotFittedError, r"not fitted"),
-    row("kd.predict-n_features", lambda: fitted_kd().predict(X[:, :2]), ValueError,
-        r"X has 2 features, but CrossModalDistiller is expecting 3 features"),
-    row("kd.predict_proba-n_features", lambda: fitted_kd().predict_proba(X_T), ValueError,
-        r"X has 4 features, but CrossModalDistiller is expecting 3 features"),
+    row(
+        "kd.predict-n_features",
+        lambda: fitted_kd().predict(X[:, :2]),
+        ValueError,
+        r"X has 2 features, but CrossModalDistiller is expecting 3 features",
+    ),
+    row(
+        "kd.predict_proba-n_features",
+        lambda: fitted_kd().predict_proba(X_T),
+        ValueError,
+        r"X has 4 features, but CrossModalDistiller is expecting 3 features",
+    ),
     row("kd.predict-nan", lambda: fitted_kd().predict(_with(X, np.nan)), ValueError, r"Input X contains NaN"),
     row("kd.predict-inf", lambda: fitted_kd().predict(_with(X, -np.inf)), ValueError, r"Input X contains infinity"),
     row("kd.predict-1d", lambda: fitted_kd().predict(X[0]), ValueError, r"Expected 2D array, got 1D array"),
@@ -229,36 +333,75 @@ RANKER = [
     row("ranker.fit-X-empty", lambda: fit_ranker(X[:0], Y[:0], X_B[:0]), ValueError, r"0 sample\(s\)"),
     *second_view_rows("ranker.fit", fit_ranker, "X_b", X_B),
     row("ranker.fit-X_b-none", lambda: fit_ranker(X_b=None), ValueError, r"X_b is required; got None"),
-    row("ranker.fit-y-one-class", lambda: fit_ranker(y=np.zeros(N, dtype=int)), ValueError,
-        r"y has 1 class .*at least 2 classes"),
+    row(
+        "ranker.fit-y-one-class",
+        lambda: fit_ranker(y=np.zeros(N, dtype=int)),
+        ValueError,
+        r"y has 1 class .*at least 2 classes",
+    ),
     row("ranker.param-n_repeats-zero", lambda: fit_ranker(n_repeats=0), ValueError, r"'n_repeats' parameter.*Got 0"),
-    row("ranker.param-n_repeats-negative", lambda: fit_ranker(n_repeats=-2), ValueError,
-        r"'n_repeats' parameter.*Got -2"),
+    row(
+        "ranker.param-n_repeats-negative",
+        lambda: fit_ranker(n_repeats=-2),
+        ValueError,
+        r"'n_repeats' parameter.*Got -2",
+    ),
     row("ranker.param-ratio-one", lambda: fit_ranker(ratio=1.0), ValueError, r"'ratio' parameter.*Got 1.0"),
     row("ranker.param-ratio-negative", lambda: fit_ranker(ratio=-0.1), ValueError, r"'ratio' parameter.*Got -0.1"),
     row("ranker.param-mode", lambda: fit_ranker(mode="both"), ValueError, r"'mode' parameter.*Got 'both'"),
     row("ranker.param-nullify", lambda: fit_ranker(nullify="nan"), ValueError, r"'nullify' parameter.*Got 'nan'"),
     row("ranker.param-distance", lambda: fit_ranker(distance="l2"), ValueError, r"'distance' parameter.*Got 'l2'"),
-    row("ranker.param-estimator_a-type", lambda: fit_ranker(estimator_a=LogisticRegression()), TypeError,
-        r"estimator_a must be a skorch.NeuralNetClassifier .*got LogisticRegression"),
+    row(
+        "ranker.param-estimator_a-type",
+        lambda: fit_ranker(estimator_a=LogisticRegression()),
+        TypeError,
+        r"estimator_a must be a skorch.NeuralNetClassifier .*got LogisticRegression",
+    ),
     row("ranker.param-layer-out-of-range", lambda: fit_ranker(layer=5), ValueError, r"layer"),
-    row("ranker.param-layer-unknown-name", lambda: fit_ranker(layer="nope"), ValueError, r"layer.*'nope'|'nope'.*layer"),
+    row(
+        "ranker.param-layer-unknown-name", lambda: fit_ranker(layer="nope"), ValueError, r"layer.*'nope'|'nope'.*layer"
+    ),
     row("ranker.transform-not-fitted", lambda: ranker().transform(X), NotFittedError, r"not fitted"),
-    row("ranker.transform-n_features", lambda: fitted_ranker().transform(X[:, :2]), ValueError,
-        r"X has 2 features, but ModalityGeneralRanker is expecting 3 features"),
-    row("ranker.transform-drop-n_features", lambda: fitted_ranker(nullify="drop").transform(X_T), ValueError,
-        r"X has 4 features, but ModalityGeneralRanker is expecting 3 features"),
-    row("ranker.transform-nan", lambda: fitted_ranker().transform(_with(X, np.nan)), ValueError,
-        r"Input X contains NaN"),
+    row(
+        "ranker.transform-n_features",
+        lambda: fitted_ranker().transform(X[:, :2]),
+        ValueError,
+        r"X has 2 features, but ModalityGeneralRanker is expecting 3 features",
+    ),
+    row(
+        "ranker.transform-drop-n_features",
+        lambda: fitted_ranker(nullify="drop").transform(X_T),
+        ValueError,
+        r"X has 4 features, but ModalityGeneralRanker is expecting 3 features",
+    ),
+    row(
+        "ranker.transform-nan", lambda: fitted_ranker().transform(_with(X, np.nan)), ValueError, r"Input X contains NaN"
+    ),
     row("ranker.transform-1d", lambda: fitted_ranker().transform(X[0]), ValueError, r"Expected 2D array, got 1D array"),
-    row("ranker.transform-strings", lambda: fitted_ranker().transform(_strings(N, 3)), ValueError,
-        r"X.*string|string.*X"),
-    row("ranker.nullify_module-no-layer", lambda: fitted_ranker().nullify_module(fitted_ranker().nets_[0]), ValueError,
-        r"nullify_module needs a ranker fitted with layer set"),
-    row("ranker.support_for-ratio", lambda: fitted_ranker().support_for("general", 1.0), ValueError,
-        r"ratio must be in \[0, 1\); got 1.0"),
-    row("ranker.support_for-mode", lambda: fitted_ranker().support_for("both", 0.5), ValueError,
-        r"mode must be 'general', 'specific' or 'random'; got 'both'"),
+    row(
+        "ranker.transform-strings",
+        lambda: fitted_ranker().transform(_strings(N, 3)),
+        ValueError,
+        r"X.*string|string.*X",
+    ),
+    row(
+        "ranker.nullify_module-no-layer",
+        lambda: fitted_ranker().nullify_module(fitted_ranker().nets_[0]),
+        ValueError,
+        r"nullify_module needs a ranker fitted with layer set",
+    ),
+    row(
+        "ranker.support_for-ratio",
+        lambda: fitted_ranker().support_for("general", 1.0),
+        ValueError,
+        r"ratio must be in \[0, 1\); got 1.0",
+    ),
+    row(
+        "ranker.support_for-mode",
+        lambda: fitted_ranker().support_for("both", 0.5),
+        ValueError,
+        r"mode must be 'general', 'specific' or 'random'; got 'both'",
+    ),
 ]
 
 SALIENCE = [
@@ -272,78 +415,180 @@ SALIENCE = [
     row("salience-X_b-3d", lambda: salience(X_b=XB32[:, :, None]), ValueError, r"X_b"),
     row("salience-X_a-empty", lambda: salience(X_a=X32[:0], X_b=XB32[:0]), ValueError, r"X_a"),
     row("salience-X_b-empty", lambda: salience(X_b=XB32[:0]), ValueError, r"X_b"),
-    row("salience-rows", lambda: salience(X_b=XB32[:-1]), ValueError,
-        r"X_a and X_b have different numbers of samples: 20 and 19"),
+    row(
+        "salience-rows",
+        lambda: salience(X_b=XB32[:-1]),
+        ValueError,
+        r"X_a and X_b have different numbers of samples: 20 and 19",
+    ),
     row("salience-X_a-strings", lambda: salience(X_a=_strings(N, 3)), ValueError, r"X_a"),
     row("salience-X_b-strings", lambda: salience(X_b=_strings(N, 2)), ValueError, r"X_b"),
-    row("salience-X_a-n_features", lambda: salience(X_a=X_T.astype(np.float32)), ValueError,
-        r"module_a cannot be applied to X_a of shape \(20, 4\)"),
-    row("salience-X_b-n_features", lambda: salience(X_b=X_T.astype(np.float32)), ValueError,
-        r"module_b cannot be applied to X_b"),
-    row("salience-logit-shapes", lambda: salience(module_b=MLP(2, 3, hidden_sizes=())), ValueError,
-        r"module_a and module_b must return logits of the same shape"),
-    row("salience-n_repeats-zero", lambda: salience(n_repeats=0), ValueError, r"n_repeats must be an integer >= 1; got 0"),
-    row("salience-n_repeats-negative", lambda: salience(n_repeats=-3), ValueError,
-        r"n_repeats must be an integer >= 1; got -3"),
-    row("salience-n_repeats-float", lambda: salience(n_repeats=1.5), ValueError,
-        r"n_repeats must be an integer >= 1; got 1.5"),
-    row("salience-n_repeats-bool", lambda: salience(n_repeats=True), ValueError,
-        r"n_repeats must be an integer >= 1; got True"),
+    row(
+        "salience-X_a-n_features",
+        lambda: salience(X_a=X_T.astype(np.float32)),
+        ValueError,
+        r"module_a cannot be applied to X_a of shape \(20, 4\)",
+    ),
+    row(
+        "salience-X_b-n_features",
+        lambda: salience(X_b=X_T.astype(np.float32)),
+        ValueError,
+        r"module_b cannot be applied to X_b",
+    ),
+    row(
+        "salience-logit-shapes",
+        lambda: salience(module_b=MLP(2, 3, hidden_sizes=())),
+        ValueError,
+        r"module_a and module_b must return logits of the same shape",
+    ),
+    row(
+        "salience-n_repeats-zero",
+        lambda: salience(n_repeats=0),
+        ValueError,
+        r"n_repeats must be an integer >= 1; got 0",
+    ),
+    row(
+        "salience-n_repeats-negative",
+        lambda: salience(n_repeats=-3),
+        ValueError,
+        r"n_repeats must be an integer >= 1; got -3",
+    ),
+    row(
+        "salience-n_repeats-float",
+        lambda: salience(n_repeats=1.5),
+        ValueError,
+        r"n_repeats must be an integer >= 1; got 1.5",
+    ),
+    row(
+        "salience-n_repeats-bool",
+        lambda: salience(n_repeats=True),
+        ValueError,
+        r"n_repeats must be an integer >= 1; got True",
+    ),
     row("salience-distance", lambda: salience(distance="l2"), ValueError, r"distance must be one of .*got 'l2'"),
-    row("salience-batch_size-zero", lambda: salience(batch_size=0), ValueError,
-        r"batch_size must be an integer >= 1; got 0"),
+    row(
+        "salience-batch_size-zero",
+        lambda: salience(batch_size=0),
+        ValueError,
+        r"batch_size must be an integer >= 1; got 0",
+    ),
     row("salience-n_jobs-zero", lambda: salience(n_jobs=0), ValueError, r"n_jobs"),
     row("salience-layer-out-of-range", lambda: salience(layer=5), ValueError, r"layer"),
     row("salience-layer-unknown-name", lambda: salience(layer="nope"), ValueError, r"layer.*'nope'|'nope'.*layer"),
-    row("salience-module_a-type", lambda: salience(module_a="net"), TypeError,
-        r"module_a must be a torch.nn.Module or a fitted skorch net; got str"),
-    row("salience-module_b-unfitted-skorch", lambda: salience(module_b=tiny_net()), ValueError,
-        r"module_b is a skorch net without module_"),
+    row(
+        "salience-module_a-type",
+        lambda: salience(module_a="net"),
+        TypeError,
+        r"module_a must be a torch.nn.Module or a fitted skorch net; got str",
+    ),
+    row(
+        "salience-module_b-unfitted-skorch",
+        lambda: salience(module_b=tiny_net()),
+        ValueError,
+        r"module_b is a skorch net without module_",
+    ),
 ]
 
 GENERATOR = [
-    row("gen.param-n_general-negative", lambda: MVDGenerator(n_general=-1).fit(), ValueError,
-        r"'n_general' parameter.*Got -1"),
-    row("gen.param-n_noise_b-float", lambda: MVDGenerator(n_noise_b=2.5).fit(), ValueError,
-        r"'n_noise_b' parameter.*Got 2.5"),
-    row("gen.param-n_classes-one", lambda: MVDGenerator(n_classes=1).fit(), ValueError, r"'n_classes' parameter.*Got 1"),
-    row("gen.param-hyperplane", lambda: MVDGenerator(hyperplane="zeros").fit(), ValueError,
-        r"'hyperplane' parameter.*Got 'zeros'"),
+    row(
+        "gen.param-n_general-negative",
+        lambda: MVDGenerator(n_general=-1).fit(),
+        ValueError,
+        r"'n_general' parameter.*Got -1",
+    ),
+    row(
+        "gen.param-n_noise_b-float",
+        lambda: MVDGenerator(n_noise_b=2.5).fit(),
+        ValueError,
+        r"'n_noise_b' parameter.*Got 2.5",
+    ),
+    row(
+        "gen.param-n_classes-one", lambda: MVDGenerator(n_classes=1).fit(), ValueError, r"'n_classes' parameter.*Got 1"
+    ),
+    row(
+        "gen.param-hyperplane",
+        lambda: MVDGenerator(hyperplane="zeros").fit(),
+        ValueError,
+        r"'hyperplane' parameter.*Got 'zeros'",
+    ),
     row("gen.param-mixing", lambda: MVDGenerator(mixing="relu").fit(), ValueError, r"'mixing' parameter.*Got 'relu'"),
-    row("gen.param-no-decisive", lambda: MVDGenerator(n_general=0, n_specific_a=0, n_specific_b=0).fit(),
-        ValueError, r"n_general \+ n_specific_a \+ n_specific_b must be >= 1"),
-    row("gen.param-empty-modality",
-        lambda: MVDGenerator(n_general=0, n_specific_a=0, n_noise_a=0, n_specific_b=2).fit(), ValueError,
-        r"Modality a has no column"),
-    row("gen.param-ones-multiclass", lambda: MVDGenerator(hyperplane="ones", n_classes=3).fit(), ValueError,
-        r"hyperplane='ones' .*needs n_classes=2; got n_classes=3"),
+    row(
+        "gen.param-no-decisive",
+        lambda: MVDGenerator(n_general=0, n_specific_a=0, n_specific_b=0).fit(),
+        ValueError,
+        r"n_general \+ n_specific_a \+ n_specific_b must be >= 1",
+    ),
+    row(
+        "gen.param-empty-modality",
+        lambda: MVDGenerator(n_general=0, n_specific_a=0, n_noise_a=0, n_specific_b=2).fit(),
+        ValueError,
+        r"Modality a has no column",
+    ),
+    row(
+        "gen.param-ones-multiclass",
+        lambda: MVDGenerator(hyperplane="ones", n_classes=3).fit(),
+        ValueError,
+        r"hyperplane='ones' .*needs n_classes=2; got n_classes=3",
+    ),
     row("gen.sample-not-fitted", lambda: MVDGenerator().sample(5), NotFittedError, r"MVDGenerator.*not fitted"),
-    row("gen.sample-n_samples-zero", lambda: fitted_generator().sample(0), ValueError,
-        r"n_samples must be an integer >= 1; got 0"),
-    row("gen.sample-n_samples-negative", lambda: fitted_generator().sample(-5), ValueError,
-        r"n_samples must be an integer >= 1; got -5"),
-    row("gen.sample-n_samples-float", lambda: fitted_generator().sample(2.5), ValueError,
-        r"n_samples must be an integer >= 1; got 2.5"),
-    row("gen.sample-n_samples-string", lambda: fitted_generator().sample("10"), ValueError,
-        r"n_samples must be an integer >= 1; got '10'"),
-    row("gen.sample-random_state", lambda: fitted_generator().sample(5, random_state="seed"), ValueError,
-        r"'seed' cannot be used to seed"),
+    row(
+        "gen.sample-n_samples-zero",
+        lambda: fitted_generator().sample(0),
+        ValueError,
+        r"n_samples must be an integer >= 1; got 0",
+    ),
+    row(
+        "gen.sample-n_samples-negative",
+        lambda: fitted_generator().sample(-5),
+        ValueError,
+        r"n_samples must be an integer >= 1; got -5",
+    ),
+    row(
+        "gen.sample-n_samples-float",
+        lambda: fitted_generator().sample(2.5),
+        ValueError,
+        r"n_samples must be an integer >= 1; got 2.5",
+    ),
+    row(
+        "gen.sample-n_samples-string",
+        lambda: fitted_generator().sample("10"),
+        ValueError,
+        r"n_samples must be an integer >= 1; got '10'",
+    ),
+    row(
+        "gen.sample-random_state",
+        lambda: fitted_generator().sample(5, random_state="seed"),
+        ValueError,
+        r"'seed' cannot be used to seed",
+    ),
     row("venn-n_samples-zero", lambda: make_modality_venn(0), ValueError, r"'n_samples' parameter.*Got 0"),
     row("venn-n_samples-negative", lambda: make_modality_venn(-10), ValueError, r"'n_samples' parameter.*Got -10"),
     row("venn-n_samples-float", lambda: make_modality_venn(10.5), ValueError, r"'n_samples' parameter.*Got 10.5"),
-    row("venn-n_general-negative", lambda: make_modality_venn(10, n_general=-1), ValueError,
-        r"'n_general' parameter.*Got -1"),
+    row(
+        "venn-n_general-negative",
+        lambda: make_modality_venn(10, n_general=-1),
+        ValueError,
+        r"'n_general' parameter.*Got -1",
+    ),
     row("venn-n_classes-one", lambda: make_modality_venn(10, n_classes=1), ValueError, r"'n_classes' parameter.*Got 1"),
     row("venn-mixing", lambda: make_modality_venn(10, mixing="relu"), ValueError, r"'mixing' parameter.*Got 'relu'"),
-    row("venn-no-decisive", lambda: make_modality_venn(10, n_general=0, n_specific_a=0, n_specific_b=0), ValueError,
-        r"n_general \+ n_specific_a \+ n_specific_b must be >= 1"),
-    row("venn-return_info", lambda: make_modality_venn(10, return_info="yes"), ValueError,
-        r"'return_info' parameter.*Got 'yes'"),
+    row(
+        "venn-no-decisive",
+        lambda: make_modality_venn(10, n_general=0, n_specific_a=0, n_specific_b=0),
+        ValueError,
+        r"n_general \+ n_specific_a \+ n_specific_b must be >= 1",
+    ),
+    row(
+        "venn-return_info",
+        lambda: make_modality_venn(10, return_info="yes"),
+        ValueError,
+        r"'return_info' parameter.*Got 'yes'",
+    ),
 ]
 
+
 def _diagnose_data(n=40):
-    return make_modality_venn(n, n_general=2, n_specific_a=1, n_specific_b=1, n_noise_a=2, n_noise_b=2,
-                              random_state=0)
+    return make_modality_venn(n, n_general=2, n_specific_a=1, n_specific_b=1, n_noise_a=2, n_noise_b=2, random_state=0)
 
 
 def _diagnose(**changes):
@@ -360,12 +605,20 @@ def _with_nan(X):
 
 
 DIAGNOSE = [
-    row("diagnose-rows", lambda: _diagnose(X_b=_diagnose_data()[1][:30]), ValueError,
-        r"X_a and X_b have different numbers of samples: 40 and 30"),
+    row(
+        "diagnose-rows",
+        lambda: _diagnose(X_b=_diagnose_data()[1][:30]),
+        ValueError,
+        r"X_a and X_b have different numbers of samples: 40 and 30",
+    ),
     row("diagnose-nan", lambda: _diagnose(X_a=_with_nan(_diagnose_data()[0])), ValueError, r"X_a.*NaN"),
     row("diagnose-one-class", lambda: _diagnose(y=np.zeros(40, dtype=int)), ValueError, r"y has 1 class"),
-    row("diagnose-teacher", lambda: _diagnose(teacher=KMeans(2)), TypeError,
-        r"teacher must be a scikit-learn classifier with fit and predict_proba; got KMeans"),
+    row(
+        "diagnose-teacher",
+        lambda: _diagnose(teacher=KMeans(2)),
+        TypeError,
+        r"teacher must be a scikit-learn classifier with fit and predict_proba; got KMeans",
+    ),
     row("diagnose-cv", lambda: _diagnose(cv=1), ValueError, r"cv must be an integer >= 2"),
     row("diagnose-random_state", lambda: _diagnose(random_state="seed"), ValueError, r"'seed' cannot be used to seed"),
 ]
@@ -390,11 +643,26 @@ def test_bad_input_raises_clear_error(call, exc, match):
 def test_table_covers_every_public_callable():
     """Each public estimator or function has rows in the table."""
     ids = " ".join(p.id for p in BAD_INPUTS)
-    for prefix in ("kd.fit", "kd.predict", "ranker.fit", "ranker.transform", "salience-", "gen.param", "gen.sample", "venn-", "diagnose-"):
+    for prefix in (
+        "kd.fit",
+        "kd.predict",
+        "ranker.fit",
+        "ranker.transform",
+        "salience-",
+        "gen.param",
+        "gen.sample",
+        "venn-",
+        "diagnose-",
+    ):
         assert prefix in ids
     assert set(crossmodal.__all__) - {"__version__"} == {
-        "CrossModalDistiller", "MVDGenerator", "ModalityGeneralRanker", "make_modality_venn", "permutation_salience",
-        "diagnose", "DiagnoseResult",
+        "CrossModalDistiller",
+        "MVDGenerator",
+        "ModalityGeneralRanker",
+        "make_modality_venn",
+        "permutation_salience",
+        "diagnose",
+        "DiagnoseResult",
     }
 
 

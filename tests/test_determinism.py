@@ -19,11 +19,11 @@ different ``random_state`` a different result, so that these tests can fail.
 import numpy as np
 import pytest
 import torch
+from conftest import ConvNet, quick_template
 from joblib import parallel_config
 from sklearn.linear_model import LogisticRegression
 from torch import nn
 
-from conftest import ConvNet, quick_template
 from crossmodal import (
     CrossModalDistiller,
     ModalityGeneralRanker,
@@ -31,8 +31,8 @@ from crossmodal import (
     make_modality_venn,
     permutation_salience,
 )
-from crossmodal.focus import _rank_one_plan, _salience
 from crossmodal._utils.torch_helpers import torch_threads
+from crossmodal.focus import _rank_one_plan, _salience
 from crossmodal.nets import MLP
 
 N, D_A, D_B, N_CLASSES = 45, 7, 4, 3
@@ -95,15 +95,22 @@ def _cases():
     for index, path in enumerate(PATHS):
         for distance in DISTANCES:
             yield pytest.param(path, distance, torch.float32, "default", id=f"{path}-{distance}-float32")
-        yield pytest.param(path, DISTANCES[index % 3], torch.float64, "default",
-                           id=f"{path}-{DISTANCES[index % 3]}-float64")
-        yield pytest.param(path, DISTANCES[(index + 1) % 3], torch.float32, "zero",
-                           id=f"{path}-{DISTANCES[(index + 1) % 3]}-float32-parallel")
+        yield pytest.param(
+            path, DISTANCES[index % 3], torch.float64, "default", id=f"{path}-{DISTANCES[index % 3]}-float64"
+        )
+        yield pytest.param(
+            path,
+            DISTANCES[(index + 1) % 3],
+            torch.float32,
+            "zero",
+            id=f"{path}-{DISTANCES[(index + 1) % 3]}-float32-parallel",
+        )
 
 
 @pytest.mark.parametrize(("path", "distance", "dtype", "thresholds"), list(_cases()))
-def test_salience_is_bitwise_identical_for_every_n_jobs(data, path, distance, dtype, thresholds, salience_plans,
-                                                        monkeypatch):
+def test_salience_is_bitwise_identical_for_every_n_jobs(
+    data, path, distance, dtype, thresholds, salience_plans, monkeypatch
+):
     if thresholds == "zero":
         _parallel_everywhere(monkeypatch)
     module_a, module_b, X_a, X_b, layer, expected_plan = _problem(path, dtype, data)
@@ -129,8 +136,12 @@ def test_salience_is_bitwise_identical_for_every_n_jobs(data, path, distance, dt
         np.testing.assert_array_equal(got, serial, err_msg=name)
     # The default batch_size packs other blocks (so other roundings): it is
     # compared with itself, with one and with two jobs.
-    default_rows = {n_jobs: permutation_salience(module_a, module_b, X_a, X_b, **{**kwargs, "batch_size": None},
-                                                 n_jobs=n_jobs).importances for n_jobs in (1, 2)}
+    default_rows = {
+        n_jobs: permutation_salience(
+            module_a, module_b, X_a, X_b, **{**kwargs, "batch_size": None}, n_jobs=n_jobs
+        ).importances
+        for n_jobs in (1, 2)
+    }
     np.testing.assert_array_equal(default_rows[2], default_rows[1], err_msg="batch_size=None")
     np.testing.assert_allclose(default_rows[1], serial, rtol=1e-5)
     assert torch.get_num_threads() == threads_before
@@ -144,14 +155,19 @@ def test_salience_with_the_loky_backend_equals_serial(data):
     # Plans pickled into worker processes, which set their own torch threads.
     # Starting the pool costs seconds here, so three paths share one pool: the
     # kernels with torch products between them, the hooks, and float64 "kl".
-    cases = [("mlp", torch.float32, "mse"), ("conv-layer-hooks", torch.float32, "mae"),
-             ("one_hidden", torch.float64, "kl")]
+    cases = [
+        ("mlp", torch.float32, "mse"),
+        ("conv-layer-hooks", torch.float32, "mae"),
+        ("one_hidden", torch.float64, "kl"),
+    ]
     problems = [(_problem(path, dtype, data), distance) for path, dtype, distance in cases]
     kwargs = {"n_repeats": 2, "random_state": 3, "batch_size": 100}
 
     def run_all(**extra):
-        return [permutation_salience(a, b, X_a, X_b, layer=layer, distance=distance, **kwargs, **extra).importances
-                for (a, b, X_a, X_b, layer, _), distance in problems]
+        return [
+            permutation_salience(a, b, X_a, X_b, layer=layer, distance=distance, **kwargs, **extra).importances
+            for (a, b, X_a, X_b, layer, _), distance in problems
+        ]
 
     serial = run_all(n_jobs=1)
     with parallel_config(backend="loky", n_jobs=2):
@@ -173,15 +189,22 @@ def _tiny_net(hidden_sizes=(6,), max_epochs=3):
 def venn():
     # 7 channels of X_a and 3 repeats: two jobs cut the (channel, repeat) pairs
     # into chunks that start off the serial run's block boundaries.
-    X_a, X_b, y = make_modality_venn(75, n_general=3, n_specific_a=2, n_specific_b=2, n_noise_a=2, n_noise_b=2,
-                                     random_state=0)
+    X_a, X_b, y = make_modality_venn(
+        75, n_general=3, n_specific_a=2, n_specific_b=2, n_noise_a=2, n_noise_b=2, random_state=0
+    )
     return X_a.astype(np.float32), X_b.astype(np.float32), y
 
 
 def _ranker_outputs(venn, **params):
     X_a, X_b, y = venn
-    params = {"estimator_a": _tiny_net(), "estimator_b": _tiny_net(), "n_repeats": 3, "ratio": 0.4,
-              "random_state": 0, **params}
+    params = {
+        "estimator_a": _tiny_net(),
+        "estimator_b": _tiny_net(),
+        "n_repeats": 3,
+        "ratio": 0.4,
+        "random_state": 0,
+        **params,
+    }
     ranker = ModalityGeneralRanker(**params).fit(X_a, y, X_b=X_b)
     return {
         "importances_": ranker.importances_,
@@ -197,8 +220,11 @@ def _ranker_outputs(venn, **params):
 
 @pytest.mark.parametrize(
     "params",
-    [{}, {"estimator_a": _tiny_net((8, 6)), "mode": "random", "nullify": "drop", "distance": "kl"},
-     {"layer": 1, "distance": "mae"}],
+    [
+        {},
+        {"estimator_a": _tiny_net((8, 6)), "mode": "random", "nullify": "drop", "distance": "kl"},
+        {"layer": 1, "distance": "mae"},
+    ],
     ids=["one-hidden", "two-hidden-random-drop-kl", "layer"],
 )
 def test_ranker_is_bitwise_identical_for_every_n_jobs(venn, params):
@@ -228,8 +254,12 @@ def _distiller_proba(venn, **params):
     [
         {"teacher": _tiny_net()},
         {"teacher": LogisticRegression(), "temperature": 2.0, "kl_reduction": "mean"},
-        {"teacher": _tiny_net(), "focus": ModalityGeneralRanker(estimator_a=_tiny_net((8, 6)),
-                                                                 estimator_b=_tiny_net(), n_repeats=2, ratio=0.3)},
+        {
+            "teacher": _tiny_net(),
+            "focus": ModalityGeneralRanker(
+                estimator_a=_tiny_net((8, 6)), estimator_b=_tiny_net(), n_repeats=2, ratio=0.3
+            ),
+        },
         {"teacher": _tiny_net(), "focus": ModalityGeneralRanker(estimator_b=_tiny_net(), n_repeats=2, layer=1)},
     ],
     ids=["torch-teacher", "logistic-teacher", "input-focus", "layer-focus"],
@@ -271,15 +301,34 @@ def test_distiller_does_not_touch_the_global_torch_stream(venn):
 # Data generator
 # --------------------------------------------------------------------------- #
 
-_STRUCTURE = ["coef_", "gamma_", "alpha_", "beta_", "latent_roles_", "general_mask_a_", "specific_mask_a_",
-              "noise_mask_a_", "general_mask_b_", "specific_mask_b_", "noise_mask_b_"]
+_STRUCTURE = [
+    "coef_",
+    "gamma_",
+    "alpha_",
+    "beta_",
+    "latent_roles_",
+    "general_mask_a_",
+    "specific_mask_a_",
+    "noise_mask_a_",
+    "general_mask_b_",
+    "specific_mask_b_",
+    "noise_mask_b_",
+]
 
 
 @pytest.mark.parametrize("mixing", ["identity", "linear", "mlp"])
 @pytest.mark.parametrize("n_classes", [2, 4])
 def test_generator_same_seed_same_structure_and_samples(mixing, n_classes):
-    params = {"n_general": 2, "n_specific_a": 3, "n_specific_b": 1, "n_hidden": 1, "n_noise_a": 2, "n_noise_b": 3,
-              "n_classes": n_classes, "mixing": mixing}
+    params = {
+        "n_general": 2,
+        "n_specific_a": 3,
+        "n_specific_b": 1,
+        "n_hidden": 1,
+        "n_noise_a": 2,
+        "n_noise_b": 3,
+        "n_classes": n_classes,
+        "mixing": mixing,
+    }
     first = MVDGenerator(random_state=5, **params).fit()
     second = MVDGenerator(random_state=np.random.RandomState(5), **params).fit()
     for name in _STRUCTURE:

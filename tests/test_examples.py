@@ -26,14 +26,28 @@ TIMEOUT_S = 180
 EXPECTED_OUTPUT = {
     "plot_mvd_generator.py": ["general columns equal: True", "gamma=1.000  accuracy on X_b="],
     "plot_reproduce_synthetic.py": ["gain_mean"],
-    "plot_distiller.py": ["low gamma: overlap 0, gamma=0.00", "high gamma: overlap 10, gamma=1.00",
-                          "pipeline student accuracy:", "best rho:"],
-    "plot_ranker.py": ["X_a (200, 50): 10 general, 10 specific, 30 noise", "ROC AUC of the salience",
-                       "transform gives (200, 50), 25 columns set to their mean", "modality-specific"],
-    "plot_reproduce_ranking.py": ["teacher view pix (2000, 240), student view fou (2000, 76), 10 classes",
-                                  "modality-general - modality-specific student:"],
+    "plot_distiller.py": [
+        "low gamma: overlap 0, gamma=0.00",
+        "high gamma: overlap 10, gamma=1.00",
+        "pipeline student accuracy:",
+        "best rho:",
+    ],
+    "plot_ranker.py": [
+        "X_a (200, 50): 10 general, 10 specific, 30 noise",
+        "ROC AUC of the salience",
+        "transform gives (200, 50), 25 columns set to their mean",
+        "modality-specific",
+    ],
+    "plot_reproduce_ranking.py": [
+        "teacher view pix (2000, 240), student view fou (2000, 76), 10 classes",
+        "modality-general - modality-specific student:",
+    ],
     "plot_reproduce_case_study.py": ["image (3000, 784), audio (3000, 286)", "CM-KD - UM-KD: teacher"],
-    "plot_diagnose.py": ["teacher's share 1.00 (diagram gamma 1.00): estimated", "predicted gain of KD", "fou -> fac: predicted"],
+    "plot_diagnose.py": [
+        "teacher's share 1.00 (diagram gamma 1.00): estimated",
+        "predicted gain of KD",
+        "fou -> fac: predicted",
+    ],
 }
 
 
@@ -60,8 +74,9 @@ def test_example_follows_gallery_conventions(path):
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda path: path.name)
 def test_example_runs_at_small_scale(path, tmp_path):
     env = dict(os.environ, MPLBACKEND="Agg", CROSSMODAL_EXAMPLE_SCALE=SCALE)
-    result = subprocess.run([sys.executable, str(path)], cwd=tmp_path, env=env, capture_output=True, text=True,
-                            timeout=TIMEOUT_S)
+    result = subprocess.run(
+        [sys.executable, str(path)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=TIMEOUT_S
+    )
     assert result.returncode == 0, (
         f"{path.name} exited with {result.returncode}\n--- stdout ---\n{result.stdout}\n--- stderr ---\n{result.stderr}"
     )

@@ -11,11 +11,11 @@ import tracemalloc
 import numpy as np
 import pytest
 import torch
+from conftest import reorder_rtol
 from sklearn import config_context
 from skorch import NeuralNetClassifier
 from torch import nn
 
-from conftest import reorder_rtol
 from crossmodal import CrossModalDistiller, permutation_salience
 from crossmodal._utils.torch_helpers import forward_in_chunks, predict_logits, working_memory_bytes
 from crossmodal.nets import MLP

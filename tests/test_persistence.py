@@ -38,6 +38,7 @@ import joblib
 import numpy as np
 import pytest
 import torch
+from conftest import quick_template
 from sklearn.base import BaseEstimator, clone
 from sklearn.ensemble import GradientBoostingClassifier
 from sklearn.frozen import FrozenEstimator
@@ -45,15 +46,12 @@ from sklearn.linear_model import LogisticRegression
 from skorch import NeuralNet
 from skorch.exceptions import DeviceWarning
 
-from conftest import quick_template
 from crossmodal import CrossModalDistiller, ModalityGeneralRanker, MVDGenerator, make_modality_venn
 from crossmodal.nets import MLP
 
 HOW = ["pickle", "joblib"]
 RANKER_KINDS = ["mean", "hidden_layer", "prefit_nets", "frozen_a"]
-CUDA_LOAD_ERROR = (
-    r"Attempting to deserialize object on a CUDA device but torch\.cuda\.is_available\(\) is False"
-)
+CUDA_LOAD_ERROR = r"Attempting to deserialize object on a CUDA device but torch\.cuda\.is_available\(\) is False"
 requires_no_cuda = pytest.mark.skipif(
     torch.cuda.is_available(),
     reason="a real GPU is present: the CPU-side simulation of a CUDA pickle only applies without CUDA "
@@ -64,8 +62,14 @@ requires_no_cuda = pytest.mark.skipif(
 # ---------------------------------------------------------------- data and small models
 def small_net(**kw):
     """A tiny skorch template (one hidden layer of 8, few epochs) for fast fits."""
-    params = dict(criterion=torch.nn.CrossEntropyLoss, optimizer=torch.optim.Adam, lr=0.05, max_epochs=10,
-                  batch_size=64, iterator_train__shuffle=True)
+    params = dict(
+        criterion=torch.nn.CrossEntropyLoss,
+        optimizer=torch.optim.Adam,
+        lr=0.05,
+        max_epochs=10,
+        batch_size=64,
+        iterator_train__shuffle=True,
+    )
     return quick_template(kw.pop("module__hidden_sizes", (8,)), **{**params, **kw})
 
 
@@ -77,8 +81,14 @@ def linear_net(**kw):
 
 def paired_data(n_classes=2, seed=0):
     X_a, X_b, y = make_modality_venn(
-        160, n_general=3, n_specific_a=2, n_specific_b=2, n_noise_a=3, n_noise_b=3,
-        n_classes=n_classes, random_state=seed,
+        160,
+        n_general=3,
+        n_specific_a=2,
+        n_specific_b=2,
+        n_noise_a=3,
+        n_noise_b=3,
+        n_classes=n_classes,
+        random_state=seed,
     )
     return X_a, X_b, y
 
@@ -160,8 +170,9 @@ def fit_ranker(kind):
         net_b = linear_net(module__in_features=X_b.shape[1], module__n_classes=2, max_epochs=3)
         net_a.fit(X_a.astype(np.float32), y)
         net_b.fit(X_b.astype(np.float32), y)
-        ranker = small_ranker(estimator_a=FrozenEstimator(net_a),
-                              estimator_b=net_b if kind == "prefit_nets" else linear_net())
+        ranker = small_ranker(
+            estimator_a=FrozenEstimator(net_a), estimator_b=net_b if kind == "prefit_nets" else linear_net()
+        )
     else:  # pragma: no cover - a typo in the parametrization
         raise AssertionError(kind)
     return ranker.fit(X_a, y, X_b=X_b), X_a, X_b, y
@@ -177,8 +188,17 @@ def fitted_ranker(request):
 
 @pytest.fixture(scope="module", params=["identity", "mlp"])
 def fitted_generator(request):
-    gen = MVDGenerator(n_general=2, n_specific_a=2, n_specific_b=1, n_hidden=1, n_noise_a=3, n_noise_b=2,
-                       n_classes=3, mixing=request.param, random_state=0)
+    gen = MVDGenerator(
+        n_general=2,
+        n_specific_a=2,
+        n_specific_b=1,
+        n_hidden=1,
+        n_noise_a=3,
+        n_noise_b=2,
+        n_classes=3,
+        mixing=request.param,
+        random_state=0,
+    )
     return gen.fit()
 
 
@@ -344,8 +364,12 @@ def storages_on_cuda(obj):
     unfitted template that the fit did not touch, copies made by a
     ``__getstate__``) stay CPU tensors. Yields the set of tagged storages.
     """
-    on_device = {key for item in _walk(obj, fitted_only=True) if isinstance(item, torch.Tensor)
-                 if (key := _storage_key(item)) is not None}
+    on_device = {
+        key
+        for item in _walk(obj, fitted_only=True)
+        if isinstance(item, torch.Tensor)
+        if (key := _storage_key(item)) is not None
+    }
     real_location_tag = torch.serialization.location_tag
     real_is_cuda = torch._C.TensorBase.is_cuda
 
@@ -455,7 +479,15 @@ def test_ranker_round_trip_is_bitwise_identical(fitted_ranker, how, tmp_path):
     for mode in ("general", "specific", "random"):
         for ratio in (0.0, 0.3, 0.5):
             np.testing.assert_array_equal(restored.support_for(mode, ratio), ranker.support_for(mode, ratio))
-    for name in ("salience_", "importances_", "importances_std_", "ranking_", "support_", "fill_values_", "n_features_in_"):
+    for name in (
+        "salience_",
+        "importances_",
+        "importances_std_",
+        "ranking_",
+        "support_",
+        "fill_values_",
+        "n_features_in_",
+    ):
         assert_same_state(getattr(ranker, name), getattr(restored, name), name)
     assert_same_state(ranker, restored)
     assert_same_params(ranker, restored)

@@ -21,26 +21,31 @@ import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import assert_labels_follow_scores, quick_template
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from conftest import assert_labels_follow_scores, quick_template
 from crossmodal import (
     ModalityGeneralRanker,
     MVDGenerator,
     make_modality_venn,
     permutation_salience,
 )
-from crossmodal.distill.objectives._kl import kd_kl_loss, tempered_log_proba
 from crossmodal.datasets import load_av_digits, load_mfeat
 from crossmodal.datasets._mfeat import N_FEATURES, VIEW_NAMES
+from crossmodal.distill.objectives._kl import kd_kl_loss, tempered_log_proba
 from crossmodal.nets import MLP
 
 
 def _settings(max_examples):
-    return settings(max_examples=max_examples, deadline=None, derandomize=True, database=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    return settings(
+        max_examples=max_examples,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
 
 
 # --------------------------------------------------------------------------- #
@@ -97,17 +102,24 @@ def test_permutation_salience_property(distance, problem):
     p = dict(problem, distance=distance)
     rng = np.random.RandomState(p["seed"])
     torch.manual_seed(p["seed"])
-    module_a = MLP(p["n_channels"], p["n_classes"], hidden_sizes=p["hidden"],
-                   activation=_ACTIVATIONS[p["activation"]]).to(p["module_dtype"])
+    module_a = MLP(
+        p["n_channels"], p["n_classes"], hidden_sizes=p["hidden"], activation=_ACTIVATIONS[p["activation"]]
+    ).to(p["module_dtype"])
     n_classes_b = p["n_classes"] if p["classes_b"] == "same" else p["n_classes"] + 1
     module_b = MLP(2, n_classes_b, hidden_sizes=()).to(p["module_dtype"])
     X_a = (3 * rng.randn(p["n_samples"], p["n_channels"])).astype(p["x_dtype"])
     X_b = rng.randn(p["n_samples"], 2).astype(p["x_dtype"])
     if p["as_tensor"]:
         X_a, X_b = torch.from_numpy(X_a), torch.from_numpy(X_b)
-    kwargs = {"n_repeats": p["n_repeats"], "distance": p["distance"], "layer": p["layer"],
-              "random_state": p["seed"], "batch_size": p["batch_size"], "working_memory": p["working_memory"],
-              "n_jobs": p["n_jobs"]}
+    kwargs = {
+        "n_repeats": p["n_repeats"],
+        "distance": p["distance"],
+        "layer": p["layer"],
+        "random_state": p["seed"],
+        "batch_size": p["batch_size"],
+        "working_memory": p["working_memory"],
+        "n_jobs": p["n_jobs"],
+    }
     n_children = len(module_a)
     layer = p["layer"]
     if layer == "nope":
@@ -147,8 +159,9 @@ def test_permutation_salience_property(distance, problem):
     if p["distance"] == "kl" and p["n_classes"] == 1:  # one class: both distributions are [1]
         np.testing.assert_allclose(imp, 0.0, atol=1e-12)
     # Row packing (batch_size), memory bound and chunking (n_jobs) change only the rounding.
-    again = permutation_salience(module_a, module_b, X_a, X_b,
-                                 **{**kwargs, "batch_size": None, "working_memory": None, "n_jobs": 1})
+    again = permutation_salience(
+        module_a, module_b, X_a, X_b, **{**kwargs, "batch_size": None, "working_memory": None, "n_jobs": 1}
+    )
     np.testing.assert_allclose(imp, again.importances, rtol=rtol, atol=1e-6)
 
 
@@ -195,8 +208,15 @@ def test_ranker_fit_transform_property(problem):
     X_b = rng.randn(p["n_samples"], p["n_features_b"]).astype(np.float32)
     y = rng.permutation(np.arange(p["n_samples"]) % p["n_classes"]) * 7 - 3  # labels -3, 4, 11
     ranker = ModalityGeneralRanker(
-        estimator_a=_tiny_net(), estimator_b=_tiny_net(), distance=p["distance"], n_repeats=p["n_repeats"],
-        normalize=p["normalize"], layer=p["layer"], mode=p["mode"], ratio=p["ratio"], nullify=p["nullify"],
+        estimator_a=_tiny_net(),
+        estimator_b=_tiny_net(),
+        distance=p["distance"],
+        n_repeats=p["n_repeats"],
+        normalize=p["normalize"],
+        layer=p["layer"],
+        mode=p["mode"],
+        ratio=p["ratio"],
+        nullify=p["nullify"],
         random_state=p["seed"],
     )
     if len(np.unique(y)) < 2:
@@ -232,8 +252,11 @@ def test_ranker_fit_transform_property(problem):
             assert kept.max() <= removed.min()
 
     if p["layer"] is not None:
-        with pytest.raises(ValueError, match=r"transform applies to input columns, but this ranker ranks the "
-                                             r"channels of layer=1"):
+        with pytest.raises(
+            ValueError,
+            match=r"transform applies to input columns, but this ranker ranks the "
+            r"channels of layer=1",
+        ):
             ranker.transform(X)
         return
     if p["nullify"] == "drop" and n_kept == 0:  # ratio rounds to every channel when n is small
@@ -249,8 +272,9 @@ def test_ranker_fit_transform_property(problem):
         assert out.shape == (p["n_samples"], p["n_features"])
         np.testing.assert_array_equal(out[:, support], np.asarray(X_np, dtype=out.dtype)[:, support])
         fill = X_np.astype(np.float32).mean(axis=0) if p["nullify"] == "mean" else np.zeros(n)
-        np.testing.assert_allclose(out[:, ~support], np.broadcast_to(fill[~support], out[:, ~support].shape),
-                                   rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(
+            out[:, ~support], np.broadcast_to(fill[~support], out[:, ~support].shape), rtol=1e-6, atol=1e-6
+        )
     if p["x_kind"] in ("float32", "float64"):
         assert out.dtype == np.dtype(p["x_kind"])
     elif p["x_kind"] == "dataframe":
@@ -270,8 +294,10 @@ def test_ranker_fit_transform_property(problem):
 
 @st.composite
 def venn_parameters(draw):
-    counts = {name: draw(st.one_of(st.just(0), st.integers(1, 4))) for name in
-              ("n_general", "n_specific_a", "n_specific_b", "n_hidden", "n_noise_a", "n_noise_b")}
+    counts = {
+        name: draw(st.one_of(st.just(0), st.integers(1, 4)))
+        for name in ("n_general", "n_specific_a", "n_specific_b", "n_hidden", "n_noise_a", "n_noise_b")
+    }
     return dict(
         **counts,
         n_classes=draw(st.sampled_from([2, 2, 3, 4])),
@@ -331,16 +357,19 @@ def test_generator_property(params, n_samples, through_function):
         assert all(mask.dtype == bool for mask in masks)
         assert [int(mask.sum()) for mask in masks] == [g, n_specific, n_noise]
         np.testing.assert_array_equal(masks[0] | masks[1] | masks[2], True)  # a partition, in this order
-        np.testing.assert_array_equal(np.argmax(np.stack(masks), axis=0),
-                                      np.repeat([0, 1, 2], [g, n_specific, n_noise]))
-    assert list(gen.latent_roles_) == (["general"] * g + ["specific_a"] * sa + ["specific_b"] * sb
-                                       + ["hidden"] * params["n_hidden"])
+        np.testing.assert_array_equal(
+            np.argmax(np.stack(masks), axis=0), np.repeat([0, 1, 2], [g, n_specific, n_noise])
+        )
+    assert list(gen.latent_roles_) == (
+        ["general"] * g + ["specific_a"] * sa + ["specific_b"] * sb + ["hidden"] * params["n_hidden"]
+    )
     assert gen.coef_.shape == (1 if params["n_classes"] == 2 else params["n_classes"], g + sa + sb + params["n_hidden"])
     if params["mixing"] == "identity":
         np.testing.assert_array_equal(X_a[:, gen.general_mask_a_], X_b[:, gen.general_mask_b_])
         if params["n_hidden"] == 0:  # every decisive latent is a column: the rule can be checked
-            latents = np.hstack([X_a[:, gen.general_mask_a_], X_a[:, gen.specific_mask_a_],
-                                 X_b[:, gen.specific_mask_b_]])
+            latents = np.hstack(
+                [X_a[:, gen.general_mask_a_], X_a[:, gen.specific_mask_a_], X_b[:, gen.specific_mask_b_]]
+            )
             scores = latents @ gen.coef_.T
             assert_labels_follow_scores(y, scores[:, 0] if params["n_classes"] == 2 else scores)
 
@@ -349,8 +378,12 @@ def test_generator_property(params, n_samples, through_function):
 # kd_kl_loss
 # --------------------------------------------------------------------------- #
 
-_TORCH_DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32,
-                 "float64": torch.float64}
+_TORCH_DTYPES = {
+    "float16": torch.float16,
+    "bfloat16": torch.bfloat16,
+    "float32": torch.float32,
+    "float64": torch.float64,
+}
 
 
 def _kd_reference(s, lt, temperature, reduction, w):
@@ -424,16 +457,23 @@ def test_kd_kl_loss_property(dtype_name, problem):
 
 @_settings(40)
 @given(
-    temperature=st.one_of(st.floats(0.05, 20.0), st.sampled_from([0.0, -1.0, float("inf"), float("nan"), True, 1, 3]),
-                          st.sampled_from(["1", None, np.float32(2.0)])),
+    temperature=st.one_of(
+        st.floats(0.05, 20.0),
+        st.sampled_from([0.0, -1.0, float("inf"), float("nan"), True, 1, 3]),
+        st.sampled_from(["1", None, np.float32(2.0)]),
+    ),
     reduction=st.sampled_from(list(_VALID_REDUCTIONS) + ["none", "BatchMean", None, 1]),
     dtype_name=st.sampled_from(sorted(_TORCH_DTYPES)),
 )
 def test_kd_kl_loss_arguments_property(temperature, reduction, dtype_name):
     s = torch.linspace(-1, 1, 6, dtype=_TORCH_DTYPES[dtype_name]).reshape(2, 3)
     lt = torch.log_softmax(torch.tensor([[0.0, 1.0, 2.0], [1.0, 0.0, 0.0]]), dim=1)
-    valid_t = isinstance(temperature, (int, float, np.floating)) and not isinstance(temperature, bool) \
-        and math.isfinite(temperature) and temperature > 0
+    valid_t = (
+        isinstance(temperature, (int, float, np.floating))
+        and not isinstance(temperature, bool)
+        and math.isfinite(temperature)
+        and temperature > 0
+    )
     if not valid_t:
         event("error: temperature")
         with pytest.raises(ValueError, match=r"temperature must be a finite real number > 0; got "):

@@ -11,20 +11,19 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from conftest import quick_template
 from numpy.testing import assert_allclose
+from sklearn.base import clone
 from skorch.callbacks import EarlyStopping
 from skorch.dataset import ValidSplit
-from sklearn.base import clone
 from torch.utils.data import SubsetRandomSampler, default_collate
 
-from conftest import quick_template
 from crossmodal import CrossModalDistiller, ModalityGeneralRanker, make_modality_venn
-from crossmodal.distill._distiller import _as_distillation_net
-from crossmodal.distill._net import DistillationNet
 from crossmodal._utils.skorch_helpers import replaced_criterion
 from crossmodal._utils.torch_helpers import seeded
 from crossmodal._utils.validation import SEED_MAX
-from crossmodal.nets import MLP
+from crossmodal.distill._distiller import _as_distillation_net
+from crossmodal.distill._net import DistillationNet
 
 N_ROWS, BATCH = 50, 16  # the last batch of an epoch has 2 rows
 # float32 training through two code paths (thread counts may differ): rtol of
@@ -39,8 +38,14 @@ def data():
 
 
 def template(**kw):
-    params = dict(criterion=torch.nn.CrossEntropyLoss, optimizer=torch.optim.SGD, lr=0.5, max_epochs=3,
-                  batch_size=BATCH, iterator_train__shuffle=True)
+    params = dict(
+        criterion=torch.nn.CrossEntropyLoss,
+        optimizer=torch.optim.SGD,
+        lr=0.5,
+        max_epochs=3,
+        batch_size=BATCH,
+        iterator_train__shuffle=True,
+    )
     params.update(kw)
     if params["criterion"] is None:
         del params["criterion"]  # skorch's own default
@@ -87,8 +92,16 @@ SETTINGS = {
         ({"iterator_train": _Loader}, ["iterator_train"]),
         ({"dataset__length": N_ROWS}, ["dataset__length"]),
     ],
-    ids=["none", "shuffle", "drop_last", "sampler", "collate_fn", "iterator_batch_size", "iterator_class",
-         "dataset_param"],
+    ids=[
+        "none",
+        "shuffle",
+        "drop_last",
+        "sampler",
+        "collate_fn",
+        "iterator_batch_size",
+        "iterator_class",
+        "dataset_param",
+    ],
 )
 def test_tight_loop_names_the_settings_it_leaves_to_skorch(settings, names, data):
     _, X_b, y = data
@@ -125,15 +138,23 @@ def test_distiller_honours_iterator_settings_as_skorch_does(setting, data):
     for (name, got), (_, want) in zip(kd.student_.module_.named_parameters(), reference.module_.named_parameters()):
         assert_allclose(got.detach().numpy(), want.detach().numpy(), rtol=RTOL, atol=RTOL, err_msg=name)
     # skorch with callbacks="disable" records batch losses only; the student's history also has the epoch means.
-    want = [np.average(reference.history[e, "batches", :, "train_loss"],
-                       weights=reference.history[e, "batches", :, "train_batch_size"]) for e in range(3)]
+    want = [
+        np.average(
+            reference.history[e, "batches", :, "train_loss"],
+            weights=reference.history[e, "batches", :, "train_batch_size"],
+        )
+        for e in range(3)
+    ]
     assert_allclose(kd.history_[:, "train_loss"], want, rtol=RTOL)
 
     # The setting changes the result: without it, the same seed trains another student.
     plain = CrossModalDistiller(student=template(), rho=1.0, device="cpu", random_state=0).fit(
-        X_b, y, teacher_proba=uniform)
-    moved = max(float((a - b).detach().abs().max()) for a, b in zip(kd.student_.module_.parameters(),
-                                                          plain.student_.module_.parameters()))
+        X_b, y, teacher_proba=uniform
+    )
+    moved = max(
+        float((a - b).detach().abs().max())
+        for a, b in zip(kd.student_.module_.parameters(), plain.student_.module_.parameters())
+    )
     assert moved > 1e3 * RTOL
 
 
@@ -154,7 +175,8 @@ def test_teacher_template_settings_are_honoured_as_skorch_does(setting, data):
     classes, y_enc = np.unique(y, return_inverse=True)
     teacher = template(**SETTINGS[setting])
     kd = CrossModalDistiller(teacher=teacher, student=template(), device="cpu", random_state=0).fit(
-        X_b, y, X_teacher=X_a)
+        X_b, y, X_teacher=X_a
+    )
     assert kd.teacher_.history[-1]["batches"]  # skorch's loop ran
 
     reference = clone(teacher).set_params(module__in_features=X_a.shape[1], module__n_classes=len(classes))
@@ -173,8 +195,10 @@ def test_teacher_template_settings_are_honoured_as_skorch_does(setting, data):
         (dict(criterion=torch.nn.MSELoss), "criterion=MSELoss"),
         (dict(criterion=torch.nn.CrossEntropyLoss, criterion__label_smoothing=0.2), "criterion__label_smoothing"),
         (dict(criterion=torch.nn.NLLLoss, criterion__weight=torch.tensor([1.0, 3.0])), "criterion__weight"),
-        (dict(criterion=torch.nn.CrossEntropyLoss(weight=torch.tensor([1.0, 3.0]))),
-         "criterion=CrossEntropyLoss instance with weight set"),
+        (
+            dict(criterion=torch.nn.CrossEntropyLoss(weight=torch.tensor([1.0, 3.0]))),
+            "criterion=CrossEntropyLoss instance with weight set",
+        ),
     ],
     ids=["mse", "label_smoothing", "nll_weight", "ce_instance_weight"],
 )
@@ -191,8 +215,12 @@ def test_distiller_warns_about_a_criterion_it_replaces(criterion_params, named, 
 
 @pytest.mark.parametrize(
     "criterion_params",
-    [dict(criterion=None), dict(criterion=torch.nn.CrossEntropyLoss), dict(criterion=torch.nn.CrossEntropyLoss()),
-     dict(criterion=torch.nn.CrossEntropyLoss, criterion__reduction="mean")],
+    [
+        dict(criterion=None),
+        dict(criterion=torch.nn.CrossEntropyLoss),
+        dict(criterion=torch.nn.CrossEntropyLoss()),
+        dict(criterion=torch.nn.CrossEntropyLoss, criterion__reduction="mean"),
+    ],
     ids=["skorch_default", "ce_class", "ce_instance", "ce_default_argument"],
 )
 def test_no_warning_for_cross_entropy_or_the_default_criterion(criterion_params, data):
@@ -221,15 +249,21 @@ def test_ranker_early_stopping_on_estimator_a_stops_the_joint_training(data):
     # 4 of 5 folds train: 40 rows, batches of 16 -> 3 training batches per epoch.
     assert len(history[-1, "batches"]) == 3 + 1
 
-    control = ModalityGeneralRanker(estimator_a=template(max_epochs=100), estimator_b=template(max_epochs=100),
-                                    n_repeats=1, device="cpu", random_state=0).fit(X_a, y, X_b=X_b)
+    control = ModalityGeneralRanker(
+        estimator_a=template(max_epochs=100),
+        estimator_b=template(max_epochs=100),
+        n_repeats=1,
+        device="cpu",
+        random_state=0,
+    ).fit(X_a, y, X_b=X_b)
     assert len(control.pair_net_.history) == 100
 
 
 def test_ranker_honours_iterator_settings_of_estimator_a(data):
     X_a, X_b, y = data
-    ranker = ModalityGeneralRanker(estimator_a=template(**SETTINGS["drop_last"]), estimator_b=template(),
-                                   n_repeats=1, device="cpu", random_state=0)
+    ranker = ModalityGeneralRanker(
+        estimator_a=template(**SETTINGS["drop_last"]), estimator_b=template(), n_repeats=1, device="cpu", random_state=0
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # estimator_b's training settings agree with estimator_a's
         ranker.fit(X_a, y, X_b=X_b)
@@ -241,8 +275,9 @@ def test_ranker_honours_iterator_settings_of_estimator_a(data):
 def test_ranker_with_frozen_estimator_a_trains_with_estimator_b_settings(data):
     X_a, X_b, y = data
     net_a = template(module__in_features=X_a.shape[1], module__n_classes=2).fit(X_a, y)
-    b = template(callbacks=[EarlyStopping(monitor="train_loss", patience=1, threshold=10.0, threshold_mode="rel")],
-                 max_epochs=50)
+    b = template(
+        callbacks=[EarlyStopping(monitor="train_loss", patience=1, threshold=10.0, threshold_mode="rel")], max_epochs=50
+    )
     ranker = ModalityGeneralRanker(estimator_a=net_a, estimator_b=b, n_repeats=1, device="cpu", random_state=0)
     ranker.fit(X_a, y, X_b=X_b)
     assert len(ranker.pair_net_.history) < 50
@@ -255,8 +290,12 @@ def test_ranker_with_frozen_estimator_a_trains_with_estimator_b_settings(data):
         ("estimator_a", dict(compile=True), r"estimator_a sets compile, which step 1 does not use"),
         ("estimator_a", dict(device="cuda:0"), r"estimator_a sets device='cuda:0'.*ranker's device \(cpu\)"),
         ("estimator_b", dict(criterion__weight=torch.ones(2)), r"estimator_b sets criterion__weight, which"),
-        ("estimator_b", dict(lr=0.2, max_epochs=7), r"estimator_b sets lr, max_epochs, which step 1 does not use: "
-                                                     r"the pair trains in one loop with estimator_a's"),
+        (
+            "estimator_b",
+            dict(lr=0.2, max_epochs=7),
+            r"estimator_b sets lr, max_epochs, which step 1 does not use: "
+            r"the pair trains in one loop with estimator_a's",
+        ),
         ("estimator_b", dict(callbacks=[EarlyStopping()]), r"estimator_b sets callbacks, which"),
         ("estimator_b", dict(iterator_train__drop_last=True), r"estimator_b sets iterator_train__drop_last, which"),
     ],
@@ -273,8 +312,11 @@ def test_ranker_warns_about_template_settings_it_does_not_use(estimator, setting
 def test_ranker_default_estimator_a_with_estimator_b_training_settings_warns(data):
     X_a, X_b, y = data
     ranker = ModalityGeneralRanker(estimator_b=template(), n_repeats=1, device="cpu", random_state=0)
-    with pytest.warns(UserWarning, match=r"estimator_b sets batch_size, lr, max_epochs, which step 1 does not "
-                                          r"use: the pair trains in one loop with the default template's \(estimator_a=None\)"):
+    with pytest.warns(
+        UserWarning,
+        match=r"estimator_b sets batch_size, lr, max_epochs, which step 1 does not "
+        r"use: the pair trains in one loop with the default template's \(estimator_a=None\)",
+    ):
         ranker.set_params(estimator_a=None).fit(X_a, y, X_b=X_b)
 
 
@@ -284,10 +326,12 @@ def test_ranker_does_not_warn_for_one_template_or_its_clones(data):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         ModalityGeneralRanker(estimator_a=pair, estimator_b=pair, n_repeats=1, device="cpu", random_state=0).fit(
-            X_a, y, X_b=X_b)
+            X_a, y, X_b=X_b
+        )
         # clone() deep-copies the callback and the template: equal settings, other objects
         clone(ModalityGeneralRanker(estimator_a=pair, estimator_b=pair, n_repeats=1, device="cpu", random_state=0)).fit(
-            X_a, y, X_b=X_b)
+            X_a, y, X_b=X_b
+        )
 
 
 # --------------------------------------------------------------------------- #
@@ -299,7 +343,8 @@ def test_ranker_tags_say_y_is_required_and_float32_is_kept(data):
     assert tags.target_tags.required
     assert tags.transformer_tags.preserves_dtype == ["float64", "float32"]
     for nullify in ("mean", "zero", "drop"):
-        ranker = ModalityGeneralRanker(estimator_a=template(), estimator_b=template(), n_repeats=1, nullify=nullify,
-                                       device="cpu", random_state=0).fit(X_a, y, X_b=X_b)
+        ranker = ModalityGeneralRanker(
+            estimator_a=template(), estimator_b=template(), n_repeats=1, nullify=nullify, device="cpu", random_state=0
+        ).fit(X_a, y, X_b=X_b)
         for dtype in (np.float32, np.float64):
             assert ranker.transform(X_a.astype(dtype)).dtype == dtype

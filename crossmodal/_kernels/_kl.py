@@ -70,8 +70,9 @@ def _row_max(s_row):
 
 
 @jit(**JIT_SERIAL)
-def _kl_block(s, lt, inv_temperature, w, w_step, grad, kl_rows, start, stop, e_buf, p_buf, cross_buf, total_buf,
-              mass_buf, log_buf):
+def _kl_block(
+    s, lt, inv_temperature, w, w_step, grad, kl_rows, start, stop, e_buf, p_buf, cross_buf, total_buf, mass_buf, log_buf
+):
     """Rows ``start:stop`` of :func:`kl_div_fused`.
 
     ``e_buf`` and ``p_buf`` hold at least ``(stop - start) * n_classes``
@@ -165,8 +166,21 @@ def _kl_rows(s, lt, inv_temperature, w, grad, kl_rows, start, stop):
     for block_start in range(start, stop, rows_per_block):
         block_stop = min(block_start + rows_per_block, stop)
         _kl_block(
-            s, lt, inv_temperature, w, w_step, grad, kl_rows,
-            block_start, block_stop, e_buf, p_buf, cross_buf, total_buf, mass_buf, log_buf,
+            s,
+            lt,
+            inv_temperature,
+            w,
+            w_step,
+            grad,
+            kl_rows,
+            block_start,
+            block_stop,
+            e_buf,
+            p_buf,
+            cross_buf,
+            total_buf,
+            mass_buf,
+            log_buf,
         )
 
 
@@ -255,8 +269,14 @@ def kl_div_fused(student_logits, teacher_log_proba, inv_temperature, sample_weig
         start = (c * n_samples) // n_chunks
         stop = ((c + 1) * n_samples) // n_chunks
         _kl_rows(
-            student_logits, teacher_log_proba, inv_temperature, sample_weight, grad,
-            kl_rows, start, stop,
+            student_logits,
+            teacher_log_proba,
+            inv_temperature,
+            sample_weight,
+            grad,
+            kl_rows,
+            start,
+            stop,
         )
     return _sum_in_order(kl_rows)
 
@@ -271,7 +291,13 @@ def kl_div_fused_serial(student_logits, teacher_log_proba, inv_temperature, samp
     n_samples = student_logits.shape[0]
     kl_rows = np.empty(n_samples, dtype=np.float64)
     _kl_rows(
-        student_logits, teacher_log_proba, inv_temperature, sample_weight, grad,
-        kl_rows, 0, n_samples,
+        student_logits,
+        teacher_log_proba,
+        inv_temperature,
+        sample_weight,
+        grad,
+        kl_rows,
+        0,
+        n_samples,
     )
     return _sum_in_order(kl_rows)

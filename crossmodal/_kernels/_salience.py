@@ -72,8 +72,7 @@ def _twin(body):
     """
     variants = []
     for suffix, options in (("_serial", JIT_SERIAL), ("_parallel", JIT_PARALLEL)):
-        func = type(body)(body.__code__, body.__globals__, body.__name__ + suffix, body.__defaults__,
-                          body.__closure__)
+        func = type(body)(body.__code__, body.__globals__, body.__name__ + suffix, body.__defaults__, body.__closure__)
         func.__qualname__ = body.__qualname__ + suffix
         func.__doc__ = body.__doc__
         variants.append(jit(**options)(func))
@@ -303,8 +302,9 @@ def _bias_relu_rows(A, bias, n_rows):
 bias_relu_rows_serial, bias_relu_rows_parallel = _twin(_bias_relu_rows)
 
 
-def _relu_linear_distance_rows(A, bias, W_out, b_out, ref, aux, code, row_src, row_seg, n_rows, logits, row_dist,
-                               seg_sums):
+def _relu_linear_distance_rows(
+    A, bias, W_out, b_out, ref, aux, code, row_src, row_seg, n_rows, logits, row_dist, seg_sums
+):
     # Tail of an MLP: logits = relu(A + bias) @ W_out^T + b_out, then the
     # distance of each row to ref[row_src[o]], summed per segment in row order.
     # Rows go four at a time so that each loaded weight serves four rows.

@@ -26,8 +26,11 @@ class FittedModuleReferenceMixin:
         return state
 
     def __setstate__(self, state):
-        shared = [name for name in state.get("_modules", ())
-                  if isinstance(state.get(name), str) and state[name] == _FITTED_MODULE]
+        shared = [
+            name
+            for name in state.get("_modules", ())
+            if isinstance(state.get(name), str) and state[name] == _FITTED_MODULE
+        ]
         super().__setstate__(state)
         for name in shared:
             self.__dict__[name] = self.__dict__[name + "_"]

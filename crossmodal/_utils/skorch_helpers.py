@@ -92,15 +92,18 @@ def replaced_criterion(template):
     ce_defaults = {name: p.default for name, p in inspect.signature(torch.nn.CrossEntropyLoss).parameters.items()}
     replaced = []
     if isinstance(criterion, torch.nn.CrossEntropyLoss):
-        changed = [name for name in ("weight", "ignore_index", "reduction", "label_smoothing")
-                   if not _same_default(getattr(criterion, name, ce_defaults[name]), ce_defaults[name])]
+        changed = [
+            name
+            for name in ("weight", "ignore_index", "reduction", "label_smoothing")
+            if not _same_default(getattr(criterion, name, ce_defaults[name]), ce_defaults[name])
+        ]
         if changed:
             replaced.append(f"criterion=CrossEntropyLoss instance with {', '.join(changed)} set")
     elif criterion is not torch.nn.CrossEntropyLoss and criterion is not _default_criterion(type(template)):
         replaced.append(f"criterion={getattr(criterion, '__name__', None) or repr(criterion)}")
     for key in sorted(params):
         if key.startswith("criterion__"):
-            name = key[len("criterion__"):]
+            name = key[len("criterion__") :]
             if name not in ce_defaults or not _same_default(params[key], ce_defaults[name]):
                 replaced.append(key)
     return replaced
@@ -140,7 +143,7 @@ def sized_module_params(template, n_features, n_classes, prefix="module"):
             params.setdefault("module__in_features", n_features)
         if "n_classes" in accepted:
             params.setdefault("module__n_classes", n_classes)
-    return {prefix + key[len("module"):]: value for key, value in params.items()}
+    return {prefix + key[len("module") :]: value for key, value in params.items()}
 
 
 def fit_seeded(net, batch, y, seed):

@@ -37,8 +37,12 @@ class TightLoopMixin:
         raise NotImplementedError
 
     def _uses_fast_loop(self, fit_params):
-        return (self.callbacks == "disable" and self.train_split is None and not fit_params
-                and not self.settings_for_skorch_loop())
+        return (
+            self.callbacks == "disable"
+            and self.train_split is None
+            and not fit_params
+            and not self.settings_for_skorch_loop()
+        )
 
     def settings_for_skorch_loop(self):
         """Names of this net's settings that the tight loop does not implement.
@@ -46,8 +50,11 @@ class TightLoopMixin:
         When there is any, :meth:`fit_loop` runs skorch's own loop, which
         honours them.
         """
-        names = [key for key in vars(self)
-                 if key.startswith(("iterator_train__", "dataset__")) and key not in _TIGHT_ITERATOR_PARAMS]
+        names = [
+            key
+            for key in vars(self)
+            if key.startswith(("iterator_train__", "dataset__")) and key not in _TIGHT_ITERATOR_PARAMS
+        ]
         names += [key for key in ("iterator_train", "dataset") if getattr(self, key) is not _SKORCH_DEFAULTS[key]]
         return sorted(names)
 
@@ -83,7 +90,7 @@ class TightLoopMixin:
                     part = {k: v[start:stop] for k, v in tensors.items()}
                     yb = y_t[start:stop]
                 else:
-                    idx = order[start:start + batch_size]
+                    idx = order[start : start + batch_size]
                     part = {k: v[idx] for k, v in tensors.items()}
                     yb = y_t[idx]
 

@@ -41,7 +41,9 @@ def resolve_device(device, name="device"):
     except (RuntimeError, TypeError) as exc:
         raise ValueError(f"{name} must be 'auto', 'cpu', 'cuda' or 'cuda:N'; got {device!r}.") from exc
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"{name}={device!r} was requested but CUDA is not available on this machine; use 'auto' or 'cpu'.")
+        raise ValueError(
+            f"{name}={device!r} was requested but CUDA is not available on this machine; use 'auto' or 'cpu'."
+        )
     if dev.type not in ("cpu", "cuda"):
         raise ValueError(f"{name} must be 'auto', 'cpu', 'cuda' or 'cuda:N'; got {device!r}.")
     return dev
@@ -131,8 +133,11 @@ def module_dtype(module):
     return torch.float32
 
 
-_NUMPY_DTYPES = {torch.float16: np.dtype(np.float16), torch.float32: np.dtype(np.float32),
-                 torch.float64: np.dtype(np.float64)}
+_NUMPY_DTYPES = {
+    torch.float16: np.dtype(np.float16),
+    torch.float32: np.dtype(np.float32),
+    torch.float64: np.dtype(np.float64),
+}
 
 
 def numpy_dtype(dtype):

@@ -56,7 +56,8 @@ def check_modality(X, name, *, dtype=(np.float32, np.float64), ensure_2d=True, a
         ndim = len(shape)
         if ensure_2d and not allow_nd and ndim != 2:
             raise ValueError(
-                f"{name} must be a 2-D array of shape (n_samples, n_features); got {ndim}-D input of shape {tuple(shape)}."
+                f"{name} must be a 2-D array of shape (n_samples, n_features); "
+                f"got {ndim}-D input of shape {tuple(shape)}."
             )
         if ndim >= 1 and shape[0] == 0:
             raise ValueError(f"{name} must have at least one row; got shape {tuple(shape)}.")
@@ -106,8 +107,7 @@ def check_probabilities(P, n_samples, n_classes, name="teacher_proba", atol=1e-4
         )
     if np.any(P < 0) or np.any(P > 1):
         raise ValueError(
-            f"{name} must hold probabilities in [0, 1]; got values in "
-            f"[{float(P.min()):.4g}, {float(P.max()):.4g}]."
+            f"{name} must hold probabilities in [0, 1]; got values in [{float(P.min()):.4g}, {float(P.max()):.4g}]."
         )
     sums = P.sum(axis=1)
     bad = np.flatnonzero(np.abs(sums - 1.0) > atol)
@@ -122,9 +122,7 @@ def check_probabilities(P, n_samples, n_classes, name="teacher_proba", atol=1e-4
 def check_at_least_two_classes(classes, name="y"):
     """Raise if a classification target has fewer than two classes."""
     if len(classes) < 2:
-        raise ValueError(
-            f"{name} has {len(classes)} class ({list(classes)!r}); a classifier needs at least 2 classes."
-        )
+        raise ValueError(f"{name} has {len(classes)} class ({list(classes)!r}); a classifier needs at least 2 classes.")
 
 
 def check_positive_real(value, name, required="a finite real number > 0"):

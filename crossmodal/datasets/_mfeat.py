@@ -165,9 +165,7 @@ def load_mfeat(*, views=None, return_X_y=False, as_frame=False):
     if as_frame:
         import pandas as pd
 
-        arrays = {
-            name: pd.DataFrame(array, columns=feature_names[name]) for name, array in arrays.items()
-        }
+        arrays = {name: pd.DataFrame(array, columns=feature_names[name]) for name, array in arrays.items()}
         target = pd.Series(target, name="digit")
 
     if return_X_y:
@@ -217,9 +215,7 @@ def _check_view_names(views):
         raise ValueError(f"views must name at least one view among {list(VIEW_NAMES)}; got {views!r}.")
     unknown = [name for name in names if name not in VIEW_NAMES]
     if unknown:
-        raise ValueError(
-            f"Unknown view name(s) {unknown} in views={views!r}; valid views are {list(VIEW_NAMES)}."
-        )
+        raise ValueError(f"Unknown view name(s) {unknown} in views={views!r}; valid views are {list(VIEW_NAMES)}.")
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
         raise ValueError(f"views must not repeat a view; got {views!r}, which repeats {repeated}.")

@@ -30,13 +30,25 @@ def add_parser(commands, positive_int, integer):
         "Give one file with --teacher-columns, --student-columns and --target, or three files (teacher, student, "
         "target) with the same rows in the same order.",
     )
-    sub.add_argument("files", nargs="+", metavar="FILE", help="one data file, or three: teacher, student, target "
-                     "(CSV with a header row, or parquet)")
-    sub.add_argument("--teacher-columns", default=None, help="comma-separated names or globs of the teacher's "
-                     "columns (required with one file; default with three files: all columns of the teacher file)")
+    sub.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help="one data file, or three: teacher, student, target (CSV with a header row, or parquet)",
+    )
+    sub.add_argument(
+        "--teacher-columns",
+        default=None,
+        help="comma-separated names or globs of the teacher's "
+        "columns (required with one file; default with three files: all columns of the teacher file)",
+    )
     sub.add_argument("--student-columns", default=None, help="the same for the student's columns")
-    sub.add_argument("--target", default=None, help="name of the label column (required with one file; with "
-                     "three files, needed only when the target file has several columns)")
+    sub.add_argument(
+        "--target",
+        default=None,
+        help="name of the label column (required with one file; with "
+        "three files, needed only when the target file has several columns)",
+    )
     sub.add_argument("--cv", type=positive_int, default=5, help="cross-fitting folds (default: 5)")
     sub.add_argument("--n-bootstrap", type=positive_int, default=200, help="bootstrap resamples (default: 200)")
     sub.add_argument("--seed", type=integer, default=0, help="random seed (default: 0)")
@@ -52,8 +64,10 @@ def _read(parser, path, option):
         parser.error(f"argument {option}: file {path!r} does not exist")
     if path.lower().endswith(_PARQUET):
         if importlib.util.find_spec("pyarrow") is None:
-            parser.error(f"argument {option}: reading parquet file {path!r} needs pyarrow, which is not installed; "
-                         "install pyarrow or convert the file to CSV")
+            parser.error(
+                f"argument {option}: reading parquet file {path!r} needs pyarrow, which is not installed; "
+                "install pyarrow or convert the file to CSV"
+            )
         return pd.read_parquet(path)
     try:
         return pd.read_csv(path)
@@ -90,9 +104,15 @@ def _numeric(parser, frame, columns, option):
 def _inputs(parser, args):
     if len(args.files) == 1:
         path = args.files[0]
-        missing = [opt for opt, value in (("--teacher-columns", args.teacher_columns),
-                                          ("--student-columns", args.student_columns), ("--target", args.target))
-                   if value is None]
+        missing = [
+            opt
+            for opt, value in (
+                ("--teacher-columns", args.teacher_columns),
+                ("--student-columns", args.student_columns),
+                ("--target", args.target),
+            )
+            if value is None
+        ]
         if missing:
             parser.error(f"with one file, {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} required")
         frame = _read(parser, path, "FILE")
@@ -105,16 +125,24 @@ def _inputs(parser, args):
                 parser.error(f"argument {option}: includes the target column {args.target!r}")
         both = sorted(set(teacher) & set(student))
         if both:
-            parser.error(f"argument --student-columns: {both[0]!r} is also a teacher column; the two modalities "
-                         "must not share columns")
+            parser.error(
+                f"argument --student-columns: {both[0]!r} is also a teacher column; the two modalities "
+                "must not share columns"
+            )
         frames = (frame, frame, frame)
         target = args.target
     elif len(args.files) == 3:
         frames = tuple(_read(parser, path, "FILE") for path in args.files)
-        teacher = (_select(parser, frames[0], args.teacher_columns, "--teacher-columns", args.files[0])
-                   if args.teacher_columns else [str(c) for c in frames[0].columns])
-        student = (_select(parser, frames[1], args.student_columns, "--student-columns", args.files[1])
-                   if args.student_columns else [str(c) for c in frames[1].columns])
+        teacher = (
+            _select(parser, frames[0], args.teacher_columns, "--teacher-columns", args.files[0])
+            if args.teacher_columns
+            else [str(c) for c in frames[0].columns]
+        )
+        student = (
+            _select(parser, frames[1], args.student_columns, "--student-columns", args.files[1])
+            if args.student_columns
+            else [str(c) for c in frames[1].columns]
+        )
         frames = tuple(f.set_axis([str(c) for c in f.columns], axis=1) for f in frames)
         if args.target is not None:
             if args.target not in frames[2].columns:
@@ -123,8 +151,10 @@ def _inputs(parser, args):
         elif frames[2].shape[1] == 1:
             target = frames[2].columns[0]
         else:
-            parser.error(f"argument --target: the target file {args.files[2]!r} has {frames[2].shape[1]} columns; "
-                         "name the label column with --target")
+            parser.error(
+                f"argument --target: the target file {args.files[2]!r} has {frames[2].shape[1]} columns; "
+                "name the label column with --target"
+            )
     else:
         parser.error(f"argument FILE: give one file or three (teacher, student, target); got {len(args.files)}")
     X_a = _numeric(parser, frames[0], teacher, "--teacher-columns")

@@ -15,8 +15,14 @@ from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import column_or_1d, has_fit_parameter
 from threadpoolctl import threadpool_limits
 
+from crossmodal._utils.validation import (
+    SEED_MAX,
+    check_at_least_two_classes,
+    check_modality,
+    check_paired_samples,
+    check_positive_int,
+)
 from crossmodal.diagnosis._result import DiagnoseResult
-from crossmodal._utils.validation import SEED_MAX, check_at_least_two_classes, check_modality, check_paired_samples, check_positive_int
 
 __all__ = ["diagnose", "DiagnoseResult", "VERDICT_THRESHOLDS"]
 
@@ -78,8 +84,11 @@ class _ShrunkLDA(ClassifierMixin, BaseEstimator):
         # The residuals R = Z - Q @ means enter the shrinkage through R^T R and their row norms, both taken
         # from the Gram matrix (Q^T Z = diag(weight) means): no second (n, p) array and no second O(n p^2) product.
         residual_scatter = gram - 2.0 * between + means.T @ (Q.T @ Q) @ means
-        row_sq = (np.einsum("ij,ij->i", Z, Z) - 2.0 * np.einsum("ik,ik->i", Z @ means.T, Q)
-                  + np.einsum("ik,ik->i", Q @ (means @ means.T), Q))
+        row_sq = (
+            np.einsum("ij,ij->i", Z, Z)
+            - 2.0 * np.einsum("ik,ik->i", Z @ means.T, Q)
+            + np.einsum("ik,ik->i", Q @ (means @ means.T), Q)
+        )
         shrink = _ledoit_wolf_shrinkage(residual_scatter / n, row_sq)
         cov = (gram - between) / n
         mu = np.trace(cov) / cov.shape[0]
@@ -257,7 +266,7 @@ def _loo_errors(Z, T, eigval, eigvec, inv):
     step = max(1, _RIDGE_CHUNK // max(1, n_rows * n_targets))
     errors = []
     for start in range(0, inv.shape[1], step):
-        block = inv[:, start:start + step]
+        block = inv[:, start : start + step]
         fitted = (Q @ (QT[:, None, :] * block[:, :, None]).reshape(len(eigval), -1)).reshape(n_rows, -1, n_targets)
         loo = np.subtract(T[:, None, :], fitted, out=fitted)
         loo /= (1.0 - 1.0 / n_rows - Q2 @ block)[:, :, None]  # the intercept's leverage 1/n included
@@ -362,14 +371,17 @@ def _subsampled_cross_fits(teacher, mimic, X_a, X_b, y_encoded, folds, n_classes
     n = len(y_encoded)
     plan = [(r, te, _half_of(tr, y_encoded, rng)) for r in range(_N_SUBSAMPLES) for tr, te in folds]
     parallel = Parallel(n_jobs=n_jobs)
-    probas = parallel(delayed(_fold_teacher)(teacher, X_a, y_encoded, half, te, n_classes, seed + i)
-                      for i, (r, te, half) in enumerate(plan))
+    probas = parallel(
+        delayed(_fold_teacher)(teacher, X_a, y_encoded, half, te, n_classes, seed + i)
+        for i, (r, te, half) in enumerate(plan)
+    )
     P = np.zeros((_N_SUBSAMPLES, n, n_classes))
     for (r, te, _), proba in zip(plan, probas):
         P[r, te] = proba
     L = [_centred_log(P_r) for P_r in P]
-    regressed = parallel(delayed(_fold_regress)(mimic, X_b, L[r], half, te, seed + len(plan) + i)
-                         for i, (r, te, half) in enumerate(plan))
+    regressed = parallel(
+        delayed(_fold_regress)(mimic, X_b, L[r], half, te, seed + len(plan) + i) for i, (r, te, half) in enumerate(plan)
+    )
     M = np.zeros_like(P)
     for (r, te, _), m in zip(plan, regressed):
         M[r, te] = m
@@ -385,21 +397,26 @@ def _cross_fit(teacher, student, mimic, X_a, X_b, y_encoded, folds, n_classes, s
     """
     n = len(y_encoded)
     parallel = Parallel(n_jobs=n_jobs)
-    fitted = parallel(delayed(_fold_probabilities)(teacher, student, X_a, X_b, y_encoded, tr, te, n_classes,
-                                                   seed + k) for k, (tr, te) in enumerate(folds))
+    fitted = parallel(
+        delayed(_fold_probabilities)(teacher, student, X_a, X_b, y_encoded, tr, te, n_classes, seed + k)
+        for k, (tr, te) in enumerate(folds)
+    )
     P_t, P_s, P_m, M = (np.zeros((n, n_classes)) for _ in range(4))
-    for (tr, te), (pt, ps) in zip(folds, fitted):
+    for (_, te), (pt, ps) in zip(folds, fitted):
         P_t[te], P_s[te] = pt, ps
     L_t = _centred_log(P_t)
-    mimicked = parallel(delayed(_fold_mimic)(mimic, student, X_b, P_t, L_t, tr, te, seed + len(folds) + k)
-                        for k, (tr, te) in enumerate(folds))
-    for (tr, te), (pm, m) in zip(folds, mimicked):
+    mimicked = parallel(
+        delayed(_fold_mimic)(mimic, student, X_b, P_t, L_t, tr, te, seed + len(folds) + k)
+        for k, (tr, te) in enumerate(folds)
+    )
+    for (_, te), (pm, m) in zip(folds, mimicked):
         P_m[te], M[te] = pm, m
     L_s = _centred_log(P_s)
-    back = parallel(delayed(_fold_regress)(mimic, X_a, L_s, tr, te, seed + 2 * len(folds) + k)
-                    for k, (tr, te) in enumerate(folds))
+    back = parallel(
+        delayed(_fold_regress)(mimic, X_a, L_s, tr, te, seed + 2 * len(folds) + k) for k, (tr, te) in enumerate(folds)
+    )
     M_s = np.zeros_like(L_s)
-    for (tr, te), m in zip(folds, back):
+    for (_, te), m in zip(folds, back):
         M_s[te] = m
     return P_t, P_s, P_m, M, M_s
 
@@ -425,11 +442,14 @@ def _extrapolated(L, M, replicates, W):
     k = L.shape[1]
     weights = np.vstack([np.ones((1, len(L))), W])
     pairs = [(L, M), *replicates]
-    sums = weights @ np.hstack([np.column_stack([((L_r - M_r) ** 2).sum(axis=1), L_r, L_r**2])
-                                for L_r, M_r in pairs])
+    sums = weights @ np.hstack([np.column_stack([((L_r - M_r) ** 2).sum(axis=1), L_r, L_r**2]) for L_r, M_r in pairs])
     sums = sums.reshape(len(weights), len(pairs), 1 + 2 * k)
-    r2 = np.stack([_r2_from_sums(sums[:, i, 0], sums[:, i, 1:1 + k], sums[:, i, 1 + k:], weights.sum(axis=1))
-                   for i in range(len(pairs))])  # (fits, 1 + resamples)
+    r2 = np.stack(
+        [
+            _r2_from_sums(sums[:, i, 0], sums[:, i, 1 : 1 + k], sums[:, i, 1 + k :], weights.sum(axis=1))
+            for i in range(len(pairs))
+        ]
+    )  # (fits, 1 + resamples)
     full, full_boot = r2[0, 0], r2[0, 1:]
     half, half_boot = r2[1:, 0], r2[1:, 1:].mean(axis=0)
     return 2.0 * full - half.mean(), 2.0 * full_boot - half_boot, half, full
@@ -492,8 +512,9 @@ def _verdict(gain, ci):
 
 
 # The docstring's References and Examples open as in every public docstring, on purpose (numpydoc pages stand alone).
-def diagnose(X_a, X_b, y, *, teacher=None, mimic=None, student=None, cv=5, n_bootstrap=200, random_state=None,
-             n_jobs=None):
+def diagnose(
+    X_a, X_b, y, *, teacher=None, mimic=None, student=None, cv=5, n_bootstrap=200, random_state=None, n_jobs=None
+):
     """Predict, before training, whether crossmodal KD from modality a to b will help.
 
     A teacher is fitted on modality ``X_a`` and a student on ``X_b``, both
@@ -675,18 +696,40 @@ def diagnose(X_a, X_b, y, *, teacher=None, mimic=None, student=None, cv=5, n_boo
     n, n_classes = len(y_encoded), len(classes)
 
     with threadpool_limits(limits=1, user_api="blas"):
-        P_t, P_s, P_m, M, M_s = _cross_fit(teacher, student, mimic, X_a, X_b, y_encoded, folds, n_classes,
-                                           fit_seed, n_jobs)
-        replicates = _subsampled_cross_fits(teacher, mimic, X_a, X_b, y_encoded, folds, n_classes,
-                                            fit_seed + 4 * len(folds), np.random.default_rng(half_seed), n_jobs)
+        P_t, P_s, P_m, M, M_s = _cross_fit(
+            teacher, student, mimic, X_a, X_b, y_encoded, folds, n_classes, fit_seed, n_jobs
+        )
+        replicates = _subsampled_cross_fits(
+            teacher,
+            mimic,
+            X_a,
+            X_b,
+            y_encoded,
+            folds,
+            n_classes,
+            fit_seed + 4 * len(folds),
+            np.random.default_rng(half_seed),
+            n_jobs,
+        )
         # The other direction: the label-trained student on b, its decision regressed on X_a, same correction.
-        replicates_ba = _subsampled_cross_fits(student, mimic, X_b, X_a, y_encoded, folds, n_classes,
-                                               fit_seed + (4 + 2 * _N_SUBSAMPLES) * len(folds),
-                                               np.random.default_rng([half_seed, 1]), n_jobs)
+        replicates_ba = _subsampled_cross_fits(
+            student,
+            mimic,
+            X_b,
+            X_a,
+            y_encoded,
+            folds,
+            n_classes,
+            fit_seed + (4 + 2 * _N_SUBSAMPLES) * len(folds),
+            np.random.default_rng([half_seed, 1]),
+            n_jobs,
+        )
     L_t = _centred_log(P_t)
 
-    correct = {name: (np.argmax(S, axis=1) == y_encoded).astype(np.float64)
-               for name, S in (("teacher", P_t), ("student", P_s), ("mimic", P_m))}
+    correct = {
+        name: (np.argmax(S, axis=1) == y_encoded).astype(np.float64)
+        for name, S in (("teacher", P_t), ("student", P_s), ("mimic", P_m))
+    }
     # The predicted gain: soft-label mimic's accuracy minus the label-trained student's, chosen out of sample
     # (digits pixel views and random MVD diagrams, scripts/select_gain_formula.py; see the docstring's Notes).
     gain_rows = correct["mimic"] - correct["student"]
@@ -702,9 +745,17 @@ def diagnose(X_a, X_b, y, *, teacher=None, mimic=None, student=None, cv=5, n_boo
     gain_ci = tuple(float(v) for v in np.quantile(gains, [alpha, 1 - alpha]))
     predicted_gain = float(gain_rows.mean())
     return DiagnoseResult(
-        gamma=gamma, gamma_ci=gamma_ci, shared_gamma=shared_gamma, shared_gamma_ci=shared_gamma_ci,
-        predicted_gain=predicted_gain, predicted_gain_ci=gain_ci,
-        teacher_score=float(correct["teacher"].mean()), student_score=float(correct["student"].mean()),
+        gamma=gamma,
+        gamma_ci=gamma_ci,
+        shared_gamma=shared_gamma,
+        shared_gamma_ci=shared_gamma_ci,
+        predicted_gain=predicted_gain,
+        predicted_gain_ci=gain_ci,
+        teacher_score=float(correct["teacher"].mean()),
+        student_score=float(correct["student"].mean()),
         mimic_score=float(correct["mimic"].mean()),
-        verdict=_verdict(predicted_gain, gain_ci), n_samples=n, n_splits=len(folds), n_bootstrap=n_bootstrap,
+        verdict=_verdict(predicted_gain, gain_ci),
+        n_samples=n,
+        n_splits=len(folds),
+        n_bootstrap=n_bootstrap,
     )

@@ -46,8 +46,21 @@ class DiagnoseResult:
         Rows, cross-fitting folds and bootstrap resamples.
     """
 
-    _FIELDS = ("gamma", "gamma_ci", "shared_gamma", "shared_gamma_ci", "predicted_gain", "predicted_gain_ci",
-               "teacher_score", "student_score", "mimic_score", "verdict", "n_samples", "n_splits", "n_bootstrap")
+    _FIELDS = (
+        "gamma",
+        "gamma_ci",
+        "shared_gamma",
+        "shared_gamma_ci",
+        "predicted_gain",
+        "predicted_gain_ci",
+        "teacher_score",
+        "student_score",
+        "mimic_score",
+        "verdict",
+        "n_samples",
+        "n_splits",
+        "n_bootstrap",
+    )
 
     def __init__(self, **values):
         missing = set(self._FIELDS) - set(values)
@@ -96,25 +109,29 @@ class DiagnoseResult:
         g_lo, g_hi = self.gamma_ci
         p_lo, p_hi = self.predicted_gain_ci
         s_lo, s_hi = self.shared_gamma_ci
-        return "\n".join([
-            f"verdict: {self.verdict}",
-            f"predicted gain of KD: {100 * self.predicted_gain:+.2f} points "
-            f"(95% CI {100 * p_lo:+.2f} to {100 * p_hi:+.2f})",
-            f"gamma (teacher decision predictable from b): {self.gamma:.3f} (95% CI {g_lo:.3f} to {g_hi:.3f})",
-            f"shared gamma (decisive information both modalities hold): {self.shared_gamma:.3f} "
-            f"(95% CI {s_lo:.3f} to {s_hi:.3f})",
-            f"cross-fitted accuracy: teacher on a {self.teacher_score:.3f}, student on b {self.student_score:.3f}, "
-            f"b-model imitating the teacher {self.mimic_score:.3f}",
-            f"({self.n_samples} rows, {self.n_splits} folds, {self.n_bootstrap} bootstrap resamples)",
-        ])
+        return "\n".join(
+            [
+                f"verdict: {self.verdict}",
+                f"predicted gain of KD: {100 * self.predicted_gain:+.2f} points "
+                f"(95% CI {100 * p_lo:+.2f} to {100 * p_hi:+.2f})",
+                f"gamma (teacher decision predictable from b): {self.gamma:.3f} (95% CI {g_lo:.3f} to {g_hi:.3f})",
+                f"shared gamma (decisive information both modalities hold): {self.shared_gamma:.3f} "
+                f"(95% CI {s_lo:.3f} to {s_hi:.3f})",
+                f"cross-fitted accuracy: teacher on a {self.teacher_score:.3f}, student on b {self.student_score:.3f}, "
+                f"b-model imitating the teacher {self.mimic_score:.3f}",
+                f"({self.n_samples} rows, {self.n_splits} folds, {self.n_bootstrap} bootstrap resamples)",
+            ]
+        )
 
     def __repr__(self):
-        return (f"DiagnoseResult(verdict={self.verdict!r}, predicted_gain={self.predicted_gain:+.4f} "
-                f"[{self.predicted_gain_ci[0]:+.4f}, {self.predicted_gain_ci[1]:+.4f}], gamma={self.gamma:.3f} "
-                f"[{self.gamma_ci[0]:.3f}, {self.gamma_ci[1]:.3f}], shared_gamma={self.shared_gamma:.3f} "
-                f"[{self.shared_gamma_ci[0]:.3f}, {self.shared_gamma_ci[1]:.3f}], "
-                f"teacher_score={self.teacher_score:.3f}, "
-                f"student_score={self.student_score:.3f}, mimic_score={self.mimic_score:.3f})")
+        return (
+            f"DiagnoseResult(verdict={self.verdict!r}, predicted_gain={self.predicted_gain:+.4f} "
+            f"[{self.predicted_gain_ci[0]:+.4f}, {self.predicted_gain_ci[1]:+.4f}], gamma={self.gamma:.3f} "
+            f"[{self.gamma_ci[0]:.3f}, {self.gamma_ci[1]:.3f}], shared_gamma={self.shared_gamma:.3f} "
+            f"[{self.shared_gamma_ci[0]:.3f}, {self.shared_gamma_ci[1]:.3f}], "
+            f"teacher_score={self.teacher_score:.3f}, "
+            f"student_score={self.student_score:.3f}, mimic_score={self.mimic_score:.3f})"
+        )
 
     def __str__(self):
         return self.summary()

@@ -34,8 +34,8 @@ import joblib
 import numpy as np
 from sklearn.utils.validation import check_memory
 
-from crossmodal.focus._ranker import ModalityGeneralRanker, _is_prefit, _unwrap
 from crossmodal._utils.torch_helpers import resolve_device
+from crossmodal.focus._ranker import ModalityGeneralRanker, _is_prefit, _unwrap
 
 __all__ = ["CacheFallbackWarning", "fit_focus", "fit_teacher"]
 
@@ -73,8 +73,11 @@ def code_version():
 def _module_token(module):
     """A torch module as a key: its class, architecture, weights, mode and hooks."""
     state = {name: value.detach().cpu().numpy() for name, value in module.state_dict().items()}
-    hooks = [(name, list(m._forward_pre_hooks.values()), list(m._forward_hooks.values()))
-             for name, m in module.named_modules() if m._forward_pre_hooks or m._forward_hooks]
+    hooks = [
+        (name, list(m._forward_pre_hooks.values()), list(m._forward_hooks.values()))
+        for name, m in module.named_modules()
+        if m._forward_pre_hooks or m._forward_hooks
+    ]
     return type(module), repr(module), state, module.training, hooks
 
 
@@ -195,7 +198,9 @@ def fit_focus(memory, focus, X_a, y, X_b):
     focus : ModalityGeneralRanker
         Fitted.
     """
-    fitted = cached(memory, ("focus", code_version(), focus_key(focus), X_a, y, X_b), lambda: focus.fit(X_a, y, X_b=X_b))
+    fitted = cached(
+        memory, ("focus", code_version(), focus_key(focus), X_a, y, X_b), lambda: focus.fit(X_a, y, X_b=X_b)
+    )
     if fitted is not focus and isinstance(focus, ModalityGeneralRanker):
         fitted.set_params(**{name: getattr(focus, name) for name in _AFTER_FIT})
         _rebind_prefit(fitted, focus)
@@ -226,8 +231,9 @@ def _rebind_prefit(fitted, focus):
     fitted.nets_ = tuple(nets)
 
 
-def fit_teacher(distiller, X_t, y, y_encoded, n_classes, device, seed, sample_weight=None, student_weights=None, *,
-                with_proba=True):
+def fit_teacher(
+    distiller, X_t, y, y_encoded, n_classes, device, seed, sample_weight=None, student_weights=None, *, with_proba=True
+):
     """The distiller's fitted teacher and its probabilities on ``X_t``, from ``distiller.memory``.
 
     Parameters

@@ -6,21 +6,40 @@ from numbers import Real
 
 import numpy as np
 import torch
-from skorch import NeuralNetClassifier
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.frozen import FrozenEstimator
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, check_random_state
+from skorch import NeuralNetClassifier
 
 from crossmodal._utils.compat import HasMethods, Interval, StrOptions, _check_sample_weight, _fit_context
+from crossmodal._utils.skorch_helpers import (
+    fit_seeded,
+    fresh_module,
+    mlp_template,
+    replaced_criterion,
+    sized_module_params,
+)
+from crossmodal._utils.torch_helpers import predict_logits, resolve_device
+from crossmodal._utils.validation import (
+    SEED_MAX,
+    check_at_least_two_classes,
+    check_modality,
+    check_paired_samples,
+    check_probabilities,
+    validate_numeric_data,
+)
 from crossmodal.distill._cache import fit_focus, fit_teacher
-from crossmodal.distill.objectives._kl import tempered_log_proba
 from crossmodal.distill._joint_teacher import check_joint_focus, joint_teacher, joint_teacher_proba
 from crossmodal.distill._net import DistillationNet
-from crossmodal.distill._teacher_io import check_teacher_output, fitted_skorch_net, n_rows, teacher_fit_params, to_teacher_dtype
-from crossmodal._utils.skorch_helpers import fit_seeded, fresh_module, mlp_template, replaced_criterion, sized_module_params
-from crossmodal._utils.torch_helpers import predict_logits, resolve_device
-from crossmodal._utils.validation import SEED_MAX, validate_numeric_data, check_at_least_two_classes, check_modality, check_paired_samples, check_probabilities
+from crossmodal.distill._teacher_io import (
+    check_teacher_output,
+    fitted_skorch_net,
+    n_rows,
+    teacher_fit_params,
+    to_teacher_dtype,
+)
+from crossmodal.distill.objectives._kl import tempered_log_proba
 
 __all__ = ["CrossModalDistiller"]
 
@@ -351,8 +370,7 @@ class CrossModalDistiller(ClassifierMixin, BaseEstimator):
             check_joint_focus(self.focus, teacher_proba)
             if sample_weight is not None:
                 warnings.warn(
-                    "teacher='joint' trains the focus ranker's pair unweighted: sample_weight weighs the "
-                    "student only.",
+                    "teacher='joint' trains the focus ranker's pair unweighted: sample_weight weighs the student only.",
                     UserWarning,
                     stacklevel=2,
                 )
@@ -372,7 +390,15 @@ class CrossModalDistiller(ClassifierMixin, BaseEstimator):
             layer_focus = self.focus is not None and getattr(self.focus, "layer", None) is not None
             # the teacher (and its probabilities) come from self.memory when cached there
             self.teacher_, self.teacher_proba_ = fit_teacher(
-                self, X_t, y, y_encoded, n_classes, device, teacher_seed, sample_weight, weights,
+                self,
+                X_t,
+                y,
+                y_encoded,
+                n_classes,
+                device,
+                teacher_seed,
+                sample_weight,
+                weights,
                 with_proba=not layer_focus,
             )
             if layer_focus:
@@ -395,7 +421,9 @@ class CrossModalDistiller(ClassifierMixin, BaseEstimator):
         if self.verbose:
             print(f"[CrossModalDistiller] training the student on {X.shape} ({n_classes} classes)")
         extra = {"teacher_log_proba": targets, "sample_weight": weights}
-        self.student_ = _fit_net(net, np.ascontiguousarray(X, dtype=np.float32), y_encoded.astype(np.int64), student_seed, extra)
+        self.student_ = _fit_net(
+            net, np.ascontiguousarray(X, dtype=np.float32), y_encoded.astype(np.int64), student_seed, extra
+        )
         self.history_ = self.student_.history
         return self
 
@@ -431,7 +459,10 @@ class CrossModalDistiller(ClassifierMixin, BaseEstimator):
         numeric = self._teacher_needs_numbers()
         if self.teacher_input == "student":
             if self.focus is not None:
-                raise ValueError("focus ranks the teacher modality against the student's; it needs teacher_input='teacher' or 'both'.")
+                raise ValueError(
+                    "focus ranks the teacher modality against the student's; "
+                    "it needs teacher_input='teacher' or 'both'."
+                )
             return X if numeric else X_given
         if X_teacher is None:
             raise ValueError(
@@ -449,7 +480,11 @@ class CrossModalDistiller(ClassifierMixin, BaseEstimator):
             X_teacher = np.asarray(focus.transform(X_teacher))
             self.focus_ = focus
         if self.teacher_input == "both":
-            return _side_by_side(X_teacher, X_given, X) if frame else np.hstack([X_teacher, X.astype(X_teacher.dtype, copy=False)])
+            return (
+                _side_by_side(X_teacher, X_given, X)
+                if frame
+                else np.hstack([X_teacher, X.astype(X_teacher.dtype, copy=False)])
+            )
         return X_teacher
 
     def _seeded_focus(self, seed, **params):
@@ -475,12 +510,15 @@ class CrossModalDistiller(ClassifierMixin, BaseEstimator):
         if teacher is None or isinstance(teacher, NeuralNetClassifier):
             template = default_teacher() if teacher is None else teacher
             net = _as_distillation_net(template, X_t.shape[1], n_classes, device if teacher is None else None)
-            return _fit_net(net, np.ascontiguousarray(X_t, dtype=np.float32), y_encoded.astype(np.int64), seed,
-                            {"sample_weight": student_weights})
-        if not (hasattr(teacher, "predict_proba") or hasattr(teacher, "decision_function")):
-            raise TypeError(
-                f"teacher must have predict_proba or decision_function; got {type(teacher).__name__}."
+            return _fit_net(
+                net,
+                np.ascontiguousarray(X_t, dtype=np.float32),
+                y_encoded.astype(np.int64),
+                seed,
+                {"sample_weight": student_weights},
             )
+        if not (hasattr(teacher, "predict_proba") or hasattr(teacher, "decision_function")):
+            raise TypeError(f"teacher must have predict_proba or decision_function; got {type(teacher).__name__}.")
         if isinstance(teacher, FrozenEstimator):
             return teacher  # prefit: fit would do nothing, and sample weights cannot change it
         teacher = clone(teacher)
@@ -498,7 +536,8 @@ class CrossModalDistiller(ClassifierMixin, BaseEstimator):
         unknown = np.setdiff1d(teacher_classes, self.classes_)
         if unknown.size:
             raise ValueError(
-                f"The teacher predicts classes {unknown.tolist()} that are not in y (classes {self.classes_.tolist()}); "
+                f"The teacher predicts classes {unknown.tolist()} that are not in y "
+                f"(classes {self.classes_.tolist()}); "
                 "the student can only learn the classes present in y."
             )
         columns = np.searchsorted(self.classes_, teacher_classes)

@@ -14,8 +14,8 @@ import copy
 import numpy as np
 import torch
 
-from crossmodal.focus._layers import ChannelNullifier, resolve_layer
 from crossmodal._utils.torch_helpers import predict_logits
+from crossmodal.focus._layers import ChannelNullifier, resolve_layer
 
 __all__ = ["check_joint_focus", "joint_teacher", "joint_teacher_proba"]
 
@@ -38,8 +38,9 @@ def check_joint_focus(focus, teacher_proba):
             "focus=ModalityGeneralRanker(...); got focus=None."
         )
     if teacher_proba is not None:
-        raise ValueError("teacher='joint' computes the teacher's probabilities itself; it cannot be combined with "
-                         "teacher_proba.")
+        raise ValueError(
+            "teacher='joint' computes the teacher's probabilities itself; it cannot be combined with teacher_proba."
+        )
     if getattr(focus, "layer", None) is None and getattr(focus, "nullify", None) == "drop":
         raise ValueError(
             "teacher='joint' with an input-level focus (layer=None) queries the jointly trained f_a on the "

@@ -18,9 +18,9 @@ import torch
 import torch.nn.functional as F
 from skorch import NeuralNetClassifier
 
-from crossmodal.distill.objectives._kl import kd_kl_loss
 from crossmodal._utils.module_pickling import FittedModuleReferenceMixin
 from crossmodal._utils.tight_loop import TightLoopMixin
+from crossmodal.distill.objectives._kl import kd_kl_loss
 
 __all__ = ["DistillationNet"]
 

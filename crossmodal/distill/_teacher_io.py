@@ -11,11 +11,11 @@ distilled from it.
 import warnings
 
 import numpy as np
-from skorch import NeuralNet
 from sklearn import get_config
 from sklearn.frozen import FrozenEstimator
 from sklearn.utils.metadata_routing import get_routing_for_object
 from sklearn.utils.validation import has_fit_parameter
+from skorch import NeuralNet
 
 from crossmodal._utils.torch_helpers import numpy_dtype
 

@@ -23,10 +23,10 @@ import torch
 import torch.nn.functional as F
 from sklearn.utils import check_random_state
 
-from crossmodal.distill._distiller import _PROBA_FLOOR
-from crossmodal.distill.objectives._kl import tempered_log_proba
 from crossmodal._utils.torch_helpers import seeded
 from crossmodal._utils.validation import SEED_MAX
+from crossmodal.distill._distiller import _PROBA_FLOOR
+from crossmodal.distill.objectives._kl import tempered_log_proba
 from crossmodal.nets import MLP
 
 __all__ = ["distil_students"]
@@ -83,14 +83,19 @@ def distil_students(X, y, teacher_proba, rho, *, temperature, hidden_sizes, epoc
     with seeded(seed):
         template = MLP(d, n_classes, hidden_sizes=hidden_sizes)
         linears = [m for m in template if isinstance(m, torch.nn.Linear)]
-        params = [(m.weight.detach().unsqueeze(0).repeat(R, 1, 1).requires_grad_(),
-                   m.bias.detach().unsqueeze(0).repeat(R, 1).requires_grad_()) for m in linears]
+        params = [
+            (
+                m.weight.detach().unsqueeze(0).repeat(R, 1, 1).requires_grad_(),
+                m.bias.detach().unsqueeze(0).repeat(R, 1).requires_grad_(),
+            )
+            for m in linears
+        ]
         optimizer = torch.optim.Adam([p for pair in params for p in pair], lr=lr)
         batch_size = n if batch_size >= n else int(batch_size)
         for _ in range(epochs):
             order = torch.randperm(n) if batch_size < n else torch.arange(n)
             for start in range(0, n, batch_size):
-                idx = order[start:start + batch_size]
+                idx = order[start : start + batch_size]
                 logits = _forward(params, X_t[idx])
                 yb = y_t[idx]
                 m = len(idx)

@@ -49,8 +49,9 @@ def save_figure(fig, path, dpi=120):
     return os.fspath(path)
 
 
-def plot_sweep(frame, x, curves, path, *, differences=None, xlabel=None, title=None, ylabel="accuracy (%)",
-               scale=100.0):
+def plot_sweep(
+    frame, x, curves, path, *, differences=None, xlabel=None, title=None, ylabel="accuracy (%)", scale=100.0
+):
     """PNG of a sweep: curves with +-1 sd bands, and optionally paired differences.
 
     Parameters

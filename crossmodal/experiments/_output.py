@@ -65,8 +65,9 @@ class Output:
 
     def report(self, title, sections, *, preamble=""):
         """Write ``report.md`` (:func:`~._report.write_report`, with this call's quick banner)."""
-        self.report_path = self.add(write_report(self.path("report.md"), title, sections, quick=self.quick,
-                                                 preamble=preamble))
+        self.report_path = self.add(
+            write_report(self.path("report.md"), title, sections, quick=self.quick, preamble=preamble)
+        )
         return self.report_path
 
     def result(self, checks, **extra):

@@ -68,8 +68,9 @@ class Entry:
     def document(self, run):
         """Decorator: append the shared parameters and return value to ``run``'s own summary."""
         returns = f"; {self.returns}" if self.returns else ""
-        text = _PARAMETERS.format(name=self.name, runs=self.runs, quick_runs=self.quick_runs, quick=self.quick,
-                                  returns=returns)
+        text = _PARAMETERS.format(
+            name=self.name, runs=self.runs, quick_runs=self.quick_runs, quick=self.quick, returns=returns
+        )
         run.__doc__ = inspect.cleandoc(run.__doc__ or "") + "\n" + text
         return run
 

@@ -100,7 +100,17 @@ def paired_difference(frame, by, minuend, subtrahend, *, confidence=0.95):
             p_value = float(test.pvalue)
         elif len(diff) > 1:  # no spread: the interval has width 0 and there is nothing to test
             low = high = mean
-        rows.append((*key, mean, float(diff.std(ddof=1)) if len(diff) > 1 else float("nan"), low, high, p_value,
-                     float(np.mean(diff > 0)), len(diff)))
+        rows.append(
+            (
+                *key,
+                mean,
+                float(diff.std(ddof=1)) if len(diff) > 1 else float("nan"),
+                low,
+                high,
+                p_value,
+                float(np.mean(diff > 0)),
+                len(diff),
+            )
+        )
     columns = list(by) + ["diff_mean", "diff_sd", "ci_low", "ci_high", "p_value", "frac_positive", "n_runs"]
     return pd.DataFrame(rows, columns=columns)

@@ -17,8 +17,8 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 
 from crossmodal import __version__
-from crossmodal.distill._distiller import CrossModalDistiller
 from crossmodal._utils.skorch_helpers import mlp_template
+from crossmodal.distill._distiller import CrossModalDistiller
 from crossmodal.experiments._figures import new_figure
 from crossmodal.experiments._report import TrendCheck, check_list, format_difference, format_mean_sd, markdown_table
 from crossmodal.experiments._reproduction import Entry
@@ -29,8 +29,11 @@ from crossmodal.experiments._views import standardized_views
 __all__ = ["run", "run_case_study"]
 
 AUDIO_NOISE = 2.0
-ARMS = {"no KD": "student_nokd_acc", "UM-KD (audio teacher)": "student_umkd_acc",
-        "CM-KD (audio + image teacher)": "student_cmkd_acc"}
+ARMS = {
+    "no KD": "student_nokd_acc",
+    "UM-KD (audio teacher)": "student_umkd_acc",
+    "CM-KD (audio + image teacher)": "student_cmkd_acc",
+}
 QUICK_EPOCHS = 15
 ENTRY = Entry("case-study", runs=5, quick_runs=2, quick=f"{QUICK_EPOCHS} epochs instead of 40.", returns="``frame``")
 
@@ -53,19 +56,31 @@ def _case_run(run, run_seed, epochs, rho, train_size):
         return float(np.mean(est.predict(X) == y_te))
 
     nokd = CrossModalDistiller(student=student, rho=1.0, random_state=run_seed).fit(A_tr, y_tr)
-    umkd = CrossModalDistiller(teacher=teacher, student=student, teacher_input="student", rho=rho, random_state=run_seed)
+    umkd = CrossModalDistiller(
+        teacher=teacher, student=student, teacher_input="student", rho=rho, random_state=run_seed
+    )
     umkd.fit(A_tr, y_tr)
     cmkd = CrossModalDistiller(teacher=teacher, student=student, teacher_input="both", rho=rho, random_state=run_seed)
     cmkd.fit(A_tr, y_tr, X_teacher=I_tr)
-    return [dict(run=run, seed=run_seed, rho=rho,
-                 teacher_umkd_acc=acc(umkd.teacher_, A_te),
-                 teacher_cmkd_acc=acc(cmkd.teacher_, np.hstack([I_te, A_te])),
-                 student_nokd_acc=acc(nokd, A_te), student_umkd_acc=acc(umkd, A_te), student_cmkd_acc=acc(cmkd, A_te))]
+    return [
+        dict(
+            run=run,
+            seed=run_seed,
+            rho=rho,
+            teacher_umkd_acc=acc(umkd.teacher_, A_te),
+            teacher_cmkd_acc=acc(cmkd.teacher_, np.hstack([I_te, A_te])),
+            student_nokd_acc=acc(nokd, A_te),
+            student_umkd_acc=acc(umkd, A_te),
+            student_cmkd_acc=acc(cmkd, A_te),
+        )
+    ]
 
 
 def run_case_study(*, runs=5, seed=0, epochs=40, rho=0.5, train_size=0.5, jobs=None, progress=False):
     """Tidy frame, one row per seed, of the Table 1 protocol on av-digits."""
-    return collect_runs(_case_run, runs, seed, jobs, progress, "case-study", epochs=epochs, rho=rho, train_size=train_size)
+    return collect_runs(
+        _case_run, runs, seed, jobs, progress, "case-study", epochs=epochs, rho=rho, train_size=train_size
+    )
 
 
 def check_trends(frame):
@@ -78,12 +93,18 @@ def check_trends(frame):
     teacher_gap = (frame["teacher_cmkd_acc"] - frame["teacher_umkd_acc"]).mean()
     diff = paired_difference(frame, ["rho"], "student_cmkd_acc", "student_umkd_acc").iloc[0]
     return [
-        TrendCheck("Table 1: the audio + image teacher is more accurate than the audio teacher",
-                   bool(teacher_gap > 0), f"{100 * teacher_gap:+.2f} points", "+7.04 points on AV-MNIST"),
-        TrendCheck("Table 1: ... yet its student is not better than the UM-KD student",
-                   not bool(diff["ci_low"] > 0),
-                   f"CM-KD - UM-KD student (points [95% CI] (share of seeds > 0)): {format_difference(diff)}",
-                   "-0.37 points on AV-MNIST"),
+        TrendCheck(
+            "Table 1: the audio + image teacher is more accurate than the audio teacher",
+            bool(teacher_gap > 0),
+            f"{100 * teacher_gap:+.2f} points",
+            "+7.04 points on AV-MNIST",
+        ),
+        TrendCheck(
+            "Table 1: ... yet its student is not better than the UM-KD student",
+            not bool(diff["ci_low"] > 0),
+            f"CM-KD - UM-KD student (points [95% CI] (share of seeds > 0)): {format_difference(diff)}",
+            "-0.37 points on AV-MNIST",
+        ),
     ]
 
 
@@ -103,11 +124,16 @@ def run(out_dir, *, runs=None, seed=0, jobs=None, quick=False, progress=False):
 
     table = markdown_table(
         ["", "teacher modality", "teacher acc. (%)", "student modality", "student acc. (%)"],
-        [["No-KD", "-", "-", "audio", cell("student_nokd_acc")],
-         ["UM-KD", "audio", cell("teacher_umkd_acc"), "audio", cell("student_umkd_acc")],
-         ["CM-KD", "image + audio", cell("teacher_cmkd_acc"), "audio", cell("student_cmkd_acc")]])
-    paper = markdown_table(["", "teacher", "teacher acc. (%)", "student acc. (%)"],
-                           [["No-KD", "-", "-", "68.36"], ["UM-KD", "A", "84.57", "70.10"], ["CM-KD", "I + A", "91.61", "69.73"]])
+        [
+            ["No-KD", "-", "-", "audio", cell("student_nokd_acc")],
+            ["UM-KD", "audio", cell("teacher_umkd_acc"), "audio", cell("student_umkd_acc")],
+            ["CM-KD", "image + audio", cell("teacher_cmkd_acc"), "audio", cell("student_cmkd_acc")],
+        ],
+    )
+    paper = markdown_table(
+        ["", "teacher", "teacher acc. (%)", "student acc. (%)"],
+        [["No-KD", "-", "-", "68.36"], ["UM-KD", "A", "84.57", "70.10"], ["CM-KD", "I + A", "91.61", "69.73"]],
+    )
     fig, (ax,) = new_figure()
     means = [100 * summary[c + "_mean"] for c in ARMS.values()]
     sds = [100 * summary[c + "_sd"] for c in ARMS.values()]
@@ -119,16 +145,24 @@ def run(out_dir, *, runs=None, seed=0, jobs=None, quick=False, progress=False):
     out.figure(fig, "case_study.png")
     checks = check_trends(frame)
     sections = [
-        ("Protocol", f"av-digits (3,000 spoken/written digit pairs that share only the label), stratified split "
-                     f"with half for training, standardised views, per seed; the audio carries seeded Gaussian noise of "
-                     f"{AUDIO_NOISE:g} x each feature's sd (AV-MNIST injects noise into its audio too). Teachers: MLP (256 hidden), student: "
-                     f"MLP (16 hidden), Adam, {epochs} epochs, rho = 0.5 (the paper's Table 1). The CM-KD teacher "
-                     f"sees [image, audio]; the UM-KD teacher sees audio. {out.runs} seeds, {seconds:.0f} s, "
-                     f"crossmodal {__version__}."),
-        ("Results (mean ± sd over seeds)", table + "\n\n" +
-         f"Paired CM-KD - UM-KD student (points): {format_difference(diff)}: the mean over seeds, its 95% confidence "
-         "interval (paired t test) and the share of seeds where the CM-KD student is ahead.\n\n" +
-         check_list(checks) + "\n\n![case study](case_study.png)"),
+        (
+            "Protocol",
+            f"av-digits (3,000 spoken/written digit pairs that share only the label), stratified split "
+            f"with half for training, standardised views, per seed; the audio carries seeded Gaussian noise of "
+            f"{AUDIO_NOISE:g} x each feature's sd (AV-MNIST injects noise into its audio too). "
+            "Teachers: MLP (256 hidden), student: "
+            f"MLP (16 hidden), Adam, {epochs} epochs, rho = 0.5 (the paper's Table 1). The CM-KD teacher "
+            f"sees [image, audio]; the UM-KD teacher sees audio. {out.runs} seeds, {seconds:.0f} s, "
+            f"crossmodal {__version__}.",
+        ),
+        (
+            "Results (mean ± sd over seeds)",
+            table + "\n\n" + f"Paired CM-KD - UM-KD student (points): {format_difference(diff)}: "
+            "the mean over seeds, its 95% confidence "
+            "interval (paired t test) and the share of seeds where the CM-KD student is ahead.\n\n"
+            + check_list(checks)
+            + "\n\n![case study](case_study.png)",
+        ),
         ("The paper's Table 1 (AV-MNIST), for comparison", paper),
     ]
     out.report("Case study: crossmodal vs unimodal KD", sections)

@@ -46,9 +46,6 @@ import numpy as np
 
 from crossmodal import __version__
 from crossmodal.datasets._mvd_generator import MVDGenerator
-from crossmodal.experiments._reproduction import Entry
-from crossmodal.experiments._runs import collect_runs
-from crossmodal.experiments._synthetic_report import check_trends, write_outputs  # noqa: F401 (re-exported)
 from crossmodal.experiments._batched_linear import (
     accuracy_batch,
     default_linear_init,
@@ -59,6 +56,9 @@ from crossmodal.experiments._batched_linear import (
     train_softmax_batch,
     unstack_linear,
 )
+from crossmodal.experiments._reproduction import Entry
+from crossmodal.experiments._runs import collect_runs
+from crossmodal.experiments._synthetic_report import check_trends, write_outputs  # noqa: F401 (re-exported)
 
 __all__ = [
     "SyntheticSetup",
@@ -88,8 +88,13 @@ QUICK_FIG3_SPECIFIC = (0, 20, 40)
 QUICK_TABLE2_SETTINGS = ((15, 5), (10, 10), (10, 30))
 QUICK_RUNS = 3
 _EXPERIMENT_CODE = {"fig2": 2, "fig3": 3, "table2": 4}
-ENTRY = Entry("synthetic", runs=10, quick_runs=QUICK_RUNS, quick="Fewer settings, 500 epochs and M = 20 permutations.",
-              returns="``frames`` (``{\"fig2\", \"fig3\", \"table2\"}`` DataFrames), ``quick``, ``runs``")
+ENTRY = Entry(
+    "synthetic",
+    runs=10,
+    quick_runs=QUICK_RUNS,
+    quick="Fewer settings, 500 epochs and M = 20 permutations.",
+    returns='``frames`` (``{"fig2", "fig3", "table2"}`` DataFrames), ``quick``, ``runs``',
+)
 _N_CLASSES = 2
 
 
@@ -134,8 +139,19 @@ QUICK_SETUP = SyntheticSetup(n_epochs=500, pair_epochs=500, n_repeats=20)
 
 def _run_seeds(run_seed, experiment):
     """Named integer seeds of one run of one experiment, shared by its settings."""
-    names = ("structure", "train", "test", "train2", "teacher", "student", "pair_a", "pair_b", "mg_teacher",
-             "permutation", "random_columns")
+    names = (
+        "structure",
+        "train",
+        "test",
+        "train2",
+        "teacher",
+        "student",
+        "pair_a",
+        "pair_b",
+        "mg_teacher",
+        "permutation",
+        "random_columns",
+    )
     ss = np.random.SeedSequence([int(run_seed), _EXPERIMENT_CODE[experiment]])
     return dict(zip(names, (int(s) for s in ss.generate_state(len(names)))))
 
@@ -225,20 +241,41 @@ def _kd_sweep_run(experiment, settings, run, run_seed, setup):
 
 def fig2_params(overlap):
     """MVDGenerator parameters of Fig. 2 at one overlap ``o`` (Appendix B.2)."""
-    return dict(n_general=overlap, n_specific_a=10 - overlap, n_specific_b=10 - overlap, n_hidden=overlap,
-                n_noise_a=15, n_noise_b=40, hyperplane="normal")
+    return dict(
+        n_general=overlap,
+        n_specific_a=10 - overlap,
+        n_specific_b=10 - overlap,
+        n_hidden=overlap,
+        n_noise_a=15,
+        n_noise_b=40,
+        hyperplane="normal",
+    )
 
 
 def fig3_params(k):
     """MVDGenerator parameters of Fig. 3 with ``k`` teacher-specific latents."""
-    return dict(n_general=10, n_specific_a=k, n_specific_b=0, n_hidden=40 - k, n_noise_a=40 - k, n_noise_b=40,
-                hyperplane="normal")
+    return dict(
+        n_general=10,
+        n_specific_a=k,
+        n_specific_b=0,
+        n_hidden=40 - k,
+        n_noise_a=40 - k,
+        n_noise_b=40,
+        hyperplane="normal",
+    )
 
 
 def table2_params(xs1, xs2):
     """MVDGenerator parameters of Table 2 at ``(xs1, xs2)``."""
-    return dict(n_general=xs2, n_specific_a=xs1, n_specific_b=0, n_hidden=0, n_noise_a=50 - xs1 - xs2,
-                n_noise_b=50 - xs2, hyperplane="ones")
+    return dict(
+        n_general=xs2,
+        n_specific_a=xs1,
+        n_specific_b=0,
+        n_hidden=0,
+        n_noise_a=50 - xs1 - xs2,
+        n_noise_b=50 - xs2,
+        hyperplane="ones",
+    )
 
 
 def run_fig2(*, overlaps=FIG2_OVERLAPS, runs=10, seed=0, setup=PAPER_SETUP, jobs=None, progress=False):
@@ -267,8 +304,9 @@ def run_fig2(*, overlaps=FIG2_OVERLAPS, runs=10, seed=0, setup=PAPER_SETUP, jobs
         (accuracies in [0, 1]).
     """
     settings = [({"overlap": o}, fig2_params(o)) for o in overlaps]
-    return collect_runs(_kd_sweep_run, runs, seed, jobs, progress, "Fig. 2", experiment="fig2", settings=settings,
-                    setup=setup)
+    return collect_runs(
+        _kd_sweep_run, runs, seed, jobs, progress, "Fig. 2", experiment="fig2", settings=settings, setup=setup
+    )
 
 
 def run_fig3(*, n_specific=FIG3_SPECIFIC, runs=10, seed=0, setup=PAPER_SETUP, jobs=None, progress=False):
@@ -279,8 +317,9 @@ def run_fig3(*, n_specific=FIG3_SPECIFIC, runs=10, seed=0, setup=PAPER_SETUP, jo
     frame has a ``k`` column instead of ``overlap``.
     """
     settings = [({"k": k}, fig3_params(k)) for k in n_specific]
-    return collect_runs(_kd_sweep_run, runs, seed, jobs, progress, "Fig. 3", experiment="fig3", settings=settings,
-                    setup=setup)
+    return collect_runs(
+        _kd_sweep_run, runs, seed, jobs, progress, "Fig. 3", experiment="fig3", settings=settings, setup=setup
+    )
 
 
 def _algorithm1_columns(pair_a, pair_b, Xa, Xb, k, d_a, d_b, seed, setup):
@@ -333,8 +372,9 @@ def _table2_run(settings, modes, run, run_seed, setup):
             elif m == "random":
                 cols = np.sort(np.random.default_rng(seeds["random_columns"]).choice(d_a[i], size=k, replace=False))
             else:
-                cols = _algorithm1_columns(pair_a[i], pair_b[i], Xa1[i], Xb1[i], k, d_a[i], d_b[i],
-                                           seeds["permutation"], setup)
+                cols = _algorithm1_columns(
+                    pair_a[i], pair_b[i], Xa1[i], Xb1[i], k, d_a[i], d_b[i], seeds["permutation"], setup
+                )
             columns[m].append(cols)
 
     # Teachers: regular on draw 1 (full modality a); modality-general on draw 2's kept columns.
@@ -366,8 +406,7 @@ def _table2_run(settings, modes, run, run_seed, setup):
     s_proba = [np.zeros_like(proba_regular), proba_regular, proba_mg]
     if swap:
         s_proba.append(_proba(regular, Xb2, width))
-    students = _fit(s_init * groups, s_X, y2 * groups, setup, kl_weight=s_kl,
-                    teacher_proba=np.concatenate(s_proba))
+    students = _fit(s_init * groups, s_X, y2 * groups, setup, kl_weight=s_kl, teacher_proba=np.concatenate(s_proba))
     student_acc = _acc(students, Xbt * groups, yt * groups).reshape(groups, n)
 
     rows = []
@@ -389,15 +428,17 @@ def _table2_run(settings, modes, run, run_seed, setup):
                     student_kd_acc=student_acc[1, i],
                     student_mg_kd_acc=student_acc[2 + j, i],
                     student_kd_swapped_acc=student_acc[-1, i] if swap else np.nan,
-                    selection_precision=float(gens[i].general_mask_a_[columns[m][i]].mean()) if len(columns[m][i])
+                    selection_precision=float(gens[i].general_mask_a_[columns[m][i]].mean())
+                    if len(columns[m][i])
                     else np.nan,
                 )
             )
     return rows
 
 
-def run_table2(*, settings=TABLE2_SETTINGS, modes=TABLE2_MODES, runs=10, seed=0, setup=PAPER_SETUP, jobs=None,
-               progress=False):
+def run_table2(
+    *, settings=TABLE2_SETTINGS, modes=TABLE2_MODES, runs=10, seed=0, setup=PAPER_SETUP, jobs=None, progress=False
+):
     """Table 2: regular vs modality-general teacher and their students.
 
     Parameters
@@ -427,10 +468,12 @@ def run_table2(*, settings=TABLE2_SETTINGS, modes=TABLE2_MODES, runs=10, seed=0,
         raise ValueError(f"modes must be a non-empty subset of {TABLE2_MODES}; got {tuple(modes)!r}.")
     for xs1, xs2 in settings:
         if xs2 < 1 or xs1 < 0 or xs1 + xs2 > 50:
-            raise ValueError(f"Each Table 2 setting (xs1, xs2) needs xs2 >= 1, xs1 >= 0 and xs1 + xs2 <= 50; "
-                             f"got {(xs1, xs2)}.")
-    return collect_runs(_table2_run, runs, seed, jobs, progress, "Table 2", settings=tuple(settings),
-                    modes=tuple(modes), setup=setup)
+            raise ValueError(
+                f"Each Table 2 setting (xs1, xs2) needs xs2 >= 1, xs1 >= 0 and xs1 + xs2 <= 50; got {(xs1, xs2)}."
+            )
+    return collect_runs(
+        _table2_run, runs, seed, jobs, progress, "Table 2", settings=tuple(settings), modes=tuple(modes), setup=setup
+    )
 
 
 @ENTRY.document

@@ -52,7 +52,9 @@ class JointPairNet(FittedModuleReferenceMixin, TightLoopMixin, NeuralNet):
         As for :class:`skorch.NeuralNet` (criterion is unused: the loss is built here).
     """
 
-    def __init__(self, module, module_b, *args, distance="mse", freeze_a=False, criterion=torch.nn.CrossEntropyLoss, **kwargs):
+    def __init__(
+        self, module, module_b, *args, distance="mse", freeze_a=False, criterion=torch.nn.CrossEntropyLoss, **kwargs
+    ):
         super().__init__(module, *args, criterion=criterion, **kwargs)
         self.module_b = module_b
         self.distance = distance

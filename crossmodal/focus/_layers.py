@@ -42,8 +42,7 @@ def find_layer(module, layer, owner="module"):
         if layer == "" or layer not in named:
             valid = [name for name in named if name]
             raise ValueError(
-                f"layer={layer!r} is not a submodule name of {owner}; "
-                f"valid names (from named_modules()) are {valid}."
+                f"layer={layer!r} is not a submodule name of {owner}; valid names (from named_modules()) are {valid}."
             )
         return layer, named[layer]
     children = list(module.named_children())
@@ -145,8 +144,10 @@ def layer_activations(module, layer, X, batch_rows=65536):
     """Outputs of ``layer`` when ``X`` (ndarray) runs through ``module`` in eval mode, as an ndarray."""
     target = resolve_layer(module, layer)
     device = next((p.device for p in module.parameters()), torch.device("cpu"))
-    batches = (torch.as_tensor(np.ascontiguousarray(X[start:start + batch_rows]), device=device)
-               for start in range(0, len(X), batch_rows))
+    batches = (
+        torch.as_tensor(np.ascontiguousarray(X[start : start + batch_rows]), device=device)
+        for start in range(0, len(X), batch_rows)
+    )
     with eval_mode(module), torch.inference_mode():
         return capture_layer(module, target, batches, to_cpu=True).numpy()
 

@@ -27,8 +27,8 @@ import torch
 from torch import nn
 
 from crossmodal._kernels import _salience as kernels
-from crossmodal.focus._torch_plan import check_logits_shape
 from crossmodal._utils.torch_helpers import torch_dtype
+from crossmodal.focus._torch_plan import check_logits_shape
 
 __all__ = ["PARALLEL_MIN_WORK", "RankOnePlan", "build_rank_one_plan"]
 
@@ -87,7 +87,7 @@ class RankOnePlan:
         Zt = np.empty((stop - start, n_samples), dtype=self.H.dtype)
         rows = max(256, (1 << 20) // max(1, (stop - start) * self.Z.itemsize))
         for r0 in range(0, n_samples, rows):
-            Zt[:, r0:r0 + rows] = self.Z[r0:r0 + rows, start:stop].T
+            Zt[:, r0 : r0 + rows] = self.Z[r0 : r0 + rows, start:stop].T
         Gt = None
         if self.linear_mse is not None:
             residual, W64 = self.linear_mse[0]
@@ -110,7 +110,7 @@ class RankOnePlan:
         if self.kind == "linear" and self.linear_mse is not None:
             _, w_sq, base_total = self.linear_mse
             kernel = kernels.rank1_linear_mse_chunk_parallel if parallel else kernels.rank1_linear_mse_chunk_serial
-            kernel(Gt, w_sq[start:start + n_chunk], base_total, Zt, perms, local, out)
+            kernel(Gt, w_sq[start : start + n_chunk], base_total, Zt, perms, local, out)
         elif self.kind == "linear":
             kernel = kernels.rank1_linear_chunk_parallel if parallel else kernels.rank1_linear_chunk_serial
             row_block = max(64, (1 << 18) // max(1, self.H.shape[1] * self.H.itemsize))
@@ -118,8 +118,7 @@ class RankOnePlan:
         elif self.kind == "one_hidden":
             kernel = kernels.rank1_hidden_chunk_parallel if parallel else kernels.rank1_hidden_chunk_serial
             row_block = max(16, (1 << 18) // (self.H.shape[1] * self.H.itemsize))
-            kernel(self.H, Zt, perms, local, Wt, self.W_out, self.b_out, self.ref, self.aux,
-                   self.code, row_block, out)
+            kernel(self.H, Zt, perms, local, Wt, self.W_out, self.b_out, self.ref, self.aux, self.code, row_block, out)
         else:
             self._evaluate_blocks(Zt, Wt, local, perms, parallel, out)
         return out
@@ -139,7 +138,7 @@ class RankOnePlan:
 
         def views(n_rows):
             if n_rows not in layer_views:
-                arrays = [flats[l % 2][: n_rows * w].reshape(n_rows, w) for l, w in enumerate(widths)]
+                arrays = [flats[i % 2][: n_rows * w].reshape(n_rows, w) for i, w in enumerate(widths)]
                 layer_views[n_rows] = (arrays, [torch.from_numpy(a) for a in arrays])
             return layer_views[n_rows]
 
@@ -153,8 +152,20 @@ class RankOnePlan:
         totals = np.zeros(n_chunk * n_repeats)
         last = len(self.hidden) - 1
         for seg_pair, seg_start, seg_stop in _segment_blocks(n_chunk, n_repeats, n_samples, rows):
-            n_rows = rank1(self.H, Zt, perms, channels, Wt, seg_pair, seg_start, seg_stop,
-                           self.first_relu, first_out, row_src, row_seg)
+            n_rows = rank1(
+                self.H,
+                Zt,
+                perms,
+                channels,
+                Wt,
+                seg_pair,
+                seg_start,
+                seg_stop,
+                self.first_relu,
+                first_out,
+                row_src,
+                row_seg,
+            )
             arrays, tensors = views(n_rows)
             seg_sums = seg_sums_buffer[: len(seg_pair)]
             if self.kind == "mlp":
@@ -162,8 +173,21 @@ class RankOnePlan:
                     torch.mm(tensors[index], W_t, out=tensors[index + 1])
                     if index < last:
                         bias_relu(arrays[index + 1], bias, n_rows)
-                tail(arrays[-1], self.hidden[-1][1], self.W_out, self.b_out, self.ref, self.aux, self.code,
-                     row_src, row_seg, n_rows, logits, row_dist, seg_sums)
+                tail(
+                    arrays[-1],
+                    self.hidden[-1][1],
+                    self.W_out,
+                    self.b_out,
+                    self.ref,
+                    self.aux,
+                    self.code,
+                    row_src,
+                    row_seg,
+                    n_rows,
+                    logits,
+                    row_dist,
+                    seg_sums,
+                )
             else:
                 result = self.rest(tensors[0])
                 check_logits_shape(result, (n_rows, n_classes))
@@ -216,8 +240,8 @@ def _first_layer_output(Z, W, b, rows_per_chunk):
     W_t = torch.from_numpy(np.ascontiguousarray(W)).T
     H = np.empty((Z.shape[0], W.shape[0]), dtype=W.dtype)
     for r0 in range(0, Z.shape[0], rows_per_chunk):
-        block = torch.from_numpy(np.ascontiguousarray(Z[r0:r0 + rows_per_chunk], dtype=W.dtype))
-        torch.mm(block, W_t, out=torch.from_numpy(H[r0:r0 + rows_per_chunk]))
+        block = torch.from_numpy(np.ascontiguousarray(Z[r0 : r0 + rows_per_chunk], dtype=W.dtype))
+        torch.mm(block, W_t, out=torch.from_numpy(H[r0 : r0 + rows_per_chunk]))
     H += b
     return H
 
@@ -259,8 +283,7 @@ def build_rank_one_plan(suffix, Z, dtype, ref, aux, code, rows, rows_per_chunk=6
             # range (channel_arrays), never as a full (n_channels, n_samples) matrix.
             residual = plan.H.astype(np.float64) - ref
             W64 = W.astype(np.float64)
-            plan.linear_mse = ((residual, W64), np.square(W64).sum(axis=0),
-                               float(np.square(residual).sum()))
+            plan.linear_mse = ((residual, W64), np.square(W64).sum(axis=0), float(np.square(residual).sum()))
     elif pattern == ["R", "L"]:
         plan.kind = "one_hidden"
         plan.W_out, plan.b_out = (np.ascontiguousarray(a) for a in _linear_arrays(rest[1], dtype))

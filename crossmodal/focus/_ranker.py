@@ -7,20 +7,32 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from skorch import NeuralNet, NeuralNetClassifier
 from sklearn.base import BaseEstimator
 from sklearn.feature_selection import SelectorMixin
 from sklearn.frozen import FrozenEstimator
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, check_random_state
+from skorch import NeuralNet, NeuralNetClassifier
 
 from crossmodal._utils.compat import HasMethods, Interval, StrOptions, _check_feature_names_in, _fit_context
+from crossmodal._utils.skorch_helpers import (
+    fit_seeded,
+    fresh_module,
+    mlp_template,
+    replaced_criterion,
+    sized_module_params,
+)
+from crossmodal._utils.torch_helpers import resolve_device
+from crossmodal._utils.validation import (
+    SEED_MAX,
+    check_at_least_two_classes,
+    check_modality,
+    check_paired_samples,
+    validate_numeric_data,
+)
 from crossmodal.focus._joint_net import JointPairNet
 from crossmodal.focus._layers import ChannelNullifier, layer_activations, resolve_layer
 from crossmodal.focus._salience import minmax_normalize, permutation_salience
-from crossmodal._utils.skorch_helpers import fit_seeded, fresh_module, mlp_template, replaced_criterion, sized_module_params
-from crossmodal._utils.torch_helpers import resolve_device
-from crossmodal._utils.validation import SEED_MAX, validate_numeric_data, check_at_least_two_classes, check_modality, check_paired_samples
 
 __all__ = ["ModalityGeneralRanker"]
 
@@ -28,15 +40,36 @@ _FLOAT_DTYPES = (np.float32, np.float64)
 # Settings of the template that trains the pair (estimator_a, or estimator_b when
 # estimator_a is prefit) that JointPairNet takes over. Callbacks or a train_split
 # other than "disable"/None run skorch's own loop, as for the distiller's student.
-_TRAINING_KEYS = ("optimizer", "lr", "max_epochs", "batch_size", "iterator_train", "iterator_valid", "dataset",
-                  "train_split", "callbacks", "verbose")
+_TRAINING_KEYS = (
+    "optimizer",
+    "lr",
+    "max_epochs",
+    "batch_size",
+    "iterator_train",
+    "iterator_valid",
+    "dataset",
+    "train_split",
+    "callbacks",
+    "verbose",
+)
 _TRAINING_PREFIXES = ("optimizer__", "iterator_train__", "iterator_valid__", "dataset__", "callbacks__")
 # Settings that do not bear on step 1: the ranker encodes y itself, builds fresh
 # modules on its own device and compares the modules' raw outputs.
-_UNUSED_KEYS = ("module", "criterion", "classes", "warm_start", "use_caching", "torch_load_kwargs",
-                "predict_nonlinearity", "device")
-_TEMPLATE_DEFAULTS = {name: p.default for cls in (NeuralNet, NeuralNetClassifier)
-                      for name, p in inspect.signature(cls.__init__).parameters.items()}
+_UNUSED_KEYS = (
+    "module",
+    "criterion",
+    "classes",
+    "warm_start",
+    "use_caching",
+    "torch_load_kwargs",
+    "predict_nonlinearity",
+    "device",
+)
+_TEMPLATE_DEFAULTS = {
+    name: p.default
+    for cls in (NeuralNet, NeuralNetClassifier)
+    for name, p in inspect.signature(cls.__init__).parameters.items()
+}
 
 
 def default_pair_template():
@@ -55,8 +88,11 @@ def _is_prefit(estimator):
 
 def _training_params(template):
     """The settings of ``template`` that train the pair."""
-    return {k: v for k, v in template.get_params(deep=False).items()
-            if k in _TRAINING_KEYS or k.startswith(_TRAINING_PREFIXES)}
+    return {
+        k: v
+        for k, v in template.get_params(deep=False).items()
+        if k in _TRAINING_KEYS or k.startswith(_TRAINING_PREFIXES)
+    }
 
 
 def _same(a, b):
@@ -80,22 +116,32 @@ def _warn_unused(ranker, name, template, train, device, trained_by=None):
     params = {k: v for k, v in template.get_params(deep=False).items() if not k.startswith("_")}
     ignored = replaced_criterion(template)
     if trained_by is None:
-        ignored += [k for k, v in params.items()
-                    if k not in _UNUSED_KEYS and k not in train and not k.startswith(("module__", "criterion__"))
-                    and not (k in _TEMPLATE_DEFAULTS and _same(v, _TEMPLATE_DEFAULTS[k]))]
+        ignored += [
+            k
+            for k, v in params.items()
+            if k not in _UNUSED_KEYS
+            and k not in train
+            and not k.startswith(("module__", "criterion__"))
+            and not (k in _TEMPLATE_DEFAULTS and _same(v, _TEMPLATE_DEFAULTS[k]))
+        ]
     else:
-        ignored += [k for k, v in params.items()
-                    if (k in _TRAINING_KEYS or k.startswith(_TRAINING_PREFIXES))
-                    and not (k in _TEMPLATE_DEFAULTS and _same(v, _TEMPLATE_DEFAULTS[k]))
-                    and not (k in train and _same(v, train[k]))]
+        ignored += [
+            k
+            for k, v in params.items()
+            if (k in _TRAINING_KEYS or k.startswith(_TRAINING_PREFIXES))
+            and not (k in _TEMPLATE_DEFAULTS and _same(v, _TEMPLATE_DEFAULTS[k]))
+            and not (k in train and _same(v, train[k]))
+        ]
     template_device = params.get("device")
     if template_device is not None and str(template_device) not in ("cpu", str(device)):
         ignored.append(f"device={str(template_device)!r}")
     if not ignored:
         return
-    why = (f"the pair trains in one loop with {trained_by} training settings" if trained_by else
-           "step 1 trains f_a and f_b on Dist + CE + CE from the modules' outputs, on the ranker's device "
-           f"({device})")
+    why = (
+        f"the pair trains in one loop with {trained_by} training settings"
+        if trained_by
+        else f"step 1 trains f_a and f_b on Dist + CE + CE from the modules' outputs, on the ranker's device ({device})"
+    )
     warnings.warn(
         f"{type(ranker).__name__}: {name} sets {', '.join(sorted(ignored))}, which step 1 does not use: {why}.",
         UserWarning,
@@ -351,7 +397,8 @@ class ModalityGeneralRanker(SelectorMixin, BaseEstimator):
         for name, est in (("estimator_a", self.estimator_a), ("estimator_b", self.estimator_b)):
             if est is not None and not isinstance(_unwrap(est), NeuralNetClassifier):
                 raise TypeError(
-                    f"{name} must be a skorch.NeuralNetClassifier (template or fitted) or None; got {type(est).__name__}."
+                    f"{name} must be a skorch.NeuralNetClassifier (template or fitted) or None; "
+                    f"got {type(est).__name__}."
                 )
         template_b = _unwrap(self.estimator_b) if self.estimator_b is not None else default_pair_template()
         if freeze_a:

@@ -24,9 +24,6 @@ from sklearn.utils.parallel import Parallel, delayed
 from torch import nn
 
 from crossmodal._kernels import _salience as kernels
-from crossmodal.focus._layers import capture_layer, split_module
-from crossmodal.focus._rank_one_plan import PARALLEL_MIN_WORK, build_rank_one_plan
-from crossmodal.focus._torch_plan import TorchPlan, reference_rows
 from crossmodal._utils.torch_helpers import (
     activation_bytes,
     eval_mode,
@@ -36,6 +33,9 @@ from crossmodal._utils.torch_helpers import (
     working_memory_bytes,
 )
 from crossmodal._utils.validation import SEED_MAX, check_modality, check_paired_samples, check_positive_int
+from crossmodal.focus._layers import capture_layer, split_module
+from crossmodal.focus._rank_one_plan import PARALLEL_MIN_WORK, build_rank_one_plan
+from crossmodal.focus._torch_plan import TorchPlan, reference_rows
 
 __all__ = ["minmax_normalize", "permutation_salience"]
 
@@ -48,6 +48,7 @@ def minmax_normalize(values):
     values = np.asarray(values, dtype=np.float64)
     span = values.max() - values.min()
     return (values - values.min()) / span if span > 0 else np.zeros_like(values)
+
 
 DISTANCES = ("mse", "mae", "kl")
 
@@ -258,8 +259,9 @@ def permutation_salience(
     threads = torch_threads(1) if small else contextlib.nullcontext()
     with threads, eval_mode(module_a, module_b), torch.inference_mode():
         try:
-            logits_b = forward_in_chunks(module_b, X_b, device_b, dtype_b, wm_bytes // 2,
-                                         CPU_MAX_FORWARD_ROWS).to(device_a, torch.float64)
+            logits_b = forward_in_chunks(module_b, X_b, device_b, dtype_b, wm_bytes // 2, CPU_MAX_FORWARD_ROWS).to(
+                device_a, torch.float64
+            )
         except RuntimeError as exc:
             raise ValueError(f"module_b cannot be applied to X_b of shape {X_b.shape}: {exc}") from exc
         try:
@@ -272,8 +274,9 @@ def permutation_salience(
                 f"{tuple(probe.shape)} from module_a on X_a[:2] and {tuple(logits_b.shape)} from module_b on X_b."
             )
         ref, aux = reference_rows(logits_b, distance)
-        plan = _build_plan(module_a, X_a, prefix, suffix, target, device_a, dtype_a, ref, aux, distance,
-                           batch_size, wm_bytes)
+        plan = _build_plan(
+            module_a, X_a, prefix, suffix, target, device_a, dtype_a, ref, aux, distance, batch_size, wm_bytes
+        )
         sums = _evaluate(plan, seed, n_samples, n_repeats, plan.Z.shape[1], n_jobs, wm_bytes)
         baseline_sum = _baseline(plan, n_samples)
 
@@ -338,8 +341,11 @@ def _evaluate(plan, seed, n_samples, n_repeats, n_channels, n_jobs, wm_bytes):
     n_workers = joblib.effective_n_jobs(n_jobs)
     if n_workers == 1 or n_channels == 1:
         fan_out = min(torch.get_num_threads(), n_channels)
-        if (fan_out > 1 and getattr(plan, "alternates_with_torch", False)
-                and plan.work(n_channels * n_repeats) >= PARALLEL_MIN_WORK):
+        if (
+            fan_out > 1
+            and getattr(plan, "alternates_with_torch", False)
+            and plan.work(n_channels * n_repeats) >= PARALLEL_MIN_WORK
+        ):
             step = _channels_per_step(plan, n_samples, n_repeats, wm_bytes // (2 * fan_out))
             return _evaluate_on_threads(plan, seed, n_samples, n_repeats, n_channels, fan_out, step)
         step = _channels_per_step(plan, n_samples, n_repeats, wm_bytes // 2)
@@ -417,8 +423,16 @@ def _build_plan(module_a, X_a, prefix, suffix, target, device, dtype, ref, aux, 
             itemsize = torch.empty((), dtype=dtype).element_size()
             rows = batch_size or fast_block_rows(suffix, itemsize)
             chunk_rows = max(1, half // max(1, Z_np.shape[1] * (itemsize + Z_np.itemsize)))
-            plan = build_rank_one_plan(suffix, Z_np, numpy_dtype(dtype), ref.cpu().numpy(),
-                                       aux.cpu().numpy(), kernels.DISTANCE_CODES[distance], rows, chunk_rows)
+            plan = build_rank_one_plan(
+                suffix,
+                Z_np,
+                numpy_dtype(dtype),
+                ref.cpu().numpy(),
+                aux.cpu().numpy(),
+                kernels.DISTANCE_CODES[distance],
+                rows,
+                chunk_rows,
+            )
             if plan is not None:
                 return plan
         if Z is None:
@@ -427,10 +441,14 @@ def _build_plan(module_a, X_a, prefix, suffix, target, device, dtype, ref, aux, 
         plan = TorchPlan(Z=Z, forward=forward, ref=ref, aux=aux, distance=distance, rows=1)
     else:
         X_t = _to_tensor(X_a, device, dtype)
-        Z = capture_layer(module_a, target, (X_t[start:start + CPU_MAX_FORWARD_ROWS]
-                                             for start in range(0, len(X_t), CPU_MAX_FORWARD_ROWS)))
-        plan = TorchPlan(Z=Z, forward=None, ref=ref, aux=aux, distance=distance, rows=1,
-                         module=module_a, target=target, X=X_t)
+        Z = capture_layer(
+            module_a,
+            target,
+            (X_t[start : start + CPU_MAX_FORWARD_ROWS] for start in range(0, len(X_t), CPU_MAX_FORWARD_ROWS)),
+        )
+        plan = TorchPlan(
+            Z=Z, forward=None, ref=ref, aux=aux, distance=distance, rows=1, module=module_a, target=target, X=X_t
+        )
     plan.rows = batch_size or _rows_for_memory(plan, half)
     return plan
 
@@ -450,7 +468,9 @@ def _rows_for_memory(plan, wm_bytes):
     """Rows per forward that keep the activations of one pass within ``wm_bytes``."""
     k = min(len(plan.Z), 4)
     watched = plan.module if plan.target is not None else plan.forward
-    activations, _ = activation_bytes(watched, lambda: plan.run(plan.Z[:k].clone(), torch.arange(k, device=plan.Z.device)))
+    activations, _ = activation_bytes(
+        watched, lambda: plan.run(plan.Z[:k].clone(), torch.arange(k, device=plan.Z.device))
+    )
     per_row = (activations + 2 * plan.Z[:k].numel() * plan.Z.element_size()) / k + 64
     rows = max(1, int(wm_bytes // per_row))
     if plan.Z.device.type == "cpu":
@@ -473,9 +493,7 @@ def _as_module(obj, name):
     if isinstance(module, nn.Module):
         return module
     if hasattr(obj, "initialize") and hasattr(obj, "module"):
-        raise ValueError(
-            f"{name} is a skorch net without module_ (not initialized); fit or initialize it first."
-        )
+        raise ValueError(f"{name} is a skorch net without module_ (not initialized); fit or initialize it first.")
     raise TypeError(f"{name} must be a torch.nn.Module or a fitted skorch net; got {type(obj).__name__}.")
 
 

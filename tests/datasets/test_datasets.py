@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sklearn.neighbors import KNeighborsClassifier
 from sklearn.model_selection import StratifiedKFold, cross_val_score, train_test_split
+from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -279,9 +279,7 @@ def _slow_mfcc_summary(sequence, n_frames=20):
     """Obvious reference: np.interp per coefficient, then mean and sd."""
     n, n_coefficients = sequence.shape
     times = np.linspace(0, n - 1, n_frames)
-    resampled = np.column_stack(
-        [np.interp(times, np.arange(n), sequence[:, k]) for k in range(n_coefficients)]
-    )
+    resampled = np.column_stack([np.interp(times, np.arange(n), sequence[:, k]) for k in range(n_coefficients)])
     return np.concatenate([resampled.ravel(), sequence.mean(axis=0), sequence.std(axis=0)])
 
 

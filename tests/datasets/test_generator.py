@@ -12,12 +12,12 @@ import pickle
 
 import numpy as np
 import pytest
+from conftest import assert_labels_follow_scores
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils._param_validation import InvalidParameterError
 
-from conftest import assert_labels_follow_scores
 from crossmodal import MVDGenerator, make_modality_venn
 from crossmodal.datasets._mvd_generator import _TANH_STD
 

@@ -28,14 +28,16 @@ from crossmodal.experiments.synthetic import table2_params
 
 @pytest.fixture(scope="module")
 def data():
-    return make_modality_venn(300, n_general=6, n_specific_a=2, n_specific_b=2, n_noise_a=5, n_noise_b=5,
-                              random_state=0)
+    return make_modality_venn(
+        300, n_general=6, n_specific_a=2, n_specific_b=2, n_noise_a=5, n_noise_b=5, random_state=0
+    )
 
 
 # ------------------------------------------------------------------ bad input
 def _bad_inputs():
-    X_a, X_b, y = make_modality_venn(60, n_general=2, n_specific_a=1, n_specific_b=1, n_noise_a=2, n_noise_b=2,
-                                     random_state=0)
+    X_a, X_b, y = make_modality_venn(
+        60, n_general=2, n_specific_a=1, n_specific_b=1, n_noise_a=2, n_noise_b=2, random_state=0
+    )
     nan_a = X_a.copy()
     nan_a[3, 1] = np.nan
     y_nan = y.astype(float)
@@ -54,10 +56,16 @@ def _bad_inputs():
         (dict(cv=ShuffleSplit(3, random_state=0)), ValueError, "cv must put every row in exactly one test fold"),
         (dict(n_bootstrap=0), ValueError, "n_bootstrap must be an integer >= 1; got 0"),
         (dict(n_bootstrap=2.5), ValueError, "n_bootstrap must be an integer >= 1; got 2.5"),
-        (dict(teacher=LinearSVC()), TypeError, "teacher must be a scikit-learn classifier with fit and predict_proba; "
-                                               "got LinearSVC"),
-        (dict(student=Ridge()), TypeError, "student must be a scikit-learn classifier with fit and predict_proba; "
-                                           "got Ridge"),
+        (
+            dict(teacher=LinearSVC()),
+            TypeError,
+            "teacher must be a scikit-learn classifier with fit and predict_proba; got LinearSVC",
+        ),
+        (
+            dict(student=Ridge()),
+            TypeError,
+            "student must be a scikit-learn classifier with fit and predict_proba; got Ridge",
+        ),
         (dict(mimic="ridge"), TypeError, "mimic must be a scikit-learn regressor with fit and predict"),
     ], (X_a, X_b, y)
 
@@ -125,8 +133,17 @@ def test_no_model_scores_a_row_it_was_fitted_on(data):
     X_a, X_b, y = data
     ids = np.arange(len(y), dtype=float)[:, None]
     _LOG.clear()
-    diagnose(np.hstack([X_a, ids]), np.hstack([X_b, ids]), y, teacher=_SpyClassifier("teacher"),
-             student=_SpyClassifier("student"), mimic=_SpyRegressor("reg"), cv=4, n_bootstrap=10, random_state=0)
+    diagnose(
+        np.hstack([X_a, ids]),
+        np.hstack([X_b, ids]),
+        y,
+        teacher=_SpyClassifier("teacher"),
+        student=_SpyClassifier("student"),
+        mimic=_SpyRegressor("reg"),
+        cv=4,
+        n_bootstrap=10,
+        random_state=0,
+    )
     fits = {id(model): rows for role, kind, model, rows in _LOG if kind == "fit"}
     predicted = [(role, id(model), rows) for role, kind, model, rows in _LOG if kind == "predict"]
     # 4 folds x (teacher, label student, teacher-imitating student, mimic regressor on b, regressor from a to the
@@ -134,10 +151,13 @@ def test_no_model_scores_a_row_it_was_fitted_on(data):
     # for gamma and 4 folds x (label student, regressor on a) for shared_gamma's other direction.
     n_fits = 4 * 5 + _N_SUBSAMPLES * 4 * 2 * 2
     assert len(fits) == n_fits and len(predicted) == n_fits
-    for role, key, rows in predicted:
+    for _role, key, rows in predicted:
         assert not rows & fits[key]
-    for role, copies in (("teacher", 1 + _N_SUBSAMPLES), ("reg", 2 * (1 + _N_SUBSAMPLES)),
-                         ("student", 2 + _N_SUBSAMPLES)):
+    for role, copies in (
+        ("teacher", 1 + _N_SUBSAMPLES),
+        ("reg", 2 * (1 + _N_SUBSAMPLES)),
+        ("student", 2 + _N_SUBSAMPLES),
+    ):
         scored = [rows for r, _, rows in predicted if r == role]
         assert sorted(i for rows in scored for i in rows) == sorted(list(range(len(y))) * copies)
     # The replicates' models see about half of their fold's training rows.
@@ -172,9 +192,17 @@ def test_same_seed_same_result_and_jobs_do_not_matter(data):
 def test_custom_estimators_and_splitter_are_used(data):
     X_a, X_b, y = data
     default = diagnose(X_a, X_b, y, n_bootstrap=20, random_state=0)
-    custom = diagnose(X_a, X_b, y, teacher=LogisticRegression(C=1e-3), student=KNeighborsClassifier(5),
-                      mimic=Ridge(alpha=10.0), cv=KFold(3, shuffle=True, random_state=0), n_bootstrap=20,
-                      random_state=0)
+    custom = diagnose(
+        X_a,
+        X_b,
+        y,
+        teacher=LogisticRegression(C=1e-3),
+        student=KNeighborsClassifier(5),
+        mimic=Ridge(alpha=10.0),
+        cv=KFold(3, shuffle=True, random_state=0),
+        n_bootstrap=20,
+        random_state=0,
+    )
     assert custom.n_splits == 3
     assert custom.teacher_score != default.teacher_score
     assert custom.student_score != default.student_score
@@ -194,15 +222,18 @@ def test_gamma_tracks_the_true_gamma_on_mvd():
     assert abs(high.gamma - 0.8) < 0.2 and abs(low.gamma - 0.2) < 0.2
 
 
-@pytest.mark.parametrize("name, gen_params, tolerance", [
-    # Table 2's (xs1, xs2) = (10, 15): true gamma 0.6. At 200 rows the uncorrected R^2 averages about 0.38 and
-    # its row-bootstrap interval covered the truth in 13% of draws; the extrapolated one must cover it in most.
-    ("gamma", table2_params(10, 15), 0.1),
-    # Fig. 2's overlap 6 with equal weights: the diagram's gamma is 6 / 14 = 0.43, the teacher's decision share
-    # (what gamma estimates) 6 / 10 = 0.6. At 200 rows shared_gamma is biased low (the b-model, 6 + 4 decisive
-    # of 50 columns, is noisy: about 0.29 here) but its interval must still cover the truth in most draws.
-    ("shared_gamma", dict(n_general=6, n_specific_a=4, n_specific_b=4, n_hidden=6, hyperplane="ones"), 0.2),
-])
+@pytest.mark.parametrize(
+    "name, gen_params, tolerance",
+    [
+        # Table 2's (xs1, xs2) = (10, 15): true gamma 0.6. At 200 rows the uncorrected R^2 averages about 0.38 and
+        # its row-bootstrap interval covered the truth in 13% of draws; the extrapolated one must cover it in most.
+        ("gamma", table2_params(10, 15), 0.1),
+        # Fig. 2's overlap 6 with equal weights: the diagram's gamma is 6 / 14 = 0.43, the teacher's decision share
+        # (what gamma estimates) 6 / 10 = 0.6. At 200 rows shared_gamma is biased low (the b-model, 6 + 4 decisive
+        # of 50 columns, is noisy: about 0.29 here) but its interval must still cover the truth in most draws.
+        ("shared_gamma", dict(n_general=6, n_specific_a=4, n_specific_b=4, n_hidden=6, hyperplane="ones"), 0.2),
+    ],
+)
 def test_intervals_cover_the_diagram_gamma_at_200_rows(name, gen_params, tolerance):
     gen = MVDGenerator(**gen_params, random_state=0).fit()
     estimates, covered = [], 0
@@ -218,8 +249,7 @@ def test_intervals_cover_the_diagram_gamma_at_200_rows(name, gen_params, toleran
 
 
 def test_shared_gamma_separates_the_diagram_gamma_from_the_teacher_share_at_2000_rows():
-    gen = MVDGenerator(n_general=6, n_specific_a=4, n_specific_b=4, n_hidden=6, hyperplane="ones",
-                       random_state=0).fit()
+    gen = MVDGenerator(n_general=6, n_specific_a=4, n_specific_b=4, n_hidden=6, hyperplane="ones", random_state=0).fit()
     X_a, X_b, y = gen.sample(2000, random_state=99)
     res = diagnose(X_a, X_b, y, random_state=0)
     share = 6 / 10
@@ -232,8 +262,9 @@ def test_union_share_is_the_diagram_gamma_and_bounds_the_interval():
     d0, d_sa, d_sb = 4.0, 6.0, 2.0
     assert _union_share(d0 / (d0 + d_sa), d0 / (d0 + d_sb)) == pytest.approx(d0 / (d0 + d_sa + d_sb), rel=1e-12)
     # Shares are clipped to [0, 1]; nothing shared in either direction gives 0, not NaN.
-    np.testing.assert_allclose(_union_share(np.array([0.0, -0.2, 1.3]), np.array([0.0, 0.5, 0.5])),
-                               [0.0, 0.0, 0.5], atol=1e-15)
+    np.testing.assert_allclose(
+        _union_share(np.array([0.0, -0.2, 1.3]), np.array([0.0, 0.5, 0.5])), [0.0, 0.0, 0.5], atol=1e-15
+    )
     rng = np.random.default_rng(0)
     L = rng.normal(size=(400, 3))
     L -= L.mean(axis=1, keepdims=True)
@@ -244,8 +275,10 @@ def test_union_share_is_the_diagram_gamma_and_bounds_the_interval():
     assert point == pytest.approx(float(_union_share(ab[0], ba[0])), rel=1e-12)
     assert low < point < high
     # The interval is the combination of the two directions' own (gamma-style) interval ends.
-    a_ci, b_ci = _corrected_gamma(L, 0.5 * L, [(L, (0.3 + 0.02 * r) * L) for r in range(_N_SUBSAMPLES)], W)[1], \
-        _corrected_gamma(L, 0.4 * L, [(L, (0.2 + 0.03 * r) * L) for r in range(_N_SUBSAMPLES)], W)[1]
+    a_ci, b_ci = (
+        _corrected_gamma(L, 0.5 * L, [(L, (0.3 + 0.02 * r) * L) for r in range(_N_SUBSAMPLES)], W)[1],
+        _corrected_gamma(L, 0.4 * L, [(L, (0.2 + 0.03 * r) * L) for r in range(_N_SUBSAMPLES)], W)[1],
+    )
     assert low == pytest.approx(float(_union_share(a_ci[0], b_ci[0])), rel=1e-9)
     assert high == pytest.approx(float(_union_share(a_ci[1], b_ci[1])), rel=1e-9)
 
@@ -279,23 +312,27 @@ def test_gamma_is_zero_without_shared_information():
 
 
 # ------------------------------------------------------------------ verdict
-@pytest.mark.parametrize("gain, ci, verdict", [
-    (VERDICT_THRESHOLDS["helps"], (1e-9, 0.05), "helps"),
-    (VERDICT_THRESHOLDS["helps"], (0.0, 0.05), "unlikely to help"),
-    (VERDICT_THRESHOLDS["helps"] - 1e-9, (0.001, 0.05), "unlikely to help"),
-    (0.0, (-0.01, 0.01), "unlikely to help"),
-    (VERDICT_THRESHOLDS["hurts"], (-0.05, -1e-9), "likely to hurt"),
-    (VERDICT_THRESHOLDS["hurts"] + 1e-9, (-0.05, -0.001), "unlikely to help"),
-    (-0.2, (-0.3, 0.0), "unlikely to help"),
-])
+@pytest.mark.parametrize(
+    "gain, ci, verdict",
+    [
+        (VERDICT_THRESHOLDS["helps"], (1e-9, 0.05), "helps"),
+        (VERDICT_THRESHOLDS["helps"], (0.0, 0.05), "unlikely to help"),
+        (VERDICT_THRESHOLDS["helps"] - 1e-9, (0.001, 0.05), "unlikely to help"),
+        (0.0, (-0.01, 0.01), "unlikely to help"),
+        (VERDICT_THRESHOLDS["hurts"], (-0.05, -1e-9), "likely to hurt"),
+        (VERDICT_THRESHOLDS["hurts"] + 1e-9, (-0.05, -0.001), "unlikely to help"),
+        (-0.2, (-0.3, 0.0), "unlikely to help"),
+    ],
+)
 def test_verdict_thresholds(gain, ci, verdict):
     assert _verdict(gain, ci) == verdict
 
 
 def test_a_teacher_on_noise_is_likely_to_hurt_and_a_denoising_teacher_helps():
     rng = np.random.default_rng(0)
-    X_a, X_b, y = make_modality_venn(600, n_general=8, n_specific_a=0, n_specific_b=0, n_noise_a=2, n_noise_b=30,
-                                     random_state=0)
+    X_a, X_b, y = make_modality_venn(
+        600, n_general=8, n_specific_a=0, n_specific_b=0, n_noise_a=2, n_noise_b=30, random_state=0
+    )
     hurt = diagnose(rng.normal(size=X_a.shape), X_b, y, n_bootstrap=100, random_state=0)
     assert hurt.verdict == "likely to hurt" and hurt.predicted_gain_ci[1] < 0
     # Labels flipped at random: the teacher's probabilities are cleaner targets than the labels.
@@ -313,8 +350,14 @@ def test_result_frame_dict_and_repr(data):
     assert isinstance(res, DiagnoseResult)
     frame = res.to_frame()
     assert isinstance(frame, pd.DataFrame)
-    assert list(frame.index) == ["gamma", "shared_gamma", "predicted_gain", "teacher_score", "student_score",
-                                 "mimic_score"]
+    assert list(frame.index) == [
+        "gamma",
+        "shared_gamma",
+        "predicted_gain",
+        "teacher_score",
+        "student_score",
+        "mimic_score",
+    ]
     for name in ("gamma", "shared_gamma"):
         assert frame.loc[name, "estimate"] == getattr(res, name)
         assert frame.loc[name, "ci_low"] <= getattr(res, name) <= frame.loc[name, "ci_high"]
@@ -404,8 +447,9 @@ def test_default_mimic_with_few_rows_per_column_equals_ridgecv_with_leave_one_ou
     X_test = rng.normal(size=(30, n_features))
     mean, sd = X.mean(axis=0), X.std(axis=0)
     reference = RidgeCV(alphas=_RIDGE_ALPHAS).fit((X - mean) / sd, T)
-    np.testing.assert_allclose(_ridge_fit_predict(X, T, X_test), reference.predict((X_test - mean) / sd),
-                               rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(
+        _ridge_fit_predict(X, T, X_test), reference.predict((X_test - mean) / sd), rtol=1e-7, atol=1e-9
+    )
 
 
 @pytest.mark.parametrize("signal", [0.05, 0.3])

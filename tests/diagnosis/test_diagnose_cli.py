@@ -14,13 +14,19 @@ from crossmodal import diagnose, make_modality_venn
 @pytest.fixture(scope="module")
 def tables(tmp_path_factory):
     root = tmp_path_factory.mktemp("diagnose_cli")
-    X_a, X_b, y = make_modality_venn(200, n_general=4, n_specific_a=2, n_specific_b=2, n_noise_a=4, n_noise_b=4,
-                                     random_state=0)
+    X_a, X_b, y = make_modality_venn(
+        200, n_general=4, n_specific_a=2, n_specific_b=2, n_noise_a=4, n_noise_b=4, random_state=0
+    )
     a = pd.DataFrame(X_a).add_prefix("a_")
     b = pd.DataFrame(X_b).add_prefix("b_")
     one = pd.concat([a, b], axis=1).assign(label=y, name="row")
-    paths = {"one": root / "one.csv", "a": root / "a.csv", "b": root / "b.csv", "y": root / "y.csv",
-             "y2": root / "y2.csv"}
+    paths = {
+        "one": root / "one.csv",
+        "a": root / "a.csv",
+        "b": root / "b.csv",
+        "y": root / "y.csv",
+        "y2": root / "y2.csv",
+    }
     one.to_csv(paths["one"], index=False)
     a.to_csv(paths["a"], index=False)
     b.to_csv(paths["b"], index=False)
@@ -31,8 +37,23 @@ def tables(tmp_path_factory):
 
 def test_one_file_with_globs_prints_the_summary(tables, capsys):
     paths, _ = tables
-    assert cli.main(["diagnose", paths["one"], "--teacher-columns", "a_*", "--student-columns", "b_*",
-                     "--target", "label", "--n-bootstrap", "20"]) == 0
+    assert (
+        cli.main(
+            [
+                "diagnose",
+                paths["one"],
+                "--teacher-columns",
+                "a_*",
+                "--student-columns",
+                "b_*",
+                "--target",
+                "label",
+                "--n-bootstrap",
+                "20",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "teacher (a): 10 columns; student (b): 10 columns; target 'label'" in out
     assert "verdict:" in out and "gamma" in out
@@ -42,46 +63,83 @@ def test_json_matches_the_function_and_three_files_match_one(tables, capsys):
     paths, (X_a, X_b, y) = tables
     cli.main(["diagnose", paths["a"], paths["b"], paths["y"], "--json", "--seed", "3", "--n-bootstrap", "20"])
     three = json.loads(capsys.readouterr().out)
-    cli.main(["diagnose", paths["one"], "--teacher-columns", "a_*", "--student-columns", "b_0,b_1*,b_[2-9]*",
-              "--target", "label", "--json", "--seed", "3", "--n-bootstrap", "20"])
+    cli.main(
+        [
+            "diagnose",
+            paths["one"],
+            "--teacher-columns",
+            "a_*",
+            "--student-columns",
+            "b_0,b_1*,b_[2-9]*",
+            "--target",
+            "label",
+            "--json",
+            "--seed",
+            "3",
+            "--n-bootstrap",
+            "20",
+        ]
+    )
     one = json.loads(capsys.readouterr().out)
     expected = diagnose(X_a, X_b, y, n_bootstrap=20, random_state=3).to_dict()
     # The CSV round trip may change a float's last digit (pandas' parser
     # before 2.0 is not round-trip exact): numbers agree to 1e-9, the rest exactly.
     for key, value in expected.items():
-        numeric = isinstance(value, float) or (isinstance(value, (list, tuple))
-                                               and all(isinstance(v, float) for v in value))
+        numeric = isinstance(value, float) or (
+            isinstance(value, (list, tuple)) and all(isinstance(v, float) for v in value)
+        )
         assert three[key] == pytest.approx(value, rel=1e-9) if numeric else three[key] == value, key
     assert one["student_columns"] == three["student_columns"] == [f"b_{i}" for i in range(10)]
     assert one["gamma"] == pytest.approx(three["gamma"], rel=1e-9)
     assert {"shared_gamma", "shared_gamma_ci"} <= set(three)
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["{one}", "--teacher-columns", "x_*", "--student-columns", "b_*", "--target", "label"],
-     "argument --teacher-columns: no column of '{one}' matches 'x_*' (columns: a_0"),
-    (["{one}", "--teacher-columns", "a_*", "--student-columns", "b_*"], "with one file, --target is required"),
-    (["{one}", "--target", "label"], "with one file, --teacher-columns, --student-columns are required"),
-    (["{one}", "--teacher-columns", "a_*", "--student-columns", "b_*", "--target", "lbl"],
-     "argument --target: 'lbl' is not a column of '{one}'"),
-    (["{one}", "--teacher-columns", "a_*,label", "--student-columns", "b_*", "--target", "label"],
-     "argument --teacher-columns: includes the target column 'label'"),
-    (["{one}", "--teacher-columns", "a_*", "--student-columns", "a_0,b_*", "--target", "label"],
-     "argument --student-columns: 'a_0' is also a teacher column"),
-    (["{one}", "--teacher-columns", "a_*,name", "--student-columns", "b_*", "--target", "label"],
-     "argument --teacher-columns: columns must hold numbers; 'name' has dtype"),
-    (["{one}", "--teacher-columns", " , ", "--student-columns", "b_*", "--target", "label"],
-     "argument --teacher-columns: no column names given"),
-    (["{a}", "{b}"], "argument FILE: give one file or three (teacher, student, target); got 2"),
-    (["{a}", "{b}", "{y2}"], "argument --target: the target file '{y2}' has 2 columns"),
-    (["{a}", "{b}", "{y}", "--target", "nope"], "argument --target: 'nope' is not a column of '{y}'"),
-    (["missing.csv", "--teacher-columns", "a", "--student-columns", "b", "--target", "y"],
-     "argument FILE: file 'missing.csv' does not exist"),
-    (["{one}", "--teacher-columns", "a_*", "--student-columns", "b_*", "--target", "label", "--cv", "0"],
-     "argument --cv: must be an integer >= 1; got '0'"),
-    (["{one}", "--teacher-columns", "a_*", "--student-columns", "b_*", "--target", "label", "--cv", "1"],
-     "cv must be an integer >= 2"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (
+            ["{one}", "--teacher-columns", "x_*", "--student-columns", "b_*", "--target", "label"],
+            "argument --teacher-columns: no column of '{one}' matches 'x_*' (columns: a_0",
+        ),
+        (["{one}", "--teacher-columns", "a_*", "--student-columns", "b_*"], "with one file, --target is required"),
+        (["{one}", "--target", "label"], "with one file, --teacher-columns, --student-columns are required"),
+        (
+            ["{one}", "--teacher-columns", "a_*", "--student-columns", "b_*", "--target", "lbl"],
+            "argument --target: 'lbl' is not a column of '{one}'",
+        ),
+        (
+            ["{one}", "--teacher-columns", "a_*,label", "--student-columns", "b_*", "--target", "label"],
+            "argument --teacher-columns: includes the target column 'label'",
+        ),
+        (
+            ["{one}", "--teacher-columns", "a_*", "--student-columns", "a_0,b_*", "--target", "label"],
+            "argument --student-columns: 'a_0' is also a teacher column",
+        ),
+        (
+            ["{one}", "--teacher-columns", "a_*,name", "--student-columns", "b_*", "--target", "label"],
+            "argument --teacher-columns: columns must hold numbers; 'name' has dtype",
+        ),
+        (
+            ["{one}", "--teacher-columns", " , ", "--student-columns", "b_*", "--target", "label"],
+            "argument --teacher-columns: no column names given",
+        ),
+        (["{a}", "{b}"], "argument FILE: give one file or three (teacher, student, target); got 2"),
+        (["{a}", "{b}", "{y2}"], "argument --target: the target file '{y2}' has 2 columns"),
+        (["{a}", "{b}", "{y}", "--target", "nope"], "argument --target: 'nope' is not a column of '{y}'"),
+        (
+            ["missing.csv", "--teacher-columns", "a", "--student-columns", "b", "--target", "y"],
+            "argument FILE: file 'missing.csv' does not exist",
+        ),
+        (
+            ["{one}", "--teacher-columns", "a_*", "--student-columns", "b_*", "--target", "label", "--cv", "0"],
+            "argument --cv: must be an integer >= 1; got '0'",
+        ),
+        (
+            ["{one}", "--teacher-columns", "a_*", "--student-columns", "b_*", "--target", "label", "--cv", "1"],
+            "cv must be an integer >= 2",
+        ),
+    ],
+)
 def test_bad_arguments_exit_2_with_a_clear_message(tables, argv, message, capsys):
     paths, _ = tables
     argv = [a.format(**paths) for a in argv]
@@ -94,8 +152,18 @@ def test_bad_arguments_exit_2_with_a_clear_message(tables, argv, message, capsys
 def test_parquet_needs_pyarrow(tables, tmp_path, capsys):
     paths, (X_a, X_b, y) = tables
     path = tmp_path / "data.parquet"
-    argv = ["diagnose", str(path), "--teacher-columns", "a_*", "--student-columns", "b_*", "--target", "label",
-            "--n-bootstrap", "10"]
+    argv = [
+        "diagnose",
+        str(path),
+        "--teacher-columns",
+        "a_*",
+        "--student-columns",
+        "b_*",
+        "--target",
+        "label",
+        "--n-bootstrap",
+        "10",
+    ]
     if importlib.util.find_spec("pyarrow") is None:
         path.write_bytes(b"PAR1")
         with pytest.raises(SystemExit) as exc:

@@ -14,10 +14,10 @@ import joblib
 import numpy as np
 import pytest
 import torch
-from skorch import NeuralNetClassifier
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
+from skorch import NeuralNetClassifier
 
 import crossmodal.distill._cache as fit_cache
 from crossmodal import CrossModalDistiller, ModalityGeneralRanker, make_modality_venn
@@ -26,16 +26,25 @@ from crossmodal.nets import MLP
 
 
 def tiny(**kw):
-    params = dict(module__hidden_sizes=(4,), optimizer=torch.optim.Adam, lr=0.05, max_epochs=8, batch_size=-1,
-                  train_split=None, callbacks="disable", verbose=0)
+    params = dict(
+        module__hidden_sizes=(4,),
+        optimizer=torch.optim.Adam,
+        lr=0.05,
+        max_epochs=8,
+        batch_size=-1,
+        train_split=None,
+        callbacks="disable",
+        verbose=0,
+    )
     params.update(kw)
     return NeuralNetClassifier(MLP, **params)
 
 
 @pytest.fixture(scope="module")
 def data():
-    X_a, X_b, y = make_modality_venn(120, n_general=3, n_specific_a=2, n_specific_b=2, n_noise_a=3, n_noise_b=3,
-                                     random_state=0)
+    X_a, X_b, y = make_modality_venn(
+        120, n_general=3, n_specific_a=2, n_specific_b=2, n_noise_a=3, n_noise_b=3, random_state=0
+    )
     return X_a, X_b, y
 
 
@@ -117,8 +126,13 @@ def test_selection_is_served_by_one_ranker(data, tmp_path, fits):
     """mode / ratio / nullify reuse the cached ranker; the teacher sees other data, so it is refitted."""
     X_a, X_b, y = data
     seen = [distiller(memory=tmp_path).fit(X_b, y, X_teacher=X_a).focus_.transform(X_a)]
-    for params in ({"focus__ratio": 0.25}, {"focus__mode": "specific"}, {"focus__mode": "random"},
-                   {"focus__nullify": "zero"}, {"focus__nullify": "drop", "focus__ratio": 0.75}):
+    for params in (
+        {"focus__ratio": 0.25},
+        {"focus__mode": "specific"},
+        {"focus__mode": "random"},
+        {"focus__nullify": "zero"},
+        {"focus__nullify": "drop", "focus__ratio": 0.75},
+    ):
         fits["reset"]()
         cached = distiller(memory=tmp_path).set_params(**params).fit(X_b, y, X_teacher=X_a)
         X_t = cached.focus_.transform(X_a)
@@ -162,7 +176,9 @@ KEEPING = [
 ]
 
 
-@pytest.mark.parametrize("name, params, change, teacher_refit, focus_refit", INVALIDATING, ids=[c[0] for c in INVALIDATING])
+@pytest.mark.parametrize(
+    "name, params, change, teacher_refit, focus_refit", INVALIDATING, ids=[c[0] for c in INVALIDATING]
+)
 def test_each_input_of_a_fit_invalidates_it(data, tmp_path, fits, name, params, change, teacher_refit, focus_refit):
     X_a, X_b, y = data
     distiller(memory=tmp_path).fit(X_b, y, X_teacher=X_a)
@@ -217,14 +233,18 @@ def test_memory_forms_and_no_focus(data, tmp_path, fits):
         assert_same_fit(plain, kd.fit(X_b, y, X_teacher=X_a), X_b)
     assert fits["teacher"] == 2  # the uncached fit and the first cached one
     fits["reset"]()
-    none_store = CrossModalDistiller(teacher=LogisticRegression(), student=tiny(), memory=joblib.Memory(None), random_state=0)
+    none_store = CrossModalDistiller(
+        teacher=LogisticRegression(), student=tiny(), memory=joblib.Memory(None), random_state=0
+    )
     assert_same_fit(plain, none_store.fit(X_b, y, X_teacher=X_a), X_b)
     assert fits["teacher"] == 1  # joblib.Memory(None) stores nothing
 
 
 def test_bad_memory_is_rejected(data):
     X_a, X_b, y = data
-    with pytest.raises(ValueError, match=r"'memory' parameter of CrossModalDistiller must be None, an instance of 'str'"):
+    with pytest.raises(
+        ValueError, match=r"'memory' parameter of CrossModalDistiller must be None, an instance of 'str'"
+    ):
         CrossModalDistiller(memory=3).fit(X_b, y, X_teacher=X_a)
 
 
@@ -233,7 +253,9 @@ def test_unusable_directory_warns_and_fits_without_cache(data, tmp_path, fits):
     plain = distiller().fit(X_b, y, X_teacher=X_a)
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
-    with pytest.warns(CacheFallbackWarning, match=r"memory=.*a-file/cache.* could not be used as a cache .*Not a directory"):
+    with pytest.warns(
+        CacheFallbackWarning, match=r"memory=.*a-file/cache.* could not be used as a cache .*Not a directory"
+    ):
         kd = distiller(memory=blocker / "cache").fit(X_b, y, X_teacher=X_a)
     assert_same_fit(plain, kd, X_b)
     assert (fits["teacher"], fits["focus"]) == (2, 2)
@@ -309,12 +331,22 @@ def test_parallel_grid_search_shares_a_disk_cache(data, tmp_path):
 @pytest.fixture(scope="module")
 def ranker(data):
     X_a, X_b, y = data
-    return ModalityGeneralRanker(estimator_a=tiny(), estimator_b=tiny(), n_repeats=2, random_state=0).fit(X_a, y, X_b=X_b)
+    return ModalityGeneralRanker(estimator_a=tiny(), estimator_b=tiny(), n_repeats=2, random_state=0).fit(
+        X_a, y, X_b=X_b
+    )
 
 
-@pytest.mark.parametrize("params", [{"ratio": 0.25}, {"ratio": 0.0}, {"mode": "specific", "ratio": 0.7},
-                                    {"mode": "random", "ratio": 0.3}, {"nullify": "zero"},
-                                    {"nullify": "drop", "mode": "random"}])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"ratio": 0.25},
+        {"ratio": 0.0},
+        {"mode": "specific", "ratio": 0.7},
+        {"mode": "random", "ratio": 0.3},
+        {"nullify": "zero"},
+        {"nullify": "drop", "mode": "random"},
+    ],
+)
 def test_selection_after_fit_equals_a_fresh_fit(data, ranker, params):
     X_a, X_b, y = data
     moved = clone(ranker).set_params(**params).fit(X_a, y, X_b=X_b)  # the reference: fitted with params
@@ -351,15 +383,19 @@ def test_layer_selection_after_fit(data):
         net.module_(torch.as_tensor(X_a[:5], dtype=torch.float32))
     handle.remove(), probe.remove()
     removed = ~ranker.support_
-    np.testing.assert_allclose(seen[-1][:, removed].numpy(), np.broadcast_to(means[removed], (5, 3)),
-                               rtol=np.finfo(np.float32).eps * 4)
+    np.testing.assert_allclose(
+        seen[-1][:, removed].numpy(), np.broadcast_to(means[removed], (5, 3)), rtol=np.finfo(np.float32).eps * 4
+    )
 
 
-@pytest.mark.parametrize("params, message", [
-    ({"ratio": 1.0}, r"ratio must be in \[0, 1\); got 1.0"),
-    ({"mode": "best"}, "mode must be 'general', 'specific' or 'random'; got 'best'"),
-    ({"nullify": "nan"}, "nullify must be 'mean', 'zero' or 'drop'; got 'nan'"),
-])
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"ratio": 1.0}, r"ratio must be in \[0, 1\); got 1.0"),
+        ({"mode": "best"}, "mode must be 'general', 'specific' or 'random'; got 'best'"),
+        ({"nullify": "nan"}, "nullify must be 'mean', 'zero' or 'drop'; got 'nan'"),
+    ],
+)
 def test_bad_selection_after_fit_is_rejected(data, ranker, params, message):
     X_a, _, _ = data
     bad = pickle_copy(ranker).set_params(**params)

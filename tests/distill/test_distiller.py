@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from conftest import quick_template
 from sklearn import config_context
 from sklearn.ensemble import GradientBoostingClassifier
 from sklearn.frozen import FrozenEstimator
@@ -14,15 +15,20 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from conftest import quick_template
 from crossmodal import CrossModalDistiller
 from crossmodal.distill._net import DistillationNet
 from crossmodal.nets import MLP
 
 
 def small_student(**kw):
-    params = dict(criterion=torch.nn.CrossEntropyLoss, optimizer=torch.optim.Adam, lr=0.05, max_epochs=20,
-                  batch_size=64, iterator_train__shuffle=True)
+    params = dict(
+        criterion=torch.nn.CrossEntropyLoss,
+        optimizer=torch.optim.Adam,
+        lr=0.05,
+        max_epochs=20,
+        batch_size=64,
+        iterator_train__shuffle=True,
+    )
     return quick_template((16,), **{**params, **kw})
 
 
@@ -43,7 +49,11 @@ def paired_data(n=200, d_a=6, d_b=5, n_classes=2, seed=0):
 
 
 @parametrize_with_checks(
-    [CrossModalDistiller(teacher=LogisticRegression(), teacher_input="student", student=small_student(), random_state=0)],
+    [
+        CrossModalDistiller(
+            teacher=LogisticRegression(), teacher_input="student", student=small_student(), random_state=0
+        )
+    ],
     expected_failed_checks=lambda est: {
         "check_sample_weight_equivalence_on_dense_data": (
             "the student trains by stochastic mini-batch optimisation: a weight of 2 is not the same "
@@ -96,9 +106,17 @@ def test_frozen_teacher_is_not_refit_and_unchanged():
 
 def test_skorch_teacher_unchanged_by_student_training():
     X_a, X_b, y = paired_data()
-    teacher = DistillationNet(MLP, module__in_features=X_a.shape[1], module__n_classes=2, module__hidden_sizes=(8,),
-                              criterion=torch.nn.CrossEntropyLoss,  # so that predict_proba applies a softmax
-                              max_epochs=5, train_split=None, callbacks="disable", lr=0.1)
+    teacher = DistillationNet(
+        MLP,
+        module__in_features=X_a.shape[1],
+        module__n_classes=2,
+        module__hidden_sizes=(8,),
+        criterion=torch.nn.CrossEntropyLoss,  # so that predict_proba applies a softmax
+        max_epochs=5,
+        train_split=None,
+        callbacks="disable",
+        lr=0.1,
+    )
     teacher.fit({"X": X_a}, y.astype(np.int64))
     before = {k: v.clone() for k, v in teacher.module_.state_dict().items()}
     kd = CrossModalDistiller(teacher=FrozenEstimator(teacher), student=small_student(), random_state=0)
@@ -110,10 +128,14 @@ def test_skorch_teacher_unchanged_by_student_training():
 
 def test_teacher_input_both_and_student():
     X_a, X_b, y = paired_data()
-    both = CrossModalDistiller(teacher=LogisticRegression(), teacher_input="both", student=small_student(), random_state=0)
+    both = CrossModalDistiller(
+        teacher=LogisticRegression(), teacher_input="both", student=small_student(), random_state=0
+    )
     both.fit(X_b, y, X_teacher=X_a)
     assert both.teacher_.n_features_in_ == X_a.shape[1] + X_b.shape[1]
-    uni = CrossModalDistiller(teacher=LogisticRegression(), teacher_input="student", student=small_student(), random_state=0)
+    uni = CrossModalDistiller(
+        teacher=LogisticRegression(), teacher_input="student", student=small_student(), random_state=0
+    )
     uni.fit(X_b, y)
     assert uni.teacher_.n_features_in_ == X_b.shape[1]
 
@@ -169,7 +191,9 @@ def test_skorch_callbacks_still_work_when_asked_for():
 # ---------------------------------------------------------------- sklearn workflows
 def test_pipeline_gridsearch_and_cross_val_score_without_routing():
     X_a, X_b, y = paired_data()
-    pipe = make_pipeline(StandardScaler(), CrossModalDistiller(teacher=LogisticRegression(), student=small_student(), random_state=0))
+    pipe = make_pipeline(
+        StandardScaler(), CrossModalDistiller(teacher=LogisticRegression(), student=small_student(), random_state=0)
+    )
     pipe.fit(X_b, y, crossmodaldistiller__X_teacher=X_a)
     assert pipe.score(X_b, y) > 0.7
     kd = CrossModalDistiller(teacher=LogisticRegression(), student=small_student(), random_state=0)
@@ -253,14 +277,25 @@ def test_mfh_kd_gain_grows_with_gamma():
     from crossmodal import MVDGenerator
 
     def paired_gain(overlap, seed):
-        gen = MVDGenerator(n_general=overlap, n_specific_a=10 - overlap, n_specific_b=10 - overlap, n_hidden=overlap,
-                           n_noise_a=15, n_noise_b=40, random_state=seed).fit()
+        gen = MVDGenerator(
+            n_general=overlap,
+            n_specific_a=10 - overlap,
+            n_specific_b=10 - overlap,
+            n_hidden=overlap,
+            n_noise_a=15,
+            n_noise_b=40,
+            random_state=seed,
+        ).fit()
         X_a, X_b, y = gen.sample(200, random_state=seed)
         T_a, T_b, t = gen.sample(1000, random_state=seed + 1000)
         teacher = LogisticRegression(C=10.0).fit(X_a, y)
         student = linear_student(max_epochs=300)
-        kd = CrossModalDistiller(student=student, rho=0.5, random_state=seed).fit(X_b, y, teacher_proba=teacher.predict_proba(X_a))
-        plain = CrossModalDistiller(student=student, rho=1.0, random_state=seed).fit(X_b, y, teacher_proba=teacher.predict_proba(X_a))
+        kd = CrossModalDistiller(student=student, rho=0.5, random_state=seed).fit(
+            X_b, y, teacher_proba=teacher.predict_proba(X_a)
+        )
+        plain = CrossModalDistiller(student=student, rho=1.0, random_state=seed).fit(
+            X_b, y, teacher_proba=teacher.predict_proba(X_a)
+        )
         return kd.score(T_b, t) - plain.score(T_b, t)
 
     high = np.mean([paired_gain(10, s) for s in range(6)])

@@ -6,9 +6,9 @@ import pickle
 import numpy as np
 import pytest
 import torch
-from skorch import NeuralNetClassifier
 from sklearn.base import clone
 from sklearn.utils._param_validation import InvalidParameterError
+from skorch import NeuralNetClassifier
 
 from crossmodal import CrossModalDistiller, ModalityGeneralRanker, make_modality_venn
 from crossmodal.nets import MLP
@@ -18,21 +18,31 @@ RTOL = 1e2 * np.finfo(np.float32).eps
 
 
 def small_net(hidden=(8,), epochs=20):
-    return NeuralNetClassifier(MLP, module__hidden_sizes=hidden, optimizer=torch.optim.Adam, lr=1e-2,
-                               max_epochs=epochs, batch_size=64, iterator_train__shuffle=True,
-                               train_split=None, callbacks="disable")
+    return NeuralNetClassifier(
+        MLP,
+        module__hidden_sizes=hidden,
+        optimizer=torch.optim.Adam,
+        lr=1e-2,
+        max_epochs=epochs,
+        batch_size=64,
+        iterator_train__shuffle=True,
+        train_split=None,
+        callbacks="disable",
+    )
 
 
 @pytest.fixture(scope="module")
 def data():
-    X_a, X_b, y = make_modality_venn(240, n_general=3, n_specific_a=3, n_specific_b=2, n_noise_a=4, n_noise_b=4,
-                                     n_classes=3, random_state=0)
+    X_a, X_b, y = make_modality_venn(
+        240, n_general=3, n_specific_a=3, n_specific_b=2, n_noise_a=4, n_noise_b=4, n_classes=3, random_state=0
+    )
     return X_a.astype(np.float32), X_b.astype(np.float32), y
 
 
 def joint(layer=1, ratio=0.5, mode="general", **kw):
-    focus = ModalityGeneralRanker(estimator_a=small_net(), estimator_b=small_net(), layer=layer, ratio=ratio,
-                                  mode=mode, n_repeats=3)
+    focus = ModalityGeneralRanker(
+        estimator_a=small_net(), estimator_b=small_net(), layer=layer, ratio=ratio, mode=mode, n_repeats=3
+    )
     return CrossModalDistiller(teacher="joint", focus=focus, student=small_net(epochs=5), rho=0.0, random_state=0, **kw)
 
 

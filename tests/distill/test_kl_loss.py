@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-
 from conftest import reorder_rtol
+
 from crossmodal.distill.objectives import _gradient_buffer
 from crossmodal.distill.objectives import _kl as _kd_loss
 from crossmodal.distill.objectives._kl import (

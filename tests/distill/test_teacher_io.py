@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 import sklearn
 import torch
+from conftest import quick_template
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.frozen import FrozenEstimator
@@ -15,7 +16,6 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from skorch import NeuralNetClassifier
 
-from conftest import quick_template
 from crossmodal import CrossModalDistiller
 from crossmodal.nets import MLP
 
@@ -78,14 +78,25 @@ class FixedScores(_FixedTeacher):
 @pytest.mark.parametrize(
     "teacher, output, match",
     [
-        (FixedOutputTeacher, "logits", r"FixedOutputTeacher\.predict_proba did not return probabilities: values in \[-\d"),
+        (
+            FixedOutputTeacher,
+            "logits",
+            r"FixedOutputTeacher\.predict_proba did not return probabilities: values in \[-\d",
+        ),
         (FixedOutputTeacher, "unnormalised", r"did not return probabilities: .*row 0 sums to 1\.4"),
         (FixedOutputTeacher, "nan", r"FixedOutputTeacher\.predict_proba returned 1 NaN or infinite values"),
-        (FixedOutputTeacher, "shape", r"FixedOutputTeacher\.predict_proba returned shape \(120, 1\); expected \(120, 2\)"),
+        (
+            FixedOutputTeacher,
+            "shape",
+            r"FixedOutputTeacher\.predict_proba returned shape \(120, 1\); expected \(120, 2\)",
+        ),
         (FixedOutputTeacher, "rows", r"returned shape \(119, 2\); expected \(120, 2\)"),
         (FixedScores, "nan", r"FixedScores\.decision_function returned 1 NaN or infinite values"),
-        (FixedScores, "shape",
-         r"FixedScores\.decision_function returned shape \(120, 3\); expected \(120, 2\) or \(120,\)"),
+        (
+            FixedScores,
+            "shape",
+            r"FixedScores\.decision_function returned shape \(120, 3\); expected \(120, 2\) or \(120,\)",
+        ),
     ],
 )
 def test_teacher_output_that_is_not_a_probability_matrix_raises(teacher, output, match):
@@ -99,13 +110,24 @@ def test_skorch_teacher_with_the_default_nll_criterion_on_logits_is_rejected_wit
     # skorch's default criterion is NLLLoss: predict_proba then returns the
     # module's raw logits, which the distiller used to distil silently.
     X_a, X_b, y = paired()
-    net = NeuralNetClassifier(MLP, module__in_features=4, module__n_classes=2, module__hidden_sizes=(8,),
-                              max_epochs=3, lr=0.5, train_split=None, verbose=0)
+    net = NeuralNetClassifier(
+        MLP,
+        module__in_features=4,
+        module__n_classes=2,
+        module__hidden_sizes=(8,),
+        max_epochs=3,
+        lr=0.5,
+        train_split=None,
+        verbose=0,
+    )
     net.fit(X_a.astype(np.float32), y)
     assert net.predict_proba(X_a.astype(np.float32)).min() < 0  # logits indeed
     kd = CrossModalDistiller(teacher=FrozenEstimator(net), student=student(), random_state=0)
-    with pytest.raises(ValueError, match=r"FrozenEstimator\(NeuralNetClassifier\)\.predict_proba did not return "
-                                         r"probabilities.*criterion=torch\.nn\.CrossEntropyLoss"):
+    with pytest.raises(
+        ValueError,
+        match=r"FrozenEstimator\(NeuralNetClassifier\)\.predict_proba did not return "
+        r"probabilities.*criterion=torch\.nn\.CrossEntropyLoss",
+    ):
         kd.fit(X_b, y, X_teacher=X_a)
 
 
@@ -113,9 +135,17 @@ def test_skorch_teacher_with_the_default_nll_criterion_on_logits_is_rejected_wit
 @pytest.mark.parametrize("frozen", [True, False])
 def test_prefit_skorch_teacher_gets_its_modules_dtype(dtype, frozen):
     X_a, X_b, y = paired()
-    net = NeuralNetClassifier(MLP, module__in_features=4, module__n_classes=2, module__hidden_sizes=(8,),
-                              criterion=torch.nn.CrossEntropyLoss, max_epochs=3, lr=0.5, train_split=None,
-                              verbose=0)
+    net = NeuralNetClassifier(
+        MLP,
+        module__in_features=4,
+        module__n_classes=2,
+        module__hidden_sizes=(8,),
+        criterion=torch.nn.CrossEntropyLoss,
+        max_epochs=3,
+        lr=0.5,
+        train_split=None,
+        verbose=0,
+    )
     net.initialize()
     net.module_.to(dtype)
     net.partial_fit(X_a.astype(torch.empty(0, dtype=dtype).numpy().dtype), y)
@@ -134,11 +164,14 @@ def frame_data(n=160, seed=0):
     rng = np.random.RandomState(seed)
     z = rng.randn(n)
     y = (z > 0).astype(int)
-    X_teacher = pd.DataFrame({
-        "signal": z + 0.3 * rng.randn(n),
-        "noise": rng.randn(n),
-        "colour": pd.Categorical(np.where(z > 0.5, "red", np.where(z < -0.5, "blue", "grey"))),
-    }, index=np.arange(1000, 1000 + n))
+    X_teacher = pd.DataFrame(
+        {
+            "signal": z + 0.3 * rng.randn(n),
+            "noise": rng.randn(n),
+            "colour": pd.Categorical(np.where(z > 0.5, "red", np.where(z < -0.5, "blue", "grey"))),
+        },
+        index=np.arange(1000, 1000 + n),
+    )
     X_b = np.column_stack([z + rng.randn(n), rng.randn(n)])
     return X_teacher, X_b, y
 
@@ -161,7 +194,9 @@ def test_dataframe_side_by_side_with_the_student_for_teacher_input_both():
     X_teacher, X_b, y = frame_data()
     kd = CrossModalDistiller(teacher=column_teacher(), teacher_input="both", student=student(), random_state=0)
     kd.fit(X_b, y, X_teacher=X_teacher)
-    np.testing.assert_array_equal(kd.teacher_.feature_names_in_, ["signal", "noise", "colour", "student_0", "student_1"])
+    np.testing.assert_array_equal(
+        kd.teacher_.feature_names_in_, ["signal", "noise", "colour", "student_0", "student_1"]
+    )
     named = pd.DataFrame(X_b, columns=["signal", "b"])
     with pytest.raises(ValueError, match=r"both have columns named \['signal'\]"):
         kd.fit(named, y, X_teacher=X_teacher)
@@ -214,19 +249,24 @@ def test_sample_weight_is_routed_to_the_teacher_under_metadata_routing():
     X_a, X_b, y = paired()
     w = np.random.RandomState(1).uniform(0.5, 2.0, len(y))
     with sklearn.config_context(enable_metadata_routing=True):
-        kd = CrossModalDistiller(teacher=WeightRecorder().set_fit_request(sample_weight=True), student=student(),
-                                 random_state=0)
+        kd = CrossModalDistiller(
+            teacher=WeightRecorder().set_fit_request(sample_weight=True), student=student(), random_state=0
+        )
         kd.fit(X_b, y, X_teacher=X_a, sample_weight=w)
         np.testing.assert_array_equal(kd.teacher_.seen_weight_, w)
-        declined = CrossModalDistiller(teacher=WeightRecorder().set_fit_request(sample_weight=False),
-                                       student=student(), random_state=0)
+        declined = CrossModalDistiller(
+            teacher=WeightRecorder().set_fit_request(sample_weight=False), student=student(), random_state=0
+        )
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             declined.fit(X_b, y, X_teacher=X_a, sample_weight=w)
         assert declined.teacher_.seen_weight_ is None
         unset = CrossModalDistiller(teacher=WeightRecorder(), student=student(), random_state=0)
-        with pytest.warns(UserWarning, match=r"sample_weight is not routed to the teacher WeightRecorder.*"
-                                             r"set_fit_request\(sample_weight=True\)"):
+        with pytest.warns(
+            UserWarning,
+            match=r"sample_weight is not routed to the teacher WeightRecorder.*"
+            r"set_fit_request\(sample_weight=True\)",
+        ):
             unset.fit(X_b, y, X_teacher=X_a, sample_weight=w)
 
 

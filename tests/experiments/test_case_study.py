@@ -22,9 +22,18 @@ COLUMNS = ["teacher_umkd_acc", "teacher_cmkd_acc", "student_nokd_acc", "student_
 def _frame(student_gap, runs=5):
     rng = np.random.default_rng(1)
     base = 0.7 + rng.normal(0, 0.01, runs)
-    return pd.DataFrame(dict(run=range(runs), seed=range(runs), rho=0.5, teacher_umkd_acc=0.85, teacher_cmkd_acc=0.9,
-                             student_nokd_acc=base - 0.01, student_umkd_acc=base,
-                             student_cmkd_acc=base + student_gap + rng.normal(0, 0.002, runs)))
+    return pd.DataFrame(
+        dict(
+            run=range(runs),
+            seed=range(runs),
+            rho=0.5,
+            teacher_umkd_acc=0.85,
+            teacher_cmkd_acc=0.9,
+            student_nokd_acc=base - 0.01,
+            student_umkd_acc=base,
+            student_cmkd_acc=base + student_gap + rng.normal(0, 0.002, runs),
+        )
+    )
 
 
 def test_checks_follow_the_paired_interval():
@@ -50,8 +59,9 @@ def test_run_writes_csv_report_and_figure(tmp_path, monkeypatch):
     assert seen["runs"] == 2 and seen["seed"] == 3 and seen["epochs"] == case_study.QUICK_EPOCHS
     assert [os.path.basename(f) for f in result["files"]] == ["case_study.csv", "case_study.png", "report.md"]
     assert result["report"] == result["files"][-1] and result["seconds"] >= 0
-    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "out" / "case_study.csv")[COLUMNS], result["frame"][COLUMNS],
-                                  rtol=1e-9)
+    pd.testing.assert_frame_equal(
+        pd.read_csv(tmp_path / "out" / "case_study.csv")[COLUMNS], result["frame"][COLUMNS], rtol=1e-9
+    )
     text = open(result["report"], encoding="utf-8").read()
     assert "QUICK RUN" in text and "2 seeds" in text and "| CM-KD " in text
     for check in result["checks"]:

@@ -39,8 +39,9 @@ def fake_experiments(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path))
     for module in [m for m in sys.modules if m == "fake_pkg" or m.startswith("fake_pkg.")]:
         monkeypatch.delitem(sys.modules, module)  # an earlier test's fake_pkg lives in another tmp_path
-    monkeypatch.setattr(cli, "EXPERIMENTS", {"alpha": "fake_pkg.alpha", "beta": "fake_pkg.beta",
-                                             "broken": "fake_pkg.broken"})
+    monkeypatch.setattr(
+        cli, "EXPERIMENTS", {"alpha": "fake_pkg.alpha", "beta": "fake_pkg.beta", "broken": "fake_pkg.broken"}
+    )
     return tmp_path
 
 
@@ -105,7 +106,10 @@ def test_unknown_experiment_prints_the_reproduce_usage(fake_experiments, capsys)
     assert exc.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith("usage: crossmodal reproduce [-h]")
-    assert "crossmodal reproduce: error: argument EXPERIMENT: invalid choice: 'gamma' (choose from alpha, beta, broken)" in err
+    assert (
+        "crossmodal reproduce: error: argument EXPERIMENT: invalid choice: 'gamma' (choose from alpha, beta, broken)"
+        in err
+    )
     assert not (fake_experiments / "crossmodal_reproduce").exists()
 
 
@@ -138,7 +142,7 @@ def test_reproduce_without_a_name_runs_every_available_experiment(fake_experimen
     "names, strict, status",
     [
         (["alpha"], False, 0),
-        (["alpha"], True, 0),   # every check passes
+        (["alpha"], True, 0),  # every check passes
         (["alpha", "beta"], False, 0),  # a failed check is reported, the default status stays 0
         (["alpha", "beta"], True, 1),
         (["beta", "alpha"], True, 1),  # every experiment still runs after a failure
@@ -158,12 +162,14 @@ def test_strict_exits_1_when_a_trend_check_fails(fake_experiments, capsys, names
 def test_strict_counts_failures_not_unevaluated_checks(fake_experiments, monkeypatch, capsys):
     """A check that could not be evaluated (N/A) is reported but does not fail ``--strict``."""
     pkg = fake_experiments / "fake_pkg"
-    (pkg / "gamma.py").write_text(textwrap.dedent("""
+    (pkg / "gamma.py").write_text(
+        textwrap.dedent("""
         from crossmodal.experiments._report import TrendCheck
 
         def run(out_dir, *, runs, seed, jobs, quick, progress):
             return {"report": "r.md", "files": [], "checks": [TrendCheck("gamma trend", None, "not run")]}
-    """))
+    """)
+    )
     importlib.invalidate_caches()  # the path finder may have listed fake_pkg before gamma.py existed
     monkeypatch.setitem(cli.EXPERIMENTS, "gamma", "fake_pkg.gamma")
     assert cli.main(["reproduce", "gamma", "--strict", "--out", str(fake_experiments / "o")]) == 0
@@ -187,7 +193,10 @@ def test_reproduce_synthetic_quick_in_process_and_as_python_m(tmp_path, capsys):
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     proc = subprocess.run(
         [sys.executable, "-m", "crossmodal", "reproduce", "synthetic", "--quick", "--runs", "2", "--out", str(sub)],
-        capture_output=True, text=True, env=env, timeout=600,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stderr
     assert "[PASS]" in proc.stdout or "[FAIL]" in proc.stdout

@@ -3,8 +3,8 @@
 import numpy as np
 import pandas as pd
 
-from crossmodal.experiments import diagnose as experiment
 from crossmodal import MVDGenerator
+from crossmodal.experiments import diagnose as experiment
 from crossmodal.experiments.synthetic import QUICK_SETUP, fig2_params, table2_params
 
 
@@ -26,18 +26,44 @@ def _frames(predicted_noise):
     for family, values in (("fig2", (0.0, 0.25, 0.5, 1.0)), ("table2", (0.25, 0.5, 0.75))):
         for g in values:
             for run in range(2):
-                row = dict(family=family, setting=f"g={g}", hyperplane="ones" if family == "table2" else "normal",
-                           run=run, true_gamma=g, teacher_share=g, measured_gain=g / 10)
+                row = dict(
+                    family=family,
+                    setting=f"g={g}",
+                    hyperplane="ones" if family == "table2" else "normal",
+                    run=run,
+                    true_gamma=g,
+                    teacher_share=g,
+                    measured_gain=g / 10,
+                )
                 for tag in ("200", "2000"):
-                    row.update({f"gamma_{tag}": g, f"gamma_lo_{tag}": g - 0.01, f"gamma_hi_{tag}": g + 0.01,
-                                f"shared_gamma_{tag}": g, f"shared_gamma_lo_{tag}": g - 0.01,
-                                f"shared_gamma_hi_{tag}": g + 0.01, f"predicted_gain_{tag}": g / 10})
+                    row.update(
+                        {
+                            f"gamma_{tag}": g,
+                            f"gamma_lo_{tag}": g - 0.01,
+                            f"gamma_hi_{tag}": g + 0.01,
+                            f"shared_gamma_{tag}": g,
+                            f"shared_gamma_lo_{tag}": g - 0.01,
+                            f"shared_gamma_hi_{tag}": g + 0.01,
+                            f"predicted_gain_{tag}": g / 10,
+                        }
+                    )
                 mvd.append(row)
     measured = np.linspace(-0.05, 0.05, 30)
-    real = pd.DataFrame(dict(dataset="mfeat", teacher_view=[f"t{i}" for i in range(30)], student_view="s", run=0,
-                             measured_gain=measured, predicted_gain=measured + predicted_noise * rng.normal(size=30),
-                             teacher_score=rng.random(30), accuracy_gap=rng.random(30), gamma=rng.random(30),
-                             mimic_score=0.5, student_score=0.5))
+    real = pd.DataFrame(
+        dict(
+            dataset="mfeat",
+            teacher_view=[f"t{i}" for i in range(30)],
+            student_view="s",
+            run=0,
+            measured_gain=measured,
+            predicted_gain=measured + predicted_noise * rng.normal(size=30),
+            teacher_score=rng.random(30),
+            accuracy_gap=rng.random(30),
+            gamma=rng.random(30),
+            mimic_score=0.5,
+            student_score=0.5,
+        )
+    )
     return pd.DataFrame(mvd), real
 
 

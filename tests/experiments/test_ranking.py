@@ -7,7 +7,6 @@ import os
 
 import numpy as np
 import pandas as pd
-import pytest
 import scipy.stats
 import torch
 from skorch import NeuralNetClassifier
@@ -43,10 +42,17 @@ def test_run_rows_equal_the_joint_distiller(monkeypatch):
 
     Xt_fit, Xt_eval, Xs_fit, Xs_eval, y_fit, y_eval = ranking._prepare("mfeat-pix-fou", 5, validation=False)
     net = ranking._net(ranking.PAIR_HIDDEN, EPOCHS)
-    focus = ModalityGeneralRanker(estimator_a=net, estimator_b=net, layer=1, n_repeats=REPEATS, mode="specific",
-                                  ratio=0.5, random_state=5)
-    kd = CrossModalDistiller(teacher="joint", focus=focus, student=ranking._net(ranking.STUDENT_HIDDEN, EPOCHS),
-                             rho=0.0, temperature=4.0, random_state=5)
+    focus = ModalityGeneralRanker(
+        estimator_a=net, estimator_b=net, layer=1, n_repeats=REPEATS, mode="specific", ratio=0.5, random_state=5
+    )
+    kd = CrossModalDistiller(
+        teacher="joint",
+        focus=focus,
+        student=ranking._net(ranking.STUDENT_HIDDEN, EPOCHS),
+        rho=0.0,
+        temperature=4.0,
+        random_state=5,
+    )
     with torch_threads(1):
         kd.fit(Xs_fit, y_fit, X_teacher=Xt_fit)
     row = frame[frame["ratio"] == 0.5].iloc[0]
@@ -62,11 +68,21 @@ def test_stacked_students_equal_the_distiller_up_to_rounding():
     y = (X[:, 0] + X[:, 1] > 0).astype(int) + (X[:, 2] > 1)
     proba = rng.dirichlet(np.ones(3), size=(2, 150))
     rho = [0.0, 0.5]
-    logits = distil_students(X, y, proba, rho, temperature=2.0, hidden_sizes=(5,), epochs=6, batch_size=32,
-                             lr=1e-2, random_state=3)(X)
+    logits = distil_students(
+        X, y, proba, rho, temperature=2.0, hidden_sizes=(5,), epochs=6, batch_size=32, lr=1e-2, random_state=3
+    )(X)
     assert logits.shape == (2, 150, 3)
-    net = NeuralNetClassifier(MLP, module__hidden_sizes=(5,), optimizer=torch.optim.Adam, lr=1e-2, max_epochs=6,
-                              batch_size=32, iterator_train__shuffle=True, train_split=None, callbacks="disable")
+    net = NeuralNetClassifier(
+        MLP,
+        module__hidden_sizes=(5,),
+        optimizer=torch.optim.Adam,
+        lr=1e-2,
+        max_epochs=6,
+        batch_size=32,
+        iterator_train__shuffle=True,
+        train_split=None,
+        callbacks="disable",
+    )
     for r in range(2):
         kd = CrossModalDistiller(student=net, rho=rho[r], temperature=2.0, random_state=3)
         kd.fit(X, y, teacher_proba=proba[r])
@@ -82,10 +98,17 @@ def _frame(general, specific, regular, runs=5, ratios=(0.25, 0.5, 0.75), noise=0
     for run in range(runs):
         for r in ratios:
             base = 0.8 + rng.normal(0, 0.02)
-            rows.append(dict(dataset="d", ratio=r, run=run, student_regular_acc=base + regular,
-                             student_general_acc=base + general + rng.normal(0, noise),
-                             student_specific_acc=base + specific + rng.normal(0, noise),
-                             student_random_acc=base))
+            rows.append(
+                dict(
+                    dataset="d",
+                    ratio=r,
+                    run=run,
+                    student_regular_acc=base + regular,
+                    student_general_acc=base + general + rng.normal(0, noise),
+                    student_specific_acc=base + specific + rng.normal(0, noise),
+                    student_random_acc=base,
+                )
+            )
     return pd.DataFrame(rows)
 
 
@@ -96,8 +119,10 @@ def test_trend_checks_pass_and_fail_on_the_numbers():
     at = frame[frame["ratio"] == 0.25]
     gap = 100 * (at["student_general_acc"] - at["student_specific_acc"])
     half = scipy.stats.t.ppf(0.975, 4) * gap.std(ddof=1) / np.sqrt(5)  # the paired t interval over 5 seeds
-    assert (f"r=0.25: {gap.mean():+.2f} [{gap.mean() - half:+.2f}, {gap.mean() + half:+.2f}] (100% > 0)"
-            in passing[0].observed)
+    assert (
+        f"r=0.25: {gap.mean():+.2f} [{gap.mean() - half:+.2f}, {gap.mean() + half:+.2f}] (100% > 0)"
+        in passing[0].observed
+    )
     # general worse than regular by far more than its standard error: FAIL
     worse = ranking.check_trends(_frame(general=-0.03, specific=-0.05, regular=0.0), "d")
     assert [c.verdict for c in worse] == ["PASS", "FAIL"]

@@ -11,23 +11,53 @@ import pandas as pd
 import pytest
 import scipy.stats
 import torch
+from conftest import reorder_rtol
 from joblib import parallel_config
 from torch import nn
 
-from conftest import reorder_rtol
 from crossmodal._utils.torch_helpers import torch_threads
 from crossmodal.experiments import _figures, _report, _summaries, synthetic
-from crossmodal.experiments._batched_linear import (accuracy_batch, default_linear_init, softmax_proba, stack_inputs,
-                                                    stack_linear, train_aligned_pair_batch, train_softmax_batch,
-                                                    unstack_linear)
+from crossmodal.experiments._batched_linear import (
+    accuracy_batch,
+    default_linear_init,
+    softmax_proba,
+    stack_inputs,
+    stack_linear,
+    train_aligned_pair_batch,
+    train_softmax_batch,
+    unstack_linear,
+)
 from crossmodal.experiments.synthetic import SyntheticSetup
 
 TINY = SyntheticSetup(n_train=40, n_test=60, n_epochs=5, pair_epochs=5, n_repeats=2)
-FIG_COLUMNS = ["experiment", "gamma", "alpha", "beta", "run", "seed", "teacher_acc", "student_nokd_acc",
-               "student_kd_acc"]
-TABLE2_COLUMNS = ["experiment", "xs1", "xs2", "gamma", "mode", "k", "run", "seed", "teacher_acc", "mg_teacher_acc",
-                  "student_nokd_acc", "student_kd_acc", "student_mg_kd_acc", "student_kd_swapped_acc",
-                  "selection_precision"]
+FIG_COLUMNS = [
+    "experiment",
+    "gamma",
+    "alpha",
+    "beta",
+    "run",
+    "seed",
+    "teacher_acc",
+    "student_nokd_acc",
+    "student_kd_acc",
+]
+TABLE2_COLUMNS = [
+    "experiment",
+    "xs1",
+    "xs2",
+    "gamma",
+    "mode",
+    "k",
+    "run",
+    "seed",
+    "teacher_acc",
+    "mg_teacher_acc",
+    "student_nokd_acc",
+    "student_kd_acc",
+    "student_mg_kd_acc",
+    "student_kd_swapped_acc",
+    "selection_precision",
+]
 
 
 # --------------------------------------------------------------------------- batched trainer vs torch loop
@@ -67,17 +97,28 @@ def _torch_loop(X, y, P, init, *, lr, epochs, kl_weight, reduction, momentum=0.0
 
 
 @pytest.mark.filterwarnings("ignore:reduction. 'mean' divides")
-@pytest.mark.parametrize("kl_weight, reduction, momentum", [(0.0, "mean", 0.0), (1.0, "mean", 0.0),
-                                                            (0.5, "batchmean", 0.0), (1.0, "mean", 0.9)])
+@pytest.mark.parametrize(
+    "kl_weight, reduction, momentum",
+    [(0.0, "mean", 0.0), (1.0, "mean", 0.0), (0.5, "batchmean", 0.0), (1.0, "mean", 0.9)],
+)
 def test_batched_trainer_equals_per_model_torch_loop(kl_weight, reduction, momentum):
     widths = [7, 12, 12]  # the first model is zero-padded to width 12
     X, y, P, inits = _problem(widths)
-    trained = train_softmax_batch(stack_linear(inits), stack_inputs(X), np.stack(y), lr=0.1, n_epochs=200,
-                                  kl_weight=kl_weight, teacher_proba=np.stack(P), kl_reduction=reduction,
-                                  momentum=momentum)
+    trained = train_softmax_batch(
+        stack_linear(inits),
+        stack_inputs(X),
+        np.stack(y),
+        lr=0.1,
+        n_epochs=200,
+        kl_weight=kl_weight,
+        teacher_proba=np.stack(P),
+        kl_reduction=reduction,
+        momentum=momentum,
+    )
     for r, d in enumerate(widths):
-        w_ref, b_ref = _torch_loop(X[r], y[r], P[r], inits[r], lr=0.1, epochs=200, kl_weight=kl_weight,
-                                   reduction=reduction, momentum=momentum)
+        w_ref, b_ref = _torch_loop(
+            X[r], y[r], P[r], inits[r], lr=0.1, epochs=200, kl_weight=kl_weight, reduction=reduction, momentum=momentum
+        )
         np.testing.assert_allclose(trained[r, :, :d].numpy(), w_ref, atol=1e-5)
         np.testing.assert_allclose(trained[r, :, -1].numpy(), b_ref, atol=1e-5)
         assert np.all(trained[r, :, d:-1].numpy() == 0.0)  # padding stays exactly zero
@@ -87,8 +128,16 @@ def test_batched_trainer_equals_per_model_torch_loop(kl_weight, reduction, momen
 def test_aligned_pair_equals_per_model_torch_loop():
     X_a, y, _, init_a = _problem([6, 6], seed=1)
     X_b, _, _, init_b = _problem([9, 9], seed=2)
-    Wa, Wb = train_aligned_pair_batch(stack_linear(init_a), stack_inputs(X_a), stack_linear(init_b),
-                                      stack_inputs(X_b), np.stack(y), lr=0.01, momentum=0.9, n_epochs=150)
+    Wa, Wb = train_aligned_pair_batch(
+        stack_linear(init_a),
+        stack_inputs(X_a),
+        stack_linear(init_b),
+        stack_inputs(X_b),
+        np.stack(y),
+        lr=0.01,
+        momentum=0.9,
+        n_epochs=150,
+    )
     for r in range(2):
         fa, fb = _module(*init_a[r]), _module(*init_b[r])
         opt = torch.optim.SGD(list(fa.parameters()) + list(fb.parameters()), lr=0.01, momentum=0.9)
@@ -96,8 +145,11 @@ def test_aligned_pair_equals_per_model_torch_loop():
         with torch_threads(1):
             for _ in range(150):
                 oa, ob = fa(xa), fb(xb)
-                loss = nn.functional.cross_entropy(oa, yy) + nn.functional.cross_entropy(ob, yy) + \
-                    nn.functional.mse_loss(oa, ob)
+                loss = (
+                    nn.functional.cross_entropy(oa, yy)
+                    + nn.functional.cross_entropy(ob, yy)
+                    + nn.functional.mse_loss(oa, ob)
+                )
                 loss.backward()
                 opt.step()
                 opt.zero_grad()
@@ -112,8 +164,9 @@ def test_a_model_trains_the_same_alone_or_in_a_batch():
     X, y, P, inits = _problem([10, 10, 10, 10], seed=3)
     kw = dict(lr=0.1, n_epochs=50, kl_weight=1.0)
     batch = train_softmax_batch(stack_linear(inits), stack_inputs(X), np.stack(y), teacher_proba=np.stack(P), **kw)
-    alone = train_softmax_batch(stack_linear(inits[2:3]), stack_inputs(X[2:3]), np.stack(y[2:3]),
-                                teacher_proba=np.stack(P[2:3]), **kw)
+    alone = train_softmax_batch(
+        stack_linear(inits[2:3]), stack_inputs(X[2:3]), np.stack(y[2:3]), teacher_proba=np.stack(P[2:3]), **kw
+    )
     rtol = 50 * reorder_rtol(np.float32, 10, accumulate=np.float32)
     torch.testing.assert_close(batch[2], alone[0], rtol=rtol, atol=rtol * alone[0].abs().max().item())
     assert not torch.allclose(batch[1], alone[0])  # another model's weights are not
@@ -194,13 +247,17 @@ def test_same_seed_gives_identical_frames_and_jobs_do_not_matter(tiny_frames):
     other = synthetic.run_fig2(overlaps=(0, 10), runs=2, seed=4, setup=TINY)
     assert not other["student_kd_acc"].equals(tiny_frames["fig2"]["student_kd_acc"])
     # Run 1 of seed 3 is run 0 of seed 4.
-    np.testing.assert_array_equal(other[other.run == 0]["student_kd_acc"],
-                                  tiny_frames["fig2"][tiny_frames["fig2"].run == 1]["student_kd_acc"])
+    np.testing.assert_array_equal(
+        other[other.run == 0]["student_kd_acc"], tiny_frames["fig2"][tiny_frames["fig2"].run == 1]["student_kd_acc"]
+    )
 
 
 def test_run_table2_rejects_bad_arguments():
-    with pytest.raises(ValueError, match=r"modes must be a non-empty subset of \('gt', 'alg1', 'random'\); got "
-                                         r"\('best',\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"modes must be a non-empty subset of \('gt', 'alg1', 'random'\); got "
+        r"\('best',\)",
+    ):
         synthetic.run_table2(modes=("best",), runs=1, setup=TINY)
     with pytest.raises(ValueError, match=r"needs xs2 >= 1, xs1 >= 0 and xs1 \+ xs2 <= 50; got \(40, 20\)"):
         synthetic.run_table2(settings=((40, 20),), runs=1, setup=TINY)
@@ -251,7 +308,9 @@ def test_report_helpers():
     np.testing.assert_allclose(d["diff_mean"], [0.0, 0.15], atol=1e-12)
     np.testing.assert_allclose(d["frac_positive"], [0.5, 1.0])
     # the interval is the paired t interval: mean ± t(0.975, n - 1) * sd / sqrt(n), here n = 2
-    half = scipy.stats.t.ppf(0.975, 1) * np.array([np.std([0.1, -0.1], ddof=1), np.std([0.1, 0.2], ddof=1)]) / np.sqrt(2)
+    half = (
+        scipy.stats.t.ppf(0.975, 1) * np.array([np.std([0.1, -0.1], ddof=1), np.std([0.1, 0.2], ddof=1)]) / np.sqrt(2)
+    )
     tol = 1e3 * np.finfo(np.float64).eps  # two float64 formulas of the same interval
     np.testing.assert_allclose(d["ci_low"], d["diff_mean"] - half, rtol=tol, atol=tol)
     np.testing.assert_allclose(d["ci_high"], d["diff_mean"] + half, rtol=tol, atol=tol)
@@ -259,10 +318,16 @@ def test_report_helpers():
     table = _report.sweep_table(df, ["g"], {"A": "a"}, {"A − B": ("a", "b")})
     lines = [[cell.strip() for cell in line.strip("|").split("|")] for line in table.splitlines()]
     assert lines[0] == ["g", "A", "A − B", "runs"] and set(lines[1][0]) <= set(":-")
-    assert lines[3] == ["2", "90.00 ± 0.00", f"+15.00 [{15 - 100 * half[1]:+.2f}, {15 + 100 * half[1]:+.2f}] (100% > 0)", "2"]
+    assert lines[3] == [
+        "2",
+        "90.00 ± 0.00",
+        f"+15.00 [{15 - 100 * half[1]:+.2f}, {15 + 100 * half[1]:+.2f}] (100% > 0)",
+        "2",
+    ]
     assert _report.TrendCheck("x", None, "y").line() == "[N/A] x: observed y"
     assert _report.check_list([_report.TrendCheck("x", True, "y"), _report.TrendCheck("z", False, "w")]) == (
-        "- [PASS] x: observed y\n- [FAIL] z: observed w")
+        "- [PASS] x: observed y\n- [FAIL] z: observed w"
+    )
     assert _report.TrendCheck("x", False, "y", "z").line() == "[FAIL] x: observed y (paper: z)"
     assert _report.format_mean_sd(0.5, float("nan")) == "50.00 ± n/a"
 
@@ -291,4 +356,3 @@ def test_report_figures_do_not_touch_the_global_backend(tmp_path):
     path = _figures.plot_sweep(df, "x", {"A": "a"}, tmp_path / "f.png", differences={"A - B": ("a", "b")})
     assert Path(path).read_bytes()[:4] == b"\x89PNG"
     assert matplotlib.get_backend() == before
-

@@ -4,12 +4,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from conftest import quick_template
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GridSearchCV
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from conftest import quick_template
 from crossmodal import CrossModalDistiller, ModalityGeneralRanker, make_modality_venn
 
 
@@ -45,7 +45,9 @@ def test_sklearn_compatible(estimator, check):
 
 
 def mvd(n=500, seed=0, **kw):
-    params = dict(n_general=5, n_specific_a=10, n_specific_b=0, n_hidden=0, n_noise_a=35, n_noise_b=45, hyperplane="ones")
+    params = dict(
+        n_general=5, n_specific_a=10, n_specific_b=0, n_hidden=0, n_noise_a=35, n_noise_b=45, hyperplane="ones"
+    )
     params.update(kw)
     return make_modality_venn(n, random_state=seed, return_info=True, **params)
 
@@ -53,8 +55,9 @@ def mvd(n=500, seed=0, **kw):
 @pytest.fixture(scope="module")
 def fitted():
     X_a, X_b, y, info = mvd()
-    ranker = ModalityGeneralRanker(estimator_a=tiny_net(max_epochs=200), estimator_b=tiny_net(max_epochs=200),
-                                   n_repeats=5, random_state=0).fit(X_a, y, X_b=X_b)
+    ranker = ModalityGeneralRanker(
+        estimator_a=tiny_net(max_epochs=200), estimator_b=tiny_net(max_epochs=200), n_repeats=5, random_state=0
+    ).fit(X_a, y, X_b=X_b)
     return ranker, X_a, X_b, y, info
 
 
@@ -159,7 +162,9 @@ def test_prefit_pair_skips_training_and_frozen_a_trains_only_b():
     before = [p.detach().clone() for p in net_a.module_.parameters()]
     both = ModalityGeneralRanker(estimator_a=net_a, estimator_b=net_b, n_repeats=2, random_state=0).fit(X_a, y, X_b=X_b)
     assert both.pair_net_ is None and both.nets_[0] is net_a.module_
-    only_a = ModalityGeneralRanker(estimator_a=net_a, estimator_b=tiny_net(), n_repeats=2, random_state=0).fit(X_a, y, X_b=X_b)
+    only_a = ModalityGeneralRanker(estimator_a=net_a, estimator_b=tiny_net(), n_repeats=2, random_state=0).fit(
+        X_a, y, X_b=X_b
+    )
     assert only_a.pair_net_.freeze_a and only_a.nets_[0] is net_a.module_
     for p, q in zip(net_a.module_.parameters(), before):
         torch.testing.assert_close(p, q, rtol=0, atol=0)
@@ -168,10 +173,13 @@ def test_prefit_pair_skips_training_and_frozen_a_trains_only_b():
 def test_hidden_layer_ranking_and_nullify_module():
     X_a, X_b, y, info = mvd(n=300)
     net = tiny_net(module__hidden_sizes=(12,))
-    ranker = ModalityGeneralRanker(estimator_a=net, estimator_b=tiny_net(), layer=1, n_repeats=2, ratio=0.5,
-                                   random_state=0).fit(X_a, y, X_b=X_b)
+    ranker = ModalityGeneralRanker(
+        estimator_a=net, estimator_b=tiny_net(), layer=1, n_repeats=2, ratio=0.5, random_state=0
+    ).fit(X_a, y, X_b=X_b)
     assert ranker.salience_.shape == (12,) and ranker.support_.sum() == 6
-    with pytest.raises(ValueError, match=r"transform applies to input columns, but this ranker ranks the channels of layer=1"):
+    with pytest.raises(
+        ValueError, match=r"transform applies to input columns, but this ranker ranks the channels of layer=1"
+    ):
         ranker.transform(X_a)
     f_a = ranker.nets_[0]
     handle = ranker.nullify_module(f_a)
@@ -179,7 +187,9 @@ def test_hidden_layer_ranking_and_nullify_module():
     f_a[1].register_forward_hook(lambda m, i, o: seen.append(o.detach().clone()))
     f_a(torch.as_tensor(X_a[:5], dtype=torch.float32))
     removed = ~ranker.support_
-    np.testing.assert_allclose(seen[-1][:, removed].numpy(), np.broadcast_to(ranker.fill_values_[removed], (5, 6)), rtol=1e-6)
+    np.testing.assert_allclose(
+        seen[-1][:, removed].numpy(), np.broadcast_to(ranker.fill_values_[removed], (5, 6)), rtol=1e-6
+    )
     handle.remove()
 
 
@@ -188,9 +198,15 @@ def test_hidden_layer_ranking_and_nullify_module():
 
 # ------------------------------------------------------------------ oracle
 ORACLE_SETTINGS = {
-    "table2_10_10": dict(n_general=10, n_specific_a=10, n_specific_b=0, n_hidden=0, n_noise_a=30, n_noise_b=40, hyperplane="ones"),
-    "both_specific": dict(n_general=8, n_specific_a=8, n_specific_b=4, n_hidden=0, n_noise_a=20, n_noise_b=30, hyperplane="ones"),
-    "three_classes": dict(n_general=5, n_specific_a=5, n_specific_b=3, n_hidden=0, n_noise_a=15, n_noise_b=20, n_classes=3),
+    "table2_10_10": dict(
+        n_general=10, n_specific_a=10, n_specific_b=0, n_hidden=0, n_noise_a=30, n_noise_b=40, hyperplane="ones"
+    ),
+    "both_specific": dict(
+        n_general=8, n_specific_a=8, n_specific_b=4, n_hidden=0, n_noise_a=20, n_noise_b=30, hyperplane="ones"
+    ),
+    "three_classes": dict(
+        n_general=5, n_specific_a=5, n_specific_b=3, n_hidden=0, n_noise_a=15, n_noise_b=20, n_classes=3
+    ),
 }
 
 
@@ -223,8 +239,9 @@ def test_distiller_focus_grid_search_picks_by_student_score():
     focus = grid.best_estimator_.focus_
     assert focus.support_.sum() == X_a.shape[1] - int(round(grid.best_params_["focus__ratio"] * X_a.shape[1]))
     # the teacher was trained on the nullified modality
-    np.testing.assert_allclose(grid.best_estimator_.teacher_.predict_proba(focus.transform(X_a)),
-                               grid.best_estimator_.teacher_proba_)
+    np.testing.assert_allclose(
+        grid.best_estimator_.teacher_.predict_proba(focus.transform(X_a)), grid.best_estimator_.teacher_proba_
+    )
 
 
 def test_distiller_focus_on_hidden_layer_masks_the_teacher():

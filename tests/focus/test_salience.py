@@ -5,15 +5,15 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import ConvNet
 from joblib import parallel_config, register_parallel_backend
 from joblib._parallel_backends import ThreadingBackend
 from sklearn.utils import check_random_state
 from torch import nn
 
-from conftest import ConvNet
 from crossmodal import permutation_salience
-from crossmodal.focus._salience import draw_permutations
 from crossmodal._utils.torch_helpers import torch_threads
+from crossmodal.focus._salience import draw_permutations
 from crossmodal.nets import MLP
 
 N, D_A, D_B, N_CLASSES = 60, 5, 4, 3
@@ -38,7 +38,9 @@ def reference_salience(module_a, module_b, X_a, X_b, n_repeats, distance, random
         if layer is None:
             Z, target = X_a, None
         else:
-            target = dict(module_a.named_modules())[layer] if isinstance(layer, str) else list(module_a.children())[layer]
+            target = (
+                dict(module_a.named_modules())[layer] if isinstance(layer, str) else list(module_a.children())[layer]
+            )
             captured = []
             handle = target.register_forward_hook(lambda mod, inp, out: captured.append(out))
             module_a(X_a)
@@ -53,7 +55,7 @@ def reference_salience(module_a, module_b, X_a, X_b, n_repeats, distance, random
                 if target is None:
                     logits_a = module_a(Z_perm)
                 else:
-                    handle = target.register_forward_hook(lambda mod, inp, out: Z_perm)
+                    handle = target.register_forward_hook(lambda mod, inp, out, Z_perm=Z_perm: Z_perm)
                     logits_a = module_a(X_a)
                     handle.remove()
                 logits_a = logits_a.double()
@@ -62,8 +64,9 @@ def reference_salience(module_a, module_b, X_a, X_b, n_repeats, distance, random
                 elif distance == "mae":
                     out[i, m] = F.l1_loss(logits_a, logits_b).item()
                 else:
-                    out[i, m] = F.kl_div(F.log_softmax(logits_a, 1), F.softmax(logits_b, 1),
-                                         reduction="batchmean").item()
+                    out[i, m] = F.kl_div(
+                        F.log_softmax(logits_a, 1), F.softmax(logits_b, 1), reduction="batchmean"
+                    ).item()
     return out
 
 
@@ -124,8 +127,9 @@ def reference_baseline(module_a, module_b, X_a, X_b, distance):
 def test_baseline_distance_is_the_unpermuted_distance(data, hidden_sizes, layer, distance):
     X_a, X_b = data
     module_a, module_b = make_mlp(D_A, hidden_sizes, 1), make_mlp(D_B, (7,), 2)
-    result = permutation_salience(module_a, module_b, X_a, X_b, n_repeats=2, distance=distance, layer=layer,
-                                  random_state=0)
+    result = permutation_salience(
+        module_a, module_b, X_a, X_b, n_repeats=2, distance=distance, layer=layer, random_state=0
+    )
     want = reference_baseline(module_a, module_b, X_a, X_b, distance)
     np.testing.assert_allclose(result.baseline_distance, want, rtol=1e-4, atol=1e-7)  # as assert_matches_reference
     # an unused channel: permuting it leaves the distance at the baseline
@@ -143,8 +147,9 @@ def test_baseline_distance_of_a_conv_module():
     torch.manual_seed(0)
     module_a, module_b = ConvNet(3, 8, n_classes=N_CLASSES), MLP(5, N_CLASSES, hidden_sizes=())
     result = permutation_salience(module_a, module_b, X_a, X_b, n_repeats=2, distance="mse", random_state=0)
-    np.testing.assert_allclose(result.baseline_distance, reference_baseline(module_a, module_b, X_a, X_b, "mse"),
-                               rtol=1e-4, atol=1e-7)
+    np.testing.assert_allclose(
+        result.baseline_distance, reference_baseline(module_a, module_b, X_a, X_b, "mse"), rtol=1e-4, atol=1e-7
+    )
 
 
 @pytest.mark.parametrize("batch_size", [1, 7, 25, 1000])
@@ -189,8 +194,9 @@ def test_conv_module_matches_reference(distance):
     torch.manual_seed(0)
     module_a, module_b = ConvNet(3, 8, n_classes=N_CLASSES), make_mlp(4, (5,), 3)
     for batch_size in (None, 20, 45):
-        result = permutation_salience(module_a, module_b, X_a, X_b, n_repeats=2, distance=distance,
-                                      random_state=2, batch_size=batch_size)
+        result = permutation_salience(
+            module_a, module_b, X_a, X_b, n_repeats=2, distance=distance, random_state=2, batch_size=batch_size
+        )
         assert result.importances.shape == (3, 2)
         assert_matches_reference(result, reference_salience(module_a, module_b, X_a, X_b, 2, distance, 2))
 
@@ -214,8 +220,9 @@ def test_nested_sequential_layer_name_is_a_split_point(data):
     module_a = nn.Sequential(nn.Sequential(nn.Linear(D_A, 8), nn.ReLU()), nn.Linear(8, N_CLASSES))
     module_b = make_mlp(D_B, (), 2)
     for layer in ("0", "0.1", 0):
-        result = permutation_salience(module_a, module_b, X_a, X_b, n_repeats=2, layer=layer, random_state=5,
-                                      distance="mae")
+        result = permutation_salience(
+            module_a, module_b, X_a, X_b, n_repeats=2, layer=layer, random_state=5, distance="mae"
+        )
         assert_matches_reference(result, reference_salience(module_a, module_b, X_a, X_b, 2, "mae", 5, layer=layer))
 
 
@@ -227,8 +234,9 @@ def test_hidden_layer_of_custom_module_uses_hooks(layer):
     torch.manual_seed(0)
     module_a, module_b = ConvNet(3, 8, n_classes=N_CLASSES), make_mlp(4, (), 3)
     for batch_size in (None, 30):
-        result = permutation_salience(module_a, module_b, X_a, X_b, n_repeats=2, layer=layer, random_state=6,
-                                      batch_size=batch_size)
+        result = permutation_salience(
+            module_a, module_b, X_a, X_b, n_repeats=2, layer=layer, random_state=6, batch_size=batch_size
+        )
         assert result.importances.shape == (4, 2)
         assert_matches_reference(result, reference_salience(module_a, module_b, X_a, X_b, 2, "mse", 6, layer=layer))
 
@@ -237,8 +245,9 @@ def test_float64_modules_and_torch_inputs(data):
     X_a, X_b = data
     module_a = make_mlp(D_A, (8, 6), 1).double()
     module_b = make_mlp(D_B, (7,), 2).double()
-    result = permutation_salience(module_a, module_b, torch.from_numpy(X_a), torch.from_numpy(X_b), n_repeats=2,
-                                  random_state=0)
+    result = permutation_salience(
+        module_a, module_b, torch.from_numpy(X_a), torch.from_numpy(X_b), n_repeats=2, random_state=0
+    )
     expected = reference_salience(module_a, module_b, X_a.astype(np.float64), X_b.astype(np.float64), 2, "mse", 0)
     np.testing.assert_allclose(result.importances, expected, rtol=1e-10)
 
@@ -261,8 +270,9 @@ def test_cuda_module_matches_reference(data, hidden_sizes):
     X_a, X_b = data
     module_a, module_b = make_mlp(D_A, hidden_sizes, 1), make_mlp(D_B, (7,), 2)
     expected = reference_salience(module_a, module_b, X_a, X_b, 2, "kl", 0)
-    result = permutation_salience(module_a.cuda(), module_b.cuda(), X_a, X_b, n_repeats=2, distance="kl",
-                                  random_state=0)
+    result = permutation_salience(
+        module_a.cuda(), module_b.cuda(), X_a, X_b, n_repeats=2, distance="kl", random_state=0
+    )
     assert_matches_reference(result, expected)
 
 
@@ -416,14 +426,13 @@ def test_worker_in_another_process_sets_and_restores_torch_threads(data, monkeyp
     monkeypatch.setattr(_salience, "_evaluate_range", spy)
     monkeypatch.setattr(_salience, "_evaluate_in_worker", lambda *args: worker(*args[:-1], -1))  # "another pid"
     before = torch.get_num_threads()
-    got = permutation_salience(module_a, module_b, X_a, X_b, n_repeats=2, random_state=0, batch_size=40,
-                               n_jobs=2)
+    got = permutation_salience(module_a, module_b, X_a, X_b, n_repeats=2, random_state=0, batch_size=40, n_jobs=2)
     assert torch.get_num_threads() == before
     expected_threads = max(1, joblib.cpu_count() // 2)
     assert seen and all(threads == expected_threads and not parallel for threads, parallel in seen)
     # the caller sets threads before dispatching, then each task in its "own process" does
     assert len(thread_requests) >= 1 + len(seen)
-    assert thread_requests[-(1 + len(seen)):] == [expected_threads] * (1 + len(seen))
+    assert thread_requests[-(1 + len(seen)) :] == [expected_threads] * (1 + len(seen))
     np.testing.assert_array_equal(got.importances, expected.importances)
 
 
@@ -444,8 +453,16 @@ def pair():
         (dict(n_repeats=2.5), ValueError, r"n_repeats must be an integer >= 1; got 2.5"),
         (dict(distance="cosine"), ValueError, r"distance must be one of \('mse', 'mae', 'kl'\); got 'cosine'"),
         (dict(batch_size=0), ValueError, r"batch_size must be an integer >= 1; got 0"),
-        (dict(layer=7), ValueError, r"layer=7 is out of range: module_a \(MLP\) has 3 children, so layer must be in -3..2"),
-        (dict(layer="nope"), ValueError, r"layer='nope' is not a submodule name of module_a; valid names .*'0', '1', '2'"),
+        (
+            dict(layer=7),
+            ValueError,
+            r"layer=7 is out of range: module_a \(MLP\) has 3 children, so layer must be in -3..2",
+        ),
+        (
+            dict(layer="nope"),
+            ValueError,
+            r"layer='nope' is not a submodule name of module_a; valid names .*'0', '1', '2'",
+        ),
         (dict(layer=1.5), TypeError, r"layer must be None, an int \(child index\) or a str \(module name\); got 1.5"),
         (dict(layer=True), TypeError, r"layer must be None, an int .*; got True"),
     ],
@@ -482,8 +499,11 @@ def test_bad_modules_raise(data, pair):
         permutation_salience("mlp", pair[1], X_a, X_b)
     with pytest.raises(ValueError, match="module_b is a skorch net without module_ \\(not initialized\\)"):
         permutation_salience(pair[0], NeuralNetClassifier(MLP), X_a, X_b)
-    with pytest.raises(ValueError, match=r"same shape \(n_samples, n_classes\); got \(2, 3\) from module_a on "
-                                         r"X_a\[:2\] and \(60, 2\) from module_b"):
+    with pytest.raises(
+        ValueError,
+        match=r"same shape \(n_samples, n_classes\); got \(2, 3\) from module_a on "
+        r"X_a\[:2\] and \(60, 2\) from module_b",
+    ):
         permutation_salience(pair[0], nn.Linear(D_B, 2), X_a, X_b)
 
 
@@ -521,9 +541,15 @@ def test_bad_layers_and_outputs_raise(data, pair):
     X_a, X_b = data
     with pytest.raises(ValueError, match="layer Linear ran 2 times in one forward pass of module_a"):
         permutation_salience(Twice(), pair[1], X_a, X_b, layer="inner")
-    with pytest.raises(ValueError, match=r"layer must output a tensor of shape \(n_samples, n_channels, ...\); got "
-                                         r"shape \(60,\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"layer must output a tensor of shape \(n_samples, n_channels, ...\); got "
+        r"shape \(60,\)",
+    ):
         permutation_salience(Squash(), pair[1], X_a, X_b, layer="total")
-    with pytest.raises(ValueError, match=r"module_a returned logits of shape \(59, 3\) on permuted rows; "
-                                         r"expected \(60, 3\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"module_a returned logits of shape \(59, 3\) on permuted rows; "
+        r"expected \(60, 3\)",
+    ):
         permutation_salience(ShrinksLargeBatches(), pair[1], X_a, X_b, n_repeats=1, batch_size=N)

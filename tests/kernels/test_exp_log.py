@@ -57,8 +57,23 @@ def test_exp_f64_matches_the_extended_precision_exp_over_its_whole_range():
 def test_exp_f64_special_values():
     tiny = np.finfo(np.float64).tiny
     x = np.array(
-        [0.0, -0.0, 1.0, -1.0, np.inf, -np.inf, np.nan, -1e308, 1e308,
-         E.EXP_UNDERFLOW - 1e-9, -745.2, -1e4, E.EXP_OVERFLOW + 1e-9, 710.2, 1e4]
+        [
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            np.inf,
+            -np.inf,
+            np.nan,
+            -1e308,
+            1e308,
+            E.EXP_UNDERFLOW - 1e-9,
+            -745.2,
+            -1e4,
+            E.EXP_OVERFLOW + 1e-9,
+            710.2,
+            1e4,
+        ]
     )
     got = exp_loop(x)
     assert got[0] == 1.0 and got[1] == 1.0

@@ -6,10 +6,9 @@ Small sizes: this file also runs under NUMBA_DISABLE_JIT=1.
 import numba
 import numpy as np
 import pytest
+from conftest import reorder_rtol
 
 from crossmodal._kernels import _kl as K
-
-from conftest import reorder_rtol
 
 DTYPES = [np.float32, np.float64]
 
@@ -132,14 +131,14 @@ def test_accurate_when_the_student_is_close_to_the_teacher(dtype, temperature, n
     assert grad_err < (1e-7 if dtype == np.float32 else 1e-10)
 
 
-
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_teacher_zeros_contribute_nothing(dtype):
     # -inf, the dtype's most negative number and values whose exp underflows
     # all mean probability 0: no NaN, and the gradient there is softmax(s/T).
     s, _, w = make_problem(4, 5, dtype, seed=1)
-    p = np.array([[0.5, 0.5, 0.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0, 0.0],
-                  [0.2, 0.2, 0.2, 0.2, 0.2], [0.0, 0.0, 0.0, 0.0, 1.0]])
+    p = np.array(
+        [[0.5, 0.5, 0.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0, 0.0], [0.2, 0.2, 0.2, 0.2, 0.2], [0.0, 0.0, 0.0, 0.0, 1.0]]
+    )
     with np.errstate(divide="ignore"):
         lt = np.log(p)
     lt[0, 2] = np.finfo(dtype).min

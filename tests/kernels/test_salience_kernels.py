@@ -186,13 +186,28 @@ def test_rank1_linear_mse_chunk_matches_reference(problem, dtype):
 def test_rank1_hidden_chunk_matches_reference(problem, dtype, distance):
     code = CODES[distance]
     P = problem(dtype, code=code)
-    expected = chunk_reference(P, lambda logits: row_distances_reference(logits, P["ref"], P["aux"], code).sum(),
-                               logits_of=lambda pre: np.maximum(pre, 0) @ P["W_out"].T + P["b_out"])
+    expected = chunk_reference(
+        P,
+        lambda logits: row_distances_reference(logits, P["ref"], P["aux"], code).sum(),
+        logits_of=lambda pre: np.maximum(pre, 0) @ P["W_out"].T + P["b_out"],
+    )
     results = []
     for kernel in (K.rank1_hidden_chunk_serial, K.rank1_hidden_chunk_parallel):
         out = np.empty((2, 2))
-        kernel(P["H"], P["Zt"], P["perms"], P["channels"], P["Wt"], P["W_out"], P["b_out"], P["ref"], P["aux"],
-               code, 5, out)
+        kernel(
+            P["H"],
+            P["Zt"],
+            P["perms"],
+            P["channels"],
+            P["Wt"],
+            P["W_out"],
+            P["b_out"],
+            P["ref"],
+            P["aux"],
+            code,
+            5,
+            out,
+        )
         np.testing.assert_allclose(out, expected, rtol=1e-5 if dtype == np.float32 else 1e-12)
         results.append(out)
     np.testing.assert_array_equal(results[0], results[1])
@@ -210,8 +225,9 @@ def test_chunk_kernels_zero_weight_column_gives_unpermuted_distance(problem):
     P = problem(np.float32)
     P["Wt"][P["channels"]] = 0.0
     out = np.empty((2, 2))
-    K.rank1_hidden_chunk_serial(P["H"], P["Zt"], P["perms"], P["channels"], P["Wt"], P["W_out"], P["b_out"],
-                                P["ref"], P["aux"], 0, 8, out)
+    K.rank1_hidden_chunk_serial(
+        P["H"], P["Zt"], P["perms"], P["channels"], P["Wt"], P["W_out"], P["b_out"], P["ref"], P["aux"], 0, 8, out
+    )
     logits = np.maximum(P["H"], 0) @ P["W_out"].T + P["b_out"]
     base = row_distances_reference(logits, P["ref"], P["aux"], 0).sum()
     np.testing.assert_allclose(out, base, rtol=1e-5)
@@ -246,8 +262,20 @@ def test_rank1_rows_matches_reference(problem, dtype, relu):
         out = np.full((40, P["H"].shape[1]), -7, dtype=dtype)
         row_src = np.empty(40, dtype=np.intp)
         row_seg = np.empty(40, dtype=np.intp)
-        n_rows = kernel(P["H"], P["Zt"], P["perms"], P["channels"], P["Wt"], seg_pair, seg_start, seg_stop, relu,
-                        out, row_src, row_seg)
+        n_rows = kernel(
+            P["H"],
+            P["Zt"],
+            P["perms"],
+            P["channels"],
+            P["Wt"],
+            seg_pair,
+            seg_start,
+            seg_stop,
+            relu,
+            out,
+            row_src,
+            row_seg,
+        )
         assert n_rows == total
         tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12)
         np.testing.assert_allclose(out[:total], np.concatenate(expected), **tol)
@@ -292,8 +320,21 @@ def test_relu_linear_distance_rows_matches_reference(dtype, distance):
     expected = np.array([dist[:3].sum(), dist[3:5].sum(), dist[5:].sum()])
     for kernel in (K.relu_linear_distance_rows_serial, K.relu_linear_distance_rows_parallel):
         seg_sums = np.empty(3)
-        kernel(A.copy(), bias, W_out, b_out, ref, aux, code, row_src, row_seg, n_rows,
-               np.empty((n_rows, n_classes), dtype=dtype), np.empty(n_rows), seg_sums)
+        kernel(
+            A.copy(),
+            bias,
+            W_out,
+            b_out,
+            ref,
+            aux,
+            code,
+            row_src,
+            row_seg,
+            n_rows,
+            np.empty((n_rows, n_classes), dtype=dtype),
+            np.empty(n_rows),
+            seg_sums,
+        )
         np.testing.assert_allclose(seg_sums, expected, rtol=1e-5 if dtype == np.float32 else 1e-12)
 
 

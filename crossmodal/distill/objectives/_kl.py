@@ -21,9 +21,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from crossmodal.distill.objectives._gradient_buffer import empty_gradient
 from crossmodal._kernels._kl import kl_div_fused, kl_div_fused_serial
 from crossmodal._utils.validation import check_positive_real
+from crossmodal.distill.objectives._gradient_buffer import empty_gradient
 
 __all__ = ["FusedKLDivergence", "kd_kl_loss", "tempered_log_proba"]
 
@@ -139,9 +139,7 @@ def _as_student_logits(student_logits):
             f"student_logits must be a torch.Tensor (the student's output); got {type(student_logits).__name__}."
         )
     if student_logits.ndim != 2:
-        raise ValueError(
-            f"student_logits must be 2-D (n_samples, n_classes); got shape {tuple(student_logits.shape)}."
-        )
+        raise ValueError(f"student_logits must be 2-D (n_samples, n_classes); got shape {tuple(student_logits.shape)}.")
     if not student_logits.is_floating_point():
         raise ValueError(f"student_logits must hold floating-point values; got dtype {student_logits.dtype}.")
     return student_logits
@@ -188,9 +186,7 @@ def _kd_kl_loss_torch(s, lt, temperature, reduction, w):
     return (per_row * w.to(per_row.dtype)).sum() * factor
 
 
-def kd_kl_loss(
-    student_logits, teacher_log_proba, *, temperature=1.0, reduction="batchmean", sample_weight=None
-):
+def kd_kl_loss(student_logits, teacher_log_proba, *, temperature=1.0, reduction="batchmean", sample_weight=None):
     """Knowledge-distillation loss ``T**2 * KL(softmax(t / T) || softmax(s / T))``.
 
     The KD term of the paper's eq. (1) with Hinton's temperature ``T``.
@@ -349,9 +345,7 @@ def tempered_log_proba(logits_or_log_proba, temperature=1.0):
     if not t.is_floating_point():
         t = t.to(torch.get_default_dtype())
     if t.ndim != 2:
-        raise ValueError(
-            f"logits_or_log_proba must be 2-D (n_samples, n_classes); got shape {tuple(t.shape)}."
-        )
+        raise ValueError(f"logits_or_log_proba must be 2-D (n_samples, n_classes); got shape {tuple(t.shape)}.")
     if bool(torch.isnan(t).any()) or bool(torch.isposinf(t).any()):
         raise ValueError("logits_or_log_proba must not contain NaN or +inf; got at least one.")
     all_neginf = torch.isneginf(t).all(dim=1)
