@@ -19,9 +19,9 @@ from skorch.dataset import ValidSplit
 from torch.utils.data import SubsetRandomSampler, default_collate
 
 from crossmodal import CrossModalDistiller, ModalityGeneralRanker, make_modality_venn
+from crossmodal._utils.random import SEED_MAX
 from crossmodal._utils.skorch_helpers import replaced_criterion
 from crossmodal._utils.torch_helpers import seeded
-from crossmodal._utils.validation import SEED_MAX
 from crossmodal.distill._distiller import _as_distillation_net
 from crossmodal.distill._net import DistillationNet
 

@@ -1,18 +1,80 @@
-"""skorch nets built from a user's template: copy its module, size it, check
-its criterion, train the net under a seed; and the library's own MLP template.
+"""skorch nets: find the fitted one inside what a user passed, read what a
+template sets (module, size, criterion, skorch's defaults), train a net under
+a seed; and the library's own MLP template.
 
 The estimators take skorch ``NeuralNetClassifier`` templates and rebuild them
 as nets with their own loss; these helpers read what the template sets.
 """
 
 import copy
+import functools
 import inspect
 
 import torch
+from sklearn.frozen import FrozenEstimator
 
 from crossmodal._utils.torch_helpers import seeded, threads_for_work, torch_threads
 
-__all__ = ["fit_seeded", "fresh_module", "mlp_template", "replaced_criterion", "sized_module_params"]
+__all__ = [
+    "fit_seeded",
+    "fitted_net",
+    "fresh_module",
+    "mlp_template",
+    "module_of",
+    "replaced_criterion",
+    "sized_module_params",
+    "skorch_defaults",
+    "unwrap_frozen",
+]
+
+
+def unwrap_frozen(estimator):
+    """The estimator inside a :class:`~sklearn.frozen.FrozenEstimator`, else ``estimator`` itself."""
+    return estimator.estimator if isinstance(estimator, FrozenEstimator) else estimator
+
+
+def fitted_net(estimator):
+    """The fitted skorch net that ``estimator`` is or wraps (in a ``FrozenEstimator``), else None.
+
+    A net counts as fitted once it is initialised and holds its ``module_``.
+    """
+    from skorch import NeuralNet
+
+    net = unwrap_frozen(estimator)
+    if isinstance(net, NeuralNet) and getattr(net, "initialized_", False) and hasattr(net, "module_"):
+        return net
+    return None
+
+
+def module_of(obj, name):
+    """The torch module of ``obj``: itself, or the ``module_`` of a fitted skorch net (possibly frozen).
+
+    Raises a ValueError for a skorch net that is not initialised and a
+    TypeError for anything else, both naming the argument ``name``.
+    """
+    if isinstance(obj, torch.nn.Module):
+        return obj
+    inner = unwrap_frozen(obj)
+    module = getattr(inner, "module_", None)
+    if isinstance(module, torch.nn.Module):
+        return module
+    if hasattr(inner, "initialize") and hasattr(inner, "module"):
+        raise ValueError(f"{name} is a skorch net without module_ (not initialized); fit or initialize it first.")
+    raise TypeError(f"{name} must be a torch.nn.Module or a fitted skorch net; got {type(obj).__name__}.")
+
+
+@functools.cache
+def skorch_defaults(cls):
+    """Default of every ``__init__`` parameter of the skorch net class ``cls`` (a subclass's default wins)."""
+    defaults = {}
+    for klass in reversed(cls.__mro__):
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        for name, param in inspect.signature(init).parameters.items():
+            if param.default is not inspect.Parameter.empty:
+                defaults[name] = param.default
+    return defaults
 
 
 def mlp_template(hidden_sizes=(128,), *, max_epochs=100, lr=1e-3, batch_size=64, **params):
@@ -99,7 +161,7 @@ def replaced_criterion(template):
         ]
         if changed:
             replaced.append(f"criterion=CrossEntropyLoss instance with {', '.join(changed)} set")
-    elif criterion is not torch.nn.CrossEntropyLoss and criterion is not _default_criterion(type(template)):
+    elif criterion not in (torch.nn.CrossEntropyLoss, skorch_defaults(type(template)).get("criterion")):
         replaced.append(f"criterion={getattr(criterion, '__name__', None) or repr(criterion)}")
     for key in sorted(params):
         if key.startswith("criterion__"):
@@ -107,16 +169,6 @@ def replaced_criterion(template):
             if name not in ce_defaults or not _same_default(params[key], ce_defaults[name]):
                 replaced.append(key)
     return replaced
-
-
-def _default_criterion(cls):
-    for klass in cls.__mro__:
-        init = klass.__dict__.get("__init__")
-        if init is not None:
-            param = inspect.signature(init).parameters.get("criterion")
-            if param is not None and param.default is not inspect.Parameter.empty:
-                return param.default
-    return None
 
 
 def _same_default(value, default):

@@ -15,19 +15,19 @@ batches are made (another ``iterator_train`` or ``dataset``, any other
 honours it.
 """
 
-import inspect
 from collections.abc import Mapping
 
 import numpy as np
 import torch
 from skorch import NeuralNet
 
+from crossmodal._utils.skorch_helpers import skorch_defaults
+
 __all__ = ["TightLoopMixin"]
 
 
 # The only iterator_train__* setting the tight loop implements.
 _TIGHT_ITERATOR_PARAMS = ("iterator_train__shuffle",)
-_SKORCH_DEFAULTS = {name: p.default for name, p in inspect.signature(NeuralNet.__init__).parameters.items()}
 
 
 class TightLoopMixin:
@@ -55,7 +55,8 @@ class TightLoopMixin:
             for key in vars(self)
             if key.startswith(("iterator_train__", "dataset__")) and key not in _TIGHT_ITERATOR_PARAMS
         ]
-        names += [key for key in ("iterator_train", "dataset") if getattr(self, key) is not _SKORCH_DEFAULTS[key]]
+        defaults = skorch_defaults(NeuralNet)
+        names += [key for key in ("iterator_train", "dataset") if getattr(self, key) is not defaults[key]]
         return sorted(names)
 
     def fit_loop(self, X, y=None, epochs=None, *, _routing_method="fit", **fit_params):

@@ -14,6 +14,7 @@ __all__ = [
     "activation_bytes",
     "eval_mode",
     "forward_in_chunks",
+    "module_device_and_dtype",
     "module_dtype",
     "numpy_dtype",
     "predict_logits",
@@ -25,10 +26,10 @@ __all__ = [
     "working_memory_bytes",
 ]
 
-# Below this many multiply-adds per optimisation step, one torch thread is
-# faster than several: waking the other threads costs more than the step
-# (the paper's 200 x 50 logistic regression: benchmarks/RESULTS.md,
-# "Distiller overhead").
+#: Below this many multiply-adds per step (an optimisation step, a forward
+#: pass), one torch thread is faster than several: waking the other threads
+#: costs more than the step, and far more when the cores are shared
+#: (benchmarks/RESULTS.md, "Distiller overhead").
 SMALL_STEP_FLOPS = 2_000_000
 
 
@@ -83,7 +84,12 @@ def torch_threads(n_threads):
 
 
 def threads_for_work(rows_per_step, n_parameters, device):
-    """Thread count for training a module: 1 for tiny CPU steps, else torch's default."""
+    """Torch threads for a step over ``rows_per_step`` rows of a model with ``n_parameters``: 1 when tiny.
+
+    One thread for a CPU step of fewer than ``SMALL_STEP_FLOPS``
+    multiply-adds (training steps, forward passes of the salience), else
+    None: torch's own setting (for :func:`torch_threads`).
+    """
     if torch.device(device).type != "cpu":
         return None
     return 1 if rows_per_step * n_parameters < SMALL_STEP_FLOPS else None
@@ -125,12 +131,20 @@ def activation_bytes(module, run):
     return sum(sizes), out
 
 
-def module_dtype(module):
-    """The floating dtype of ``module``'s first floating parameter (float32 if none)."""
-    for tensor in module.parameters():
+def module_device_and_dtype(module):
+    """Device and dtype of ``module``'s first floating parameter, else its first floating buffer.
+
+    A module with neither reports the CPU and torch's default dtype.
+    """
+    for tensor in (*module.parameters(), *module.buffers()):
         if tensor.is_floating_point():
-            return tensor.dtype
-    return torch.float32
+            return tensor.device, tensor.dtype
+    return torch.device("cpu"), torch.get_default_dtype()
+
+
+def module_dtype(module):
+    """The floating dtype of ``module`` (see :func:`module_device_and_dtype`)."""
+    return module_device_and_dtype(module)[1]
 
 
 _NUMPY_DTYPES = {

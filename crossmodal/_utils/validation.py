@@ -12,7 +12,6 @@ from sklearn.utils import check_array
 from sklearn.utils.validation import validate_data
 
 __all__ = [
-    "SEED_MAX",
     "check_at_least_two_classes",
     "check_modality",
     "check_paired_samples",
@@ -21,12 +20,6 @@ __all__ = [
     "check_probabilities",
     "validate_numeric_data",
 ]
-
-#: Exclusive upper bound of the seeds that estimators and functions draw from
-#: their ``random_state`` for each sub-step (``rng.randint(SEED_MAX)``, as
-#: scikit-learn's ``permutation_importance`` draws its seed): any int32 seed
-#: but the largest.
-SEED_MAX = int(np.iinfo(np.int32).max)
 
 
 def check_modality(X, name, *, dtype=(np.float32, np.float64), ensure_2d=True, allow_nd=False):

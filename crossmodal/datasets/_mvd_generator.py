@@ -13,7 +13,8 @@ from sklearn.utils import Bunch, check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from crossmodal._utils.compat import Interval, StrOptions, _fit_context, validate_params
-from crossmodal._utils.validation import SEED_MAX, check_positive_int
+from crossmodal._utils.random import SEED_MAX
+from crossmodal._utils.validation import check_positive_int
 
 __all__ = ["MVDGenerator", "make_modality_venn"]
 

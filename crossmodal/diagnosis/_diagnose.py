@@ -15,8 +15,9 @@ from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import column_or_1d, has_fit_parameter
 from threadpoolctl import threadpool_limits
 
+from crossmodal._utils.proba import CENTRED_LOG_PROBA_FLOOR, clipped_log
+from crossmodal._utils.random import SEED_MAX, seeded_clone
 from crossmodal._utils.validation import (
-    SEED_MAX,
     check_at_least_two_classes,
     check_modality,
     check_paired_samples,
@@ -35,8 +36,6 @@ __all__ = ["diagnose", "DiagnoseResult", "VERDICT_THRESHOLDS"]
 #: Any "helps" threshold from 0 to 0.05 tied; ties go to the smaller one.
 VERDICT_THRESHOLDS = {"helps": 0.0, "hurts": -0.03}
 
-# Teacher probabilities are clipped here before the logarithm.
-_PROBA_FLOOR = 1e-6
 # Ridge penalties the default mimic chooses from (cross-validation), on standardised columns.
 _RIDGE_ALPHAS = tuple(np.logspace(-2, 4, 13))
 # Most values of the (rows, penalties, targets) array of leave-one-out ridge fits held at once (32 MiB of float64).
@@ -202,14 +201,6 @@ def _check_folds(cv, y_encoded, seed):
 
 
 # ---------------------------------------------------------------- cross-fitting
-def _seeded_clone(estimator, seed):
-    est = clone(estimator)
-    params = est.get_params(deep=False)
-    if "random_state" in params and params["random_state"] is None:
-        est.set_params(random_state=seed)
-    return est
-
-
 def _aligned_proba(estimator, X, n_classes):
     """predict_proba with one column per encoded class (classes unseen in training get 0)."""
     raw = np.asarray(estimator.predict_proba(X), dtype=np.float64)
@@ -220,13 +211,13 @@ def _aligned_proba(estimator, X, n_classes):
 
 def _fold_probabilities(teacher, student, X_a, X_b, y_encoded, train, test, n_classes, seed):
     """One fold: teacher on a and label-trained student on b, fitted on train, scored on test."""
-    t = _seeded_clone(teacher, seed).fit(X_a[train], y_encoded[train])
-    s = _seeded_clone(student, seed).fit(X_b[train], y_encoded[train])
+    t = seeded_clone(teacher, seed).fit(X_a[train], y_encoded[train])
+    s = seeded_clone(student, seed).fit(X_b[train], y_encoded[train])
     return _aligned_proba(t, X_a[test], n_classes), _aligned_proba(s, X_b[test], n_classes)
 
 
 def _centred_log(proba):
-    log_p = np.log(np.clip(proba, _PROBA_FLOOR, 1.0))
+    log_p = clipped_log(proba, CENTRED_LOG_PROBA_FLOOR)
     return log_p - log_p.mean(axis=1, keepdims=True)
 
 
@@ -321,7 +312,7 @@ def _fit_to_teacher(student, X, proba, seed):
     n_classes = proba.shape[1]
     if isinstance(student, _ShrunkLDA):
         return clone(student).fit_soft(X, proba, np.arange(n_classes))
-    model = _seeded_clone(student, seed)
+    model = seeded_clone(student, seed)
     if has_fit_parameter(model, "sample_weight"):
         # Soft labels as weighted copies of each row, one per class it is given mass.
         rows, cols = np.nonzero(proba >= _SOFT_LABEL_FLOOR)
@@ -333,7 +324,7 @@ def _fold_regress(mimic, X_b, targets, train, test, seed):
     """One fold of the mimic regressor: fitted to ``targets`` on train, predicting test."""
     if mimic is None:
         return _ridge_fit_predict(X_b[train], targets[train], X_b[test])
-    model = _seeded_clone(mimic, seed).fit(X_b[train], targets[train])
+    model = seeded_clone(mimic, seed).fit(X_b[train], targets[train])
     return np.asarray(model.predict(X_b[test]), dtype=np.float64).reshape(len(test), targets.shape[1])
 
 
@@ -347,7 +338,7 @@ def _fold_mimic(mimic, student, X_b, proba, targets, train, test, seed):
 
 def _fold_teacher(teacher, X_a, y_encoded, train, test, n_classes, seed):
     """One fold of the teacher alone, fitted on train, its probabilities on test."""
-    return _aligned_proba(_seeded_clone(teacher, seed).fit(X_a[train], y_encoded[train]), X_a[test], n_classes)
+    return _aligned_proba(seeded_clone(teacher, seed).fit(X_a[train], y_encoded[train]), X_a[test], n_classes)
 
 
 def _half_of(train, y_encoded, rng):

@@ -34,8 +34,9 @@ import joblib
 import numpy as np
 from sklearn.utils.validation import check_memory
 
+from crossmodal._utils.skorch_helpers import unwrap_frozen
 from crossmodal._utils.torch_helpers import resolve_device
-from crossmodal.focus._ranker import ModalityGeneralRanker, _is_prefit, _unwrap
+from crossmodal.focus._ranker import ModalityGeneralRanker, is_prefit
 
 __all__ = ["CacheFallbackWarning", "fit_focus", "fit_teacher"]
 
@@ -96,8 +97,8 @@ def focus_key(focus):
     for name in _AFTER_FIT:
         params.pop(name, None)
     for name in ("estimator_a", "estimator_b"):
-        if _is_prefit(params.get(name)):
-            params[name] = ("prefit", type(params[name]), _module_token(_unwrap(params[name]).module_))
+        if is_prefit(params.get(name)):
+            params[name] = ("prefit", type(params[name]), _module_token(unwrap_frozen(params[name]).module_))
     params["device"] = _device_token(params.get("device"))
     return type(focus), sorted(params.items())
 
@@ -218,9 +219,9 @@ def _rebind_prefit(fitted, focus):
     nets = list(fitted.nets_)
     for index, name in enumerate(("estimator_a", "estimator_b")):
         live = getattr(focus, name)
-        if not _is_prefit(live):
+        if not is_prefit(live):
             continue
-        module, copy = _unwrap(live).module_, nets[index]
+        module, copy = unwrap_frozen(live).module_, nets[index]
         setattr(fitted, name, live)
         nets[index] = module
         pair = getattr(fitted, "pair_net_", None)

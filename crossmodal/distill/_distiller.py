@@ -6,13 +6,15 @@ from numbers import Real
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.frozen import FrozenEstimator
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, check_random_state
 from skorch import NeuralNetClassifier
 
 from crossmodal._utils.compat import HasMethods, Interval, StrOptions, _check_sample_weight, _fit_context
+from crossmodal._utils.proba import KD_PROBA_FLOOR, logits_to_proba
+from crossmodal._utils.random import SEED_MAX, seeded_clone
 from crossmodal._utils.skorch_helpers import (
     fit_seeded,
     fresh_module,
@@ -22,7 +24,6 @@ from crossmodal._utils.skorch_helpers import (
 )
 from crossmodal._utils.torch_helpers import predict_logits, resolve_device
 from crossmodal._utils.validation import (
-    SEED_MAX,
     check_at_least_two_classes,
     check_modality,
     check_paired_samples,
@@ -34,19 +35,16 @@ from crossmodal.distill._joint_teacher import check_joint_focus, joint_teacher, 
 from crossmodal.distill._net import DistillationNet
 from crossmodal.distill._teacher_io import (
     check_teacher_output,
-    fitted_skorch_net,
+    fitted_net,
     n_rows,
     teacher_fit_params,
     to_teacher_dtype,
 )
-from crossmodal.distill.objectives._kl import tempered_log_proba
+from crossmodal.distill.objectives._kl import teacher_targets
 
 __all__ = ["CrossModalDistiller"]
 
 _FLOAT_DTYPES = (np.float32, np.float64)
-# Teacher probabilities are clipped here before the log, so a zero becomes a
-# finite log-probability whose softmax weight is 0 in float32.
-_PROBA_FLOOR = 1e-30
 
 
 def default_student():
@@ -405,8 +403,7 @@ class CrossModalDistiller(ClassifierMixin, BaseEstimator):
                 self._focus_hidden_layer(self.teacher_, X_t, X, y, focus_seed)
                 self.teacher_proba_ = self._predict_teacher_proba(self.teacher_, X_t, n_classes)
         if self.teacher_proba_ is not None:
-            log_p = torch.log(torch.as_tensor(np.clip(self.teacher_proba_, _PROBA_FLOOR, 1.0), dtype=torch.float32))
-            targets = tempered_log_proba(log_p, self.temperature).numpy()
+            targets = teacher_targets(self.teacher_proba_, self.temperature).numpy()
 
         template = self.student if self.student is not None else default_student()
         net = _as_distillation_net(
@@ -444,7 +441,7 @@ class CrossModalDistiller(ClassifierMixin, BaseEstimator):
         return (
             teacher is None
             or isinstance(teacher, NeuralNetClassifier)
-            or fitted_skorch_net(teacher) is not None
+            or fitted_net(teacher) is not None
             or self.focus is not None
         )
 
@@ -488,10 +485,7 @@ class CrossModalDistiller(ClassifierMixin, BaseEstimator):
         return X_teacher
 
     def _seeded_focus(self, seed, **params):
-        focus = clone(self.focus).set_params(**params)
-        if "random_state" in focus.get_params() and focus.get_params()["random_state"] is None:
-            focus.set_params(random_state=seed)
-        return focus
+        return seeded_clone(self.focus, seed, **params)
 
     def _focus_hidden_layer(self, teacher, X_t, X, y, seed):
         """Rank a hidden layer of the fitted torch teacher and nullify it in place."""
@@ -521,17 +515,14 @@ class CrossModalDistiller(ClassifierMixin, BaseEstimator):
             raise TypeError(f"teacher must have predict_proba or decision_function; got {type(teacher).__name__}.")
         if isinstance(teacher, FrozenEstimator):
             return teacher  # prefit: fit would do nothing, and sample weights cannot change it
-        teacher = clone(teacher)
-        params = teacher.get_params(deep=False)
-        if "random_state" in params and params["random_state"] is None:
-            teacher.set_params(random_state=seed)
+        teacher = seeded_clone(teacher, seed)
         return teacher.fit(X_t, y, **teacher_fit_params(teacher, sample_weight))
 
     def _predict_teacher_proba(self, teacher, X_t, n_classes):
         """Teacher class probabilities on the training rows, columns aligned with classes_."""
         if isinstance(teacher, NeuralNetClassifier):
             logits = predict_logits(teacher.module_, X_t, teacher.device)
-            return torch.softmax(torch.as_tensor(logits, dtype=torch.float64), dim=1).numpy()
+            return logits_to_proba(logits)
         teacher_classes = np.asarray(getattr(teacher, "classes_", self.classes_))
         unknown = np.setdiff1d(teacher_classes, self.classes_)
         if unknown.size:
@@ -553,9 +544,9 @@ class CrossModalDistiller(ClassifierMixin, BaseEstimator):
         )
         if scores.ndim == 1:
             scores = np.column_stack([np.zeros_like(scores), scores])
-        logits = np.full((n_samples, n_classes), np.log(_PROBA_FLOOR))
+        logits = np.full((n_samples, n_classes), np.log(KD_PROBA_FLOOR))
         logits[:, columns] = scores
-        return torch.softmax(torch.as_tensor(logits), dim=1).numpy()
+        return logits_to_proba(logits)
 
     # ------------------------------------------------------------------ predict
     def predict_proba(self, X):
@@ -580,7 +571,7 @@ class CrossModalDistiller(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "student_")
         X = validate_numeric_data(self, X, reset=False, dtype=_FLOAT_DTYPES)
         logits = predict_logits(self.student_.module_, X, self.student_.device)
-        return torch.softmax(torch.as_tensor(logits, dtype=torch.float64), dim=1).numpy()
+        return logits_to_proba(logits)
 
     def predict(self, X):
         """Predicted class labels of the student.

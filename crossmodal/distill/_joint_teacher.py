@@ -14,7 +14,8 @@ import copy
 import numpy as np
 import torch
 
-from crossmodal._utils.torch_helpers import predict_logits
+from crossmodal._utils.proba import logits_to_proba
+from crossmodal._utils.torch_helpers import module_device_and_dtype, predict_logits
 from crossmodal.focus._layers import ChannelNullifier, resolve_layer
 
 __all__ = ["check_joint_focus", "joint_teacher", "joint_teacher_proba"]
@@ -84,6 +85,6 @@ def joint_teacher(focus, support=None):
 
 def joint_teacher_proba(module, X_t):
     """Class probabilities (float64) of the nullified teacher on its input ``X_t``."""
-    device = next((p.device for p in module.parameters()), torch.device("cpu"))
+    device = module_device_and_dtype(module)[0]
     logits = predict_logits(module, X_t, device)
-    return torch.softmax(torch.as_tensor(logits, dtype=torch.float64), dim=1).numpy()
+    return logits_to_proba(logits)

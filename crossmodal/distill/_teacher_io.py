@@ -15,8 +15,8 @@ from sklearn import get_config
 from sklearn.frozen import FrozenEstimator
 from sklearn.utils.metadata_routing import get_routing_for_object
 from sklearn.utils.validation import has_fit_parameter
-from skorch import NeuralNet
 
+from crossmodal._utils.skorch_helpers import fitted_net
 from crossmodal._utils.torch_helpers import numpy_dtype
 
 __all__ = ["check_teacher_output", "n_rows", "teacher_fit_params", "teacher_name", "to_teacher_dtype"]
@@ -41,17 +41,9 @@ def n_rows(X):
     return int(shape[0]) if shape is not None and len(shape) else len(X)
 
 
-def fitted_skorch_net(teacher):
-    """The fitted skorch net inside ``teacher`` (itself or a FrozenEstimator's), else None."""
-    net = teacher.estimator if isinstance(teacher, FrozenEstimator) else teacher
-    if isinstance(net, NeuralNet) and getattr(net, "initialized_", False) and hasattr(net, "module_"):
-        return net
-    return None
-
-
 def to_teacher_dtype(teacher, X):
     """``X`` as a prefit skorch teacher's module expects it (its parameters' dtype); else ``X`` itself."""
-    net = fitted_skorch_net(teacher)
+    net = fitted_net(teacher)
     if net is None:
         return X
     param = next(iter(net.module_.parameters()), None)

@@ -23,10 +23,9 @@ import torch
 import torch.nn.functional as F
 from sklearn.utils import check_random_state
 
+from crossmodal._utils.random import SEED_MAX
 from crossmodal._utils.torch_helpers import seeded
-from crossmodal._utils.validation import SEED_MAX
-from crossmodal.distill._distiller import _PROBA_FLOOR
-from crossmodal.distill.objectives._kl import tempered_log_proba
+from crossmodal.distill.objectives._kl import teacher_targets
 from crossmodal.nets import MLP
 
 __all__ = ["distil_students"]
@@ -75,8 +74,7 @@ def distil_students(X, y, teacher_proba, rho, *, temperature, hidden_sizes, epoc
     seed = int(check_random_state(random_state).randint(0, SEED_MAX, size=3)[2])
     X_t = torch.as_tensor(np.ascontiguousarray(X, dtype=np.float32))
     y_t = torch.as_tensor(np.asarray(y, dtype=np.int64))
-    log_p = torch.log(torch.as_tensor(np.clip(teacher_proba, _PROBA_FLOOR, 1.0), dtype=torch.float32))
-    targets = tempered_log_proba(log_p.reshape(R * n, n_classes), temperature).reshape(R, n, n_classes)
+    targets = teacher_targets(teacher_proba, temperature)
     target_p = targets.exp()
     rho_t = torch.as_tensor(np.asarray(rho, dtype=np.float32))
     t2 = float(temperature) ** 2

@@ -5,7 +5,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from crossmodal._utils.torch_helpers import eval_mode
+from crossmodal._utils.torch_helpers import eval_mode, module_device_and_dtype
 
 __all__ = [
     "ChannelNullifier",
@@ -143,7 +143,7 @@ def capture_layer(module, target, inputs, to_cpu=False):
 def layer_activations(module, layer, X, batch_rows=65536):
     """Outputs of ``layer`` when ``X`` (ndarray) runs through ``module`` in eval mode, as an ndarray."""
     target = resolve_layer(module, layer)
-    device = next((p.device for p in module.parameters()), torch.device("cpu"))
+    device = module_device_and_dtype(module)[0]
     batches = (
         torch.as_tensor(np.ascontiguousarray(X[start : start + batch_rows]), device=device)
         for start in range(0, len(X), batch_rows)

@@ -1,7 +1,6 @@
 """ModalityGeneralRanker: Algorithm 1 of the MFH paper as a feature selector."""
 
 import copy
-import inspect
 import warnings
 from numbers import Integral, Real
 
@@ -9,22 +8,24 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 from sklearn.feature_selection import SelectorMixin
-from sklearn.frozen import FrozenEstimator
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, check_random_state
-from skorch import NeuralNet, NeuralNetClassifier
+from skorch import NeuralNetClassifier
 
 from crossmodal._utils.compat import HasMethods, Interval, StrOptions, _check_feature_names_in, _fit_context
+from crossmodal._utils.random import SEED_MAX
 from crossmodal._utils.skorch_helpers import (
     fit_seeded,
+    fitted_net,
     fresh_module,
     mlp_template,
     replaced_criterion,
     sized_module_params,
+    skorch_defaults,
+    unwrap_frozen,
 )
 from crossmodal._utils.torch_helpers import resolve_device
 from crossmodal._utils.validation import (
-    SEED_MAX,
     check_at_least_two_classes,
     check_modality,
     check_paired_samples,
@@ -65,25 +66,16 @@ _UNUSED_KEYS = (
     "predict_nonlinearity",
     "device",
 )
-_TEMPLATE_DEFAULTS = {
-    name: p.default
-    for cls in (NeuralNet, NeuralNetClassifier)
-    for name, p in inspect.signature(cls.__init__).parameters.items()
-}
+
+
+def is_prefit(estimator):
+    """True for a fitted skorch net, bare or in a ``FrozenEstimator``: step 1 uses it as it is."""
+    return fitted_net(estimator) is not None
 
 
 def default_pair_template():
     """Training settings of the jointly trained pair when no estimator is given (the default MLP template)."""
     return mlp_template()
-
-
-def _unwrap(estimator):
-    return estimator.estimator if isinstance(estimator, FrozenEstimator) else estimator
-
-
-def _is_prefit(estimator):
-    net = _unwrap(estimator)
-    return isinstance(net, NeuralNet) and getattr(net, "initialized_", False) and hasattr(net, "module_")
 
 
 def _training_params(template):
@@ -122,14 +114,14 @@ def _warn_unused(ranker, name, template, train, device, trained_by=None):
             if k not in _UNUSED_KEYS
             and k not in train
             and not k.startswith(("module__", "criterion__"))
-            and not (k in _TEMPLATE_DEFAULTS and _same(v, _TEMPLATE_DEFAULTS[k]))
+            and not (k in skorch_defaults(NeuralNetClassifier) and _same(v, skorch_defaults(NeuralNetClassifier)[k]))
         ]
     else:
         ignored += [
             k
             for k, v in params.items()
             if (k in _TRAINING_KEYS or k.startswith(_TRAINING_PREFIXES))
-            and not (k in _TEMPLATE_DEFAULTS and _same(v, _TEMPLATE_DEFAULTS[k]))
+            and not (k in skorch_defaults(NeuralNetClassifier) and _same(v, skorch_defaults(NeuralNetClassifier)[k]))
             and not (k in train and _same(v, train[k]))
         ]
     template_device = params.get("device")
@@ -390,19 +382,19 @@ class ModalityGeneralRanker(SelectorMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ step 1
     def _fit_pair(self, X, X_b, y, n_classes, device, seed):
-        if _is_prefit(self.estimator_a) and _is_prefit(self.estimator_b):
+        if is_prefit(self.estimator_a) and is_prefit(self.estimator_b):
             self.pair_net_ = None
-            return _unwrap(self.estimator_a).module_, _unwrap(self.estimator_b).module_
-        freeze_a = _is_prefit(self.estimator_a)
+            return unwrap_frozen(self.estimator_a).module_, unwrap_frozen(self.estimator_b).module_
+        freeze_a = is_prefit(self.estimator_a)
         for name, est in (("estimator_a", self.estimator_a), ("estimator_b", self.estimator_b)):
-            if est is not None and not isinstance(_unwrap(est), NeuralNetClassifier):
+            if est is not None and not isinstance(unwrap_frozen(est), NeuralNetClassifier):
                 raise TypeError(
                     f"{name} must be a skorch.NeuralNetClassifier (template or fitted) or None; "
                     f"got {type(est).__name__}."
                 )
-        template_b = _unwrap(self.estimator_b) if self.estimator_b is not None else default_pair_template()
+        template_b = unwrap_frozen(self.estimator_b) if self.estimator_b is not None else default_pair_template()
         if freeze_a:
-            net_a = _unwrap(self.estimator_a)
+            net_a = unwrap_frozen(self.estimator_a)
             module_a, params_a = net_a.module_, {}
             template_train = template_b
         else:

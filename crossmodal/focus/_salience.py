@@ -24,15 +24,19 @@ from sklearn.utils.parallel import Parallel, delayed
 from torch import nn
 
 from crossmodal._kernels import _salience as kernels
+from crossmodal._utils.random import SEED_MAX
+from crossmodal._utils.skorch_helpers import module_of
 from crossmodal._utils.torch_helpers import (
     activation_bytes,
     eval_mode,
     forward_in_chunks,
+    module_device_and_dtype,
     numpy_dtype,
+    threads_for_work,
     torch_threads,
     working_memory_bytes,
 )
-from crossmodal._utils.validation import SEED_MAX, check_modality, check_paired_samples, check_positive_int
+from crossmodal._utils.validation import check_modality, check_paired_samples, check_positive_int
 from crossmodal.focus._layers import capture_layer, split_module
 from crossmodal.focus._rank_one_plan import PARALLEL_MIN_WORK, build_rank_one_plan
 from crossmodal.focus._torch_plan import TorchPlan, reference_rows
@@ -65,10 +69,6 @@ FAST_MAX_ROWS = 4096
 #: Upper bound on rows per forward pass of the generic path on the CPU; on a
 #: GPU only the working-memory bound applies.
 CPU_MAX_FORWARD_ROWS = 16384
-#: Below this many multiply-adds in one forward pass of both modules
-#: (n_samples * parameters), torch runs on one thread: waking a second one costs
-#: more than it saves, and far more when the cores are shared.
-SMALL_FORWARD_WORK = 2_000_000
 #: Fewer permutation indices than this are drawn by the serial kernel.
 PARALLEL_MIN_INDICES = 2**17
 
@@ -237,16 +237,16 @@ def permutation_salience(
     >>> bool(np.all(result.importances_mean > 0))
     True
     """
-    module_a = _as_module(module_a, "module_a")
-    module_b = _as_module(module_b, "module_b")
+    module_a = module_of(module_a, "module_a")
+    module_b = module_of(module_b, "module_b")
     n_repeats = check_positive_int(n_repeats, "n_repeats")
     if not isinstance(distance, str) or distance not in DISTANCES:
         raise ValueError(f"distance must be one of {DISTANCES}; got {distance!r}.")
     if batch_size is not None:
         batch_size = check_positive_int(batch_size, "batch_size")
     wm_bytes = working_memory_bytes(working_memory)
-    device_a, dtype_a = _device_and_dtype(module_a)
-    device_b, dtype_b = _device_and_dtype(module_b)
+    device_a, dtype_a = module_device_and_dtype(module_a)
+    device_b, dtype_b = module_device_and_dtype(module_b)
     X_a = _as_array(X_a, "X_a")
     X_b = _as_array(X_b, "X_b")
     check_paired_samples(X_a, X_b, "X_a", "X_b")
@@ -255,8 +255,7 @@ def permutation_salience(
     n_samples = X_a.shape[0]
 
     n_params = sum(p.numel() for p in module_a.parameters()) + sum(p.numel() for p in module_b.parameters())
-    small = device_a.type == "cpu" and n_samples * n_params < SMALL_FORWARD_WORK
-    threads = torch_threads(1) if small else contextlib.nullcontext()
+    threads = torch_threads(threads_for_work(n_samples, n_params, device_a))
     with threads, eval_mode(module_a, module_b), torch.inference_mode():
         try:
             logits_b = forward_in_chunks(module_b, X_b, device_b, dtype_b, wm_bytes // 2, CPU_MAX_FORWARD_ROWS).to(
@@ -481,30 +480,6 @@ def _rows_for_memory(plan, wm_bytes):
 # --------------------------------------------------------------------------- #
 # Inputs
 # --------------------------------------------------------------------------- #
-
-
-def _as_module(obj, name):
-    if isinstance(obj, nn.Module):
-        return obj
-    inner = getattr(obj, "estimator", None)  # sklearn.frozen.FrozenEstimator
-    if inner is not None and not isinstance(obj, nn.Module) and hasattr(inner, "module_"):
-        obj = inner
-    module = getattr(obj, "module_", None)
-    if isinstance(module, nn.Module):
-        return module
-    if hasattr(obj, "initialize") and hasattr(obj, "module"):
-        raise ValueError(f"{name} is a skorch net without module_ (not initialized); fit or initialize it first.")
-    raise TypeError(f"{name} must be a torch.nn.Module or a fitted skorch net; got {type(obj).__name__}.")
-
-
-def _device_and_dtype(module):
-    for tensor in module.parameters():
-        if tensor.is_floating_point():
-            return tensor.device, tensor.dtype
-    for tensor in module.buffers():
-        if tensor.is_floating_point():
-            return tensor.device, tensor.dtype
-    return torch.device("cpu"), torch.get_default_dtype()
 
 
 def _as_array(X, name):

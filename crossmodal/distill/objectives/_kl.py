@@ -22,10 +22,11 @@ import torch
 import torch.nn.functional as F
 
 from crossmodal._kernels._kl import kl_div_fused, kl_div_fused_serial
+from crossmodal._utils.proba import KD_PROBA_FLOOR
 from crossmodal._utils.validation import check_positive_real
 from crossmodal.distill.objectives._gradient_buffer import empty_gradient
 
-__all__ = ["FusedKLDivergence", "kd_kl_loss", "tempered_log_proba"]
+__all__ = ["FusedKLDivergence", "kd_kl_loss", "teacher_targets", "tempered_log_proba"]
 
 _REDUCTIONS = ("batchmean", "mean", "sum")
 
@@ -358,3 +359,26 @@ def tempered_log_proba(logits_or_log_proba, temperature=1.0):
     with torch.no_grad():
         log_proba = F.log_softmax(t / temperature, dim=1)
         return log_proba.clamp_min(torch.finfo(log_proba.dtype).min)
+
+
+def teacher_targets(proba, temperature=1.0):
+    """The KD targets of a teacher's class probabilities: float32 ``log_softmax(log(p) / T)``.
+
+    ``proba`` (any shape ending in classes) is clipped at
+    :data:`~crossmodal._utils.proba.KD_PROBA_FLOOR`, its logarithm taken in
+    float32 and tempered by :func:`tempered_log_proba` over the last axis.
+
+    Parameters
+    ----------
+    proba : array-like of shape (..., n_classes)
+        Probabilities, rows summing to 1.
+    temperature : float, default=1.0
+
+    Returns
+    -------
+    torch.Tensor of the shape of ``proba``, float32
+    """
+    proba = np.asarray(proba)
+    log_p = torch.log(torch.as_tensor(np.clip(proba, KD_PROBA_FLOOR, 1.0), dtype=torch.float32))
+    n_classes = proba.shape[-1]
+    return tempered_log_proba(log_p.reshape(-1, n_classes), temperature).reshape(proba.shape)

@@ -1,0 +1,27 @@
+"""Class probabilities: from logits, and their logarithm under a stated floor."""
+
+import numpy as np
+import torch
+
+__all__ = ["CENTRED_LOG_PROBA_FLOOR", "KD_PROBA_FLOOR", "clipped_log", "logits_to_proba"]
+
+#: Teacher probabilities are clipped here before the logarithm that makes the
+#: KD targets: a zero becomes a finite log-probability whose softmax weight is
+#: exactly 0 in float32, so the KL term sees ``0 * finite`` instead of ``0 * inf``.
+KD_PROBA_FLOOR = 1e-30
+
+#: :func:`crossmodal.diagnose` regresses centred log-probabilities; clipping
+#: at 1e-6 keeps a linear model's near-certain predictions (probabilities of
+#: 1e-20 and below) from dominating the targets' variance with classes that
+#: carry no decision.
+CENTRED_LOG_PROBA_FLOOR = 1e-6
+
+
+def clipped_log(proba, floor):
+    """``log(clip(proba, floor, 1))`` as a float64 ndarray."""
+    return np.log(np.clip(np.asarray(proba, dtype=np.float64), floor, 1.0))
+
+
+def logits_to_proba(logits):
+    """Softmax over the last axis of ``logits`` (array or tensor), computed and returned in float64 (ndarray)."""
+    return torch.softmax(torch.as_tensor(logits, dtype=torch.float64), dim=-1).numpy()
