@@ -22,7 +22,7 @@ from crossmodal import CrossModalDistiller, ModalityGeneralRanker, make_modality
 from crossmodal._utils.random import SEED_MAX
 from crossmodal._utils.skorch_helpers import replaced_criterion
 from crossmodal._utils.torch_helpers import seeded
-from crossmodal.distill._distiller import _as_distillation_net
+from crossmodal.distill._net import as_distillation_net as _as_distillation_net
 from crossmodal.distill._net import DistillationNet
 
 N_ROWS, BATCH = 50, 16  # the last batch of an epoch has 2 rows

@@ -103,15 +103,15 @@ def focus_key(focus):
     return type(focus), sorted(params.items())
 
 
-def teacher_key(distiller, device):
+def teacher_key(params, device):
     """The distiller's parameters that determine the teacher: not the student's."""
-    params = distiller.get_params(deep=False)
+    params = dict(params)
     for name in _STUDENT_ONLY:
         params.pop(name, None)
     if params.get("focus") is not None:
         params["focus"] = focus_key(params["focus"])
     params["device"] = str(device)
-    return type(distiller), sorted(params.items())
+    return "teacher", sorted(params.items())
 
 
 class _Outcome:
@@ -232,44 +232,31 @@ def _rebind_prefit(fitted, focus):
     fitted.nets_ = tuple(nets)
 
 
-def fit_teacher(
-    distiller, X_t, y, y_encoded, n_classes, device, seed, sample_weight=None, student_weights=None, *, with_proba=True
-):
-    """The distiller's fitted teacher and its probabilities on ``X_t``, from ``distiller.memory``.
+def fit_teacher(memory, params, device, X_t, y, sample_weight, seed, work):
+    """``work()`` (the fitted teacher and its probabilities), or the same loaded from ``memory``.
 
     Parameters
     ----------
-    distiller : CrossModalDistiller
-        Supplies ``_fit_teacher``/``_predict_teacher_proba`` and the key.
-    X_t : array-like
-        The teacher's input (after the focus transform).
-    y, y_encoded : ndarray
-        Labels and their codes.
-    n_classes : int
+    memory : None, str, path-like or joblib.Memory
+    params : dict
+        The distiller's ``get_params(deep=False)``; the key keeps those that
+        determine the teacher (:func:`teacher_key`).
     device : torch.device
         Resolved device of the distiller.
+    X_t, y : array-like
+        The teacher's input (after the focus transform) and the labels.
+    sample_weight : ndarray or None
+        Per-sample weights as the user gave them.
     seed : int
         The teacher's seed.
-    sample_weight : ndarray or None, default=None
-        Per-sample weights as the user gave them (part of the key).
-    student_weights : ndarray or None, default=None
-        The same rescaled to mean 1, for the library's own teacher nets
-        (determined by ``sample_weight``).
-    with_proba : bool, default=True
-        Also compute the probabilities (``False`` when a hidden-layer focus
-        changes the teacher after fit).
+    work : callable
+        Fits the teacher and returns ``(teacher, proba)``; run on a miss only.
 
     Returns
     -------
     teacher : estimator
     proba : ndarray of shape (n_samples, n_classes) or None
     """
-
-    def work():
-        teacher = distiller._fit_teacher(X_t, y, y_encoded, n_classes, device, seed, sample_weight, student_weights)
-        proba = distiller._predict_teacher_proba(teacher, X_t, n_classes) if with_proba else None
-        return teacher, proba
-
     weights = None if sample_weight is None else np.asarray(sample_weight)
-    key = ("teacher", code_version(), teacher_key(distiller, device), X_t, y, weights, int(seed), bool(with_proba))
-    return cached(distiller.memory, key, work)
+    key = ("teacher", code_version(), teacher_key(params, device), X_t, y, weights, int(seed))
+    return cached(memory, key, work)

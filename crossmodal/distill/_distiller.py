@@ -7,40 +7,20 @@ from numbers import Real
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.frozen import FrozenEstimator
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, check_random_state
+from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNetClassifier
 
 from crossmodal._utils.compat import HasMethods, Interval, StrOptions, _check_sample_weight, _fit_context
-from crossmodal._utils.proba import KD_PROBA_FLOOR, logits_to_proba
-from crossmodal._utils.random import SEED_MAX, seeded_clone
-from crossmodal._utils.skorch_helpers import (
-    fit_seeded,
-    fresh_module,
-    mlp_template,
-    replaced_criterion,
-    sized_module_params,
-)
+from crossmodal._utils.proba import logits_to_proba
+from crossmodal._utils.random import draw_seeds, seeded_clone
+from crossmodal._utils.skorch_helpers import mlp_template
 from crossmodal._utils.torch_helpers import predict_logits, resolve_device
-from crossmodal._utils.validation import (
-    check_at_least_two_classes,
-    check_modality,
-    check_paired_samples,
-    check_probabilities,
-    validate_numeric_data,
-)
-from crossmodal.distill._cache import fit_focus, fit_teacher
+from crossmodal._utils.validation import check_at_least_two_classes, check_probabilities, validate_numeric_data
+from crossmodal.distill import _cache, _teacher
 from crossmodal.distill._joint_teacher import check_joint_focus, joint_teacher, joint_teacher_proba
-from crossmodal.distill._net import DistillationNet
-from crossmodal.distill._teacher_io import (
-    check_teacher_output,
-    fitted_net,
-    n_rows,
-    teacher_fit_params,
-    to_teacher_dtype,
-)
-from crossmodal.distill.objectives._kl import teacher_targets
+from crossmodal.distill._net import as_distillation_net, fit_net
+from crossmodal.distill.objectives import KD
 
 __all__ = ["CrossModalDistiller"]
 
@@ -52,69 +32,6 @@ def default_student():
     return mlp_template()
 
 
-def default_teacher():
-    """The teacher used when ``teacher=None``: the same MLP trained on cross-entropy."""
-    return default_student()
-
-
-def _as_distillation_net(template, n_features, n_classes, device, **loss_params):
-    """Copy a skorch NeuralNetClassifier template into a DistillationNet sized for the data."""
-    if type(template) not in (NeuralNetClassifier, DistillationNet):
-        raise TypeError(
-            "student (and a skorch teacher) must be a skorch.NeuralNetClassifier template; got "
-            f"{type(template).__name__}. Subclasses are not supported because the distiller "
-            "rebuilds the net with its own loss."
-        )
-    replaced = replaced_criterion(template)
-    if replaced:
-        module = getattr(template.module, "__name__", type(template.module).__name__)
-        warnings.warn(
-            f"The skorch template of {module} sets {', '.join(replaced)}; the distiller trains it on "
-            "cross-entropy from the module's logits (plus the KD term for the student) and ignores that "
-            "setting. Leave criterion unset or use torch.nn.CrossEntropyLoss without arguments.",
-            UserWarning,
-            stacklevel=4,
-        )
-    params = template.get_params(deep=False)
-    params.pop("_metadata_request", None)
-    params["module"] = fresh_module(params["module"])
-    for key in ("rho", "temperature", "kl_reduction"):
-        params.pop(key, None)
-    params.update(sized_module_params(template, n_features, n_classes))
-    params["criterion"] = torch.nn.CrossEntropyLoss
-    if device is not None:
-        params["device"] = str(device)
-    return DistillationNet(**params, **loss_params)
-
-
-def _side_by_side(X_teacher, X_given, X):
-    """The columns of the DataFrame ``X_teacher`` then the student's, as one DataFrame.
-
-    The student's columns keep their names when ``X_given`` is a DataFrame,
-    else they are named ``student_0``, ``student_1``, ...
-    """
-    import pandas as pd
-
-    if hasattr(X_given, "columns"):
-        student = X_given.set_axis(X_teacher.index, axis=0)
-    else:
-        student = pd.DataFrame(X, index=X_teacher.index, columns=[f"student_{i}" for i in range(X.shape[1])])
-    shared = sorted(set(map(str, X_teacher.columns)) & set(map(str, student.columns)))
-    if shared:
-        raise ValueError(
-            f"teacher_input='both' puts the columns of X_teacher and X side by side, but both have columns named "
-            f"{shared[:5]}; rename them in one of the two DataFrames."
-        )
-    return pd.concat([X_teacher, student], axis=1)
-
-
-def _fit_net(net, X, y, seed, extra=None):
-    """Train a DistillationNet on ``{"X": X, **extra}`` (None entries left out)."""
-    batch = {"X": X, **{k: v for k, v in (extra or {}).items() if v is not None}}
-    return fit_seeded(net, batch, y, seed)
-
-
-# The docstring's References and Examples open as in every public docstring, on purpose (numpydoc pages stand alone).
 class CrossModalDistiller(ClassifierMixin, BaseEstimator):
     """Student classifier on one modality, distilled from a teacher on another.
 
@@ -303,7 +220,6 @@ class CrossModalDistiller(ClassifierMixin, BaseEstimator):
         random_state=None,
         verbose=0,
     ):
-        # scikit-learn's contract, the same in every estimator on purpose: store each argument as given.
         self.teacher = teacher
         self.student = student
         self.rho = rho
@@ -352,75 +268,46 @@ class CrossModalDistiller(ClassifierMixin, BaseEstimator):
         check_classification_targets(y)
         self.classes_, y_encoded = np.unique(y, return_inverse=True)
         check_at_least_two_classes(self.classes_)
-        n_classes = len(self.classes_)
         device = resolve_device(self.device)
         sample_weight, weights = self._check_weights(sample_weight, X)
-        rng = check_random_state(self.random_state)
-        teacher_seed, focus_seed, student_seed = (int(s) for s in rng.randint(0, SEED_MAX, size=3))
+        teacher_seed, focus_seed, student_seed = draw_seeds(self.random_state, 3)
 
-        self.teacher_ = None
-        self.focus_ = None
-        self.teacher_proba_ = None
-        targets = None
+        self.teacher_ = self.focus_ = self.teacher_proba_ = None
         if self.rho == 1:
             pass  # the no-KD baseline: the KD term has weight 0, so no teacher is fitted
-        elif isinstance(self.teacher, str):  # "joint": the paper's real-data protocol
-            check_joint_focus(self.focus, teacher_proba)
-            if sample_weight is not None:
-                warnings.warn(
-                    "teacher='joint' trains the focus ranker's pair unweighted: sample_weight weighs the student only.",
-                    UserWarning,
-                    stacklevel=2,
-                )
-            X_t = self._teacher_input(X_given, X, y, X_teacher, focus_seed, rank_inputs=False)
-            self.focus_ = fit_focus(self.memory, self._seeded_focus(focus_seed), X_t, y, X)
-            self.teacher_ = joint_teacher(self.focus_)
-            self.teacher_proba_ = joint_teacher_proba(self.teacher_, X_t)
-        elif teacher_proba is not None:
+        elif teacher_proba is not None and not isinstance(self.teacher, str):
             if self.focus is not None:
                 raise ValueError(
                     "focus needs the teacher modality to train a focused teacher, so it cannot be "
                     "combined with teacher_proba; pass X_teacher instead."
                 )
-            self.teacher_proba_ = check_probabilities(teacher_proba, len(X), n_classes).astype(np.float64)
+            self.teacher_proba_ = check_probabilities(teacher_proba, len(X), len(self.classes_)).astype(np.float64)
         else:
-            X_t = self._teacher_input(X_given, X, y, X_teacher, focus_seed)
-            layer_focus = self.focus is not None and getattr(self.focus, "layer", None) is not None
-            # the teacher (and its probabilities) come from self.memory when cached there
-            self.teacher_, self.teacher_proba_ = fit_teacher(
-                self,
-                X_t,
+            self._fit_teacher(
+                X_given,
+                X,
                 y,
                 y_encoded,
-                n_classes,
-                device,
-                teacher_seed,
+                X_teacher,
+                teacher_proba,
                 sample_weight,
                 weights,
-                with_proba=not layer_focus,
+                device,
+                teacher_seed,
+                focus_seed,
             )
-            if layer_focus:
-                self._focus_hidden_layer(self.teacher_, X_t, X, y, focus_seed)
-                self.teacher_proba_ = self._predict_teacher_proba(self.teacher_, X_t, n_classes)
-        if self.teacher_proba_ is not None:
-            targets = teacher_targets(self.teacher_proba_, self.temperature).numpy()
 
+        objective = KD(temperature=float(self.temperature), reduction=self.kl_reduction)
+        targets = {} if self.teacher_proba_ is None else objective.targets(self.teacher_proba_)
         template = self.student if self.student is not None else default_student()
-        net = _as_distillation_net(
-            template,
-            X.shape[1],
-            n_classes,
-            device,
-            rho=float(self.rho),
-            temperature=float(self.temperature),
-            kl_reduction=self.kl_reduction,
+        net = as_distillation_net(
+            template, X.shape[1], len(self.classes_), device, rho=float(self.rho), objective=objective
         )
         if self.verbose:
-            print(f"[CrossModalDistiller] training the student on {X.shape} ({n_classes} classes)")
-        extra = {"teacher_log_proba": targets, "sample_weight": weights}
-        self.student_ = _fit_net(
-            net, np.ascontiguousarray(X, dtype=np.float32), y_encoded.astype(np.int64), student_seed, extra
-        )
+            print(f"[CrossModalDistiller] training the student on {X.shape} ({len(self.classes_)} classes)")
+        X32 = np.ascontiguousarray(X, dtype=np.float32)
+        extra = {**targets, "sample_weight": weights}
+        self.student_ = fit_net(net, X32, y_encoded.astype(np.int64), student_seed, extra)
         self.history_ = self.student_.history
         return self
 
@@ -435,118 +322,76 @@ class CrossModalDistiller(ClassifierMixin, BaseEstimator):
             raise ValueError(f"sample_weight must have a positive sum; got sum {total}.")
         return w, (w * (len(w) / total)).astype(np.float32)
 
-    def _teacher_needs_numbers(self):
-        """True when the library's own code reads the teacher's input (its nets, the focus ranker)."""
-        teacher = self.teacher
-        return (
-            teacher is None
-            or isinstance(teacher, NeuralNetClassifier)
-            or fitted_net(teacher) is not None
-            or self.focus is not None
-        )
-
-    def _teacher_input(self, X_given, X, y, X_teacher, focus_seed, rank_inputs=True):
-        """The teacher's training input; fits an input-level focus ranker on the way.
-
-        A scikit-learn teacher gets ``X_teacher`` (and ``X`` for
-        ``teacher_input="student"``) as the user gave it, so a DataFrame keeps
-        its column names and dtypes; the library's own nets and the focus
-        ranker need a float array.
-        """
-        numeric = self._teacher_needs_numbers()
-        if self.teacher_input == "student":
-            if self.focus is not None:
-                raise ValueError(
-                    "focus ranks the teacher modality against the student's; "
-                    "it needs teacher_input='teacher' or 'both'."
-                )
-            return X if numeric else X_given
-        if X_teacher is None:
+    def _fit_teacher(
+        self,
+        X_given,
+        X,
+        y,
+        y_encoded,
+        X_teacher,
+        teacher_proba,
+        sample_weight,
+        weights,
+        device,
+        teacher_seed,
+        focus_seed,
+    ):
+        """Fit the focus ranker and the teacher and query it: sets ``focus_``, ``teacher_`` and ``teacher_proba_``."""
+        focus, layer = self.focus, getattr(self.focus, "layer", None)
+        if self.teacher_input == "student" and focus is not None:
             raise ValueError(
-                "CrossModalDistiller.fit needs X_teacher (the teacher's modality, one row per row of X) "
-                f"when teacher_input={self.teacher_input!r}, or precomputed teacher_proba; got neither."
+                "focus ranks the teacher modality against the student's; it needs teacher_input='teacher' or 'both'."
             )
-        frame = hasattr(X_teacher, "columns") and not numeric
-        if frame:
-            check_paired_samples(X, X_teacher, "X", "X_teacher")
-        else:
-            X_teacher = check_modality(X_teacher, "X_teacher", dtype=_FLOAT_DTYPES)
-            check_paired_samples(X, X_teacher, "X", "X_teacher")
-        if rank_inputs and self.focus is not None and getattr(self.focus, "layer", None) is None:
-            focus = fit_focus(self.memory, self._seeded_focus(focus_seed), X_teacher, y, X)
-            X_teacher = np.asarray(focus.transform(X_teacher))
-            self.focus_ = focus
-        if self.teacher_input == "both":
-            return (
-                _side_by_side(X_teacher, X_given, X)
-                if frame
-                else np.hstack([X_teacher, X.astype(X_teacher.dtype, copy=False)])
+        numeric = _teacher.needs_numbers(self.teacher, focus)
+        if isinstance(self.teacher, str):  # "joint": the paper's real-data protocol
+            check_joint_focus(focus, teacher_proba)
+            if sample_weight is not None:
+                warnings.warn(
+                    "teacher='joint' trains the focus ranker's pair unweighted: sample_weight weighs the student only.",
+                    UserWarning,
+                    stacklevel=3,
+                )
+            X_t = _teacher.teacher_input(self.teacher_input, X_given, X, X_teacher, numeric)
+            self.focus_ = self._fit_focus(focus_seed, X_t, y, X)
+            self.teacher_ = joint_teacher(self.focus_)
+            self.teacher_proba_ = joint_teacher_proba(self.teacher_, X_t)
+            return
+
+        def nullify_columns(X_a):  # an input-column focus: the teacher trains on its transform
+            self.focus_ = self._fit_focus(focus_seed, X_a, y, X)
+            return self.focus_.transform(X_a)
+
+        input_focus = focus is not None and layer is None
+        transform = nullify_columns if input_focus else None
+        X_t = _teacher.teacher_input(self.teacher_input, X_given, X, X_teacher, numeric, transform)
+        with_proba = focus is None or layer is None  # a hidden-layer focus changes the teacher after its fit
+
+        def work():
+            teacher = _teacher.fit_teacher(
+                self.teacher, X_t, y, y_encoded, len(self.classes_), device, teacher_seed, sample_weight, weights
             )
-        return X_teacher
+            return teacher, (_teacher.teacher_proba(teacher, X_t, self.classes_) if with_proba else None)
 
-    def _seeded_focus(self, seed, **params):
-        return seeded_clone(self.focus, seed, **params)
+        params = self.get_params(deep=False)
+        self.teacher_, self.teacher_proba_ = _cache.fit_teacher(
+            self.memory, params, device, X_t, y, sample_weight, teacher_seed, work
+        )
+        if not with_proba:
+            self._focus_hidden_layer(X_t, X, y, focus_seed)
+            self.teacher_proba_ = _teacher.teacher_proba(self.teacher_, X_t, self.classes_)
 
-    def _focus_hidden_layer(self, teacher, X_t, X, y, seed):
+    def _fit_focus(self, seed, X_a, y, X_b, **params):
+        return _cache.fit_focus(self.memory, seeded_clone(self.focus, seed, **params), X_a, y, X_b)
+
+    def _focus_hidden_layer(self, X_t, X, y, seed):
         """Rank a hidden layer of the fitted torch teacher and nullify it in place."""
-        if not isinstance(teacher, NeuralNetClassifier):
+        if not isinstance(self.teacher_, NeuralNetClassifier):
             raise TypeError(
                 f"focus with layer={self.focus.layer!r} masks a hidden layer of a torch teacher; "
-                f"teacher must be None or a skorch NeuralNetClassifier, got {type(teacher).__name__}."
+                f"teacher must be None or a skorch NeuralNetClassifier, got {type(self.teacher_).__name__}."
             )
-        focus = fit_focus(self.memory, self._seeded_focus(seed, estimator_a=teacher), X_t, y, X)
-        focus.nullify_module(teacher.module_)
-        self.focus_ = focus
-
-    def _fit_teacher(self, X_t, y, y_encoded, n_classes, device, seed, sample_weight, student_weights):
-        """Fit the teacher; sample weights reach it where its fit takes them (see ``_teacher_io``)."""
-        teacher = self.teacher
-        if teacher is None or isinstance(teacher, NeuralNetClassifier):
-            template = default_teacher() if teacher is None else teacher
-            net = _as_distillation_net(template, X_t.shape[1], n_classes, device if teacher is None else None)
-            return _fit_net(
-                net,
-                np.ascontiguousarray(X_t, dtype=np.float32),
-                y_encoded.astype(np.int64),
-                seed,
-                {"sample_weight": student_weights},
-            )
-        if not (hasattr(teacher, "predict_proba") or hasattr(teacher, "decision_function")):
-            raise TypeError(f"teacher must have predict_proba or decision_function; got {type(teacher).__name__}.")
-        if isinstance(teacher, FrozenEstimator):
-            return teacher  # prefit: fit would do nothing, and sample weights cannot change it
-        teacher = seeded_clone(teacher, seed)
-        return teacher.fit(X_t, y, **teacher_fit_params(teacher, sample_weight))
-
-    def _predict_teacher_proba(self, teacher, X_t, n_classes):
-        """Teacher class probabilities on the training rows, columns aligned with classes_."""
-        if isinstance(teacher, NeuralNetClassifier):
-            logits = predict_logits(teacher.module_, X_t, teacher.device)
-            return logits_to_proba(logits)
-        teacher_classes = np.asarray(getattr(teacher, "classes_", self.classes_))
-        unknown = np.setdiff1d(teacher_classes, self.classes_)
-        if unknown.size:
-            raise ValueError(
-                f"The teacher predicts classes {unknown.tolist()} that are not in y "
-                f"(classes {self.classes_.tolist()}); "
-                "the student can only learn the classes present in y."
-            )
-        columns = np.searchsorted(self.classes_, teacher_classes)
-        n_samples = n_rows(X_t)
-        X_t = to_teacher_dtype(teacher, X_t)
-        if hasattr(teacher, "predict_proba"):
-            raw = check_teacher_output(teacher.predict_proba(X_t), teacher, n_samples, len(teacher_classes))
-            proba = np.zeros((n_samples, n_classes))
-            proba[:, columns] = raw
-            return proba
-        scores = check_teacher_output(
-            teacher.decision_function(X_t), teacher, n_samples, len(teacher_classes), method="decision_function"
-        )
-        if scores.ndim == 1:
-            scores = np.column_stack([np.zeros_like(scores), scores])
-        logits = np.full((n_samples, n_classes), np.log(KD_PROBA_FLOOR))
-        logits[:, columns] = scores
-        return logits_to_proba(logits)
+        self.focus_ = self._fit_focus(seed, X_t, y, X, estimator_a=self.teacher_)
+        self.focus_.nullify_module(self.teacher_.module_)
 
     # ------------------------------------------------------------------ predict
     def predict_proba(self, X):

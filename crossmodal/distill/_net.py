@@ -1,17 +1,17 @@
-"""Private skorch classifier that adds the knowledge-distillation term.
+"""The private skorch classifier that trains a student (or one of the library's teachers).
 
-:class:`CrossModalDistiller` clones the user's student template into a
-:class:`DistillationNet`. The teacher's target log-probabilities are computed
-once per fit and travel beside X in a dict batch
-``{"X": ..., "teacher_log_proba": ..., "sample_weight": ...}``, so skorch's
-own data loading, splitting and callbacks keep working. When the student has
-``callbacks="disable"`` and ``train_split=None`` (and no batching setting
-that only skorch's loop implements, see :mod:`crossmodal._utils.tight_loop`) the
-per-epoch skorch machinery has nothing to do, and a tight loop with the same
-steps replaces it (skorch spends several milliseconds per epoch on a 200-row
-problem whose whole step costs a fraction of that).
+:class:`CrossModalDistiller` copies the user's student template into a
+:class:`DistillationNet`. What the objective needs from the teacher (its
+:meth:`~crossmodal.distill.objectives.DistillationObjective.targets`, made
+once per fit) travels beside X in a dict batch ``{"X": ..., "sample_weight":
+..., <target name>: ...}``, so skorch's own data loading, splitting and
+callbacks keep working. When the net has ``callbacks="disable"`` and
+``train_split=None`` (and no batching setting that only skorch's loop
+implements, see :mod:`crossmodal._utils.tight_loop`) the per-epoch skorch
+machinery has nothing to do, and a tight loop with the same steps replaces it.
 """
 
+import warnings
 from collections.abc import Mapping
 
 import torch
@@ -19,14 +19,18 @@ import torch.nn.functional as F
 from skorch import NeuralNetClassifier
 
 from crossmodal._utils.module_pickling import FittedModuleReferenceMixin
+from crossmodal._utils.skorch_helpers import fit_seeded, fresh_module, replaced_criterion, sized_module_params
 from crossmodal._utils.tight_loop import TightLoopMixin
-from crossmodal.distill.objectives._kl import kd_kl_loss
+from crossmodal.distill.objectives import ObjectiveBatch
 
-__all__ = ["DistillationNet"]
+__all__ = ["DistillationNet", "as_distillation_net", "fit_net"]
+
+# Entries of a batch dict that are not the objective's targets.
+_INPUTS = ("X", "sample_weight")
 
 
 class DistillationNet(FittedModuleReferenceMixin, TightLoopMixin, NeuralNetClassifier):
-    """NeuralNetClassifier trained on ``rho * CE + (1 - rho) * T^2 * KL``.
+    """NeuralNetClassifier trained on ``rho * CE + (1 - rho) * objective term``.
 
     Parameters
     ----------
@@ -34,19 +38,17 @@ class DistillationNet(FittedModuleReferenceMixin, TightLoopMixin, NeuralNetClass
         As for :class:`skorch.NeuralNetClassifier`. The module must return
         logits; cross-entropy is computed from them directly.
     rho : float, default=1.0
-        Weight of the cross-entropy term; ``1 - rho`` weighs the KD term.
-        Batches without ``teacher_log_proba`` train on cross-entropy alone.
-    temperature : float, default=1.0
-        Softmax temperature T of the KD term.
-    kl_reduction : {"batchmean", "mean"}, default="batchmean"
-        How the KL divergence is averaged (see :func:`crossmodal.distill.objectives._kl.kd_kl_loss`).
+        Weight of the cross-entropy term; ``1 - rho`` weighs the objective's term.
+    objective : DistillationObjective or None, default=None
+        Computes the distillation term of each batch (see
+        :mod:`crossmodal.distill.objectives`). Without it, or when a batch
+        carries no targets, the net trains on cross-entropy alone.
     """
 
-    def __init__(self, module, *args, rho=1.0, temperature=1.0, kl_reduction="batchmean", **kwargs):
+    def __init__(self, module, *args, rho=1.0, objective=None, **kwargs):
         super().__init__(module, *args, **kwargs)
         self.rho = rho
-        self.temperature = temperature
-        self.kl_reduction = kl_reduction
+        self.objective = objective
 
     # skorch passes a dict batch to the module as keyword arguments; the
     # student only takes the student modality.
@@ -56,38 +58,90 @@ class DistillationNet(FittedModuleReferenceMixin, TightLoopMixin, NeuralNetClass
         return super().infer(x, **fit_params)
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
-        y_true = torch.as_tensor(y_true, device=y_pred.device)
-        teacher_log_proba = sample_weight = None
-        if isinstance(X, Mapping):
-            teacher_log_proba = X.get("teacher_log_proba")
-            sample_weight = X.get("sample_weight")
-        if sample_weight is not None:
-            sample_weight = torch.as_tensor(sample_weight, device=y_pred.device)
-        if teacher_log_proba is not None:
-            teacher_log_proba = torch.as_tensor(teacher_log_proba, device=y_pred.device)
-        return self.distillation_loss(y_pred, y_true, teacher_log_proba, sample_weight)
+        batch = X if isinstance(X, Mapping) else {}
+        device = y_pred.device
+        tensors = {k: torch.as_tensor(v, device=device) for k, v in batch.items() if k != "X" and v is not None}
+        return self.distillation_loss(y_pred, torch.as_tensor(y_true, device=device), tensors)
 
-    def distillation_loss(self, logits, y_true, teacher_log_proba=None, sample_weight=None):
-        """``rho * CE(y, s) + (1 - rho) * T^2 * KL(teacher || student)`` for one batch."""
+    def distillation_loss(self, logits, y_true, batch):
+        """``rho * CE(y, s) + (1 - rho) * objective term`` for one batch.
+
+        Parameters
+        ----------
+        logits : torch.Tensor of shape (m, n_classes)
+        y_true : torch.Tensor of shape (m,)
+        batch : dict of str to torch.Tensor
+            ``sample_weight`` (optional) and the objective's targets for these rows.
+        """
+        sample_weight = batch.get("sample_weight")
         if sample_weight is None:
             ce = F.cross_entropy(logits, y_true)
         else:
             ce = (F.cross_entropy(logits, y_true, reduction="none") * sample_weight).mean()
-        if teacher_log_proba is None or self.rho == 1.0:
+        targets = {k: v for k, v in batch.items() if k not in _INPUTS}
+        if self.objective is None or not targets or self.rho == 1.0:
             return ce
-        kd = kd_kl_loss(
-            logits,
-            teacher_log_proba,
-            temperature=self.temperature,
-            reduction=self.kl_reduction,
-            sample_weight=sample_weight,
+        term = self.objective.loss(
+            ObjectiveBatch(
+                student_logits=logits,
+                targets=targets,
+                y=y_true,
+                labelled=y_true >= 0,
+                sample_weight=sample_weight,
+            )
         )
         if self.rho == 0.0:
-            return kd
-        return self.rho * ce + (1.0 - self.rho) * kd
+            return term
+        return self.rho * ce + (1.0 - self.rho) * term
 
     def batch_loss(self, batch, y):
-        """Loss of one batch dict in the tight loop (see :class:`TightLoopMixin`)."""
-        return self.distillation_loss(
-            self.module_(batch["X"]), y, batch.get("teacher_log_proba"), batch.get("sample_weight")
+        """Loss of one batch dict in the tight loop (see :class:`~crossmodal._utils.tight_loop.TightLoopMixin`)."""
+        return self.distillation_loss(self.module_(batch["X"]), y, {k: v for k, v in batch.items() if k != "X"})
+
+
+def as_distillation_net(template, n_features, n_classes, device, **loss_params):
+    """Copy a skorch NeuralNetClassifier template into a DistillationNet sized for the data.
+
+    Parameters
+    ----------
+    template : skorch.NeuralNetClassifier
+        The user's template (its criterion is replaced by cross-entropy, with a warning).
+    n_features, n_classes : int
+        Fill in the module's ``in_features`` and ``n_classes`` when it takes them.
+    device : torch.device or None
+        Overrides the template's device when given.
+    **loss_params
+        ``rho`` and ``objective`` of the :class:`DistillationNet`.
+    """
+    if type(template) not in (NeuralNetClassifier, DistillationNet):
+        raise TypeError(
+            "student (and a skorch teacher) must be a skorch.NeuralNetClassifier template; got "
+            f"{type(template).__name__}. Subclasses are not supported because the distiller "
+            "rebuilds the net with its own loss."
         )
+    replaced = replaced_criterion(template)
+    if replaced:
+        module = getattr(template.module, "__name__", type(template.module).__name__)
+        warnings.warn(
+            f"The skorch template of {module} sets {', '.join(replaced)}; the distiller trains it on "
+            "cross-entropy from the module's logits (plus the distillation term for the student) and ignores "
+            "that setting. Leave criterion unset or use torch.nn.CrossEntropyLoss without arguments.",
+            UserWarning,
+            stacklevel=4,
+        )
+    params = template.get_params(deep=False)
+    params.pop("_metadata_request", None)
+    params["module"] = fresh_module(params["module"])
+    for key in ("rho", "objective"):
+        params.pop(key, None)
+    params.update(sized_module_params(template, n_features, n_classes))
+    params["criterion"] = torch.nn.CrossEntropyLoss
+    if device is not None:
+        params["device"] = str(device)
+    return DistillationNet(**params, **loss_params)
+
+
+def fit_net(net, X, y, seed, extra=None):
+    """Train a DistillationNet on ``{"X": X, **extra}`` (None entries left out) under ``seed``."""
+    batch = {"X": X, **{k: v for k, v in (extra or {}).items() if v is not None}}
+    return fit_seeded(net, batch, y, seed)

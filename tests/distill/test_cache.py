@@ -1,7 +1,7 @@
 """CrossModalDistiller(memory=...): the cached focus ranker and teacher (issue 13).
 
 Every cache test counts the fits that actually ran (a wrapper around
-``CrossModalDistiller._fit_teacher`` and ``ModalityGeneralRanker.fit``): a
+``crossmodal.distill._teacher.fit_teacher`` and ``ModalityGeneralRanker.fit``): a
 cache hit runs neither. Results with the cache are compared with exact
 equality: a hit returns the pickled fit of the same code on the same inputs,
 and the student then runs the same code path on the same arrays.
@@ -21,6 +21,7 @@ from skorch import NeuralNetClassifier
 
 import crossmodal.distill._cache as fit_cache
 from crossmodal import CrossModalDistiller, ModalityGeneralRanker, make_modality_venn
+from crossmodal.distill import _teacher
 from crossmodal.distill._cache import CacheFallbackWarning
 from crossmodal.nets import MLP
 
@@ -59,17 +60,17 @@ def distiller(layer=None, **kw):
 def fits(monkeypatch):
     """Counts of teacher fits and focus-ranker fits that ran (cache misses)."""
     counts = {"teacher": 0, "focus": 0}
-    fit_teacher, fit_focus = CrossModalDistiller._fit_teacher, ModalityGeneralRanker.fit
+    fit_teacher, fit_focus = _teacher.fit_teacher, ModalityGeneralRanker.fit
 
-    def counting_teacher(self, *args, **kwargs):
+    def counting_teacher(*args, **kwargs):
         counts["teacher"] += 1
-        return fit_teacher(self, *args, **kwargs)
+        return fit_teacher(*args, **kwargs)
 
     def counting_focus(self, *args, **kwargs):
         counts["focus"] += 1
         return fit_focus(self, *args, **kwargs)
 
-    monkeypatch.setattr(CrossModalDistiller, "_fit_teacher", counting_teacher)
+    monkeypatch.setattr(_teacher, "fit_teacher", counting_teacher)
     monkeypatch.setattr(ModalityGeneralRanker, "fit", counting_focus)
 
     def reset():

@@ -1,1 +1,17 @@
-"""Distillation objectives: what the student is trained on, batch by batch."""
+"""Distillation objectives: the term that carries the teacher into the student.
+
+One module per objective, each registered by name in :data:`OBJECTIVES`. A
+new objective is one module (a subclass of :class:`DistillationObjective`,
+see :mod:`~crossmodal.distill.objectives._base` for the protocol) plus one
+line here.
+"""
+
+from crossmodal.distill.objectives._base import DistillationObjective, ObjectiveBatch
+from crossmodal.distill.objectives._kd import KD
+
+__all__ = ["KD", "OBJECTIVES", "DistillationObjective", "ObjectiveBatch"]
+
+#: Name -> objective class.
+OBJECTIVES = {
+    "kd": KD,
+}
