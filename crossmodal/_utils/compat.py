@@ -16,6 +16,9 @@ scikit-learn (re-exported below):
   ``_parameter_constraints`` and of :func:`crossmodal.make_modality_venn`.
 * ``sklearn.utils.validation._check_sample_weight``: ``sample_weight``
   checked and converted as scikit-learn's own estimators do (the distiller).
+* ``sklearn.utils._safe_indexing``: rows of an array, DataFrame or list
+  by position (the distiller's labelled rows of a teacher's input as the
+  user gave it).
 * ``sklearn.utils.validation._check_feature_names_in``: the ranker's
   ``get_feature_names_out``. The public route is inheriting a mixin
   (``sklearn.feature_selection.SelectorMixin`` or ``OneToOneFeatureMixin``,
@@ -37,6 +40,7 @@ read from ``sklearn.get_config()["enable_metadata_routing"]`` (not
 """
 
 from sklearn.base import _fit_context
+from sklearn.utils import _safe_indexing
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions, validate_params
 from sklearn.utils.validation import _check_feature_names_in, _check_sample_weight
 
@@ -47,5 +51,6 @@ __all__ = [
     "_check_feature_names_in",
     "_check_sample_weight",
     "_fit_context",
+    "_safe_indexing",
     "validate_params",
 ]

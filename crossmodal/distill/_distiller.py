@@ -1,25 +1,29 @@
 """CrossModalDistiller: crossmodal knowledge distillation as a scikit-learn classifier."""
 
 import os
-import warnings
 from numbers import Real
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted
-from skorch import NeuralNetClassifier
+from sklearn.metrics import accuracy_score
+from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from crossmodal._utils.compat import HasMethods, Interval, StrOptions, _check_sample_weight, _fit_context
+from crossmodal._utils.compat import (
+    HasMethods,
+    Interval,
+    StrOptions,
+    _fit_context,
+    _safe_indexing,
+)
+from crossmodal._utils.labels import labelled_mask
 from crossmodal._utils.proba import logits_to_proba
-from crossmodal._utils.random import draw_seeds, seeded_clone
+from crossmodal._utils.random import draw_seeds
 from crossmodal._utils.skorch_helpers import mlp_template
 from crossmodal._utils.torch_helpers import predict_logits, resolve_device
-from crossmodal._utils.validation import check_at_least_two_classes, check_probabilities, validate_numeric_data
-from crossmodal.distill import _cache, _teacher
-from crossmodal.distill._joint_teacher import check_joint_focus, joint_teacher, joint_teacher_proba
-from crossmodal.distill._net import as_distillation_net, fit_net
+from crossmodal._utils.validation import check_probabilities, validate_numeric_data
+from crossmodal.distill import _teacher
+from crossmodal.distill._net import as_distillation_net, fit_net, label_weights, student_weights
 from crossmodal.distill.objectives import KD
 
 __all__ = ["CrossModalDistiller"]
@@ -265,12 +269,10 @@ class CrossModalDistiller(ClassifierMixin, BaseEstimator):
         """
         X_given = X  # a scikit-learn teacher on teacher_input="student" or "both" sees it as given
         X, y = validate_numeric_data(self, X, y, dtype=_FLOAT_DTYPES)
-        check_classification_targets(y)
-        self.classes_, y_encoded = np.unique(y, return_inverse=True)
-        check_at_least_two_classes(self.classes_)
         device = resolve_device(self.device)
-        sample_weight, weights = self._check_weights(sample_weight, X)
+        sample_weight, weights = student_weights(sample_weight, X)
         teacher_seed, focus_seed, student_seed = draw_seeds(self.random_state, 3)
+        self.classes_, codes, labelled = _teacher.encode_targets(y, self.teacher, self.rho, teacher_proba)
 
         self.teacher_ = self.focus_ = self.teacher_proba_ = None
         if self.rho == 1:
@@ -283,115 +285,27 @@ class CrossModalDistiller(ClassifierMixin, BaseEstimator):
                 )
             self.teacher_proba_ = check_probabilities(teacher_proba, len(X), len(self.classes_)).astype(np.float64)
         else:
-            self._fit_teacher(
-                X_given,
-                X,
-                y,
-                y_encoded,
-                X_teacher,
-                teacher_proba,
-                sample_weight,
-                weights,
-                device,
-                teacher_seed,
-                focus_seed,
+            data = _teacher.TeacherData(
+                X_given, X, y, codes, labelled, self.classes_, X_teacher, teacher_proba, sample_weight, weights
+            )
+            params = self.get_params(deep=False)
+            self.teacher_, self.focus_, self.teacher_proba_ = _teacher.fit_and_query(
+                params, data, device, teacher_seed, focus_seed
             )
 
         objective = KD(temperature=float(self.temperature), reduction=self.kl_reduction)
-        targets = {} if self.teacher_proba_ is None else objective.targets(self.teacher_proba_)
+        extra = {} if self.teacher_proba_ is None else objective.targets(self.teacher_proba_)
+        extra["sample_weight"] = weights
+        if not labelled.all():
+            extra["label_weight"] = label_weights(labelled, weights)
         template = self.student if self.student is not None else default_student()
-        net = as_distillation_net(
-            template, X.shape[1], len(self.classes_), device, rho=float(self.rho), objective=objective
-        )
+        net = as_distillation_net(template, X.shape[1], len(self.classes_), device, rho=self.rho, objective=objective)
         if self.verbose:
             print(f"[CrossModalDistiller] training the student on {X.shape} ({len(self.classes_)} classes)")
         X32 = np.ascontiguousarray(X, dtype=np.float32)
-        extra = {**targets, "sample_weight": weights}
-        self.student_ = fit_net(net, X32, y_encoded.astype(np.int64), student_seed, extra)
+        self.student_ = fit_net(net, X32, codes, student_seed, extra)
         self.history_ = self.student_.history
         return self
-
-    @staticmethod
-    def _check_weights(sample_weight, X):
-        """The validated weights (for a scikit-learn teacher) and the student's, rescaled to mean 1."""
-        if sample_weight is None:
-            return None, None
-        w = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
-        total = w.sum()
-        if not total > 0:
-            raise ValueError(f"sample_weight must have a positive sum; got sum {total}.")
-        return w, (w * (len(w) / total)).astype(np.float32)
-
-    def _fit_teacher(
-        self,
-        X_given,
-        X,
-        y,
-        y_encoded,
-        X_teacher,
-        teacher_proba,
-        sample_weight,
-        weights,
-        device,
-        teacher_seed,
-        focus_seed,
-    ):
-        """Fit the focus ranker and the teacher and query it: sets ``focus_``, ``teacher_`` and ``teacher_proba_``."""
-        focus, layer = self.focus, getattr(self.focus, "layer", None)
-        if self.teacher_input == "student" and focus is not None:
-            raise ValueError(
-                "focus ranks the teacher modality against the student's; it needs teacher_input='teacher' or 'both'."
-            )
-        numeric = _teacher.needs_numbers(self.teacher, focus)
-        if isinstance(self.teacher, str):  # "joint": the paper's real-data protocol
-            check_joint_focus(focus, teacher_proba)
-            if sample_weight is not None:
-                warnings.warn(
-                    "teacher='joint' trains the focus ranker's pair unweighted: sample_weight weighs the student only.",
-                    UserWarning,
-                    stacklevel=3,
-                )
-            X_t = _teacher.teacher_input(self.teacher_input, X_given, X, X_teacher, numeric)
-            self.focus_ = self._fit_focus(focus_seed, X_t, y, X)
-            self.teacher_ = joint_teacher(self.focus_)
-            self.teacher_proba_ = joint_teacher_proba(self.teacher_, X_t)
-            return
-
-        def nullify_columns(X_a):  # an input-column focus: the teacher trains on its transform
-            self.focus_ = self._fit_focus(focus_seed, X_a, y, X)
-            return self.focus_.transform(X_a)
-
-        input_focus = focus is not None and layer is None
-        transform = nullify_columns if input_focus else None
-        X_t = _teacher.teacher_input(self.teacher_input, X_given, X, X_teacher, numeric, transform)
-        with_proba = focus is None or layer is None  # a hidden-layer focus changes the teacher after its fit
-
-        def work():
-            teacher = _teacher.fit_teacher(
-                self.teacher, X_t, y, y_encoded, len(self.classes_), device, teacher_seed, sample_weight, weights
-            )
-            return teacher, (_teacher.teacher_proba(teacher, X_t, self.classes_) if with_proba else None)
-
-        params = self.get_params(deep=False)
-        self.teacher_, self.teacher_proba_ = _cache.fit_teacher(
-            self.memory, params, device, X_t, y, sample_weight, teacher_seed, work
-        )
-        if not with_proba:
-            self._focus_hidden_layer(X_t, X, y, focus_seed)
-            self.teacher_proba_ = _teacher.teacher_proba(self.teacher_, X_t, self.classes_)
-
-    def _fit_focus(self, seed, X_a, y, X_b, **params):
-        return _cache.fit_focus(self.memory, seeded_clone(self.focus, seed, **params), X_a, y, X_b)
-
-    def _focus_hidden_layer(self, X_t, X, y, seed):
-        """Rank a hidden layer of the fitted torch teacher and nullify it in place."""
-        if not isinstance(self.teacher_, NeuralNetClassifier):
-            raise TypeError(
-                f"focus with layer={self.focus.layer!r} masks a hidden layer of a torch teacher; "
-                f"teacher must be None or a skorch NeuralNetClassifier, got {type(self.teacher_).__name__}."
-            )
-        self.focus_ = self._fit_focus(seed, X_t, y, X, estimator_a=self.teacher_)
-        self.focus_.nullify_module(self.teacher_.module_)
 
     # ------------------------------------------------------------------ predict
     def predict_proba(self, X):
@@ -431,3 +345,40 @@ class CrossModalDistiller(ClassifierMixin, BaseEstimator):
         """
         proba = self.predict_proba(X)
         return self.classes_[np.argmax(proba, axis=1)]
+
+    def score(self, X, y, sample_weight=None):
+        """Accuracy of the student on the labelled rows of ``(X, y)``.
+
+        Rows marked as unlabelled (``-1``, or ``None`` among string labels)
+        are left out, so a cross-validation fold that holds unlabelled rows
+        never counts them as errors (scikit-learn's semi-supervised
+        estimators count them). Scorers such as ``scoring="accuracy"`` call
+        :meth:`predict` and see every row; leave ``scoring`` unset to use
+        this method.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The student's modality.
+        y : array-like of shape (n_samples,)
+            True labels, with the markers of unlabelled rows.
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        score : float
+            Mean accuracy over the labelled rows.
+
+        Raises
+        ------
+        ValueError
+            When no row of ``y`` carries a label.
+        """
+        y = column_or_1d(np.asarray(y))
+        labelled = labelled_mask(y)
+        if not labelled.any():
+            raise ValueError(f"score needs at least one labelled row; all {len(y)} rows of y are marked unlabelled.")
+        weights = None if sample_weight is None else np.asarray(sample_weight)[labelled]
+        return accuracy_score(
+            y[labelled], self.predict(_safe_indexing(X, np.flatnonzero(labelled))), sample_weight=weights
+        )

@@ -8,19 +8,35 @@ library's MLP, or a prefit one as it is) and :func:`teacher_proba` queries it,
 with one column per class of the distiller and every output checked.
 """
 
+import warnings
+from dataclasses import dataclass
+
 import numpy as np
 from sklearn.frozen import FrozenEstimator
 from skorch import NeuralNetClassifier
 
+from crossmodal._utils.compat import _safe_indexing
+from crossmodal._utils.labels import encode_labels, labelled_mask
 from crossmodal._utils.proba import KD_PROBA_FLOOR, logits_to_proba
 from crossmodal._utils.random import seeded_clone
 from crossmodal._utils.skorch_helpers import fitted_net, mlp_template
 from crossmodal._utils.torch_helpers import predict_logits
-from crossmodal._utils.validation import check_modality, check_paired_samples
+from crossmodal._utils.validation import check_at_least_two_classes, check_modality, check_paired_samples
+from crossmodal.distill import _cache
+from crossmodal.distill._joint_teacher import check_joint_focus, joint_teacher, joint_teacher_proba
 from crossmodal.distill._net import as_distillation_net, fit_net
 from crossmodal.distill._teacher_io import check_teacher_output, n_rows, teacher_fit_params, to_teacher_dtype
 
-__all__ = ["default_teacher", "fit_teacher", "needs_numbers", "teacher_input", "teacher_proba"]
+__all__ = [
+    "TeacherData",
+    "default_teacher",
+    "encode_targets",
+    "fit_and_query",
+    "fit_teacher",
+    "needs_numbers",
+    "teacher_input",
+    "teacher_proba",
+]
 
 _FLOAT_DTYPES = (np.float32, np.float64)
 
@@ -28,6 +44,37 @@ _FLOAT_DTYPES = (np.float32, np.float64)
 def default_teacher():
     """The teacher used when ``teacher=None``: the library's MLP (128 hidden units, Adam, 100 epochs)."""
     return mlp_template()
+
+
+def encode_targets(y, teacher, rho, teacher_proba):
+    """A distiller's ``classes_``, every row's code (-1 without a label) and which rows carry a label.
+
+    The classes are those of the labelled rows. With unlabelled rows, a
+    prefit teacher's ``classes_`` are added (it may know classes that the
+    few labelled rows lack); with no labelled row at all they come from
+    the prefit teacher or from the columns of ``teacher_proba``.
+    """
+    partial = not labelled_mask(y).all()
+    uses_teacher = rho < 1 and teacher_proba is None and isinstance(teacher, FrozenEstimator)
+    extra = getattr(teacher, "classes_", None) if partial and uses_teacher else None
+    classes, codes, labelled = encode_labels(y, extra_classes=extra)
+    if classes is None:
+        if rho < 1 and teacher_proba is not None:
+            classes = np.arange(np.shape(teacher_proba)[1])
+        else:
+            raise ValueError(
+                f"y has no labelled row (all {len(y)} rows are marked as unlabelled). Distilling without any "
+                "label (supervision transfer) needs a teacher that is already trained: a prefit teacher wrapped "
+                "in sklearn.frozen.FrozenEstimator, or teacher_proba; and rho < 1."
+            )
+    if len(classes) < 2 and not labelled.all():
+        raise ValueError(
+            f"y's labelled rows hold 1 class ({classes[0]!r}) beside {int((~labelled).sum())} rows marked as "
+            "unlabelled; a classifier needs at least 2 classes. -1 marks a row without a label, so labels "
+            "such as -1 and 1 read as one class and unlabelled rows: encode them as 0 and 1."
+        )
+    check_at_least_two_classes(classes)
+    return classes, codes, labelled
 
 
 def needs_numbers(teacher, focus):
@@ -165,3 +212,105 @@ def teacher_proba(teacher, X_t, classes):
     logits = np.full((n_samples, n_classes), np.log(KD_PROBA_FLOOR))
     logits[:, columns] = scores
     return logits_to_proba(logits)
+
+
+@dataclass
+class TeacherData:
+    """What one fit of a :class:`~crossmodal.CrossModalDistiller` gives its teacher.
+
+    ``X_given`` is the student's modality as the user passed it, ``X`` as
+    validated; ``y`` the labels (with the markers of unlabelled rows),
+    ``codes`` their codes into ``classes`` (-1 where unlabelled) and
+    ``labelled`` which rows carry one; ``sample_weight`` the user's weights
+    and ``weights`` the same rescaled to mean 1 (both None without weights).
+    """
+
+    X_given: object
+    X: np.ndarray
+    y: np.ndarray
+    codes: np.ndarray
+    labelled: np.ndarray
+    classes: np.ndarray
+    X_teacher: object = None
+    teacher_proba: object = None
+    sample_weight: np.ndarray = None
+    weights: np.ndarray = None
+
+
+def _labelled_part(data, X_t):
+    """The teacher's training rows: the labelled ones (all rows when every row is labelled)."""
+    if data.labelled.all():
+        return X_t, data.y, data.codes, data.sample_weight, data.weights
+    rows = np.flatnonzero(data.labelled)
+    sample_weight = None if data.sample_weight is None else data.sample_weight[rows]
+    weights = None
+    if data.weights is not None:
+        weights = (data.weights[rows] * (len(rows) / data.weights[rows].sum())).astype(np.float32)
+    return _safe_indexing(X_t, rows), data.y[rows], data.codes[rows], sample_weight, weights
+
+
+def fit_and_query(params, data, device, teacher_seed, focus_seed):
+    """Fit the focus ranker and the teacher of a distiller, and query the teacher on every training row.
+
+    The teacher trains on the labelled rows; a focus ranker (and the pair of
+    ``teacher="joint"``) on every row, its alignment term needing no label.
+
+    Parameters
+    ----------
+    params : dict
+        The distiller's ``get_params(deep=False)``.
+    data : TeacherData
+    device : torch.device
+    teacher_seed, focus_seed : int
+
+    Returns
+    -------
+    teacher, focus, proba
+        The fitted teacher, the fitted focus ranker (or None) and the
+        teacher's probabilities on every row (float64, one column per class).
+    """
+    teacher, focus, mode, memory = params["teacher"], params["focus"], params["teacher_input"], params["memory"]
+    layer = getattr(focus, "layer", None)
+    if mode == "student" and focus is not None:
+        raise ValueError(
+            "focus ranks the teacher modality against the student's; it needs teacher_input='teacher' or 'both'."
+        )
+    numeric = needs_numbers(teacher, focus)
+    fitted = {}
+
+    def fit_focus(X_a, **focus_params):
+        fitted["focus"] = _cache.fit_focus(memory, seeded_clone(focus, focus_seed, **focus_params), X_a, data.y, data.X)
+        return fitted["focus"]
+
+    if isinstance(teacher, str):  # "joint": the paper's real-data protocol
+        check_joint_focus(focus, data.teacher_proba)
+        if data.sample_weight is not None:
+            warnings.warn(
+                "teacher='joint' trains the focus ranker's pair unweighted: sample_weight weighs the student only.",
+                UserWarning,
+                stacklevel=4,
+            )
+        X_t = teacher_input(mode, data.X_given, data.X, data.X_teacher, numeric)
+        joint = joint_teacher(fit_focus(X_t))
+        return joint, fitted["focus"], joint_teacher_proba(joint, X_t)
+
+    transform = (lambda X_a: fit_focus(X_a).transform(X_a)) if focus is not None and layer is None else None
+    X_t = teacher_input(mode, data.X_given, data.X, data.X_teacher, numeric, transform)
+    with_proba = focus is None or layer is None  # a hidden-layer focus changes the teacher after its fit
+
+    def work():
+        X_fit, y_fit, codes_fit, sample_weight, weights = _labelled_part(data, X_t)
+        n_classes = len(data.classes)
+        model = fit_teacher(teacher, X_fit, y_fit, codes_fit, n_classes, device, teacher_seed, sample_weight, weights)
+        return model, (teacher_proba(model, X_t, data.classes) if with_proba else None)
+
+    model, proba = _cache.fit_teacher(memory, params, device, X_t, data.y, data.sample_weight, teacher_seed, work)
+    if not with_proba:
+        if not isinstance(model, NeuralNetClassifier):
+            raise TypeError(
+                f"focus with layer={layer!r} masks a hidden layer of a torch teacher; "
+                f"teacher must be None or a skorch NeuralNetClassifier, got {type(model).__name__}."
+            )
+        fit_focus(X_t, estimator_a=model).nullify_module(model.module_)
+        proba = teacher_proba(model, X_t, data.classes)
+    return model, fitted.get("focus"), proba
