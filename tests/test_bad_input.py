@@ -163,6 +163,42 @@ DISTILLER_FIT = [
     ),
     row("kd.fit-y-continuous", lambda: fit_kd(y=X[:, 0]), ValueError, r"Unknown label type"),
     row(
+        "kd.fit-y-no-labelled-row-no-prefit-teacher",
+        lambda: fit_kd(y=np.full(N, -1), X_teacher=X_T),
+        ValueError,
+        r"y has no labelled row \(all 20 rows .*FrozenEstimator, or teacher_proba",
+    ),
+    row(
+        "kd.fit-y-labelled-rows-one-class",
+        lambda: fit_kd(y=np.where(Y == 0, -1, 1), X_teacher=X_T),
+        ValueError,
+        r"y's labelled rows hold 1 class \(1\) beside 10 rows marked as unlabelled.*encode them as 0 and 1",
+    ),
+    row(
+        "kd.fit-y-minus-one-among-strings",
+        lambda: fit_kd(y=np.array(["a", "b"] * (N // 2 - 1) + ["a", -1], dtype=object), X_teacher=X_T),
+        ValueError,
+        r"y mixes string labels with -1.*None",
+    ),
+    row(
+        "kd.fit-y-string-minus-one",
+        lambda: fit_kd(y=np.array(["a", "b"] * (N // 2 - 1) + ["a", "-1"]), X_teacher=X_T),
+        ValueError,
+        r"y holds the string '-1' in 1 row\(s\).*None",
+    ),
+    row(
+        "kd.fit-y-none-among-numbers",
+        lambda: fit_kd(y=np.array([0, 1] * (N // 2 - 1) + [0, None], dtype=object), X_teacher=X_T),
+        ValueError,
+        r"y holds None in 1 row\(s\) of numeric labels.*-1",
+    ),
+    row(
+        "kd.fit-teacher_proba-rows-with-unlabelled",
+        lambda: fit_kd(y=np.where(np.arange(N) < 4, Y, -1), teacher_proba=P[:-2]),
+        ValueError,
+        r"teacher_proba must have shape .*\(20, 2\).*got shape \(18, 2\)",
+    ),
+    row(
         "kd.fit-teacher_proba-nan",
         lambda: fit_kd(teacher_proba=_with(P, np.nan)),
         ValueError,

@@ -49,7 +49,7 @@ def labelled_mask(y, name="y"):
                 "(in an object array), not -1; got -1 beside string labels."
             )
         raise ValueError(f"{name} mixes string labels with numbers ({', '.join(numeric)}); use one kind of label.")
-    if present and all(strings):
+    if not present or all(strings):  # string labels, or no label at all
         _reject_string_marker(np.array([v == "-1" for v in values]), name)
         return ~missing
     if missing.any():

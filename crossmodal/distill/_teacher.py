@@ -69,7 +69,7 @@ def encode_targets(y, teacher, rho, teacher_proba):
             )
     if len(classes) < 2 and not labelled.all():
         raise ValueError(
-            f"y's labelled rows hold 1 class ({classes[0]!r}) beside {int((~labelled).sum())} rows marked as "
+            f"y's labelled rows hold 1 class ({classes.tolist()[0]!r}) beside {int((~labelled).sum())} rows marked as "
             "unlabelled; a classifier needs at least 2 classes. -1 marks a row without a label, so labels "
             "such as -1 and 1 read as one class and unlabelled rows: encode them as 0 and 1."
         )

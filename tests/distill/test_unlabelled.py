@@ -1,0 +1,238 @@
+"""Rows without a label: the few-labels, many-pairs regime of CrossModalDistiller.
+
+-1 (``None`` among string labels) marks a row without a label. The teacher
+fits on the labelled rows and is queried on every row; the student's
+cross-entropy term covers the labelled rows and the KD term every row.
+"""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import torch.nn.functional as F
+from conftest import quick_template
+from scipy.stats import rankdata
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.compose import ColumnTransformer
+from sklearn.frozen import FrozenEstimator
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
+from sklearn.pipeline import make_pipeline
+
+from crossmodal import CrossModalDistiller, MVDGenerator, make_modality_venn
+from crossmodal._utils.labels import encode_labels
+from crossmodal.distill._net import as_distillation_net, label_weights
+from crossmodal.distill.objectives import KD
+
+
+@pytest.fixture(scope="module")
+def data():
+    X_a, X_b, y = make_modality_venn(
+        240, n_general=4, n_specific_a=1, n_specific_b=1, n_noise_a=3, n_noise_b=3, n_classes=3, random_state=0
+    )
+    rng = np.random.RandomState(0)
+    labelled = np.zeros(len(y), dtype=bool)
+    for c in range(3):
+        labelled[rng.choice(np.flatnonzero(y == c), 8, replace=False)] = True
+    return X_a, X_b, y, np.where(labelled, y, -1)
+
+
+def student(**params):
+    return quick_template(
+        (8,), **{"max_epochs": 5, "lr": 0.05, "batch_size": 32, "iterator_train__shuffle": True, **params}
+    )
+
+
+class RecordingTeacher(ClassifierMixin, BaseEstimator):
+    """A logistic regression that records the rows it is fitted on and queried on."""
+
+    def fit(self, X, y):
+        self.fit_rows_ = np.asarray(X).copy()
+        self.fit_y_ = np.asarray(y).copy()
+        self.model_ = LogisticRegression().fit(X, y)
+        self.classes_ = self.model_.classes_
+        return self
+
+    def predict_proba(self, X):
+        type(self).queried = np.asarray(X).copy()
+        return self.model_.predict_proba(X)
+
+
+# ------------------------------------------------------------------ the loss
+def test_mixed_batch_loss_equals_a_hand_computation():
+    torch.manual_seed(0)
+    m, k, rho, T = 6, 3, 0.3, 2.0
+    logits = torch.randn(m, k, dtype=torch.float64)
+    y = torch.tensor([0, -1, 2, -1, -1, 1])
+    labelled = (y >= 0).numpy()
+    w = np.array([0.5, 2.0, 1.0, 1.5, 0.25, 0.75])  # mean 1
+    teacher_p = torch.softmax(torch.randn(m, k, dtype=torch.float64), dim=1).numpy()
+    objective = KD(temperature=T)
+    net = as_distillation_net(student(), 2, k, "cpu", rho=rho, objective=objective)
+    batch = {
+        "sample_weight": torch.as_tensor(w),
+        "label_weight": torch.as_tensor(label_weights(labelled, w), dtype=torch.float64),
+        **{key: torch.as_tensor(v, dtype=torch.float64) for key, v in objective.targets(teacher_p).items()},
+    }
+    loss = net.distillation_loss(logits, y, batch)
+
+    # By hand: the labelled rows' weighted mean CE, rescaled so that a batch estimates it without bias...
+    share = w[labelled].sum() / w.sum()
+    log_q = np.log(np.exp(logits.numpy()) / np.exp(logits.numpy()).sum(1, keepdims=True))
+    ce_rows = np.array([-log_q[i, y[i]] if labelled[i] else 0.0 for i in range(m)])
+    ce = np.sum(w * ce_rows / share) / m
+    # ... and the KD term over every row: T^2 KL(p_T || q_T), weighted, averaged over the batch.
+    p_t = teacher_p ** (1 / T) / (teacher_p ** (1 / T)).sum(1, keepdims=True)
+    z = logits.numpy() / T
+    log_q_t = z - np.log(np.exp(z).sum(1, keepdims=True))
+    kl = (p_t * (np.log(p_t) - log_q_t)).sum(1)
+    kd = T**2 * np.sum(w * kl) / m
+    np.testing.assert_allclose(loss.item(), rho * ce + (1 - rho) * kd, rtol=1e-5)
+
+
+def test_label_weights_estimate_the_labelled_mean_without_bias():
+    rng = np.random.RandomState(1)
+    labelled = rng.rand(1000) < 0.03
+    w = rng.rand(1000) * 2
+    w *= len(w) / w.sum()
+    ce = rng.rand(1000)
+    factors = label_weights(labelled, w)
+    assert np.all(factors[~labelled] == 0)
+    np.testing.assert_allclose(np.mean(factors * ce), np.average(ce[labelled], weights=w[labelled]), rtol=1e-6)
+    np.testing.assert_array_equal(label_weights(np.zeros(5, dtype=bool)), np.zeros(5))
+
+
+def test_fully_labelled_batches_keep_the_plain_cross_entropy():
+    torch.manual_seed(0)
+    logits, y = torch.randn(5, 3), torch.tensor([0, 1, 2, 1, 0])
+    net = as_distillation_net(student(), 2, 3, "cpu", rho=1.0, objective=KD())
+    assert net.distillation_loss(logits, y, {}).item() == F.cross_entropy(logits, y).item()
+
+
+# ------------------------------------------------------------------ labels
+def test_encode_labels_marks_and_codes():
+    classes, codes, labelled = encode_labels(np.array([3, -1, 7, 3, -1]))
+    np.testing.assert_array_equal(classes, [3, 7])
+    np.testing.assert_array_equal(codes, [0, -1, 1, 0, -1])
+    classes, codes, _ = encode_labels(np.array(["dog", None, "cat"], dtype=object))
+    np.testing.assert_array_equal(classes, ["cat", "dog"])
+    np.testing.assert_array_equal(codes, [1, -1, 0])
+    assert encode_labels(np.array([-1, -1]))[0] is None
+
+
+def test_string_labels_with_none_markers(data):
+    X_a, X_b, y, y_semi = data
+    names = np.array(["zero", "one", "two"], dtype=object)[np.maximum(y_semi, 0)]
+    names[y_semi < 0] = None
+    kd = CrossModalDistiller(teacher=LogisticRegression(), student=student(), random_state=0)
+    kd.fit(X_b, names, X_teacher=X_a)
+    np.testing.assert_array_equal(kd.classes_, ["one", "two", "zero"])
+    assert set(kd.predict(X_b)) <= {"one", "two", "zero"}
+
+
+# ------------------------------------------------------------------ teacher and student
+def test_teacher_fits_on_labelled_rows_and_is_queried_on_every_row(data):
+    X_a, X_b, y, y_semi = data
+    kd = CrossModalDistiller(teacher=RecordingTeacher(), student=student(), random_state=0)
+    kd.fit(X_b, y_semi, X_teacher=X_a)
+    labelled = y_semi >= 0
+    np.testing.assert_array_equal(kd.teacher_.fit_rows_, X_a[labelled])
+    np.testing.assert_array_equal(kd.teacher_.fit_y_, y_semi[labelled])
+    np.testing.assert_array_equal(RecordingTeacher.queried, X_a)
+    assert kd.teacher_proba_.shape == (len(y), 3)
+    np.testing.assert_array_equal(kd.classes_, [0, 1, 2])
+
+
+def test_default_teacher_and_weights_with_unlabelled_rows(data):
+    X_a, X_b, y, y_semi = data
+    w = np.random.RandomState(0).rand(len(y)) + 0.5
+    kd = CrossModalDistiller(teacher=student(), student=student(), random_state=0)
+    kd.fit(X_b, y_semi, X_teacher=X_a, sample_weight=w)
+    assert kd.teacher_proba_.shape == (len(y), 3)
+    assert np.isfinite(kd.history_[:, "train_loss"]).all()
+
+
+def test_dataframe_teacher_input_keeps_its_columns_on_the_labelled_rows(data):
+    X_a, X_b, y, y_semi = data
+    frame = pd.DataFrame(X_a, columns=[f"a{i}" for i in range(X_a.shape[1])])
+    teacher = make_pipeline(ColumnTransformer([("keep", "passthrough", ["a0", "a1", "a2"])]), LogisticRegression())
+    kd = CrossModalDistiller(teacher=teacher, student=student(), random_state=0).fit(X_b, y_semi, X_teacher=frame)
+    assert kd.teacher_proba_.shape == (len(y), 3)
+
+
+def test_more_pairs_help_when_the_teacher_sees_more():
+    """KD over every pair beats the same KD restricted to the labelled rows (a strong teacher view)."""
+    generator = MVDGenerator(
+        n_general=6, n_specific_a=0, n_specific_b=0, n_noise_a=0, n_noise_b=30, random_state=1
+    ).fit()
+    X_a, X_b, y = generator.sample(600, random_state=1)
+    X_test_a, X_test_b, y_test = generator.sample(2000, random_state=2)
+    rng = np.random.RandomState(0)
+    y_semi = np.full(len(y), -1)
+    keep = np.concatenate([rng.choice(np.flatnonzero(y == c), 5, replace=False) for c in (0, 1)])
+    y_semi[keep] = y[keep]
+    params = dict(teacher=LogisticRegression(), student=student(max_epochs=30), rho=0.5, random_state=0)
+    labels_only = CrossModalDistiller(**params).fit(X_b[keep], y[keep], X_teacher=X_a[keep])
+    every_pair = CrossModalDistiller(**params).fit(X_b, y_semi, X_teacher=X_a)
+    assert every_pair.score(X_test_b, y_test) > labels_only.score(X_test_b, y_test) + 0.05
+
+
+# ------------------------------------------------------------------ supervision transfer
+def test_pure_supervision_transfer_from_a_prefit_teacher(data):
+    X_a, X_b, y, _ = data
+    prefit = LogisticRegression().fit(X_a, np.array(["x", "y", "z"])[y])
+    kd = CrossModalDistiller(teacher=FrozenEstimator(prefit), student=student(), random_state=0)
+    kd.fit(X_b, np.full(len(y), None, dtype=object), X_teacher=X_a)
+    np.testing.assert_array_equal(kd.classes_, ["x", "y", "z"])
+    np.testing.assert_allclose(kd.teacher_proba_, prefit.predict_proba(X_a))
+
+
+def test_pure_supervision_transfer_from_teacher_proba(data):
+    X_a, X_b, y, _ = data
+    proba = LogisticRegression().fit(X_a, y).predict_proba(X_a)
+    kd = CrossModalDistiller(student=student(), random_state=0).fit(X_b, np.full(len(y), -1), teacher_proba=proba)
+    np.testing.assert_array_equal(kd.classes_, [0, 1, 2])
+    assert kd.predict(X_b).shape == (len(y),)
+
+
+def test_prefit_teacher_adds_classes_the_labelled_rows_lack(data):
+    X_a, X_b, y, y_semi = data
+    prefit = LogisticRegression().fit(X_a, y)
+    y_partial = np.where(y_semi == 2, -1, y_semi)  # no labelled row of class 2
+    kd = CrossModalDistiller(teacher=FrozenEstimator(prefit), student=student(), random_state=0)
+    kd.fit(X_b, y_partial, X_teacher=X_a)
+    np.testing.assert_array_equal(kd.classes_, [0, 1, 2])
+
+
+# ------------------------------------------------------------------ model selection
+def test_score_counts_labelled_rows_only(data):
+    X_a, X_b, y, y_semi = data
+    kd = CrossModalDistiller(teacher=LogisticRegression(), student=student(), random_state=0)
+    kd.fit(X_b, y_semi, X_teacher=X_a)
+    labelled = y_semi >= 0
+    expected = np.mean(kd.predict(X_b[labelled]) == y_semi[labelled])
+    assert kd.score(X_b, y_semi) == pytest.approx(expected)
+    with pytest.raises(ValueError, match="score needs at least one labelled row; all 3 rows"):
+        kd.score(X_b[:3], [-1, -1, -1])
+
+
+def test_grid_search_ranks_as_a_search_scored_on_labelled_rows(data, tmp_path):
+    X_a, X_b, y, y_semi = data
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    base = CrossModalDistiller(teacher=LogisticRegression(), student=student(), memory=tmp_path, random_state=0)
+    grid = {"rho": [0.0, 0.5, 1.0], "temperature": [1.0, 4.0]}
+    search = GridSearchCV(base, grid, cv=cv).fit(X_b, y_semi, X_teacher=X_a)
+    # The same search by hand: fit on each training fold (unlabelled rows included), accuracy on the
+    # test fold's labelled rows only.
+    manual = []
+    for params in search.cv_results_["params"]:
+        scores = []
+        for train, test in cv.split(X_b, y_semi):
+            model = clone(base).set_params(**params).fit(X_b[train], y_semi[train], X_teacher=X_a[train])
+            keep = test[y_semi[test] >= 0]
+            scores.append(np.mean(model.predict(X_b[keep]) == y_semi[keep]))
+        manual.append(np.mean(scores))
+    np.testing.assert_allclose(search.cv_results_["mean_test_score"], manual)
+    np.testing.assert_array_equal(search.cv_results_["rank_test_score"], rankdata(-np.round(manual, 12), "min"))
+    scores = cross_val_score(base, X_b, y_semi, cv=cv, params={"X_teacher": X_a})
+    assert np.all((scores >= 0) & (scores <= 1))
