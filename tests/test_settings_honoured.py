@@ -22,8 +22,7 @@ from crossmodal import CrossModalDistiller, ModalityGeneralRanker, make_modality
 from crossmodal._utils.random import SEED_MAX
 from crossmodal._utils.skorch_helpers import replaced_criterion
 from crossmodal._utils.torch_helpers import seeded
-from crossmodal.distill._net import as_distillation_net as _as_distillation_net
-from crossmodal.distill._net import DistillationNet
+from crossmodal.distill._net import DistillationNet, as_distillation_net
 
 N_ROWS, BATCH = 50, 16  # the last batch of an epoch has 2 rows
 # float32 training through two code paths (thread counts may differ): rtol of
@@ -105,7 +104,7 @@ SETTINGS = {
 )
 def test_tight_loop_names_the_settings_it_leaves_to_skorch(settings, names, data):
     _, X_b, y = data
-    net = _as_distillation_net(template(**settings), X_b.shape[1], 2, None)
+    net = as_distillation_net(template(**settings), X_b.shape[1], 2, None)
     assert isinstance(net, DistillationNet)
     assert net.settings_for_skorch_loop() == names
     net.fit({"X": X_b}, (y == y.max()).astype(np.int64))

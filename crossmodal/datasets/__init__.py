@@ -18,6 +18,7 @@ and in each loader's ``citation`` field.
 
 from crossmodal.datasets._av_digits import load_av_digits
 from crossmodal.datasets._mfeat import load_mfeat
-from crossmodal.datasets._mvd_generator import MVDGenerator, make_modality_venn
+from crossmodal.datasets._mvd_generator import MVDGenerator
+from crossmodal.datasets._mvd_samples import make_modality_venn
 
 __all__ = ["MVDGenerator", "load_av_digits", "load_mfeat", "make_modality_venn"]

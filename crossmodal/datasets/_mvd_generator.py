@@ -9,21 +9,18 @@ from numbers import Integral
 
 import numpy as np
 from sklearn.base import BaseEstimator
-from sklearn.utils import Bunch, check_random_state
+from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from crossmodal._utils.compat import Interval, StrOptions, _fit_context, validate_params
+from crossmodal._utils.compat import Interval, StrOptions, _fit_context
 from crossmodal._utils.random import SEED_MAX
 from crossmodal._utils.validation import check_positive_int
+from crossmodal.datasets._mvd_mixing import apply_mixing, mixing_layers, row_independent_product
 
-__all__ = ["MVDGenerator", "make_modality_venn"]
-
-# sqrt(E[tanh(u)^2]) for u ~ N(0, 1) (200-point Gauss-Hermite quadrature); dividing
-# by it gives the "mlp" mixing outputs a mean variance of one, like the latents.
-_TANH_STD = 0.6279287303491066
+__all__ = ["MVD_CONSTRAINTS", "MVDGenerator"]
 
 _COUNT = [Interval(Integral, 0, None, closed="left")]
-_MVD_CONSTRAINTS = {
+MVD_CONSTRAINTS = {
     "n_general": _COUNT,
     "n_specific_a": _COUNT,
     "n_specific_b": _COUNT,
@@ -35,49 +32,6 @@ _MVD_CONSTRAINTS = {
     "mixing": [StrOptions({"identity", "linear", "mlp"})],
     "random_state": ["random_state"],
 }
-
-
-def _random_orthogonal(n, rng):
-    """Haar-distributed random orthogonal (n, n) matrix: QR of a Gaussian, signs fixed."""
-    q, r = np.linalg.qr(rng.standard_normal((n, n)))
-    return q * np.where(np.diag(r) < 0, -1.0, 1.0)
-
-
-def _mixing_layers(kind, n, rng):
-    """The fixed map of one modality as a list of affine layers ``(weight, bias)``."""
-    if kind == "identity":
-        return []
-    if kind == "linear":
-        return [(_random_orthogonal(n, rng), np.zeros(n))]
-    # "mlp": x = Q2 tanh(Q1 z) / _TANH_STD, a bijection of R^n onto an open set.
-    first = (_random_orthogonal(n, rng), np.zeros(n))
-    second = (_random_orthogonal(n, rng) / _TANH_STD, np.zeros(n))
-    return [first, second]
-
-
-def _row_independent_product(A, B):
-    """``A @ B.T`` summed over the inner index in a fixed order, one rounding per step.
-
-    BLAS splits a matrix product into blocks chosen by the arrays' shapes and
-    the CPU, so a row of ``A @ B.T`` can differ in its last bits between a
-    10-row and a 40-row call. Here each step is an elementwise multiply-add,
-    exactly rounded whatever the shape, so every output row depends only on
-    its own input row: the first rows of a larger draw equal a smaller draw.
-    """
-    out = np.zeros((A.shape[0], B.shape[0]))
-    for j in range(A.shape[1]):
-        out += A[:, j : j + 1] * B[:, j]
-    return out
-
-
-def _apply_mixing(Z, layers):
-    """Run ``Z`` through affine ``layers`` with ``tanh`` between consecutive layers."""
-    X = Z
-    for i, (weight, bias) in enumerate(layers):
-        if i > 0:
-            X = np.tanh(X)
-        X = _row_independent_product(X, weight) + bias
-    return np.ascontiguousarray(X, dtype=np.float64)
 
 
 class MVDGenerator(BaseEstimator):
@@ -201,7 +155,7 @@ class MVDGenerator(BaseEstimator):
     True
     """
 
-    _parameter_constraints: dict = dict(_MVD_CONSTRAINTS)
+    _parameter_constraints: dict = dict(MVD_CONSTRAINTS)
 
     def __init__(
         self,
@@ -299,8 +253,8 @@ class MVDGenerator(BaseEstimator):
         else:
             self.coef_ = np.random.RandomState(seed_rule).standard_normal((n_rows, n_latents))
 
-        self.mixing_a_ = _mixing_layers(self.mixing, self.n_features_a_, np.random.RandomState(seed_mix_a))
-        self.mixing_b_ = _mixing_layers(self.mixing, self.n_features_b_, np.random.RandomState(seed_mix_b))
+        self.mixing_a_ = mixing_layers(self.mixing, self.n_features_a_, np.random.RandomState(seed_mix_a))
+        self.mixing_b_ = mixing_layers(self.mixing, self.n_features_b_, np.random.RandomState(seed_mix_b))
         self._sample_rng = np.random.RandomState(seed_samples)
         return self
 
@@ -341,125 +295,13 @@ class MVDGenerator(BaseEstimator):
         Z_a = np.hstack([general, latents[:, g : g + sa], noise_a])
         Z_b = np.hstack([general, latents[:, g + sa : g + sa + sb], noise_b])
 
-        scores = _row_independent_product(latents, self.coef_)
+        scores = row_independent_product(latents, self.coef_)
         if self.coef_.shape[0] == 1:
             y = (scores[:, 0] > 0).astype(np.int64)
         else:
             y = np.argmax(scores, axis=1).astype(np.int64)
-        return _apply_mixing(Z_a, self.mixing_a_), _apply_mixing(Z_b, self.mixing_b_), y
+        return apply_mixing(Z_a, self.mixing_a_), apply_mixing(Z_b, self.mixing_b_), y
 
 
 # The keyword arguments repeat MVDGenerator's on purpose: a make_* function in
 # scikit-learn's style, validated by the same constraints.
-@validate_params(
-    {
-        "n_samples": [Interval(Integral, 1, None, closed="left")],
-        **_MVD_CONSTRAINTS,
-        "return_info": ["boolean"],
-    },
-    prefer_skip_nested_validation=True,
-)
-def make_modality_venn(
-    n_samples,
-    *,
-    n_general=4,
-    n_specific_a=6,
-    n_specific_b=6,
-    n_hidden=0,
-    n_noise_a=15,
-    n_noise_b=40,
-    n_classes=2,
-    hyperplane="normal",
-    mixing="identity",
-    random_state=None,
-    return_info=False,
-):
-    """Generate one paired two-modality data set from a random modality Venn diagram.
-
-    Fits an :class:`MVDGenerator` and draws ``n_samples`` from it. Two integer
-    seeds are drawn from ``random_state`` up front, one for the structure
-    (decision weights, mixing maps) and one for the samples, so a fixed
-    ``random_state`` gives the same data every time.
-
-    Parameters
-    ----------
-    n_samples : int
-        Number of samples, >= 1.
-    n_general, n_specific_a, n_specific_b, n_hidden, n_noise_a, n_noise_b : int
-        Latent and noise counts; see :class:`MVDGenerator`.
-    n_classes : int, default=2
-        Number of classes.
-    hyperplane : {"normal", "ones"}, default="normal"
-        Decision weights; see :class:`MVDGenerator`.
-    mixing : {"identity", "linear", "mlp"}, default="identity"
-        Generating functions; see :class:`MVDGenerator`.
-    random_state : int, RandomState instance or None, default=None
-        Seeds structure and samples.
-    return_info : bool, default=False
-        Also return a :class:`~sklearn.utils.Bunch` describing the diagram.
-
-    Returns
-    -------
-    X_a : ndarray of shape (n_samples, n_general + n_specific_a + n_noise_a)
-        Modality *a*, float64.
-    X_b : ndarray of shape (n_samples, n_general + n_specific_b + n_noise_b)
-        Modality *b*, float64.
-    y : ndarray of shape (n_samples,)
-        int64 labels in ``0..n_classes-1``.
-    info : Bunch
-        Only if ``return_info=True``: ``gamma``, ``alpha``, ``beta``,
-        ``n_features_a``, ``n_features_b``, the six masks (``general_mask_a``,
-        ``specific_mask_a``, ``noise_mask_a`` and the ``_b`` ones), ``coef``
-        and ``generator``, the fitted :class:`MVDGenerator` (call its
-        ``sample`` for more data, e.g. a test set, from the same rule).
-
-    See Also
-    --------
-    MVDGenerator : The generator, for repeated draws from one structure.
-
-    References
-    ----------
-    .. [1] Z. Xue, Z. Gao, S. Ren, H. Zhao. "The Modality Focusing Hypothesis:
-       Towards Understanding Crossmodal Knowledge Distillation", ICLR 2023,
-       Appendix B.2.
-
-    Examples
-    --------
-    >>> from crossmodal import make_modality_venn
-    >>> X_a, X_b, y, info = make_modality_venn(
-    ...     100, n_general=2, n_specific_a=8, n_specific_b=8, n_hidden=2,
-    ...     random_state=0, return_info=True)
-    >>> X_a.shape, X_b.shape, round(info.gamma, 3)
-    ((100, 25), (100, 50), 0.111)
-    """
-    rng = check_random_state(random_state)
-    seed_structure, seed_samples = rng.randint(SEED_MAX, size=2)
-    # Every keyword passed on by name, on purpose: this function is MVDGenerator(...).fit().sample(n_samples).
-    generator = MVDGenerator(
-        n_general=n_general,
-        n_specific_a=n_specific_a,
-        n_specific_b=n_specific_b,
-        n_hidden=n_hidden,
-        n_noise_a=n_noise_a,
-        n_noise_b=n_noise_b,
-        n_classes=n_classes,
-        hyperplane=hyperplane,
-        mixing=mixing,
-        random_state=int(seed_structure),
-    ).fit()
-    X_a, X_b, y = generator.sample(n_samples, random_state=int(seed_samples))
-    if not return_info:
-        return X_a, X_b, y
-    info = Bunch(
-        gamma=generator.gamma_,
-        alpha=generator.alpha_,
-        beta=generator.beta_,
-        n_features_a=generator.n_features_a_,
-        n_features_b=generator.n_features_b_,
-        coef=generator.coef_,
-        generator=generator,
-    )
-    for role in ("general", "specific", "noise"):
-        for modality in ("a", "b"):
-            info[f"{role}_mask_{modality}"] = getattr(generator, f"{role}_mask_{modality}_")
-    return X_a, X_b, y, info

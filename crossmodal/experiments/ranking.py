@@ -41,7 +41,7 @@ from sklearn.model_selection import train_test_split
 
 from crossmodal import __version__
 from crossmodal._utils.skorch_helpers import mlp_template
-from crossmodal.datasets._mvd_generator import make_modality_venn
+from crossmodal.datasets import make_modality_venn
 from crossmodal.distill._joint_teacher import joint_teacher, joint_teacher_proba
 from crossmodal.experiments._batched_mlp import distil_students
 from crossmodal.experiments._figures import new_figure, plot_band, save_figure

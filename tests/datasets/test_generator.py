@@ -19,7 +19,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.utils._param_validation import InvalidParameterError
 
 from crossmodal import MVDGenerator, make_modality_venn
-from crossmodal.datasets._mvd_generator import _TANH_STD
+from crossmodal.datasets._mvd_mixing import _TANH_STD
 
 
 def fig2(overlap, **kwargs):
