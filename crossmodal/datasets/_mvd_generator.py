@@ -301,7 +301,3 @@ class MVDGenerator(BaseEstimator):
         else:
             y = np.argmax(scores, axis=1).astype(np.int64)
         return apply_mixing(Z_a, self.mixing_a_), apply_mixing(Z_b, self.mixing_b_), y
-
-
-# The keyword arguments repeat MVDGenerator's on purpose: a make_* function in
-# scikit-learn's style, validated by the same constraints.

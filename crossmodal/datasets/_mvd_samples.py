@@ -11,6 +11,8 @@ from crossmodal.datasets._mvd_generator import MVD_CONSTRAINTS, MVDGenerator
 __all__ = ["make_modality_venn"]
 
 
+# The keyword arguments repeat MVDGenerator's: a make_* function in scikit-learn's style,
+# validated by the same constraints.
 @validate_params(
     {
         "n_samples": [Interval(Integral, 1, None, closed="left")],

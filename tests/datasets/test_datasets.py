@@ -1,6 +1,5 @@
 """Tests of the bundled real datasets and of the script that builds them."""
 
-import doctest
 import gzip
 import importlib.util
 import io
@@ -15,7 +14,7 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from crossmodal.datasets import _av_digits, _mfeat, load_av_digits, load_mfeat
+from crossmodal.datasets import load_av_digits, load_mfeat
 from crossmodal.datasets._av_digits import mfcc_summary_features, pair_within_class
 from crossmodal.datasets._mfeat import decode_decimal, open_data_file
 
@@ -306,12 +305,6 @@ def test_mfcc_summary_features_matches_reference(dtype):
 def test_shipped_files_match_the_recorded_content_digests(build_script, name):
     with open_data_file(name) as npz:
         assert build_script.content_digest(npz) == CONTENT_DIGESTS[name]
-
-
-def test_docstring_examples_run():
-    for module in (_mfeat, _av_digits):
-        result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
-        assert result.attempted > 0 and result.failed == 0, module.__name__
 
 
 # ------------------------------------------------------------- build script

@@ -226,7 +226,7 @@ def kd_kl_loss(student_logits, teacher_log_proba, *, temperature=1.0, reduction=
 
     See Also
     --------
-    teacher_log_proba : Makes the targets once per fit.
+    tempered_log_proba : Makes the targets once per fit.
     FusedKLDivergence : The CPU path.
 
     Notes
