@@ -76,8 +76,10 @@ class DistillationNet(FittedModuleReferenceMixin, TightLoopMixin, NeuralNetClass
             ``sample_weight`` (optional) and the objective's targets for these rows.
         """
         sample_weight, label_weight = batch.get("sample_weight"), batch.get("label_weight")
-        if label_weight is not None:  # unlabelled rows (code -1) have weight 0
-            ce = (F.cross_entropy(logits, y_true.clamp_min(0), reduction="none") * label_weight).mean()
+        if label_weight is not None:  # rows without a label (code -1) have weight 0 and are skipped
+            rows = torch.nonzero(label_weight, as_tuple=True)[0]
+            ce_rows = F.cross_entropy(logits[rows], y_true[rows], reduction="none")
+            ce = (ce_rows * label_weight[rows]).sum() / len(label_weight)
         elif sample_weight is None:
             ce = F.cross_entropy(logits, y_true)
         else:
