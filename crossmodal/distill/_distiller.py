@@ -24,7 +24,7 @@ from crossmodal._utils.torch_helpers import predict_logits, resolve_device
 from crossmodal._utils.validation import check_probabilities, validate_numeric_data
 from crossmodal.distill import _teacher
 from crossmodal.distill._net import as_distillation_net, fit_net, label_weights, student_weights
-from crossmodal.distill.objectives import KD
+from crossmodal.distill.objectives import KD, TeacherOutputs
 
 __all__ = ["CrossModalDistiller"]
 
@@ -294,7 +294,7 @@ class CrossModalDistiller(ClassifierMixin, BaseEstimator):
             )
 
         objective = KD(temperature=float(self.temperature), reduction=self.kl_reduction)
-        extra = {} if self.teacher_proba_ is None else objective.targets(self.teacher_proba_)
+        extra = {} if self.teacher_proba_ is None else objective.targets(TeacherOutputs(self.teacher_proba_))
         extra["sample_weight"] = weights
         if not labelled.all():
             extra["label_weight"] = label_weights(labelled, weights)

@@ -13,6 +13,7 @@ machinery has nothing to do, and a tight loop with the same steps replaces it.
 
 import warnings
 from collections.abc import Mapping
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -23,6 +24,8 @@ from crossmodal._utils.compat import _check_sample_weight
 from crossmodal._utils.module_pickling import FittedModuleReferenceMixin
 from crossmodal._utils.skorch_helpers import fit_seeded, fresh_module, replaced_criterion, sized_module_params
 from crossmodal._utils.tight_loop import TightLoopMixin
+from crossmodal._utils.torch_helpers import module_dtype
+from crossmodal.distill._features import FeatureTap, feature_layer
 from crossmodal.distill.objectives import ObjectiveBatch
 
 __all__ = ["DistillationNet", "as_distillation_net", "fit_net", "label_weights", "student_weights"]
@@ -45,12 +48,34 @@ class DistillationNet(FittedModuleReferenceMixin, TightLoopMixin, NeuralNetClass
         Computes the distillation term of each batch (see
         :mod:`crossmodal.distill.objectives`). Without it, or when a batch
         carries no targets, the net trains on cross-entropy alone.
+    objective_context : ModuleContext or None, default=None
+        What the objective's :meth:`build_module` is sized by (the
+        student's feature width is filled in here).
     """
 
-    def __init__(self, module, *args, rho=1.0, objective=None, **kwargs):
+    def __init__(self, module, *args, rho=1.0, objective=None, objective_context=None, **kwargs):
         super().__init__(module, *args, **kwargs)
         self.rho = rho
         self.objective = objective
+        self.objective_context = objective_context
+
+    def initialize_module(self):
+        super().initialize_module()
+        objective, context = self.objective, self.objective_context
+        self.feature_tap_ = None
+        if objective is None or context is None:
+            return self
+        if getattr(objective, "needs_student_features", False):
+            self.feature_tap_ = FeatureTap()
+            layer = feature_layer(self.module_, getattr(objective, "student_layer", None), "student")
+            layer.register_forward_hook(self.feature_tap_)
+            with torch.no_grad():
+                self.module_(torch.zeros((2, context.n_inputs), dtype=module_dtype(self.module_), device=self.device))
+            context = replace(context, student_features=self.feature_tap_.output.shape[1])
+        built = objective.build_module(context)
+        if built is not None:
+            self.objective_module_ = built.to(self.device)
+        return self
 
     # skorch passes a dict batch to the module as keyword arguments; the
     # student only takes the student modality.
@@ -87,6 +112,7 @@ class DistillationNet(FittedModuleReferenceMixin, TightLoopMixin, NeuralNetClass
         targets = {k: v for k, v in batch.items() if k not in _INPUTS}
         if self.objective is None or not targets or self.rho == 1.0:
             return ce
+        tap = getattr(self, "feature_tap_", None)
         term = self.objective.loss(
             ObjectiveBatch(
                 student_logits=logits,
@@ -94,6 +120,8 @@ class DistillationNet(FittedModuleReferenceMixin, TightLoopMixin, NeuralNetClass
                 y=y_true,
                 labelled=y_true >= 0,
                 sample_weight=sample_weight,
+                student_features=None if tap is None else tap.output,
+                module=getattr(self, "objective_module_", None),
             )
         )
         if self.rho == 0.0:
@@ -117,7 +145,7 @@ def as_distillation_net(template, n_features, n_classes, device, **loss_params):
     device : torch.device or None
         Overrides the template's device when given.
     **loss_params
-        ``rho`` and ``objective`` of the :class:`DistillationNet`.
+        ``rho``, ``objective`` and ``objective_context`` of the :class:`DistillationNet`.
     """
     if type(template) not in (NeuralNetClassifier, DistillationNet):
         raise TypeError(
@@ -138,7 +166,7 @@ def as_distillation_net(template, n_features, n_classes, device, **loss_params):
     params = template.get_params(deep=False)
     params.pop("_metadata_request", None)
     params["module"] = fresh_module(params["module"])
-    for key in ("rho", "objective"):
+    for key in ("rho", "objective", "objective_context"):
         params.pop(key, None)
     params.update(sized_module_params(template, n_features, n_classes))
     params["criterion"] = torch.nn.CrossEntropyLoss

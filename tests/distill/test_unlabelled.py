@@ -22,7 +22,7 @@ from sklearn.pipeline import make_pipeline
 from crossmodal import CrossModalDistiller, MVDGenerator, make_modality_venn
 from crossmodal._utils.labels import encode_labels
 from crossmodal.distill._net import as_distillation_net, label_weights
-from crossmodal.distill.objectives import KD
+from crossmodal.distill.objectives import KD, TeacherOutputs
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +72,10 @@ def test_mixed_batch_loss_equals_a_hand_computation():
     batch = {
         "sample_weight": torch.as_tensor(w),
         "label_weight": torch.as_tensor(label_weights(labelled, w), dtype=torch.float64),
-        **{key: torch.as_tensor(v, dtype=torch.float64) for key, v in objective.targets(teacher_p).items()},
+        **{
+            key: torch.as_tensor(v, dtype=torch.float64)
+            for key, v in objective.targets(TeacherOutputs(teacher_p)).items()
+        },
     }
     loss = net.distillation_loss(logits, y, batch)
 

@@ -6,10 +6,10 @@ see :mod:`~crossmodal.distill.objectives._base` for the protocol) plus one
 line here.
 """
 
-from crossmodal.distill.objectives._base import DistillationObjective, ObjectiveBatch
+from crossmodal.distill.objectives._base import DistillationObjective, ModuleContext, ObjectiveBatch, TeacherOutputs
 from crossmodal.distill.objectives._kd import KD
 
-__all__ = ["KD", "OBJECTIVES", "DistillationObjective", "ObjectiveBatch"]
+__all__ = ["KD", "OBJECTIVES", "DistillationObjective", "ModuleContext", "ObjectiveBatch", "TeacherOutputs"]
 
 #: Name -> objective class.
 OBJECTIVES = {

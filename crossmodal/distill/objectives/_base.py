@@ -1,31 +1,100 @@
 """The protocol every distillation objective follows.
 
-A :class:`CrossModalDistiller` trains its student on
+A :class:`~crossmodal.CrossModalDistiller` trains its student on
 
     ``rho * CE(labels, student) + (1 - rho) * objective term``
 
-The cross-entropy term is the distillation net's; the objective supplies the
-second term. An objective is a scikit-learn estimator-like object (its
-constructor arguments are parameters: ``GridSearchCV`` can set
-``objective__temperature``) with two methods:
+The cross-entropy term (over the labelled rows) is the distillation net's;
+the objective supplies the second term. An objective is a scikit-learn
+estimator (its constructor arguments are parameters: ``GridSearchCV`` can
+set ``objective__temperature``) that declares what it needs from the
+teacher and implements up to three methods:
 
-``targets(teacher_proba)``
-    Called once per fit with the teacher's class probabilities on the
-    training rows (float64, ``(n_samples, n_classes)``). Returns a dict of
-    per-row arrays (first axis ``n_samples``), which travel beside the
+``requires`` (class attribute)
+    ``"proba"``: the teacher's class probabilities (any teacher);
+    ``"features"``: also the output of a hidden layer of a torch teacher
+    (``teacher_layer``) and of the student (``student_layer``);
+    ``"trainable teacher"``: the teacher's torch module itself, trained
+    together with the student.
+``targets(teacher)``
+    Called once per fit with a :class:`TeacherOutputs`. Returns a dict of
+    per-row arrays (first axis ``n_samples``) that travel beside the
     student's input and are cut into the same mini-batches.
+``build_module(context)`` (optional)
+    Called once per fit, when the student's net is initialised, with a
+    :class:`ModuleContext`. Returns a :class:`torch.nn.Module` holding the
+    objective's own trainable parameters (a projection, embeddings, a
+    trained teacher), or None. Its parameters are trained by the student's
+    optimizer; it is seeded with the student.
 ``loss(batch)``
     Called for every mini-batch with an :class:`ObjectiveBatch`; returns the
-    objective's term as a 0-d tensor differentiable with respect to the
-    student's logits.
+    objective's term as a 0-d tensor, differentiable with respect to the
+    student's logits (and features).
+
+Each objective states what it does on a row without a label (``batch.y``
+is -1 there): most use the teacher alone and cover every row.
 """
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 
-__all__ = ["DistillationObjective", "ObjectiveBatch"]
+__all__ = ["DistillationObjective", "ModuleContext", "ObjectiveBatch", "TeacherOutputs"]
+
+#: The values of ``DistillationObjective.requires``.
+REQUIREMENTS = ("proba", "features", "trainable teacher")
+
+
+@dataclass
+class TeacherOutputs:
+    """What the teacher contributes to one fit, row for row with the student's training rows.
+
+    Attributes
+    ----------
+    proba : ndarray of shape (n_samples, n_classes)
+        Class probabilities (float64).
+    features : ndarray of shape (n_samples, n_teacher_features) or None
+        Output of the teacher's hidden layer (``requires="features"``).
+    inputs : ndarray of shape (n_samples, n_teacher_inputs) or None
+        The teacher's input rows, float32 (``requires="trainable teacher"``).
+    module : torch.nn.Module or None
+        A copy of the teacher's torch module, to be trained with the student
+        (``requires="trainable teacher"``).
+    """
+
+    proba: np.ndarray
+    features: np.ndarray = None
+    inputs: np.ndarray = None
+    module: torch.nn.Module = None
+
+
+@dataclass
+class ModuleContext:
+    """What :meth:`DistillationObjective.build_module` may size its parameters by.
+
+    Attributes
+    ----------
+    n_samples : int
+        Training rows.
+    n_classes : int
+    n_inputs : int or None
+        Width of the student's input.
+    student_features : int or None
+        Width of the student's feature layer (``requires="features"``).
+    teacher_features : int or None
+        Width of the teacher's feature layer (``requires="features"``).
+    teacher_module : torch.nn.Module or None
+        The teacher's module (``requires="trainable teacher"``).
+    """
+
+    n_samples: int
+    n_classes: int
+    n_inputs: int = None
+    student_features: int = None
+    teacher_features: int = None
+    teacher_module: torch.nn.Module = None
 
 
 @dataclass
@@ -46,6 +115,10 @@ class ObjectiveBatch:
         Which rows carry a label (``y >= 0``).
     sample_weight : torch.Tensor of shape (m,) or None
         Per-row weights (mean 1 over the training rows), or None.
+    student_features : torch.Tensor of shape (m, n_student_features) or None
+        Output of the student's feature layer (``requires="features"``).
+    module : torch.nn.Module or None
+        What :meth:`DistillationObjective.build_module` returned.
     """
 
     student_logits: torch.Tensor
@@ -53,21 +126,32 @@ class ObjectiveBatch:
     y: torch.Tensor = None
     labelled: torch.Tensor = None
     sample_weight: torch.Tensor = None
+    student_features: torch.Tensor = None
+    module: torch.nn.Module = None
 
 
 class DistillationObjective(BaseEstimator):
     """Base class of the distillation objectives (see the module docstring for the protocol).
 
     Subclasses store their constructor arguments unchanged (scikit-learn's
-    rule) and implement :meth:`targets` and :meth:`loss`.
+    rule), set ``requires`` and implement :meth:`targets` and :meth:`loss`
+    (and :meth:`build_module` when they train parameters of their own).
+    Feature objectives take ``student_layer`` and ``teacher_layer``
+    parameters: a child index or a submodule name, None for the penultimate
+    child of an ``nn.Sequential`` (the last hidden activation of the
+    library's MLP).
     """
 
-    def targets(self, teacher_proba):
-        """Per-row arrays the objective needs, from the teacher's probabilities on the training rows.
+    requires = "proba"
+    #: Whether :meth:`loss` reads ``batch.student_features`` (the output of ``student_layer``).
+    needs_student_features = False
+
+    def targets(self, teacher):
+        """Per-row arrays the objective needs from what the teacher contributes.
 
         Parameters
         ----------
-        teacher_proba : ndarray of shape (n_samples, n_classes), float64
+        teacher : TeacherOutputs
 
         Returns
         -------
@@ -75,6 +159,19 @@ class DistillationObjective(BaseEstimator):
             Each of first dimension ``n_samples``.
         """
         raise NotImplementedError
+
+    def build_module(self, context):
+        """The objective's own trainable parameters, or None (the default).
+
+        Parameters
+        ----------
+        context : ModuleContext
+
+        Returns
+        -------
+        torch.nn.Module or None
+        """
+        return None
 
     def loss(self, batch):
         """The objective's term on one mini-batch.

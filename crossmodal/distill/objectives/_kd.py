@@ -37,9 +37,10 @@ class KD(DistillationObjective):
     Examples
     --------
     >>> import numpy as np, torch
-    >>> from crossmodal.distill.objectives import KD, ObjectiveBatch
+    >>> from crossmodal.distill.objectives import KD, ObjectiveBatch, TeacherOutputs
     >>> kd = KD(temperature=2.0)
-    >>> targets = {k: torch.as_tensor(v) for k, v in kd.targets(np.array([[0.9, 0.1]])).items()}
+    >>> teacher = TeacherOutputs(proba=np.array([[0.9, 0.1]]))
+    >>> targets = {k: torch.as_tensor(v) for k, v in kd.targets(teacher).items()}
     >>> loss = kd.loss(ObjectiveBatch(student_logits=torch.zeros(1, 2), targets=targets))
     >>> round(loss.item(), 4)
     0.5232
@@ -54,8 +55,8 @@ class KD(DistillationObjective):
         self.temperature = temperature
         self.reduction = reduction
 
-    def targets(self, teacher_proba):
-        return {"teacher_log_proba": teacher_targets(teacher_proba, self.temperature).numpy()}
+    def targets(self, teacher):
+        return {"teacher_log_proba": teacher_targets(teacher.proba, self.temperature).numpy()}
 
     def loss(self, batch):
         return kd_kl_loss(
