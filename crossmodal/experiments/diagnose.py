@@ -32,7 +32,8 @@ from threadpoolctl import threadpool_limits
 
 from crossmodal import __version__
 from crossmodal._utils.skorch_helpers import mlp_template
-from crossmodal.diagnosis._diagnose import default_estimator, diagnose
+from crossmodal.diagnosis._diagnose import diagnose
+from crossmodal.diagnosis._lda import default_estimator
 from crossmodal.experiments._figures import new_figure, save_figure
 from crossmodal.experiments._report import TrendCheck, check_list, markdown_table
 from crossmodal.experiments._reproduction import Entry
@@ -590,7 +591,7 @@ def run(out_dir, *, runs=None, seed=0, jobs=None, quick=False, progress=False):
                 "same seed (initial weights) for both, and P the 5-fold cross-fitted probabilities of diagnose's "
                 "default teacher on the training half. Per pair, predictions and gains are averaged over "
                 f"{runs} seeds. Verdict thresholds come from "
-                "`crossmodal.diagnosis._diagnose.VERDICT_THRESHOLDS` and are "
+                "`crossmodal.diagnosis._intervals.VERDICT_THRESHOLDS` and are "
                 "not tuned here. The predicted-gain formula (the soft-label mimic's cross-fitted accuracy minus the "
                 "label-trained student's) was chosen among eight candidates on data no report uses "
                 "(`scripts/select_gain_formula.py`: six pixel views of scikit-learn's digits under this protocol, "
