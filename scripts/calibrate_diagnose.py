@@ -27,8 +27,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from crossmodal import diagnose
-from crossmodal.experiments.diagnose import paper_protocol_accuracies
-from crossmodal.experiments.synthetic import PAPER_SETUP, _draw
+from crossmodal.experiments._synthetic_protocol import PAPER_SETUP, _draw, paper_protocol_accuracies
 
 GRID = (0.0, 0.005, 0.01, 0.02, 0.03, 0.05, 0.08)
 MARGIN = 0.005

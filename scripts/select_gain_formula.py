@@ -49,8 +49,8 @@ from threadpoolctl import threadpool_limits
 from crossmodal.diagnosis._crossfit import _aligned_proba, _cross_fit, _fit_to_teacher, _folds
 from crossmodal.diagnosis._lda import default_estimator
 from crossmodal.diagnosis._ridge import _ridge_fit_predict
-from crossmodal.experiments.diagnose import measured_gains, paper_protocol_accuracies
-from crossmodal.experiments.synthetic import PAPER_SETUP, _draw
+from crossmodal.experiments._diagnose_real import measured_gains
+from crossmodal.experiments._synthetic_protocol import PAPER_SETUP, _draw, paper_protocol_accuracies
 
 # Candidates are gains: differences that are 0 when the teacher's probabilities teach the student nothing
 # the labels do not (``predicted_gain`` is an accuracy change, and the verdict reads its sign).

@@ -80,8 +80,8 @@ from crossmodal.diagnosis._intervals import (
     _weighted_r2,
 )
 from crossmodal.diagnosis._lda import default_estimator
-from crossmodal.experiments.diagnose import _mvd_settings, teacher_share
-from crossmodal.experiments.synthetic import PAPER_SETUP, _draw, _run_seeds
+from crossmodal.experiments._diagnose_mvd import _mvd_settings, teacher_share
+from crossmodal.experiments._synthetic_protocol import PAPER_SETUP, _draw, _run_seeds
 
 Z = norm.ppf(0.975)
 
