@@ -31,7 +31,6 @@ from crossmodal.experiments._summaries import paired_difference, summarize
 __all__ = [
     "LIBRARY",
     "TrendCheck",
-    "paper",
     "format_number",
     "format_mean_sd",
     "format_difference",
@@ -46,17 +45,6 @@ __all__ = [
 #: The source of an expectation that this library promises itself (e.g. the accuracy of
 #: :func:`crossmodal.diagnose`), not the paper.
 LIBRARY = "library"
-
-
-def paper(where):
-    """The source of an expectation taken from the paper (Xue et al., ICLR 2023): ``where`` names the table or figure.
-
-    Examples
-    --------
-    >>> paper("Table 2")
-    'paper, Table 2'
-    """
-    return f"paper, {where}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,13 +63,14 @@ class TrendCheck:
     expected : str, default=""
         What the source reports, implies or promises.
     source : str
-        Keyword only. Where the expectation comes from: the paper with its
-        table or figure (:func:`paper`, e.g. ``"paper, Table 2"``), or
-        :data:`LIBRARY` (``"library"``) for a promise of this library itself.
+        Keyword only. Where the expectation comes from: ``"paper, "`` and the
+        table or figure of the paper (Xue et al., ICLR 2023) that reports it,
+        e.g. ``"paper, Table 2"``; or :data:`LIBRARY` (``"library"``) for a
+        promise of this library itself.
 
     Examples
     --------
-    >>> TrendCheck("Fig. 2: KD gain grows", True, "+2.1 points", "KD helps", source=paper("Fig. 2")).line()
+    >>> TrendCheck("Fig. 2: KD gain grows", True, "+2.1 points", "KD helps", source="paper, Fig. 2").line()
     '[PASS] Fig. 2: KD gain grows: observed +2.1 points (paper, Fig. 2: KD helps)'
     >>> TrendCheck("gamma within 0.1", False, "0.12", "<= 0.1", source=LIBRARY).line()
     '[FAIL] gamma within 0.1: observed 0.12 (library: <= 0.1)'
@@ -96,8 +85,7 @@ class TrendCheck:
     def __post_init__(self):
         if self.source != LIBRARY and not str(self.source).startswith("paper, "):
             raise ValueError(
-                f"source must be LIBRARY ({LIBRARY!r}) or paper(where), naming the table or figure; "
-                f"got {self.source!r}."
+                f"source must be {LIBRARY!r} or 'paper, ' and the paper's table or figure; got {self.source!r}."
             )
 
     @property

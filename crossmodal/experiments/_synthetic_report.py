@@ -5,15 +5,7 @@ import os
 import numpy as np
 
 from crossmodal.experiments._figures import plot_sweep
-from crossmodal.experiments._report import (
-    TrendCheck,
-    check_list,
-    markdown_table,
-    paper,
-    sweep_table,
-    write_csv,
-    write_report,
-)
+from crossmodal.experiments._report import TrendCheck, check_list, markdown_table, sweep_table, write_csv, write_report
 from crossmodal.experiments._summaries import paired_difference, spearman, summarize
 
 __all__ = ["check_trends", "write_outputs", "PAPER_TABLE2", "PAPER_FIG2_GAIN_AT_GAMMA1"]
@@ -60,7 +52,7 @@ def check_trends(frames):
                 None if np.isnan(rho) else rho > 0,
                 f"Spearman rho = {rho:+.2f} over {len(g)} gammas",
                 "KD gets more effective with gamma",
-                source=paper("Fig. 2"),
+                source="paper, Fig. 2",
             )
         )
         for value, sign, expected in (
@@ -74,7 +66,7 @@ def check_trends(frames):
                     None if r is None else bool(sign * r["diff_mean"] > 0),
                     "not run" if r is None else f"{_pts(r['diff_mean'])} points ({r['frac_positive']:.0%} of runs > 0)",
                     expected,
-                    source=paper("Fig. 2"),
+                    source="paper, Fig. 2",
                 )
             )
     if f3 is not None and len(f3):
@@ -85,7 +77,7 @@ def check_trends(frames):
                 bool(t[-1] - t[0] > 0.25),
                 f"{_pts(t[-1] - t[0])} points",
                 "teacher improves with alpha",
-                source=paper("Fig. 3"),
+                source="paper, Fig. 3",
             )
         )
         g = paired_difference(f3, ["alpha"], *_KD_GAIN).sort_values("alpha")
@@ -98,7 +90,7 @@ def check_trends(frames):
                 f"alpha = {g['alpha'].iloc[-1]:.2f} (Spearman rho = "
                 f"{spearman(g['alpha'], g['diff_mean']):+.2f})",
                 "student fails to benefit from the better teacher",
-                source=paper("Fig. 3"),
+                source="paper, Fig. 3",
             )
         )
     if t2 is not None and len(t2):
@@ -112,7 +104,7 @@ def check_trends(frames):
                     bool((d["diff_mean"] < -0.05).all()),
                     ", ".join(f"{gm:.2f}: {_pts(v)}" for gm, v in zip(d["gamma"], d["diff_mean"])),
                     "'larger than -10%': -24.9, -16.2, -10.3 points at gamma 0.25, 0.50, 0.75",
-                    source=paper("Table 2"),
+                    source="paper, Table 2",
                 )
             )
             d = paired_difference(gt, ["xs1", "xs2"], "mg_teacher_acc", "teacher_acc").set_index(["xs1", "xs2"])
@@ -128,7 +120,7 @@ def check_trends(frames):
                     ", ".join(f"{k[1] / sum(k):.2f}: {o:+.2f} vs {p:+.2f}" for k, o, p in pairs)
                     or "no setting of the paper's table was run",
                     "the table's teacher columns",
-                    source=paper("Table 2"),
+                    source="paper, Table 2",
                 )
             )
         for mode in modes:
@@ -142,7 +134,7 @@ def check_trends(frames):
                         not beats,
                         text,
                         "only modality-general columns help",
-                        source=paper("Table 2"),
+                        source="paper, Table 2",
                     )
                 )
             else:
@@ -152,7 +144,7 @@ def check_trends(frames):
                         beats,
                         text,
                         "+1.2 to +2.4 points",
-                        source=paper("Table 2"),
+                        source="paper, Table 2",
                     )
                 )
     return checks

@@ -47,7 +47,7 @@ from crossmodal.experiments._ranking_protocol import (
     STUDENT_BATCH,
     STUDENT_HIDDEN,
     STUDENT_LR,
-    TEACHERS,
+    TEACHERS,  # noqa: F401 (re-exported: the protocol's constants stay importable from here)
     TUNE_GRID,
     VALIDATION_SHARE,
     _mfeat,
@@ -62,26 +62,7 @@ from crossmodal.experiments._runs import collect_runs
 from crossmodal.experiments._views import standardized_views
 from crossmodal.focus._ranker import ModalityGeneralRanker
 
-__all__ = [
-    "run",
-    "run_dataset",
-    "tune",
-    "check_trends",
-    "DATASETS",
-    "SETTINGS",
-    "RATIOS",
-    "MODES",
-    "TEACHERS",
-    "PAIR_HIDDEN",
-    "STUDENT_HIDDEN",
-    "STUDENT_BATCH",
-    "STUDENT_LR",
-    "N_REPEATS",
-    "VALIDATION_SHARE",
-    "TUNE_GRID",
-    "load_av_digits_audio_image",
-    "load_mvd_mlp",
-]
+__all__ = ["run", "run_dataset", "tune", "check_trends", "DATASETS", "SETTINGS"]
 
 #: name -> (loader(seed) -> (X_teacher, X_student, y), "teacher -> student" label)
 DATASETS = {

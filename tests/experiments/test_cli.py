@@ -165,10 +165,10 @@ def test_strict_counts_failures_not_unevaluated_checks(fake_experiments, monkeyp
     pkg = fake_experiments / "fake_pkg"
     (pkg / "gamma.py").write_text(
         textwrap.dedent("""
-        from crossmodal.experiments._report import TrendCheck, paper
+        from crossmodal.experiments._report import TrendCheck
 
         def run(out_dir, *, runs, seed, jobs, quick, progress):
-            checks = [TrendCheck("gamma trend", None, "not run", source=paper("Fig. 2"))]
+            checks = [TrendCheck("gamma trend", None, "not run", source="paper, Fig. 2")]
             return {"report": "r.md", "files": [], "checks": checks}
     """)
     )
