@@ -164,10 +164,11 @@ def diagnose(
     interval is above 0 (and ``predicted_gain >= 0``); ``"likely to hurt"``
     when ``predicted_gain <= -0.03`` and the upper end of its interval is
     below 0; otherwise ``"unlikely to help"``. The thresholds
-    (:data:`VERDICT_THRESHOLDS`) were calibrated once on random MVD diagrams
-    that no report uses (``scripts/calibrate_diagnose.py``: agreement 0.625
-    with the measured outcome over 120 diagrams, against 0.417 for always
-    answering the most common one), never on the data a call reports.
+    (:data:`~crossmodal.diagnosis._intervals.VERDICT_THRESHOLDS`) were
+    calibrated once on random MVD diagrams that no report uses
+    (``scripts/calibrate_diagnose.py``: agreement 0.625 with the measured
+    outcome over 120 diagrams, against 0.417 for always answering the most
+    common one), never on the data a call reports.
 
     BLAS runs with one thread inside ``diagnose``: its matrices are small,
     so a second thread costs more in start-up and contention than it saves;
