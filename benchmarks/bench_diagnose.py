@@ -4,7 +4,7 @@ Question: on n = 10,000 rows with 200 teacher and 200 student columns and 10
 classes (MVD data), how long does one default ``diagnose`` call (5-fold
 cross-fitting, 200 bootstrap resamples) take against one default
 ``CrossModalDistiller`` fit (MLP teacher and MLP student, 100 epochs each)?
-Issue 11's target: at least 10x faster. One warm-up call of each first (numba
+The library's target: at least 10x faster. One warm-up call of each first (numba
 compilation, imports); then the median of ``--repeats`` timed calls of
 diagnose and one timed distiller fit (it takes minutes).
 

@@ -14,8 +14,8 @@ over a no-KD student (logistic regressions, full-batch SGD, 1,000 test rows;
 diagrams whose verdict matches, over a grid; ties go to the smaller
 magnitudes. Training sizes 200 (the paper's) and 2,000.
 
-Run: ``python scripts/calibrate_diagnose.py [--diagrams 60]`` (about a minute
-on 2 cores). The result is written into ``crossmodal/_diagnose.py`` by hand
+Run: ``python scripts/calibrate_diagnose.py [--diagrams 60]``. The result is
+written into ``crossmodal/diagnosis/_intervals.py`` by hand
 (``VERDICT_THRESHOLDS``).
 """
 
@@ -26,9 +26,8 @@ import itertools
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from crossmodal.diagnosis._diagnose import diagnose
-from crossmodal.experiments.diagnose import paper_protocol_accuracies
-from crossmodal.experiments.synthetic import PAPER_SETUP, _draw
+from crossmodal import diagnose
+from crossmodal.experiments._synthetic_protocol import PAPER_SETUP, _draw, paper_protocol_accuracies
 
 GRID = (0.0, 0.005, 0.01, 0.02, 0.03, 0.05, 0.08)
 MARGIN = 0.005

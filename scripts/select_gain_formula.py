@@ -20,12 +20,11 @@ Selection data (neither is used by any report of the library):
 Per candidate, the Spearman correlation of its per-pair (digits: mean over
 seeds) value with the measured gain on each set; the chosen formula has the
 highest mean of the two. The result is written into
-``crossmodal/_diagnose.py`` by hand.
+``crossmodal/diagnosis/_diagnose.py`` by hand.
 
-Run: ``PYTHONPATH=. python scripts/select_gain_formula.py [--seeds 5] [--diagrams 60]``
-(about 3 minutes on 2 cores).
+Run: ``PYTHONPATH=. python scripts/select_gain_formula.py [--seeds 5] [--diagrams 60]``.
 
-Result (2026-12-02, defaults), Spearman with the measured gain on digits'
+Result with the defaults, Spearman with the measured gain on digits'
 30 pairs / 60 MVD diagrams / mean: soft mimic - student 0.819 / 0.543 /
 0.681 (chosen: ``diagnose``'s ``predicted_gain``); probability ridge mimic -
 student 0.753 / 0.502 / 0.627; ridge mimic - student 0.621 / 0.509 / 0.565;
@@ -47,16 +46,11 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from crossmodal.diagnosis._diagnose import (
-    _aligned_proba,
-    _check_folds,
-    _cross_fit,
-    _fit_to_teacher,
-    _ridge_fit_predict,
-    default_estimator,
-)
-from crossmodal.experiments.diagnose import measured_gains, paper_protocol_accuracies
-from crossmodal.experiments.synthetic import PAPER_SETUP, _draw
+from crossmodal.diagnosis._crossfit import _aligned_proba, _cross_fit, _fit_to_teacher, _folds
+from crossmodal.diagnosis._lda import default_estimator
+from crossmodal.diagnosis._ridge import _ridge_fit_predict
+from crossmodal.experiments._diagnose_real import measured_gains
+from crossmodal.experiments._synthetic_protocol import PAPER_SETUP, _draw, paper_protocol_accuracies
 
 # Candidates are gains: differences that are 0 when the teacher's probabilities teach the student nothing
 # the labels do not (``predicted_gain`` is an accuracy change, and the verdict reads its sign).
@@ -79,9 +73,9 @@ def candidates(X_a, X_b, y, seed=0, cv=5):
     """Every candidate predictor, cross-fitted as in ``diagnose`` (5 folds, default models)."""
     classes, y_enc = np.unique(y, return_inverse=True)
     n, k = len(y), len(classes)
-    folds = _check_folds(cv, y_enc, seed)
+    folds = _folds(cv, y_enc, seed)
     lda = default_estimator()
-    P_t, P_s, P_m, M = _cross_fit(lda, lda, None, X_a, X_b, y_enc, folds, k, seed, None)
+    P_t, P_s, P_m, M, _ = _cross_fit(lda, lda, None, X_a, X_b, y_enc, folds, k, seed, None)
     P_half, M_prob = np.zeros((n, k)), np.zeros((n, k))
     onehot = np.eye(k)[y_enc]
     for tr, te in folds:

@@ -15,8 +15,7 @@ what ``shared_gamma`` estimates.
 Methods, all on the default models with 5-fold cross-fitting:
 
 * ``row bootstrap``: the uncorrected R^2 and the percentile interval of a
-  row bootstrap of fixed out-of-fold predictions (diagnose before the
-  correction).
+  row bootstrap of fixed out-of-fold predictions (no correction).
 * ``half-split x H``: ``2 R^2 - mean R^2`` over 2H disjoint stratified halves
   of the rows (each cross-fitted within itself), interval ``+- 1.96 sd`` with
   ``sd^2 = v_rows + 5 max(0, v_halves - v_rows)``.
@@ -37,7 +36,7 @@ Methods, all on the default models with 5-fold cross-fitting:
   halves`` (5 times the variance of the combination of the r-th replicates of
   both directions), ``simulated fit noise`` (percentile interval of the
   combination of bootstrap values plus normal fit noise of variance
-  ``5 var(replicates)``), and the earlier probe with an uncorrected ``g_ba``.
+  ``5 var(replicates)``), and a variant with an uncorrected ``g_ba``.
 * ``diagnose()``: the library call itself (its own folds and seeds), its
   ``gamma_ci`` and ``shared_gamma_ci``.
 * ``reliability``: the uncorrected R^2 divided by the teacher's split-half
@@ -51,7 +50,7 @@ decision weights (``scripts/calibrate_diagnose.py``'s recipe, seeds 20_000
 and up, which nothing else uses), coverage of the teacher's share.
 
 Run: ``PYTHONPATH=. python scripts/study_diagnose_intervals.py [--runs 20 10]
-[--random 60]`` (runs at 200 and at 2,000 rows; about 2 minutes on 2 cores).
+[--random 60]`` (runs at 200 and at 2,000 rows).
 Prints coverage and mean width per method.
 """
 
@@ -64,23 +63,25 @@ from sklearn.model_selection import StratifiedKFold
 from threadpoolctl import threadpool_limits
 
 from crossmodal import MVDGenerator, diagnose
-from crossmodal.diagnosis._diagnose import (
-    _FIT_NOISE_FACTOR,
+from crossmodal.diagnosis._crossfit import (
     _N_SUBSAMPLES,
     _centred_log,
-    _extrapolated,
     _fold_regress,
     _fold_teacher,
     _half_of,
+    _subsampled_cross_fits,
+)
+from crossmodal.diagnosis._intervals import (
+    _FIT_NOISE_FACTOR,
+    _extrapolated,
     _margin,
     _shared_gamma,
-    _subsampled_cross_fits,
     _union_share,
     _weighted_r2,
-    default_estimator,
 )
-from crossmodal.experiments.diagnose import _mvd_settings, teacher_share
-from crossmodal.experiments.synthetic import PAPER_SETUP, _draw, _run_seeds
+from crossmodal.diagnosis._lda import default_estimator
+from crossmodal.experiments._diagnose_mvd import _mvd_settings, teacher_share
+from crossmodal.experiments._synthetic_protocol import PAPER_SETUP, _draw, _run_seeds
 
 Z = norm.ppf(0.975)
 

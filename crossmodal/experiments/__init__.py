@@ -17,15 +17,25 @@ markdown path), ``files`` and ``checks`` (a list of
   predict KD's pay-off? On MVD data (estimated against true ``gamma``, predicted
   against measured KD gain) and on the bundled real data (mfeat, av-digits).
 
+An experiment's parts live beside it: the paper's synthetic protocol
+(:mod:`~crossmodal.experiments._synthetic_protocol`, shared with
+``diagnose``) and the synthetic report
+(:mod:`~crossmodal.experiments._synthetic_report`); the ranking protocol
+and report (:mod:`~crossmodal.experiments._ranking_protocol`,
+:mod:`~crossmodal.experiments._ranking_report`); ``diagnose``'s MVD and
+real-data parts and report (:mod:`~crossmodal.experiments._diagnose_mvd`,
+:mod:`~crossmodal.experiments._diagnose_real`,
+:mod:`~crossmodal.experiments._diagnose_report`).
+
 Shared helpers, one concept each: :mod:`~crossmodal.experiments._reproduction`
 (what a ``run`` declares: name, default runs, documentation),
 :mod:`~crossmodal.experiments._output` (one call's clock, output folder,
 files and result),
 :mod:`~crossmodal.experiments._runs` (repeated runs through joblib),
 :mod:`~crossmodal.experiments._views` (views standardised on the training
-rows), :mod:`~crossmodal.experiments._summaries` (means, sd and paired
-differences over runs), :mod:`~crossmodal.experiments._report` (markdown
-tables, trend checks, CSV and report files),
+rows), :mod:`~crossmodal.experiments._summaries` (means, sd, paired
+differences over runs and rank correlation), :mod:`~crossmodal.experiments._report` (markdown
+tables, trend checks with their sources, CSV and report files),
 :mod:`~crossmodal.experiments._figures` (PNG figures), and the batched
 trainers of many small models, :mod:`~crossmodal.experiments._batched_linear`
 and :mod:`~crossmodal.experiments._batched_mlp`. Submodules are imported on

@@ -16,12 +16,12 @@ form (no autograd):
   KL divisor (``C`` for torch's ``reduction="mean"``, 1 for ``"batchmean"``);
 * ``dW = G @ X1``; ``W -= lr * dW`` (with momentum: torch's SGD buffer).
 
-The logits are kept as ``(R, C, n)`` on purpose: on CPU, ``bmm`` with the
+The logits are kept as ``(R, C, n)``: on CPU, ``bmm`` with the
 long dimension last and ``softmax`` over a middle dimension of size 2 are
 much faster than with the ``(R, n, C)`` layout (figures in
 ``benchmarks/RESULTS.md``).
 
-Threads: every function runs its loop with one torch thread, on purpose.
+Threads: every function runs its loop with one torch thread.
 Each step's matrices are tiny (200 x 51 x 2), so a second thread mostly adds
 wake-up and contention: it gains little on idle cores and costs many times
 the step when other processes keep the cores busy

@@ -21,9 +21,8 @@ computed by torch ops rather than the fused kernel).
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.utils import check_random_state
 
-from crossmodal._utils.random import SEED_MAX
+from crossmodal._utils.random import draw_seeds
 from crossmodal._utils.torch_helpers import seeded
 from crossmodal.distill.objectives._kl import teacher_targets
 from crossmodal.nets import MLP
@@ -71,7 +70,7 @@ def distil_students(X, y, teacher_proba, rho, *, temperature, hidden_sizes, epoc
     """
     n, d = X.shape
     R, _, n_classes = teacher_proba.shape
-    seed = int(check_random_state(random_state).randint(0, SEED_MAX, size=3)[2])
+    seed = draw_seeds(random_state, 3)[2]
     X_t = torch.as_tensor(np.ascontiguousarray(X, dtype=np.float32))
     y_t = torch.as_tensor(np.asarray(y, dtype=np.int64))
     targets = teacher_targets(teacher_proba, temperature)

@@ -11,8 +11,10 @@ turns it into
   and paired differences with their confidence interval
   (:func:`format_difference`), both from
   :mod:`crossmodal.experiments._summaries`, and trend checks
-  (:class:`TrendCheck`, :func:`check_list`) that say what the paper expects,
-  what was observed, and PASS or FAIL without ever raising.
+  (:class:`TrendCheck`, :func:`check_list`) that say what is expected and
+  where the expectation comes from (a table or figure of the paper, or this
+  library's own promise), what was observed, and PASS or FAIL without ever
+  raising.
 
 Figures are drawn by :mod:`crossmodal.experiments._figures`.
 """
@@ -27,7 +29,9 @@ import pandas as pd
 from crossmodal.experiments._summaries import paired_difference, summarize
 
 __all__ = [
+    "LIBRARY",
     "TrendCheck",
+    "format_number",
     "format_mean_sd",
     "format_difference",
     "markdown_table",
@@ -38,27 +42,51 @@ __all__ = [
 ]
 
 
+#: The source of an expectation that this library promises itself (e.g. the accuracy of
+#: :func:`crossmodal.diagnose`), not the paper.
+LIBRARY = "library"
+
+
 @dataclasses.dataclass(frozen=True)
 class TrendCheck:
-    """One expectation from the paper and what this reproduction observed.
+    """One expectation, where it comes from, and what this reproduction observed.
 
     Parameters
     ----------
     name : str
         Short name of the claim (``"Fig. 2: KD gain grows with gamma"``).
     passed : bool or None
-        Whether the observation agrees with the paper; ``None`` when it
+        Whether the observation meets the expectation; ``None`` when it
         could not be evaluated (e.g. a setting was not run).
     observed : str
         The numbers behind the verdict.
     expected : str, default=""
-        What the paper reports or implies.
+        What the source reports, implies or promises.
+    source : str
+        Keyword only. Where the expectation comes from: ``"paper, "`` and the
+        table or figure of the paper (Xue et al., ICLR 2023) that reports it,
+        e.g. ``"paper, Table 2"``; or :data:`LIBRARY` (``"library"``) for a
+        promise of this library itself.
+
+    Examples
+    --------
+    >>> TrendCheck("Fig. 2: KD gain grows", True, "+2.1 points", "KD helps", source="paper, Fig. 2").line()
+    '[PASS] Fig. 2: KD gain grows: observed +2.1 points (paper, Fig. 2: KD helps)'
+    >>> TrendCheck("gamma within 0.1", False, "0.12", "<= 0.1", source=LIBRARY).line()
+    '[FAIL] gamma within 0.1: observed 0.12 (library: <= 0.1)'
     """
 
     name: str
     passed: object
     observed: str
     expected: str = ""
+    source: str = dataclasses.field(kw_only=True)
+
+    def __post_init__(self):
+        if self.source != LIBRARY and not str(self.source).startswith("paper, "):
+            raise ValueError(
+                f"source must be {LIBRARY!r} or 'paper, ' and the paper's table or figure; got {self.source!r}."
+            )
 
     @property
     def verdict(self):
@@ -68,12 +96,19 @@ class TrendCheck:
         return "PASS" if self.passed else "FAIL"
 
     def line(self):
-        """One line for a terminal or a markdown list."""
-        expected = f" (paper: {self.expected})" if self.expected else ""
-        return f"[{self.verdict}] {self.name}: observed {self.observed}{expected}"
+        """One line for a terminal or a markdown list: verdict, name, observation, source and expectation."""
+        expected = f": {self.expected}" if self.expected else ""
+        return f"[{self.verdict}] {self.name}: observed {self.observed} ({self.source}{expected})"
 
 
-def _num(value, digits):
+def format_number(value, digits=3):
+    """``value`` with ``digits`` decimals, or ``"n/a"`` for None and NaN.
+
+    Examples
+    --------
+    >>> format_number(0.91234), format_number(float("nan"))
+    ('0.912', 'n/a')
+    """
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
     return f"{value:.{digits}f}"
@@ -87,7 +122,7 @@ def format_mean_sd(mean, sd, *, scale=100.0, digits=2):
     >>> format_mean_sd(0.8970, 0.0123)
     '89.70 ± 1.23'
     """
-    return f"{_num(mean * scale, digits)} ± {_num(sd * scale, digits)}"
+    return f"{format_number(mean * scale, digits)} ± {format_number(sd * scale, digits)}"
 
 
 def format_difference(row, *, scale=100.0, digits=2):

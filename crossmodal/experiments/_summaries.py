@@ -1,17 +1,18 @@
-"""Summaries over runs of a reproduction's tidy frame: mean and sd per setting, paired differences.
+"""Summaries over runs of a reproduction's tidy frame: mean and sd per setting, paired differences, rank correlation.
 
 A reproduction's tidy frame has one row per run and setting. :func:`summarize`
 gives the mean and sample standard deviation (``ddof=1``) of columns over the
 runs of each setting; :func:`paired_difference` compares two columns of the
 same runs run by run, with the paired t test of :func:`scipy.stats.ttest_rel`
-(its 95% confidence interval and p-value).
+(its 95% confidence interval and p-value); :func:`spearman` is the rank
+correlation of two summaries, NaN where it is undefined.
 """
 
 import numpy as np
 import pandas as pd
-from scipy.stats import ttest_rel
+from scipy.stats import spearmanr, ttest_rel
 
-__all__ = ["summarize", "paired_difference"]
+__all__ = ["summarize", "paired_difference", "spearman"]
 
 
 def summarize(frame, by, columns):
@@ -114,3 +115,23 @@ def paired_difference(frame, by, minuend, subtrahend, *, confidence=0.95):
         )
     columns = list(by) + ["diff_mean", "diff_sd", "ci_low", "ci_high", "p_value", "frac_positive", "n_runs"]
     return pd.DataFrame(rows, columns=columns)
+
+
+def spearman(x, y):
+    """Spearman's rank correlation of ``x`` and ``y`` (:func:`scipy.stats.spearmanr`), or NaN where undefined.
+
+    NaN rule: fewer than three pairs, or either side constant (no ranks to
+    correlate), gives NaN without a warning; a NaN among the values gives NaN
+    too (scipy's ``nan_policy="propagate"``).
+
+    Examples
+    --------
+    >>> round(spearman([1, 2, 3, 4], [10, 30, 20, 40]), 3)
+    0.8
+    >>> spearman([1, 2, 3], [5, 5, 5])
+    nan
+    """
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if len(x) < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return float("nan")
+    return float(spearmanr(x, y).statistic)

@@ -6,7 +6,7 @@ import numpy as np
 
 from crossmodal.experiments._figures import plot_sweep
 from crossmodal.experiments._report import TrendCheck, check_list, markdown_table, sweep_table, write_csv, write_report
-from crossmodal.experiments._summaries import paired_difference, summarize
+from crossmodal.experiments._summaries import paired_difference, spearman, summarize
 
 __all__ = ["check_trends", "write_outputs", "PAPER_TABLE2", "PAPER_FIG2_GAIN_AT_GAMMA1"]
 
@@ -45,13 +45,14 @@ def check_trends(frames):
     f2, f3, t2 = (frames.get(k) for k in ("fig2", "fig3", "table2"))
     if f2 is not None and len(f2):
         g = paired_difference(f2, ["gamma"], *_KD_GAIN).sort_values("gamma")
-        rho = _spearman(g["gamma"], g["diff_mean"])
+        rho = spearman(g["gamma"], g["diff_mean"])
         checks.append(
             TrendCheck(
                 "Fig. 2: paired KD - NoKD grows with gamma",
                 None if np.isnan(rho) else rho > 0,
                 f"Spearman rho = {rho:+.2f} over {len(g)} gammas",
                 "KD gets more effective with gamma",
+                source="paper, Fig. 2",
             )
         )
         for value, sign, expected in (
@@ -65,6 +66,7 @@ def check_trends(frames):
                     None if r is None else bool(sign * r["diff_mean"] > 0),
                     "not run" if r is None else f"{_pts(r['diff_mean'])} points ({r['frac_positive']:.0%} of runs > 0)",
                     expected,
+                    source="paper, Fig. 2",
                 )
             )
     if f3 is not None and len(f3):
@@ -75,6 +77,7 @@ def check_trends(frames):
                 bool(t[-1] - t[0] > 0.25),
                 f"{_pts(t[-1] - t[0])} points",
                 "teacher improves with alpha",
+                source="paper, Fig. 3",
             )
         )
         g = paired_difference(f3, ["alpha"], *_KD_GAIN).sort_values("alpha")
@@ -85,8 +88,9 @@ def check_trends(frames):
                 bool(last < first),
                 f"{_pts(first)} points at alpha = {g['alpha'].iloc[0]:.2f} -> {_pts(last)} at "
                 f"alpha = {g['alpha'].iloc[-1]:.2f} (Spearman rho = "
-                f"{_spearman(g['alpha'], g['diff_mean']):+.2f})",
+                f"{spearman(g['alpha'], g['diff_mean']):+.2f})",
                 "student fails to benefit from the better teacher",
+                source="paper, Fig. 3",
             )
         )
     if t2 is not None and len(t2):
@@ -100,12 +104,13 @@ def check_trends(frames):
                     bool((d["diff_mean"] < -0.05).all()),
                     ", ".join(f"{gm:.2f}: {_pts(v)}" for gm, v in zip(d["gamma"], d["diff_mean"])),
                     "'larger than -10%': -24.9, -16.2, -10.3 points at gamma 0.25, 0.50, 0.75",
+                    source="paper, Table 2",
                 )
             )
             d = paired_difference(gt, ["xs1", "xs2"], "mg_teacher_acc", "teacher_acc").set_index(["xs1", "xs2"])
             pairs = [
-                (key, 100 * d.loc[key, "diff_mean"], paper[1] - paper[0])
-                for key, paper in PAPER_TABLE2.items()
+                (key, 100 * d.loc[key, "diff_mean"], reported[1] - reported[0])
+                for key, reported in PAPER_TABLE2.items()
                 if key in d.index
             ]
             checks.append(
@@ -115,6 +120,7 @@ def check_trends(frames):
                     ", ".join(f"{k[1] / sum(k):.2f}: {o:+.2f} vs {p:+.2f}" for k, o, p in pairs)
                     or "no setting of the paper's table was run",
                     "the table's teacher columns",
+                    source="paper, Table 2",
                 )
             )
         for mode in modes:
@@ -128,23 +134,20 @@ def check_trends(frames):
                         not beats,
                         text,
                         "only modality-general columns help",
+                        source="paper, Table 2",
                     )
                 )
             else:
                 checks.append(
                     TrendCheck(
-                        f"Table 2 ({mode}): MG-KD beats regular KD at every gamma", beats, text, "+1.2 to +2.4 points"
+                        f"Table 2 ({mode}): MG-KD beats regular KD at every gamma",
+                        beats,
+                        text,
+                        "+1.2 to +2.4 points",
+                        source="paper, Table 2",
                     )
                 )
     return checks
-
-
-def _spearman(x, y):
-    from scipy.stats import spearmanr
-
-    if len(x) < 3 or np.ptp(np.asarray(y, dtype=float)) == 0:
-        return float("nan")
-    return float(spearmanr(x, y).statistic)
 
 
 def _protocol(meta):
@@ -250,10 +253,10 @@ def _table2_sections(t2, out, files):
     gt = t2[t2["mode"] == t2["mode"].iloc[0]]
     means = gt.groupby(["xs1", "xs2"])[list(cols.values())].mean() * 100
     rows = []
-    for key, paper in PAPER_TABLE2.items():
+    for key, reported in PAPER_TABLE2.items():
         if key in means.index:
             ours = means.loc[key]
-            rows.append([f"{key[1] / sum(key):.2f}"] + [f"{p:.2f} / {o:.2f}" for p, o in zip(paper, ours)])
+            rows.append([f"{key[1] / sum(key):.2f}"] + [f"{p:.2f} / {o:.2f}" for p, o in zip(reported, ours)])
     if rows:
         sections.append(
             (f"Table 2: paper / this run (mode `{gt['mode'].iloc[0]}`)", markdown_table(["gamma"] + list(cols), rows))

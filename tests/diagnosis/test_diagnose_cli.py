@@ -1,4 +1,4 @@
-"""Tests of ``crossmodal diagnose`` (crossmodal/_diagnose_cli.py)."""
+"""Tests of ``crossmodal diagnose`` (crossmodal/diagnosis/_cli.py)."""
 
 import importlib.util
 import json

@@ -23,14 +23,15 @@ def fake_experiments(tmp_path, monkeypatch):
     pkg.mkdir()
     body = """
         import os
-        from crossmodal.experiments._report import TrendCheck
+        from crossmodal.experiments._report import LIBRARY, TrendCheck
 
         def run(out_dir, *, runs, seed, jobs, quick, progress):
             os.makedirs(out_dir, exist_ok=True)
             path = os.path.join(out_dir, "report.md")
             with open(path, "w") as fh:
                 fh.write(f"runs={runs} seed={seed} jobs={jobs} quick={quick} progress={progress}")
-            return {"report": path, "files": [path], "checks": [TrendCheck("{name} trend", {passed}, "ok")]}
+            checks = [TrendCheck("{name} trend", {passed}, "ok", source=LIBRARY)]
+            return {"report": path, "files": [path], "checks": checks}
     """
     for name, passed in (("alpha", True), ("beta", False)):
         (pkg / f"{name}.py").write_text(textwrap.dedent(body.replace("{name}", name).replace("{passed}", str(passed))))
@@ -167,14 +168,15 @@ def test_strict_counts_failures_not_unevaluated_checks(fake_experiments, monkeyp
         from crossmodal.experiments._report import TrendCheck
 
         def run(out_dir, *, runs, seed, jobs, quick, progress):
-            return {"report": "r.md", "files": [], "checks": [TrendCheck("gamma trend", None, "not run")]}
+            checks = [TrendCheck("gamma trend", None, "not run", source="paper, Fig. 2")]
+            return {"report": "r.md", "files": [], "checks": checks}
     """)
     )
     importlib.invalidate_caches()  # the path finder may have listed fake_pkg before gamma.py existed
     monkeypatch.setitem(cli.EXPERIMENTS, "gamma", "fake_pkg.gamma")
     assert cli.main(["reproduce", "gamma", "--strict", "--out", str(fake_experiments / "o")]) == 0
     printed = capsys.readouterr().out
-    assert "[N/A] gamma trend: observed not run" in printed and "did not match" not in printed
+    assert "[N/A] gamma trend: observed not run (paper, Fig. 2)" in printed and "did not match" not in printed
 
 
 @pytest.mark.slow

@@ -1,16 +1,17 @@
-"""Tests of ``crossmodal reproduce diagnose`` (crossmodal/experiments/diagnose.py) at tiny size."""
+"""Tests of ``crossmodal reproduce diagnose`` (crossmodal/experiments/diagnose.py and its parts) at tiny size."""
 
 import numpy as np
 import pandas as pd
 
 from crossmodal import MVDGenerator
 from crossmodal.experiments import diagnose as experiment
-from crossmodal.experiments.synthetic import QUICK_SETUP, fig2_params, table2_params
+from crossmodal.experiments._diagnose_mvd import _mvd_run
+from crossmodal.experiments._synthetic_protocol import QUICK_SETUP, fig2_params, table2_params
 
 
 def test_one_mvd_run_has_every_column_and_the_true_gamma():
     settings = [("table2", "xs1=10,xs2=30", table2_params(10, 30))]
-    rows = experiment._mvd_run(0, 0, settings, QUICK_SETUP, n_bootstrap=20)
+    rows = _mvd_run(0, 0, settings, QUICK_SETUP, n_bootstrap=20)
     assert len(rows) == 1
     row = rows[0]
     assert row["true_gamma"] == 0.75 and row["teacher_share"] == 0.75

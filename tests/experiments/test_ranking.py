@@ -15,6 +15,7 @@ from crossmodal import CrossModalDistiller, ModalityGeneralRanker
 from crossmodal._utils.torch_helpers import torch_threads
 from crossmodal.experiments import ranking
 from crossmodal.experiments._batched_mlp import distil_students
+from crossmodal.experiments._ranking_protocol import _net
 from crossmodal.nets import MLP
 
 EPOCHS = 2
@@ -41,14 +42,14 @@ def test_run_rows_equal_the_joint_distiller(monkeypatch):
     assert frame["salience_min"].max() < 1 and frame["salience_median"].between(-1, 1).all()
 
     Xt_fit, Xt_eval, Xs_fit, Xs_eval, y_fit, y_eval = ranking._prepare("mfeat-pix-fou", 5, validation=False)
-    net = ranking._net(ranking.PAIR_HIDDEN, EPOCHS)
+    net = _net(ranking.PAIR_HIDDEN, EPOCHS)
     focus = ModalityGeneralRanker(
         estimator_a=net, estimator_b=net, layer=1, n_repeats=REPEATS, mode="specific", ratio=0.5, random_state=5
     )
     kd = CrossModalDistiller(
         teacher="joint",
         focus=focus,
-        student=ranking._net(ranking.STUDENT_HIDDEN, EPOCHS),
+        student=_net(ranking.STUDENT_HIDDEN, EPOCHS),
         rho=0.0,
         temperature=4.0,
         random_state=5,

@@ -324,12 +324,15 @@ def test_report_helpers():
         f"+15.00 [{15 - 100 * half[1]:+.2f}, {15 + 100 * half[1]:+.2f}] (100% > 0)",
         "2",
     ]
-    assert _report.TrendCheck("x", None, "y").line() == "[N/A] x: observed y"
-    assert _report.check_list([_report.TrendCheck("x", True, "y"), _report.TrendCheck("z", False, "w")]) == (
-        "- [PASS] x: observed y\n- [FAIL] z: observed w"
-    )
-    assert _report.TrendCheck("x", False, "y", "z").line() == "[FAIL] x: observed y (paper: z)"
+    library, table = _report.LIBRARY, "paper, Table 2"
+    assert _report.TrendCheck("x", None, "y", source=table).line() == "[N/A] x: observed y (paper, Table 2)"
+    assert _report.check_list(
+        [_report.TrendCheck("x", True, "y", source=library), _report.TrendCheck("z", False, "w", "v", source=table)]
+    ) == ("- [PASS] x: observed y (library)\n- [FAIL] z: observed w (paper, Table 2: v)")
+    assert _report.TrendCheck("x", False, "y", "z", source=library).line() == "[FAIL] x: observed y (library: z)"
     assert _report.format_mean_sd(0.5, float("nan")) == "50.00 ± n/a"
+    with pytest.raises(ValueError, match="source must be 'library' or 'paper, '"):
+        _report.TrendCheck("x", True, "y", "z", source="Table 2")  # a source names the paper's table, or the library
 
 
 def test_paired_difference_without_spread_or_with_one_run():

@@ -1,0 +1,42 @@
+"""Input checks of :func:`~crossmodal.diagnose` beyond the shared ones of :mod:`crossmodal._utils.validation`."""
+
+import numpy as np
+from sklearn.utils.validation import column_or_1d
+
+from crossmodal._utils.validation import check_at_least_two_classes
+from crossmodal.diagnosis._lda import default_estimator
+
+
+def _check_classifier(estimator, name):
+    if estimator is None:
+        return default_estimator()
+    if not hasattr(estimator, "fit") or not hasattr(estimator, "predict_proba"):
+        raise TypeError(
+            f"{name} must be a scikit-learn classifier with fit and predict_proba; got {type(estimator).__name__}."
+        )
+    return estimator
+
+
+def _check_mimic(mimic):
+    if mimic is None:
+        return None
+    if not hasattr(mimic, "fit") or not hasattr(mimic, "predict"):
+        raise TypeError(
+            f"mimic must be a scikit-learn regressor with fit and predict (multi-output); got {type(mimic).__name__}."
+        )
+    return mimic
+
+
+def _check_target(y, n_samples):
+    if y is None:
+        raise ValueError("y is required; got None.")
+    y = column_or_1d(np.asarray(y), warn=False)
+    if len(y) != n_samples:
+        raise ValueError(f"X_a and y have different numbers of samples: {n_samples} and {len(y)}.")
+    if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
+        raise ValueError(f"y must hold class labels; got {int(np.sum(~np.isfinite(y)))} NaN or infinite value(s).")
+    if y.dtype.kind == "O" and any(v is None or (isinstance(v, float) and not np.isfinite(v)) for v in y):
+        raise ValueError("y must hold class labels; got None or NaN values.")
+    classes, y_encoded = np.unique(y, return_inverse=True)
+    check_at_least_two_classes(classes, "y")
+    return classes, y_encoded

@@ -1,0 +1,91 @@
+"""The default teacher and student of :func:`~crossmodal.diagnose`: shrunk linear discriminant analysis.
+
+Closed form: class means on columns standardised on the training rows, one
+pooled covariance shrunk by the Ledoit-Wolf intensity, one linear solve per
+fit. It also learns soft class memberships (a teacher's probabilities) in
+closed form, through weighted class means and scatter.
+"""
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+
+from crossmodal.diagnosis._ridge import _standardised
+
+__all__ = ["default_estimator"]
+
+
+class _ShrunkLDA(ClassifierMixin, BaseEstimator):
+    """Linear discriminant analysis on standardised columns, pooled covariance shrunk by Ledoit-Wolf.
+
+    The default teacher and student of :func:`diagnose`: closed form, one
+    shrinkage estimate and one linear solve per fit (scikit-learn's
+    ``LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto")`` shrinks
+    one covariance per class, which costs more).
+    Internal: it trusts its (validated) input.
+    """
+
+    def fit(self, X, y):
+        classes, y_idx = np.unique(y, return_inverse=True)
+        return self.fit_soft(X, np.eye(len(classes))[y_idx], classes)
+
+    def fit_soft(self, X, Q, classes):
+        """Fit to soft class memberships ``Q`` (rows summing to 1): weighted class means and scatter."""
+        self.classes_ = np.asarray(classes)
+        self.mean_, self.scale_, Z = _standardised(X)
+        n = len(Z)
+        weight = np.maximum(Q.sum(axis=0), np.finfo(np.float64).tiny)
+        means = (Q.T @ Z) / weight[:, None]
+        gram = Z.T @ Z
+        between = (means.T * weight) @ means
+        # The residuals R = Z - Q @ means enter the shrinkage through R^T R and their row norms, both taken
+        # from the Gram matrix (Q^T Z = diag(weight) means): no second (n, p) array and no second O(n p^2) product.
+        residual_scatter = gram - 2.0 * between + means.T @ (Q.T @ Q) @ means
+        row_sq = (
+            np.einsum("ij,ij->i", Z, Z)
+            - 2.0 * np.einsum("ik,ik->i", Z @ means.T, Q)
+            + np.einsum("ik,ik->i", Q @ (means @ means.T), Q)
+        )
+        shrink = _ledoit_wolf_shrinkage(residual_scatter / n, row_sq)
+        cov = (gram - between) / n
+        mu = np.trace(cov) / cov.shape[0]
+        cov *= 1.0 - shrink
+        cov[np.diag_indices_from(cov)] += shrink * mu
+        self.coef_ = np.linalg.solve(cov, means.T).T
+        self.intercept_ = -0.5 * np.einsum("kd,kd->k", means, self.coef_) + np.log(weight / weight.sum())
+        return self
+
+    def decision_function(self, X):
+        Z = (np.asarray(X, dtype=np.float64) - self.mean_) / self.scale_
+        return Z @ self.coef_.T + self.intercept_
+
+    def predict_proba(self, X):
+        scores = self.decision_function(X)
+        scores -= scores.max(axis=1, keepdims=True)
+        np.exp(scores, out=scores)
+        return scores / scores.sum(axis=1, keepdims=True)
+
+    def predict(self, X):
+        return self.classes_[np.argmax(self.decision_function(X), axis=1)]
+
+
+def _ledoit_wolf_shrinkage(S, row_sq):
+    """Ledoit-Wolf shrinkage intensity of the covariance ``S = R^T R / n`` of centred rows ``R``.
+
+    The formula of :func:`sklearn.covariance.ledoit_wolf_shrinkage` with
+    ``assume_centered=True``, written with the rows' squared norms
+    ``row_sq`` (its sum over squared outer products is ``sum(row_sq**2)``),
+    so that neither ``R`` nor a second O(n p^2) product is needed.
+    """
+    n, p = len(row_sq), S.shape[0]
+    trace = row_sq.sum() / n
+    mu = trace / p
+    frob = float(np.sum(S * S))
+    beta = (float(row_sq @ row_sq) / n - frob) / (p * n)
+    delta = (frob - 2.0 * mu * trace + p * mu**2) / p
+    beta = min(beta, delta)
+    return 0.0 if beta == 0 else beta / delta
+
+
+def default_estimator():
+    """The default teacher and student: closed-form shrunk LDA (see :class:`_ShrunkLDA`)."""
+    return _ShrunkLDA()

@@ -1,0 +1,104 @@
+"""The default mimic of :func:`~crossmodal.diagnose`: closed-form ridge, its penalty chosen by cross-validation.
+
+Columns are standardised on the training rows (:func:`_standardised`, also
+used by the shrunk LDA); one eigendecomposition of the Gram matrix gives the
+fit of every penalty, chosen by generalised cross-validation
+(:func:`_gcv_errors`) or by exact leave-one-out error (:func:`_loo_errors`).
+"""
+
+import numpy as np
+
+# Ridge penalties the default mimic chooses from (cross-validation), on standardised columns.
+_RIDGE_ALPHAS = tuple(np.logspace(-2, 4, 13))
+# Most values of the (rows, penalties, targets) array of leave-one-out ridge fits held at once (32 MiB of float64).
+_RIDGE_CHUNK = 2**22
+# From this many training rows per column on, the mimic's penalty is chosen by generalised cross-validation
+# instead of exact leave-one-out: leverages average at most 1/10 there, so the two criteria agree closely, and GCV
+# needs no (rows x columns) products beyond the Gram matrix, so it is the cheaper of the two where both serve.
+_GCV_ROWS_PER_COLUMN = 10
+
+
+def _standardised(X):
+    """Column means, scales (1 where constant) and the standardised ``X`` (float64), on one centred copy.
+
+    ``X.mean(axis=0)``, ``X.std(axis=0)`` and ``(X - mean) / scale`` up to
+    rounding (the squares are summed without a temporary array).
+    """
+    X = np.asarray(X)
+    if X.dtype == np.float64:
+        mean = X.mean(axis=0)
+        Z = X - mean
+    else:  # the float64 copy is ours: centre it in place
+        Z = X.astype(np.float64)
+        mean = Z.mean(axis=0)
+        Z -= mean
+    scale = np.sqrt(np.einsum("ij,ij->j", Z, Z) / len(Z))
+    scale[scale == 0] = 1.0
+    Z /= scale
+    return mean, scale, Z
+
+
+def _loo_errors(Z, T, eigval, eigvec, inv):
+    """Exact leave-one-out errors ``sum_i |e_i / (1 - h_ii)|^2`` of the ridge fits, one per column of ``inv``.
+
+    ``Z`` is centred, so the hat matrix of the ridge with its (unpenalised)
+    intercept is ``1 1^T / n + Z (Z^T Z + alpha I)^-1 Z^T``: each leverage
+    ``h_ii`` includes ``1 / n``.
+    """
+    Q = Z @ eigvec
+    QT = Q.T @ T
+    Q2 = Q**2
+    # Several penalties per product (one wide matrix product instead of one narrow one per penalty), in chunks
+    # of at most _RIDGE_CHUNK values of the (rows, penalties, targets) fitted array.
+    n_rows, n_targets = T.shape
+    step = max(1, _RIDGE_CHUNK // max(1, n_rows * n_targets))
+    errors = []
+    for start in range(0, inv.shape[1], step):
+        block = inv[:, start : start + step]
+        fitted = (Q @ (QT[:, None, :] * block[:, :, None]).reshape(len(eigval), -1)).reshape(n_rows, -1, n_targets)
+        loo = np.subtract(T[:, None, :], fitted, out=fitted)
+        loo /= (1.0 - 1.0 / n_rows - Q2 @ block)[:, :, None]  # the intercept's leverage 1/n included
+        errors.extend(np.einsum("iak,iak->a", loo, loo))
+    return np.asarray(errors)
+
+
+def _gcv_errors(T, eigval, B, inv):
+    """Generalised cross-validation ``RSS / (n (1 - trace(H) / n)^2)`` of the ridge fits, one per column of ``inv``.
+
+    From ``p``-sized quantities alone (Golub, Heath and Wahba, 1979): with
+    ``B = V^T Z^T T`` and ``s = 1 / (lam + alpha)``, ``RSS = |T|^2 -
+    sum_j (2 s_j - lam_j s_j^2) |B_j|^2`` and ``trace(H) = sum_j lam_j s_j``.
+    """
+    n_rows = len(T)
+    energy = np.einsum("jk,jk->j", B, B)
+    rss = np.einsum("ij,ij->", T, T) - ((2.0 * inv - eigval[:, None] * inv**2) * energy[:, None]).sum(axis=0)
+    dof = (eigval[:, None] * inv).sum(axis=0)
+    return np.maximum(rss, 0.0) / (n_rows * (1.0 - dof / n_rows) ** 2)
+
+
+def _ridge_fit_predict(X_train, T_train, X_test, alphas=_RIDGE_ALPHAS):
+    """Closed-form ridge on columns standardised on the training rows, penalty chosen by cross-validation.
+
+    One eigendecomposition ``Z^T Z = V diag(lam) V^T`` of the Gram matrix
+    gives every penalty's fit. With at least ``_GCV_ROWS_PER_COLUMN`` rows
+    per column the penalty minimises generalised cross-validation (cost
+    independent of the rows once the Gram matrix is formed; there every
+    row's leverage is small and GCV approximates leave-one-out); with fewer
+    it minimises the exact leave-one-out error ``sum |e_i / (1 - h_ii)|^2``
+    (which GCV misjudges when leverages approach 1). Errors are summed over
+    target columns; ties go to the first, smallest penalty.
+    """
+    mean, scale, Z = _standardised(X_train)
+    t_mean = T_train.mean(axis=0)
+    T = T_train - t_mean
+    eigval, eigvec = np.linalg.eigh(Z.T @ Z)
+    eigval = np.clip(eigval, 0.0, None)
+    B = eigvec.T @ (Z.T @ T)  # (p, targets)
+    inv = 1.0 / (eigval[:, None] + np.asarray(alphas, dtype=np.float64)[None, :])  # (p, n_alphas)
+    if len(T) >= _GCV_ROWS_PER_COLUMN * Z.shape[1]:
+        errors = _gcv_errors(T, eigval, B, inv)
+    else:
+        errors = _loo_errors(Z, T, eigval, eigvec, inv)
+    best = int(np.argmin(errors))  # ties: the first, smallest penalty
+    coef = eigvec @ (B * inv[:, best][:, None])
+    return ((np.asarray(X_test, dtype=np.float64) - mean) / scale) @ coef + t_mean
