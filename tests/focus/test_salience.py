@@ -13,7 +13,7 @@ from torch import nn
 
 from crossmodal import permutation_salience
 from crossmodal._utils.torch_helpers import torch_threads
-from crossmodal.focus._salience import draw_permutations
+from crossmodal.focus._permutations import draw_permutations
 from crossmodal.nets import MLP
 
 N, D_A, D_B, N_CLASSES = 60, 5, 4, 3
@@ -361,12 +361,11 @@ class CountingBackend(ThreadingBackend):
 @pytest.mark.parametrize("hidden_sizes", [(), (8,), (8, 6)])
 @pytest.mark.parametrize("threads_for_any_size", [False, True])
 def test_n_jobs_and_backends_give_identical_results(data, hidden_sizes, threads_for_any_size, monkeypatch):
-    from crossmodal.focus import _rank_one_plan, _salience
+    from crossmodal.focus import _permutations, _rank_one_plan
 
     if threads_for_any_size:  # prange kernels and the one-job thread fan-out even for this tiny problem
-        monkeypatch.setattr(_salience, "PARALLEL_MIN_WORK", 0)
         monkeypatch.setattr(_rank_one_plan, "PARALLEL_MIN_WORK", 0)
-        monkeypatch.setattr(_salience, "PARALLEL_MIN_INDICES", 0)
+        monkeypatch.setattr(_permutations, "PARALLEL_MIN_INDICES", 0)
     X_a, X_b = data
     module_a, module_b = make_mlp(D_A, hidden_sizes, 1), make_mlp(D_B, (7,), 2)
     kwargs = dict(n_repeats=3, random_state=0, batch_size=40)
@@ -401,30 +400,30 @@ def test_user_backend_is_respected(data):
 def test_worker_in_another_process_sets_and_restores_torch_threads(data, monkeypatch):
     # A worker whose pid differs from the caller's (a process backend) sets
     # torch's thread count itself and restores it; the numbers do not change.
-    # (Starting real loky workers costs ~20 s here; this calls the task directly.)
-    from crossmodal.focus import _salience
+    # (Starting real loky workers is slow; this calls the task directly.)
+    from crossmodal.focus import _schedule
 
     X_a, X_b = data
     module_a, module_b = make_mlp(D_A, (8, 6), 1), make_mlp(D_B, (), 2)
     expected = permutation_salience(module_a, module_b, X_a, X_b, n_repeats=2, random_state=0, batch_size=40)
     seen = []
-    original = _salience._evaluate_range
+    original = _schedule._evaluate_range
 
     def spy(*args, **kwargs):
         seen.append((torch.get_num_threads(), kwargs["parallel"]))
         return original(*args, **kwargs)
 
-    worker = _salience._evaluate_in_worker
-    set_threads = _salience.torch_threads
+    worker = _schedule._evaluate_in_worker
+    set_threads = _schedule.torch_threads
     thread_requests = []
 
     def spy_threads(n):
         thread_requests.append(n)
         return set_threads(n)
 
-    monkeypatch.setattr(_salience, "torch_threads", spy_threads)
-    monkeypatch.setattr(_salience, "_evaluate_range", spy)
-    monkeypatch.setattr(_salience, "_evaluate_in_worker", lambda *args: worker(*args[:-1], -1))  # "another pid"
+    monkeypatch.setattr(_schedule, "torch_threads", spy_threads)
+    monkeypatch.setattr(_schedule, "_evaluate_range", spy)
+    monkeypatch.setattr(_schedule, "_evaluate_in_worker", lambda *args: worker(*args[:-1], -1))  # "another pid"
     before = torch.get_num_threads()
     got = permutation_salience(module_a, module_b, X_a, X_b, n_repeats=2, random_state=0, batch_size=40, n_jobs=2)
     assert torch.get_num_threads() == before
