@@ -31,10 +31,17 @@ a :class:`Distance` and registers it::
     register(Distance(name="cosine", summary="...", training_loss=..., reference_rows=...,
                       row_sums=..., per_class=False, kernel_code=None, numpy_rows=...))
 
-and add the registration line ``from crossmodal.focus import _cosine_distance  # noqa: F401``
-to ``crossmodal/focus/__init__.py``. With ``kernel_code=None`` the distance
-runs on the generic torch path; a compiled version needs a new code in
-:func:`crossmodal._kernels._salience.row_distance` as well.
+and add its registration line to ``crossmodal/focus/__init__.py``::
+
+    from crossmodal.focus import _cosine_distance  # noqa: F401 (registers "cosine")
+
+That import sorts before the estimators' imports, so the docstrings that
+list the options (:func:`document_distances`) name the new distance too.
+With ``kernel_code=None`` the distance runs on the generic torch path; a
+compiled version needs a new code in
+:func:`crossmodal._kernels._salience.row_distance` as well. Every
+registered distance is checked against its ``numpy_rows`` by
+``tests/focus/test_distances.py``.
 """
 
 from collections.abc import Callable
@@ -195,15 +202,15 @@ def _kl_row_sums(L, ref, aux):
     return aux - cross.sum(dim=1) + torch.logsumexp(L, dim=1)
 
 
-def _numpy_softmax(logits):
-    e = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
+def _numpy_log_softmax(logits):
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
 
 
 def _kl_numpy_rows(logits_a, logits_b):
-    q = _numpy_softmax(logits_b)
-    log_p = np.log(_numpy_softmax(logits_a))
-    return np.where(q > 0, q * (np.log(np.where(q > 0, q, 1.0)) - log_p), 0.0).sum(axis=1)
+    log_q = _numpy_log_softmax(logits_b)
+    q = np.exp(log_q)
+    return np.where(q > 0, q * (log_q - _numpy_log_softmax(logits_a)), 0.0).sum(axis=1)
 
 
 register(
