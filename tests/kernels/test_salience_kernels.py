@@ -182,6 +182,12 @@ def test_rank1_linear_mse_chunk_matches_reference(problem, dtype):
         np.testing.assert_allclose(out, expected, rtol=1e-6 if dtype == np.float32 else 1e-10)
 
 
+def hidden_chunk_args(P, code, row_block):
+    """The arguments of the one-hidden-layer chunk kernels before ``out``."""
+    names = ("H", "Zt", "perms", "channels", "Wt", "W_out", "b_out", "ref", "aux")
+    return (*(P[name] for name in names), code, row_block)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("distance", ["mse", "kl"])
 def test_rank1_hidden_chunk_matches_reference(problem, dtype, distance):
@@ -195,20 +201,7 @@ def test_rank1_hidden_chunk_matches_reference(problem, dtype, distance):
     results = []
     for kernel in (K.rank1_hidden_chunk_serial, K.rank1_hidden_chunk_parallel):
         out = np.empty((2, 2))
-        kernel(
-            P["H"],
-            P["Zt"],
-            P["perms"],
-            P["channels"],
-            P["Wt"],
-            P["W_out"],
-            P["b_out"],
-            P["ref"],
-            P["aux"],
-            code,
-            5,
-            out,
-        )
+        kernel(*hidden_chunk_args(P, code, 5), out)
         np.testing.assert_allclose(out, expected, rtol=1e-5 if dtype == np.float32 else 1e-12)
         results.append(out)
     np.testing.assert_array_equal(results[0], results[1])
@@ -228,20 +221,7 @@ def test_chunk_kernels_zero_weight_column_gives_unpermuted_distance(problem):
     P = problem(np.float32)
     P["Wt"][P["channels"]] = 0.0
     out = np.empty((2, 2))
-    K.rank1_hidden_chunk_serial(
-        P["H"],
-        P["Zt"],
-        P["perms"],
-        P["channels"],
-        P["Wt"],
-        P["W_out"],
-        P["b_out"],
-        P["ref"],
-        P["aux"],
-        K.MSE_CODE,
-        8,
-        out,
-    )
+    K.rank1_hidden_chunk_serial(*hidden_chunk_args(P, K.MSE_CODE, 8), out)
     logits = np.maximum(P["H"], 0) @ P["W_out"].T + P["b_out"]
     base = row_distances_reference(logits, P["ref"], P["aux"], K.MSE_CODE).sum()
     np.testing.assert_allclose(out, base, rtol=1e-5)
