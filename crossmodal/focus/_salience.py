@@ -103,10 +103,10 @@ def permutation_salience(
         context. The result does not depend on ``n_jobs``.
     batch_size : int or None, default=None
         Maximum rows per forward pass. ``None``: on the compiled path
-        blocks of about 512 KiB of activations (512 rows of a 256-wide float32
-        layer); on the generic
-        path as many rows as fit in half of ``working_memory``, estimated
-        from one small forward pass, and at most 16384 on the CPU.
+        blocks of about 512 KiB of activations (512 rows of a 256-wide
+        float32 layer); on the generic path as many rows as fit in half of
+        ``working_memory``, estimated from one small forward pass, and at
+        most 16384 on the CPU.
     working_memory : float or None, default=None
         Bound, in MiB, on the temporary arrays: the forward passes over
         ``X_b`` (and over ``X_a`` up to ``layer``) run in row chunks within
@@ -138,7 +138,7 @@ def permutation_salience(
             ``Dist(module_a(X_a), module_b(X_b))`` with nothing permuted,
             computed by the same path; ``importances - baseline_distance``
             is each permutation's increase over it (what
-            :class:`ModalityGeneralRanker` reports as ``importances_``).
+            :class:`crossmodal.ModalityGeneralRanker` reports as ``importances_``).
 
     See Also
     --------
