@@ -59,10 +59,10 @@ class RankOnePlan:
     linear_mse: tuple = None  # "linear" with "mse": ((E = H - ref, W), w_sq, base_total), see channel_arrays
 
     def threads_over_channels(self, n_pairs):
-        """True when one job should run channel ranges on threads rather than ``prange`` kernels.
+        """Whether one job runs channel ranges on threads rather than ``prange`` kernels.
 
-        So for the block pipelines, whose kernels alternate with torch calls,
-        when ``n_pairs`` pairs are work enough for threads to pay off.
+        True for the block pipelines (their kernels alternate with torch
+        calls) when ``n_pairs`` pairs are work enough for threads to pay off.
         """
         return self.kind in ("mlp", "head") and self.work(n_pairs) >= PARALLEL_MIN_WORK
 
