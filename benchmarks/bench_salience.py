@@ -44,8 +44,10 @@ from sklearn.inspection import permutation_importance
 from sklearn.utils import check_random_state
 from torch import nn
 
-import crossmodal.focus._salience as salience_module
+import crossmodal.focus._schedule as schedule_module
 from crossmodal import permutation_salience
+from crossmodal.focus._permutations import draw_permutations
+from crossmodal.focus._plans import fast_block_rows
 from crossmodal.nets import MLP
 
 SEED = 0
@@ -146,16 +148,16 @@ def sklearn_permutations(random_state, n_samples, n_repeats):
 @contextlib.contextmanager
 def fed_permutations(perms):
     """Make permutation_salience use ``perms`` (n_repeats, n) for every channel."""
-    original = salience_module.draw_permutations
+    original = schedule_module.draw_permutations
 
     def draw(seed, n_samples, n_repeats, start, stop, parallel=False):
         return np.ascontiguousarray(np.broadcast_to(perms, (stop - start, n_repeats, n_samples)))
 
-    salience_module.draw_permutations = draw
+    schedule_module.draw_permutations = draw
     try:
         yield
     finally:
-        salience_module.draw_permutations = original
+        schedule_module.draw_permutations = original
 
 
 def authors_style_loop(module_a, module_b, X_a, X_b, n_repeats, perms=None, faithful=False):
@@ -255,7 +257,7 @@ def mlp_case(n, d, n_repeats=5, sub_thin=16, sub_skorch=4, rounds=3, check=True)
     rates = {
         "ours": flops_ours / per_pair["ours (same perms)"] / 1e9,
         "thin": flops_full / per_pair["thin"] / 1e9,
-        "mm_block": matmul_rate(salience_module.fast_block_rows(list(module_a), 4), h, h),
+        "mm_block": matmul_rate(fast_block_rows(list(module_a), 4), h, h),
         "mm_full": (matmul_rate(n, d, h) + matmul_rate(n, h, h)) / 2,
     }
     return per_pair, rates
@@ -272,7 +274,7 @@ def linear_case(n=200, d=50, n_repeats=100, rounds=5):
     permutation_salience(module_a, module_b, X_a, X_b, n_repeats=2)  # compile / warm up
     times = {"ours": [], "loop": [], "loop (same perms)": [], "loop (authors' habits)": []}
     seed = int(check_random_state(SEED).randint(np.iinfo(np.int32).max))
-    perms = torch.from_numpy(salience_module.draw_permutations(seed, n, n_repeats, 0, d))
+    perms = torch.from_numpy(draw_permutations(seed, n, n_repeats, 0, d))
     for _ in range(rounds):
         seconds, ours = timed(
             lambda: permutation_salience(module_a, module_b, X_a, X_b, n_repeats=n_repeats, random_state=SEED)
@@ -292,9 +294,7 @@ def linear_case(n=200, d=50, n_repeats=100, rounds=5):
 def threading_mode(mode):
     """``threads`` (what one job does): channel ranges on torch.get_num_threads()
     threads, serial kernels, single-threaded products; ``jobs``:
-    n_jobs=cpu_count with joblib's threading backend. (A third mode, one
-    Python thread with numba prange kernels and torch's intra-op threads, was
-    5-8x slower and removed; benchmarks/RESULTS.md.)"""
+    n_jobs=cpu_count with joblib's threading backend."""
     if mode == "jobs":
         with joblib.parallel_config(backend="threading", n_jobs=joblib.cpu_count()):
             yield
@@ -383,16 +383,21 @@ def _small_problem():
     return make_problem(2000, 32)
 
 
-def test_bench_salience_mlp(benchmark):
-    X_a, X_b, module_a, module_b, _ = _small_problem()
+def _bench_ours(benchmark, module_a, module_b, X_a, X_b, n_repeats, rounds):
+    """Time permutation_salience once its kernels are compiled."""
     permutation_salience(module_a, module_b, X_a[:64], X_b[:64], n_repeats=1)
     benchmark.pedantic(
         permutation_salience,
         args=(module_a, module_b, X_a, X_b),
-        kwargs=dict(n_repeats=5, random_state=SEED),
-        rounds=3,
+        kwargs=dict(n_repeats=n_repeats, random_state=SEED),
+        rounds=rounds,
         warmup_rounds=1,
     )
+
+
+def test_bench_salience_mlp(benchmark):
+    X_a, X_b, module_a, module_b, _ = _small_problem()
+    _bench_ours(benchmark, module_a, module_b, X_a, X_b, n_repeats=5, rounds=3)
 
 
 def test_bench_thin_anchor_mlp(benchmark):
@@ -411,14 +416,7 @@ def test_bench_salience_linear_table2(benchmark):
     rng = np.random.RandomState(SEED)
     X_a, X_b = rng.randn(200, 50).astype(np.float32), rng.randn(200, 50).astype(np.float32)
     module_a, module_b = nn.Linear(50, 2), nn.Linear(50, 2)
-    permutation_salience(module_a, module_b, X_a, X_b, n_repeats=2)
-    benchmark.pedantic(
-        permutation_salience,
-        args=(module_a, module_b, X_a, X_b),
-        kwargs=dict(n_repeats=100, random_state=SEED),
-        rounds=5,
-        warmup_rounds=1,
-    )
+    _bench_ours(benchmark, module_a, module_b, X_a, X_b, n_repeats=100, rounds=5)
 
 
 def test_bench_authors_style_loop_table2(benchmark):

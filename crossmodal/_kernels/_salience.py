@@ -16,7 +16,7 @@ Conventions shared by all kernels:
   ``p`` is ``(p // n_repeats, p % n_repeats)`` and row ``r`` of the permuted
   channel takes the value of row ``perms[c, m, r]``.
 * A distance is summed per row in float64 (``row_distance``); callers divide
-  by ``n_samples * n_classes`` ("mse", "mae") or ``n_samples`` ("kl").
+  by ``n_samples * n_classes`` (``MSE_CODE``, ``MAE_CODE``) or ``n_samples`` (``KL_CODE``).
 * Each pair's sum is accumulated by one thread in a fixed order, so the
   serial and the ``prange`` compilations return identical numbers.
 
@@ -36,7 +36,9 @@ from numba import jit, prange
 from crossmodal._kernels._config import JIT_PARALLEL, JIT_SERIAL
 
 __all__ = [
-    "DISTANCE_CODES",
+    "KL_CODE",
+    "MAE_CODE",
+    "MSE_CODE",
     "row_distance",
     "permutations_from_words_serial",
     "permutations_from_words_parallel",
@@ -56,8 +58,10 @@ __all__ = [
     "logits_distance_rows_parallel",
 ]
 
-#: Integer codes passed to the kernels for each distance.
-DISTANCE_CODES = {"mse": 0, "mae": 1, "kl": 2}
+#: Codes of the distances that :func:`row_distance` computes.
+MSE_CODE = 0
+MAE_CODE = 1
+KL_CODE = 2
 
 _LOW32 = np.uint64(0xFFFFFFFF)
 _SHIFT32 = np.uint64(32)
@@ -83,8 +87,8 @@ def _twin(body):
 def row_distance(logits, ref, r, aux_r, code):
     """Distance of one row of logits to row ``r`` of the reference, summed over classes.
 
-    ``code`` 0 ("mse"): ``sum_k (l_k - ref[r, k])**2``; 1 ("mae"):
-    ``sum_k |l_k - ref[r, k]|``; 2 ("kl"): ``ref`` holds the partner's
+    ``code`` MSE_CODE: ``sum_k (l_k - ref[r, k])**2``; MAE_CODE:
+    ``sum_k |l_k - ref[r, k]|``; KL_CODE: ``ref`` holds the partner's
     probabilities ``q`` and ``aux_r = sum_k q_k log q_k``, and the result is
     ``KL(q || softmax(l)) = aux_r - sum_k q_k l_k + logsumexp(l)``, with
     ``0 * l_k = 0``. ``exp``/``log`` may use the approximate forms allowed by
@@ -92,11 +96,11 @@ def row_distance(logits, ref, r, aux_r, code):
     """
     n_classes = logits.shape[0]
     total = 0.0
-    if code == 0:
+    if code == MSE_CODE:
         for k in range(n_classes):
             diff = float(logits[k]) - float(ref[r, k])
             total += diff * diff
-    elif code == 1:
+    elif code == MAE_CODE:
         for k in range(n_classes):
             total += abs(float(logits[k]) - float(ref[r, k]))
     else:

@@ -16,25 +16,12 @@ from skorch import NeuralNet
 
 from crossmodal._utils.module_pickling import FittedModuleReferenceMixin
 from crossmodal._utils.tight_loop import TightLoopMixin
+from crossmodal.focus._distances import document_distances, get_distance
 
-__all__ = ["JointPairNet", "pair_distance"]
-
-
-def pair_distance(logits_a, logits_b, distance):
-    """Distance between two networks' outputs, as used by Algorithm 1.
-
-    ``"mse"`` and ``"mae"`` average over rows and classes of the logits;
-    ``"kl"`` is ``KL(softmax(b) || softmax(a))`` averaged over rows.
-    """
-    if distance == "mse":
-        return F.mse_loss(logits_a, logits_b)
-    if distance == "mae":
-        return F.l1_loss(logits_a, logits_b)
-    if distance == "kl":
-        return F.kl_div(F.log_softmax(logits_a, 1), F.log_softmax(logits_b, 1), reduction="batchmean", log_target=True)
-    raise ValueError(f"distance must be one of 'mse', 'mae', 'kl'; got {distance!r}.")
+__all__ = ["JointPairNet"]
 
 
+@document_distances
 class JointPairNet(FittedModuleReferenceMixin, TightLoopMixin, NeuralNet):
     """Two modules trained jointly on Dist + CE + CE.
 
@@ -44,8 +31,9 @@ class JointPairNet(FittedModuleReferenceMixin, TightLoopMixin, NeuralNet):
         ``f_a``, for modality *a* (``module__*`` parameters apply).
     module_b : torch module class or instance
         ``f_b``, for modality *b* (``module_b__*`` parameters apply).
-    distance : {"mse", "mae", "kl"}, default="mse"
-        The alignment term of eq. (28).
+    distance : {distance_names}, default="mse"
+        The alignment term of eq. (28), a name from the registry of distances
+        (:mod:`crossmodal.focus._distances`).
     freeze_a : bool, default=False
         Keep a prefit ``module`` fixed and train only ``module_b``.
     **kwargs
@@ -93,7 +81,7 @@ class JointPairNet(FittedModuleReferenceMixin, TightLoopMixin, NeuralNet):
 
     def pair_loss(self, logits_a, logits_b, y_true):
         """``Dist(f_a, f_b) + CE(y, f_a) + CE(y, f_b)`` (CE of ``f_a`` dropped when frozen)."""
-        loss = pair_distance(logits_a, logits_b, self.distance) + F.cross_entropy(logits_b, y_true)
+        loss = get_distance(self.distance).training_loss(logits_a, logits_b) + F.cross_entropy(logits_b, y_true)
         if not self.freeze_a:
             loss = loss + F.cross_entropy(logits_a, y_true)
         return loss

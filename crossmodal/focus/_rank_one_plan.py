@@ -58,10 +58,13 @@ class RankOnePlan:
     rest: nn.Module = None  # "head": modules after the first Linear (and its ReLU)
     linear_mse: tuple = None  # "linear" with "mse": ((E = H - ref, W), w_sq, base_total), see channel_arrays
 
-    @property
-    def alternates_with_torch(self):
-        """True when the kernels alternate with torch calls (the block pipelines)."""
-        return self.kind in ("mlp", "head")
+    def threads_over_channels(self, n_pairs):
+        """Whether one job runs channel ranges on threads rather than ``prange`` kernels.
+
+        True for the block pipelines (their kernels alternate with torch
+        calls) when ``n_pairs`` pairs are work enough for threads to pay off.
+        """
+        return self.kind in ("mlp", "head") and self.work(n_pairs) >= PARALLEL_MIN_WORK
 
     def work(self, n_pairs):
         """Multiply-adds for ``n_pairs`` pairs (to decide whether threads pay off)."""
@@ -278,7 +281,7 @@ def build_rank_one_plan(suffix, Z, dtype, ref, aux, code, rows, rows_per_chunk=6
     pattern = ["R" if isinstance(m, nn.ReLU) else "L" if isinstance(m, nn.Linear) else "?" for m in rest]
     if not rest:
         plan.kind = "linear"
-        if code == kernels.DISTANCE_CODES["mse"]:
+        if code == kernels.MSE_CODE:
             # E = H - ref (n_samples x n_classes) is kept as E^T W per channel
             # range (channel_arrays), never as a full (n_channels, n_samples) matrix.
             residual = plan.H.astype(np.float64) - ref

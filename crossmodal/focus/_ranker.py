@@ -1,7 +1,6 @@
 """ModalityGeneralRanker: Algorithm 1 of the MFH paper as a feature selector."""
 
 import copy
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -9,21 +8,10 @@ import torch
 from sklearn.base import BaseEstimator
 from sklearn.feature_selection import SelectorMixin
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, check_random_state
-from skorch import NeuralNetClassifier
+from sklearn.utils.validation import check_is_fitted
 
 from crossmodal._utils.compat import HasMethods, Interval, StrOptions, _check_feature_names_in, _fit_context
-from crossmodal._utils.random import SEED_MAX
-from crossmodal._utils.skorch_helpers import (
-    fit_seeded,
-    fitted_net,
-    fresh_module,
-    mlp_template,
-    replaced_criterion,
-    sized_module_params,
-    skorch_defaults,
-    unwrap_frozen,
-)
+from crossmodal._utils.random import draw_seeds
 from crossmodal._utils.torch_helpers import resolve_device
 from crossmodal._utils.validation import (
     check_at_least_two_classes,
@@ -31,116 +19,18 @@ from crossmodal._utils.validation import (
     check_paired_samples,
     validate_numeric_data,
 )
-from crossmodal.focus._joint_net import JointPairNet
-from crossmodal.focus._layers import ChannelNullifier, layer_activations, resolve_layer
-from crossmodal.focus._salience import minmax_normalize, permutation_salience
+from crossmodal.focus._distances import distance_constraint, document_distances
+from crossmodal.focus._layers import ChannelNullifier, resolve_layer
+from crossmodal.focus._salience import permutation_salience
+from crossmodal.focus._selection import MODES, NULLIFY, channel_means, fill_values, normalize_salience, select_channels
+from crossmodal.focus._templates import fit_pair, is_prefit
 
-__all__ = ["ModalityGeneralRanker"]
+__all__ = ["ModalityGeneralRanker", "is_prefit"]
 
 _FLOAT_DTYPES = (np.float32, np.float64)
-# Settings of the template that trains the pair (estimator_a, or estimator_b when
-# estimator_a is prefit) that JointPairNet takes over. Callbacks or a train_split
-# other than "disable"/None run skorch's own loop, as for the distiller's student.
-_TRAINING_KEYS = (
-    "optimizer",
-    "lr",
-    "max_epochs",
-    "batch_size",
-    "iterator_train",
-    "iterator_valid",
-    "dataset",
-    "train_split",
-    "callbacks",
-    "verbose",
-)
-_TRAINING_PREFIXES = ("optimizer__", "iterator_train__", "iterator_valid__", "dataset__", "callbacks__")
-# Settings that do not bear on step 1: the ranker encodes y itself, builds fresh
-# modules on its own device and compares the modules' raw outputs.
-_UNUSED_KEYS = (
-    "module",
-    "criterion",
-    "classes",
-    "warm_start",
-    "use_caching",
-    "torch_load_kwargs",
-    "predict_nonlinearity",
-    "device",
-)
 
 
-def is_prefit(estimator):
-    """True for a fitted skorch net, bare or in a ``FrozenEstimator``: step 1 uses it as it is."""
-    return fitted_net(estimator) is not None
-
-
-def default_pair_template():
-    """Training settings of the jointly trained pair when no estimator is given (the default MLP template)."""
-    return mlp_template()
-
-
-def _training_params(template):
-    """The settings of ``template`` that train the pair."""
-    return {
-        k: v
-        for k, v in template.get_params(deep=False).items()
-        if k in _TRAINING_KEYS or k.startswith(_TRAINING_PREFIXES)
-    }
-
-
-def _same(a, b):
-    """Equal settings; objects compared by type, so clones of one template agree."""
-    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
-    if a is b:
-        return True
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, (type, str, Integral, Real, bool, type(None), dict)):
-        try:
-            return bool(a == b)
-        except (RuntimeError, TypeError, ValueError):
-            return False
-    return True
-
-
-def _warn_unused(ranker, name, template, train, device, trained_by=None):
-    """Warn about the settings of ``template`` that step 1 does not use."""
-    params = {k: v for k, v in template.get_params(deep=False).items() if not k.startswith("_")}
-    ignored = replaced_criterion(template)
-    if trained_by is None:
-        ignored += [
-            k
-            for k, v in params.items()
-            if k not in _UNUSED_KEYS
-            and k not in train
-            and not k.startswith(("module__", "criterion__"))
-            and not (k in skorch_defaults(NeuralNetClassifier) and _same(v, skorch_defaults(NeuralNetClassifier)[k]))
-        ]
-    else:
-        ignored += [
-            k
-            for k, v in params.items()
-            if (k in _TRAINING_KEYS or k.startswith(_TRAINING_PREFIXES))
-            and not (k in skorch_defaults(NeuralNetClassifier) and _same(v, skorch_defaults(NeuralNetClassifier)[k]))
-            and not (k in train and _same(v, train[k]))
-        ]
-    template_device = params.get("device")
-    if template_device is not None and str(template_device) not in ("cpu", str(device)):
-        ignored.append(f"device={str(template_device)!r}")
-    if not ignored:
-        return
-    why = (
-        f"the pair trains in one loop with {trained_by} training settings"
-        if trained_by
-        else f"step 1 trains f_a and f_b on Dist + CE + CE from the modules' outputs, on the ranker's device ({device})"
-    )
-    warnings.warn(
-        f"{type(ranker).__name__}: {name} sets {', '.join(sorted(ignored))}, which step 1 does not use: {why}.",
-        UserWarning,
-        stacklevel=5,
-    )
-
-
+@document_distances
 class ModalityGeneralRanker(SelectorMixin, BaseEstimator):
     """Rank channels of one modality by how modality-general they are.
 
@@ -172,8 +62,10 @@ class ModalityGeneralRanker(SelectorMixin, BaseEstimator):
         prefit, step 1 is skipped; with only ``estimator_a`` prefit, ``f_b``
         is trained to agree with the frozen ``f_a``, with ``estimator_b``'s
         training settings.
-    distance : {"mse", "mae", "kl"}, default="mse"
-        ``Dist`` in both steps; ``"mse"`` on logits is the authors' choice.
+    distance : {distance_names}, default="mse"
+        ``Dist`` in both steps, a name from the registry of distances
+        (:mod:`crossmodal.focus._distances`); ``"mse"`` on logits is the
+        authors' choice. See :func:`permutation_salience`.
     n_repeats : int, default=10
         Permutations per channel (M in the paper).
     normalize : {"max", "minmax"}, default="max"
@@ -250,7 +142,7 @@ class ModalityGeneralRanker(SelectorMixin, BaseEstimator):
     See Also
     --------
     permutation_salience : step 2 on any two torch modules.
-    CrossModalDistiller : uses a ranker through its ``focus`` parameter.
+    crossmodal.CrossModalDistiller : uses a ranker through its ``focus`` parameter.
 
     References
     ----------
@@ -275,13 +167,13 @@ class ModalityGeneralRanker(SelectorMixin, BaseEstimator):
     _parameter_constraints = {
         "estimator_a": [None, HasMethods(["fit"])],
         "estimator_b": [None, HasMethods(["fit"])],
-        "distance": [StrOptions({"mse", "mae", "kl"})],
+        "distance": [distance_constraint()],
         "n_repeats": [Interval(Integral, 1, None, closed="left")],
         "normalize": [StrOptions({"max", "minmax"})],
         "layer": [None, Interval(Integral, None, None, closed="neither"), str],
-        "mode": [StrOptions({"general", "specific", "random"})],
+        "mode": [StrOptions(set(MODES))],
         "ratio": [Interval(Real, 0, 1, closed="left")],
-        "nullify": [StrOptions({"mean", "zero", "drop"})],
+        "nullify": [StrOptions(set(NULLIFY))],
         "device": [str, torch.device],
         "n_jobs": [None, Integral],
         "random_state": ["random_state"],
@@ -305,7 +197,6 @@ class ModalityGeneralRanker(SelectorMixin, BaseEstimator):
         random_state=None,
         verbose=0,
     ):
-        # scikit-learn's contract, the same in every estimator on purpose: store each argument as given.
         self.estimator_a = estimator_a
         self.estimator_b = estimator_b
         self.distance = distance
@@ -344,12 +235,13 @@ class ModalityGeneralRanker(SelectorMixin, BaseEstimator):
         classes, y_encoded = np.unique(y, return_inverse=True)
         check_at_least_two_classes(classes)
         device = resolve_device(self.device)
-        rng = check_random_state(self.random_state)
-        train_seed, salience_seed, selection_seed = (int(s) for s in rng.randint(0, SEED_MAX, size=3))
+        train_seed, salience_seed, selection_seed = draw_seeds(self.random_state, 3)
 
         X32 = np.ascontiguousarray(X, dtype=np.float32)
         Xb32 = np.ascontiguousarray(X_b, dtype=np.float32)
-        module_a, module_b = self._fit_pair(X32, Xb32, y_encoded.astype(np.int64), len(classes), device, train_seed)
+        module_a, module_b, self.pair_net_ = fit_pair(
+            self, X32, Xb32, y_encoded.astype(np.int64), len(classes), device, train_seed
+        )
         self.nets_ = (module_a, module_b)
 
         if self.verbose:
@@ -370,74 +262,17 @@ class ModalityGeneralRanker(SelectorMixin, BaseEstimator):
         self.importances_ = self.distances_ - self.baseline_distance_
         self.importances_mean_ = self.importances_.mean(axis=1)
         self.importances_std_ = np.asarray(result.importances_std)
-        self.salience_ = self._normalize(self.importances_mean_)
+        self.salience_ = normalize_salience(self.importances_mean_, self.normalize)
         order = np.argsort(-self.salience_, kind="stable")
         self.ranking_ = np.empty(len(order), dtype=np.intp)
         self.ranking_[order] = np.arange(1, len(order) + 1)
         # mode, ratio and nullify act after fit (support_ and fill_values_ are
         # properties): keep the random draw's seed and every channel's mean
         self._selection_seed = selection_seed
-        self._channel_means = self._fill_values(X32, module_a)
+        self._channel_means = channel_means(X32, module_a, self.layer, len(self.salience_))
         return self
 
-    # ------------------------------------------------------------------ step 1
-    def _fit_pair(self, X, X_b, y, n_classes, device, seed):
-        if is_prefit(self.estimator_a) and is_prefit(self.estimator_b):
-            self.pair_net_ = None
-            return unwrap_frozen(self.estimator_a).module_, unwrap_frozen(self.estimator_b).module_
-        freeze_a = is_prefit(self.estimator_a)
-        for name, est in (("estimator_a", self.estimator_a), ("estimator_b", self.estimator_b)):
-            if est is not None and not isinstance(unwrap_frozen(est), NeuralNetClassifier):
-                raise TypeError(
-                    f"{name} must be a skorch.NeuralNetClassifier (template or fitted) or None; "
-                    f"got {type(est).__name__}."
-                )
-        template_b = unwrap_frozen(self.estimator_b) if self.estimator_b is not None else default_pair_template()
-        if freeze_a:
-            net_a = unwrap_frozen(self.estimator_a)
-            module_a, params_a = net_a.module_, {}
-            template_train = template_b
-        else:
-            template_a = self.estimator_a if self.estimator_a is not None else default_pair_template()
-            module_a, params_a = fresh_module(template_a.module), sized_module_params(template_a, X.shape[1], n_classes)
-            template_train = template_a
-        module_b = fresh_module(template_b.module)
-        params_b = sized_module_params(template_b, X_b.shape[1], n_classes, prefix="module_b")
-        train_name = "estimator_b" if freeze_a else "estimator_a"
-        train = _training_params(template_train)
-        _warn_unused(self, train_name, template_train, train, device)
-        if not freeze_a and self.estimator_b is not None:
-            by = "estimator_a's" if self.estimator_a is not None else "the default template's (estimator_a=None)"
-            _warn_unused(self, "estimator_b", template_b, train, device, trained_by=by)
-        net = JointPairNet(
-            module_a,
-            module_b,
-            distance=self.distance,
-            freeze_a=freeze_a,
-            device=str(device),
-            **{"train_split": None, "callbacks": "disable", **train},
-            **params_a,
-            **params_b,
-        )
-        fit_seeded(net, {"X": X, "X_b": X_b}, y, seed)
-        self.pair_net_ = net
-        return net.module_, net.module_b_
-
     # ------------------------------------------------------------------ selection
-    def _normalize(self, increase):
-        """Salience from the mean increase over the baseline distance.
-
-        ``"minmax"`` spans [0, 1] exactly. ``"max"`` divides by the largest
-        increase: 1 for the top channel, about 0 for channels whose
-        permutation does not move ``f_a`` away from ``f_b``, slightly below 0
-        when a permutation happened to bring them closer. Both keep the order
-        of the raw mean distances (the paper's ``p_i``).
-        """
-        if self.normalize == "minmax":
-            return minmax_normalize(increase)
-        top = increase.max()
-        return increase / top if top > 0 else np.zeros_like(increase)
-
     @property
     def support_(self):
         """Channels kept (True) by the current ``mode`` and ``ratio``.
@@ -458,14 +293,7 @@ class ModalityGeneralRanker(SelectorMixin, BaseEstimator):
         after fit.
         """
         check_is_fitted(self, "salience_")
-        self._check_nullify()
-        if self.nullify == "mean":
-            return self._channel_means.copy()
-        return np.zeros(len(self.salience_))
-
-    def _check_nullify(self):
-        if self.nullify not in ("mean", "zero", "drop"):
-            raise ValueError(f"nullify must be 'mean', 'zero' or 'drop'; got {self.nullify!r}.")
+        return fill_values(self.nullify, self._channel_means)
 
     def support_for(self, mode, ratio):
         """Support mask that another ``mode`` and ``ratio`` would give, without refitting.
@@ -481,37 +309,7 @@ class ModalityGeneralRanker(SelectorMixin, BaseEstimator):
             The random mode reuses the selection seed drawn at fit.
         """
         check_is_fitted(self, "salience_")
-        if mode not in ("general", "specific", "random"):
-            raise ValueError(f"mode must be 'general', 'specific' or 'random'; got {mode!r}.")
-        if not isinstance(ratio, Real) or not 0 <= ratio < 1:
-            raise ValueError(f"ratio must be in [0, 1); got {ratio!r}.")
-        return self._select(self._selection_seed, mode, ratio)
-
-    def _select(self, seed, mode=None, ratio=None):
-        mode = self.mode if mode is None else mode
-        ratio = self.ratio if ratio is None else ratio
-        n = len(self.salience_)
-        n_remove = int(round(ratio * n))
-        support = np.ones(n, dtype=bool)
-        if n_remove == 0:
-            return support
-        order = np.argsort(self.salience_, kind="stable")  # least salient first
-        if mode == "general":
-            removed = order[:n_remove]
-        elif mode == "specific":
-            removed = order[::-1][:n_remove]
-        else:
-            removed = np.random.RandomState(seed).choice(n, size=n_remove, replace=False)
-        support[removed] = False
-        return support
-
-    def _fill_values(self, X, module_a):
-        """Training mean of every ranked channel (input column or layer channel)."""
-        n = len(self.salience_)
-        if self.layer is None:
-            return X.mean(axis=0).astype(np.float64)
-        acts = layer_activations(module_a, self.layer, X)
-        return acts.reshape(len(X), n, -1).mean(axis=(0, 2)).astype(np.float64)
+        return select_channels(self.salience_, mode, ratio, self._selection_seed)
 
     def _get_support_mask(self):
         check_is_fitted(self, "salience_")

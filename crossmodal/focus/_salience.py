@@ -1,45 +1,34 @@
 """Permutation salience: step 2 of Algorithm 1 of Xue et al. (ICLR 2023).
 
-The public function validates its inputs, draws the permutation indices,
-picks an execution plan and spreads channel chunks over joblib workers. A
-*plan* holds everything one path needs to score permuted copies of the
-channel matrix ``Z`` (the input of ``module_a``, or the output of its hidden
-layer ``layer``) against the partner's logits, and evaluates a contiguous
-range of channels given their permutation indices:
-:class:`crossmodal.focus._rank_one_plan.RankOnePlan` (compiled, CPU) or
-:class:`crossmodal.focus._torch_plan.TorchPlan` (any module). Both return, per pair
-``(channel, repeat)``, the distance summed over rows (and classes); the
-caller divides by the number of terms.
+The public function validates its inputs, computes the partner's logits and
+the distance's reference rows, builds an execution plan
+(:mod:`crossmodal.focus._plans`) and has the channels evaluated
+(:mod:`crossmodal.focus._schedule`) with the permutations of
+:mod:`crossmodal.focus._permutations`.
 """
 
-import contextlib
-import os
-from concurrent.futures import ThreadPoolExecutor
-
-import joblib
 import numpy as np
 import torch
-from sklearn.utils import Bunch, check_random_state
-from sklearn.utils.parallel import Parallel, delayed
-from torch import nn
+from sklearn.utils import Bunch
 
-from crossmodal._kernels import _salience as kernels
-from crossmodal._utils.random import SEED_MAX
+from crossmodal._utils.random import draw_seeds
 from crossmodal._utils.skorch_helpers import module_of
 from crossmodal._utils.torch_helpers import (
-    activation_bytes,
     eval_mode,
     forward_in_chunks,
     module_device_and_dtype,
-    numpy_dtype,
     threads_for_work,
     torch_threads,
     working_memory_bytes,
 )
 from crossmodal._utils.validation import check_modality, check_paired_samples, check_positive_int
-from crossmodal.focus._layers import capture_layer, split_module
-from crossmodal.focus._rank_one_plan import PARALLEL_MIN_WORK, build_rank_one_plan
-from crossmodal.focus._torch_plan import TorchPlan, reference_rows
+from crossmodal.focus._distances import document_distances, get_distance
+from crossmodal.focus._layers import split_module
+from crossmodal.focus._permutations import PARALLEL_MIN_INDICES  # noqa: F401 (alias; read in _permutations)
+from crossmodal.focus._plans import CPU_MAX_FORWARD_ROWS, to_tensor
+from crossmodal.focus._plans import build_plan as _build_plan
+from crossmodal.focus._rank_one_plan import PARALLEL_MIN_WORK  # noqa: F401 (alias; read in _rank_one_plan)
+from crossmodal.focus._schedule import evaluate_channels
 
 __all__ = ["minmax_normalize", "permutation_salience"]
 
@@ -54,25 +43,7 @@ def minmax_normalize(values):
     return (values - values.min()) / span if span > 0 else np.zeros_like(values)
 
 
-DISTANCES = ("mse", "mae", "kl")
-
-#: Bytes of one activation block of the compiled "mlp"/"head" pipelines when
-#: batch_size is None: rows = FAST_BLOCK_BYTES / (widest layer * itemsize),
-#: clipped to [FAST_MIN_ROWS, FAST_MAX_ROWS] (512 rows for 256-wide float32
-#: layers). Blocks that stay in cache between the rank-1 kernel, the matrix
-#: product and the tail beat larger ones when the cores are busy, and are as
-#: fast on idle cores (``benchmarks/bench_salience.py --modes``; figures in
-#: ``benchmarks/RESULTS.md``).
-FAST_BLOCK_BYTES = 2**19
-FAST_MIN_ROWS = 128
-FAST_MAX_ROWS = 4096
-#: Upper bound on rows per forward pass of the generic path on the CPU; on a
-#: GPU only the working-memory bound applies.
-CPU_MAX_FORWARD_ROWS = 16384
-#: Fewer permutation indices than this are drawn by the serial kernel.
-PARALLEL_MIN_INDICES = 2**17
-
-
+@document_distances
 def permutation_salience(
     module_a,
     module_b,
@@ -108,13 +79,14 @@ def permutation_salience(
         Modality *b*, paired row by row with ``X_a``.
     n_repeats : int, default=10
         Permutations per channel (the paper's ``M``).
-    distance : {"mse", "mae", "kl"}, default="mse"
-        ``"mse"``: mean over rows and classes of the squared difference of
-        the logits (the authors' choice); ``"mae"``: same with absolute
-        differences; ``"kl"``: ``KL(softmax(b) || softmax(a_perm))`` averaged
-        over rows ("batchmean"), i.e. ``torch.nn.functional.kl_div(
-        log_softmax(a_perm), softmax(b), reduction="batchmean")``: module *b*
-        is the reference distribution.
+    distance : {distance_names}, default="mse"
+        ``Dist``, a name from the registry of distances
+        (:mod:`crossmodal.focus._distances`), with ``a`` the logits of
+        ``module_a`` on permuted channels and ``b`` those of ``module_b``:
+
+        {distance_summaries}
+
+        A distance without a compiled kernel takes the generic torch path.
     layer : int, str or None, default=None
         ``None`` ranks the input channels. An int indexes ``module_a``'s
         children (negative counts from the end); a str is a name from
@@ -131,10 +103,10 @@ def permutation_salience(
         context. The result does not depend on ``n_jobs``.
     batch_size : int or None, default=None
         Maximum rows per forward pass. ``None``: on the compiled path
-        blocks of about 512 KiB of activations (512 rows of a 256-wide float32
-        layer); on the generic
-        path as many rows as fit in half of ``working_memory``, estimated
-        from one small forward pass, and at most 16384 on the CPU.
+        blocks of about 512 KiB of activations (512 rows of a 256-wide
+        float32 layer); on the generic path as many rows as fit in half of
+        ``working_memory``, estimated from one small forward pass, and at
+        most 16384 on the CPU.
     working_memory : float or None, default=None
         Bound, in MiB, on the temporary arrays: the forward passes over
         ``X_b`` (and over ``X_a`` up to ``layer``) run in row chunks within
@@ -166,7 +138,7 @@ def permutation_salience(
             ``Dist(module_a(X_a), module_b(X_b))`` with nothing permuted,
             computed by the same path; ``importances - baseline_distance``
             is each permutation's increase over it (what
-            :class:`ModalityGeneralRanker` reports as ``importances_``).
+            :class:`crossmodal.ModalityGeneralRanker` reports as ``importances_``).
 
     See Also
     --------
@@ -240,8 +212,7 @@ def permutation_salience(
     module_a = module_of(module_a, "module_a")
     module_b = module_of(module_b, "module_b")
     n_repeats = check_positive_int(n_repeats, "n_repeats")
-    if not isinstance(distance, str) or distance not in DISTANCES:
-        raise ValueError(f"distance must be one of {DISTANCES}; got {distance!r}.")
+    dist = get_distance(distance)
     if batch_size is not None:
         batch_size = check_positive_int(batch_size, "batch_size")
     wm_bytes = working_memory_bytes(working_memory)
@@ -251,7 +222,7 @@ def permutation_salience(
     X_b = _as_array(X_b, "X_b")
     check_paired_samples(X_a, X_b, "X_a", "X_b")
     prefix, suffix, target = split_module(module_a, layer)
-    seed = int(check_random_state(random_state).randint(SEED_MAX))
+    (seed,) = draw_seeds(random_state, 1)
     n_samples = X_a.shape[0]
 
     n_params = sum(p.numel() for p in module_a.parameters()) + sum(p.numel() for p in module_b.parameters())
@@ -264,7 +235,7 @@ def permutation_salience(
         except RuntimeError as exc:
             raise ValueError(f"module_b cannot be applied to X_b of shape {X_b.shape}: {exc}") from exc
         try:
-            probe = module_a(_to_tensor(X_a[:2], device_a, dtype_a))
+            probe = module_a(to_tensor(X_a[:2], device_a, dtype_a))
         except RuntimeError as exc:
             raise ValueError(f"module_a cannot be applied to X_a of shape {X_a.shape}: {exc}") from exc
         if logits_b.ndim != 2 or tuple(probe.shape) != (min(n_samples, 2), logits_b.shape[1]):
@@ -272,14 +243,14 @@ def permutation_salience(
                 "module_a and module_b must return logits of the same shape (n_samples, n_classes); got "
                 f"{tuple(probe.shape)} from module_a on X_a[:2] and {tuple(logits_b.shape)} from module_b on X_b."
             )
-        ref, aux = reference_rows(logits_b, distance)
+        ref, aux = dist.reference_rows(logits_b)
         plan = _build_plan(
-            module_a, X_a, prefix, suffix, target, device_a, dtype_a, ref, aux, distance, batch_size, wm_bytes
+            module_a, X_a, prefix, suffix, target, device_a, dtype_a, ref, aux, dist, batch_size, wm_bytes
         )
-        sums = _evaluate(plan, seed, n_samples, n_repeats, plan.Z.shape[1], n_jobs, wm_bytes)
+        sums = evaluate_channels(plan, seed, n_samples, n_repeats, plan.Z.shape[1], n_jobs, wm_bytes)
         baseline_sum = _baseline(plan, n_samples)
 
-    terms = n_samples if distance == "kl" else n_samples * logits_b.shape[1]
+    terms = dist.terms(n_samples, logits_b.shape[1])
     importances = sums / terms
     return Bunch(
         importances_mean=importances.mean(axis=1),
@@ -299,189 +270,6 @@ def _baseline(plan, n_samples):
     return float(plan.evaluate(np.arange(1), identity, False)[0, 0])
 
 
-# --------------------------------------------------------------------------- #
-# Permutations
-# --------------------------------------------------------------------------- #
-
-
-def draw_permutations(seed, n_samples, n_repeats, start, stop, parallel=False):
-    """Permutation indices of channels ``start .. stop - 1``.
-
-    Returns an int32 array (int64 from 2**31 samples) of shape
-    ``(stop - start, n_repeats, n_samples)``; the stream is described in the
-    Notes of :func:`permutation_salience`.
-    """
-    n_perms = (stop - start) * n_repeats
-    words_per_perm = n_samples // 2
-    bit_generator = np.random.PCG64(seed)
-    if words_per_perm and n_perms:
-        bit_generator.advance(start * n_repeats * words_per_perm)
-        words = bit_generator.random_raw(n_perms * words_per_perm).reshape(n_perms, words_per_perm)
-    else:
-        words = np.zeros((n_perms, 0), dtype=np.uint64)
-    out = np.empty((n_perms, n_samples), dtype=np.int32 if n_samples < 2**31 else np.int64)
-    parallel = parallel and out.size >= PARALLEL_MIN_INDICES
-    kernel = kernels.permutations_from_words_parallel if parallel else kernels.permutations_from_words_serial
-    kernel(words, out)
-    return out.reshape(stop - start, n_repeats, n_samples)
-
-
-# --------------------------------------------------------------------------- #
-# Dispatch
-# --------------------------------------------------------------------------- #
-
-
-def _evaluate(plan, seed, n_samples, n_repeats, n_channels, n_jobs, wm_bytes):
-    """Summed distances of every (channel, repeat), shape (n_channels, n_repeats).
-
-    Half of ``wm_bytes`` is shared by the concurrent workers for their
-    channel ranges (:func:`_channels_per_step`).
-    """
-    n_workers = joblib.effective_n_jobs(n_jobs)
-    if n_workers == 1 or n_channels == 1:
-        fan_out = min(torch.get_num_threads(), n_channels)
-        if (
-            fan_out > 1
-            and getattr(plan, "alternates_with_torch", False)
-            and plan.work(n_channels * n_repeats) >= PARALLEL_MIN_WORK
-        ):
-            step = _channels_per_step(plan, n_samples, n_repeats, wm_bytes // (2 * fan_out))
-            return _evaluate_on_threads(plan, seed, n_samples, n_repeats, n_channels, fan_out, step)
-        step = _channels_per_step(plan, n_samples, n_repeats, wm_bytes // 2)
-        return _evaluate_range(plan, seed, n_samples, n_repeats, 0, n_channels, step, parallel=True)
-    threads = max(1, joblib.cpu_count() // n_workers)
-    step = _channels_per_step(plan, n_samples, n_repeats, wm_bytes // (2 * n_workers))
-    with torch_threads(threads):
-        parts = Parallel(n_jobs=n_jobs, prefer="threads")(
-            delayed(_evaluate_in_worker)(plan, seed, n_samples, n_repeats, a, b, step, threads, os.getpid())
-            for a, b in _channel_ranges(n_channels, 2 * n_workers)
-        )
-    return np.concatenate(parts, axis=0)
-
-
-def _channels_per_step(plan, n_samples, n_repeats, budget):
-    """Channels whose permutation indices (and columns) fit in ``budget`` bytes; at least 1."""
-    return int(max(1, budget // max(1, plan.bytes_per_channel(n_samples, n_repeats))))
-
-
-def _channel_ranges(n_channels, n_parts):
-    bounds = np.linspace(0, n_channels, min(n_channels, n_parts) + 1).astype(int)
-    return [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
-
-
-def _evaluate_on_threads(plan, seed, n_samples, n_repeats, n_channels, n_threads, step):
-    """One job, several threads: channel ranges on a private thread pool.
-
-    For the compiled pipelines that alternate numba kernels and torch matrix
-    products, threads over channels (serial nogil kernels, single-threaded
-    products) beat threads inside each call: there is no barrier per call and
-    numba's and torch's OpenMP pools never spin against each other.
-    """
-
-    def task(bounds):
-        with torch.inference_mode():
-            return _evaluate_range(plan, seed, n_samples, n_repeats, bounds[0], bounds[1], step, parallel=False)
-
-    with torch_threads(1), ThreadPoolExecutor(n_threads) as pool:
-        parts = list(pool.map(task, _channel_ranges(n_channels, 2 * n_threads)))
-    return np.concatenate(parts, axis=0)
-
-
-def _evaluate_in_worker(plan, seed, n_samples, n_repeats, start, stop, step, threads, parent_pid):
-    """One joblib task: serial kernels; torch threads set here in a separate process."""
-    threads_here = torch_threads(threads) if os.getpid() != parent_pid else contextlib.nullcontext()
-    with threads_here, torch.inference_mode():
-        return _evaluate_range(plan, seed, n_samples, n_repeats, start, stop, step, parallel=False)
-
-
-def _evaluate_range(plan, seed, n_samples, n_repeats, start, stop, step, parallel):
-    """Channels ``start .. stop - 1``, ``step`` at a time (permutations drawn per step)."""
-    parts = []
-    for a in range(start, stop, step):
-        b = min(stop, a + step)
-        perms = draw_permutations(seed, n_samples, n_repeats, a, b, parallel=parallel)
-        parts.append(plan.evaluate(np.arange(a, b), perms, parallel))
-    return np.concatenate(parts, axis=0)
-
-
-# --------------------------------------------------------------------------- #
-# Plans
-# --------------------------------------------------------------------------- #
-
-
-def _build_plan(module_a, X_a, prefix, suffix, target, device, dtype, ref, aux, distance, batch_size, wm_bytes):
-    """The execution plan; forward passes and blocks of rows use half of ``wm_bytes``."""
-    half = wm_bytes // 2
-    if target is None:
-        if prefix:
-            Z = forward_in_chunks(nn.Sequential(*prefix), X_a, device, dtype, half, CPU_MAX_FORWARD_ROWS)
-            Z_np = Z.numpy() if device.type == "cpu" and Z.ndim == 2 else None
-        else:
-            Z, Z_np = None, X_a if X_a.ndim == 2 else None
-        if device.type == "cpu" and Z_np is not None and dtype in (torch.float32, torch.float64):
-            itemsize = torch.empty((), dtype=dtype).element_size()
-            rows = batch_size or fast_block_rows(suffix, itemsize)
-            chunk_rows = max(1, half // max(1, Z_np.shape[1] * (itemsize + Z_np.itemsize)))
-            plan = build_rank_one_plan(
-                suffix,
-                Z_np,
-                numpy_dtype(dtype),
-                ref.cpu().numpy(),
-                aux.cpu().numpy(),
-                kernels.DISTANCE_CODES[distance],
-                rows,
-                chunk_rows,
-            )
-            if plan is not None:
-                return plan
-        if Z is None:
-            Z = _to_tensor(X_a, device, dtype)
-        forward = suffix[0] if len(suffix) == 1 else nn.Sequential(*suffix)
-        plan = TorchPlan(Z=Z, forward=forward, ref=ref, aux=aux, distance=distance, rows=1)
-    else:
-        X_t = _to_tensor(X_a, device, dtype)
-        Z = capture_layer(
-            module_a,
-            target,
-            (X_t[start : start + CPU_MAX_FORWARD_ROWS] for start in range(0, len(X_t), CPU_MAX_FORWARD_ROWS)),
-        )
-        plan = TorchPlan(
-            Z=Z, forward=None, ref=ref, aux=aux, distance=distance, rows=1, module=module_a, target=target, X=X_t
-        )
-    plan.rows = batch_size or _rows_for_memory(plan, half)
-    return plan
-
-
-def fast_block_rows(suffix, itemsize):
-    """Default rows per block of the compiled pipelines (see FAST_BLOCK_BYTES).
-
-    Independent of the working-memory bound (a block's buffers take about
-    ``2 * FAST_BLOCK_BYTES`` per thread), so that the result is too: the
-    hidden layers' matrix products may round differently for other block sizes.
-    """
-    width = max([m.out_features for m in suffix if isinstance(m, nn.Linear)] or [1])
-    return int(min(FAST_MAX_ROWS, max(FAST_MIN_ROWS, FAST_BLOCK_BYTES // (width * itemsize))))
-
-
-def _rows_for_memory(plan, wm_bytes):
-    """Rows per forward that keep the activations of one pass within ``wm_bytes``."""
-    k = min(len(plan.Z), 4)
-    watched = plan.module if plan.target is not None else plan.forward
-    activations, _ = activation_bytes(
-        watched, lambda: plan.run(plan.Z[:k].clone(), torch.arange(k, device=plan.Z.device))
-    )
-    per_row = (activations + 2 * plan.Z[:k].numel() * plan.Z.element_size()) / k + 64
-    rows = max(1, int(wm_bytes // per_row))
-    if plan.Z.device.type == "cpu":
-        rows = min(rows, CPU_MAX_FORWARD_ROWS)
-    return rows
-
-
-# --------------------------------------------------------------------------- #
-# Inputs
-# --------------------------------------------------------------------------- #
-
-
 def _as_array(X, name):
     """``X`` as a float32/float64 ndarray with at least 2 axes, all finite; never copied when it already is."""
     if isinstance(X, torch.Tensor):
@@ -496,7 +284,3 @@ def _as_array(X, name):
     if not fast:
         X = check_modality(X, name, allow_nd=True)
     return X
-
-
-def _to_tensor(X, device, dtype):
-    return torch.from_numpy(np.ascontiguousarray(X)).to(device=device, dtype=dtype)

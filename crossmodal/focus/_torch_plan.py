@@ -16,7 +16,9 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["TorchPlan", "check_logits_shape", "reference_rows"]
+from crossmodal.focus._distances import Distance
+
+__all__ = ["TorchPlan", "check_logits_shape"]
 
 
 def check_logits_shape(logits, expected):
@@ -28,27 +30,23 @@ def check_logits_shape(logits, expected):
         )
 
 
-def reference_rows(logits_b, distance):
-    """Reference rows for the distance (float64) and per-row constants for "kl"."""
-    if distance == "kl":
-        q = torch.softmax(logits_b, dim=1)
-        return q, torch.xlogy(q, q).sum(dim=1)
-    return logits_b, torch.zeros(len(logits_b), dtype=torch.float64, device=logits_b.device)
-
-
 @dataclass
 class TorchPlan:
     """State of the generic path (any module, the module's device)."""
 
     Z: torch.Tensor  # (n_samples, n_channels, ...) on the device: what gets permuted
     forward: nn.Module  # suffix run on permuted Z (split mode); unused in hook mode
-    ref: torch.Tensor  # (n_samples, n_classes) float64 on the device
-    aux: torch.Tensor  # (n_samples,) float64
-    distance: str
+    ref: torch.Tensor  # (n_samples, n_classes) float64 on the device: the distance's reference rows ...
+    aux: torch.Tensor  # (n_samples,) float64: ... and per-row constants
+    distance: Distance
     rows: int  # max rows per forward pass
     module: nn.Module = None  # hook mode: the whole module_a ...
     target: nn.Module = None  # ... the layer whose output is replaced ...
     X: torch.Tensor = None  # ... and its input
+
+    def threads_over_channels(self, n_pairs):
+        """Never: torch's intra-op threads serve one job."""
+        return False
 
     def bytes_per_channel(self, n_samples, n_repeats):
         """Bytes that evaluating one channel holds: its permutations (drawn, then as int64)."""
@@ -84,14 +82,7 @@ class TorchPlan:
         expected = (len(rows), self.ref.shape[1])
         if tuple(logits.shape) != expected:
             check_logits_shape(logits, expected)
-        L = logits.to(torch.float64)
-        ref = self.ref[rows]
-        if self.distance == "mse":
-            return (L - ref).square().sum(dim=1)
-        if self.distance == "mae":
-            return (L - ref).abs().sum(dim=1)
-        cross = torch.where(ref == 0, torch.zeros((), dtype=L.dtype, device=L.device), ref * L)
-        return self.aux[rows] - cross.sum(dim=1) + torch.logsumexp(L, dim=1)
+        return self.distance.row_sums(logits.to(torch.float64), self.ref[rows], self.aux[rows])
 
     def evaluate(self, channels, perms, parallel=None):
         """Distances summed over rows, shape ``(len(channels), n_repeats)``."""

@@ -5,15 +5,16 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import ConvNet
+from conftest import ConvNet, quick_template
 from joblib import parallel_config, register_parallel_backend
 from joblib._parallel_backends import ThreadingBackend
 from sklearn.utils import check_random_state
 from torch import nn
 
-from crossmodal import permutation_salience
+from crossmodal import ModalityGeneralRanker, permutation_salience
 from crossmodal._utils.torch_helpers import torch_threads
-from crossmodal.focus._salience import draw_permutations
+from crossmodal.focus._distances import Distance, distance_names, get_distance, register, unregister
+from crossmodal.focus._permutations import draw_permutations
 from crossmodal.nets import MLP
 
 N, D_A, D_B, N_CLASSES = 60, 5, 4, 3
@@ -25,7 +26,7 @@ N, D_A, D_B, N_CLASSES = 60, 5, 4, 3
 
 
 def reference_salience(module_a, module_b, X_a, X_b, n_repeats, distance, random_state, layer=None):
-    """One full forward of module_a per (channel, repeat), the distance in float64.
+    """One full forward of module_a per (channel, repeat), the distance by its NumPy reference.
 
     A hidden layer is permuted by a forward hook that swaps its output.
     """
@@ -58,16 +59,15 @@ def reference_salience(module_a, module_b, X_a, X_b, n_repeats, distance, random
                     handle = target.register_forward_hook(lambda mod, inp, out, Z_perm=Z_perm: Z_perm)
                     logits_a = module_a(X_a)
                     handle.remove()
-                logits_a = logits_a.double()
-                if distance == "mse":
-                    out[i, m] = F.mse_loss(logits_a, logits_b).item()
-                elif distance == "mae":
-                    out[i, m] = F.l1_loss(logits_a, logits_b).item()
-                else:
-                    out[i, m] = F.kl_div(
-                        F.log_softmax(logits_a, 1), F.softmax(logits_b, 1), reduction="batchmean"
-                    ).item()
+                out[i, m] = reference_distance(logits_a, logits_b, distance)
     return out
+
+
+def reference_distance(logits_a, logits_b, distance):
+    """``Dist`` by the registry's slow NumPy reference, in float64."""
+    dist = get_distance(distance)
+    logits_a, logits_b = logits_a.double().numpy(), logits_b.double().numpy()
+    return dist.numpy_rows(logits_a, logits_b).sum() / dist.terms(*logits_a.shape)
 
 
 def assert_matches_reference(result, expected):
@@ -108,15 +108,11 @@ def test_mlp_matches_reference(data, hidden_sizes, distance, salience_plans):
 
 
 def reference_baseline(module_a, module_b, X_a, X_b, distance):
-    """The unpermuted distance, one plain forward of each module, in float64."""
+    """The unpermuted distance, one plain forward of each module, by the distance's NumPy reference."""
     with torch.no_grad():
-        logits_a = module_a.eval()(torch.as_tensor(X_a)).double()
-        logits_b = module_b.eval()(torch.as_tensor(X_b)).double()
-    if distance == "mse":
-        return F.mse_loss(logits_a, logits_b).item()
-    if distance == "mae":
-        return F.l1_loss(logits_a, logits_b).item()
-    return F.kl_div(F.log_softmax(logits_a, 1), F.softmax(logits_b, 1), reduction="batchmean").item()
+        logits_a = module_a.eval()(torch.as_tensor(X_a))
+        logits_b = module_b.eval()(torch.as_tensor(X_b))
+    return reference_distance(logits_a, logits_b, distance)
 
 
 @pytest.mark.parametrize(
@@ -277,6 +273,86 @@ def test_cuda_module_matches_reference(data, hidden_sizes):
 
 
 # --------------------------------------------------------------------------- #
+# A distance added to the registry
+# --------------------------------------------------------------------------- #
+
+
+def _cosine_training_loss(logits_a, logits_b):
+    return (1 - F.cosine_similarity(logits_a, logits_b, dim=1)).mean()
+
+
+def _cosine_reference_rows(logits_b):
+    return logits_b / logits_b.norm(dim=1, keepdim=True), torch.zeros_like(logits_b[:, 0])
+
+
+def _cosine_row_sums(L, ref, aux):
+    return 1 - (L * ref).sum(dim=1) / L.norm(dim=1)
+
+
+def _cosine_numpy_rows(logits_a, logits_b):
+    norms = np.linalg.norm(logits_a, axis=1) * np.linalg.norm(logits_b, axis=1)
+    return 1 - (logits_a * logits_b).sum(axis=1) / norms
+
+
+@pytest.fixture
+def cosine_distance():
+    """A throw-away cosine distance (one minus the cosine similarity of the rows), without a compiled kernel."""
+    register(
+        Distance(
+            name="test-cosine",
+            summary="one minus the cosine similarity of the logits, averaged over rows.",
+            training_loss=_cosine_training_loss,
+            reference_rows=_cosine_reference_rows,
+            row_sums=_cosine_row_sums,
+            per_class=False,
+            kernel_code=None,
+            numpy_rows=_cosine_numpy_rows,
+        )
+    )
+    try:
+        yield "test-cosine"
+    finally:
+        unregister("test-cosine")
+    assert "test-cosine" not in distance_names()
+
+
+@pytest.mark.parametrize("hidden_sizes, layer", [((), None), ((8, 6), None), ((8, 6), 1)])
+def test_a_registered_distance_takes_the_generic_path(data, hidden_sizes, layer, cosine_distance, salience_plans):
+    X_a, X_b = data
+    module_a, module_b = make_mlp(D_A, hidden_sizes, 1), make_mlp(D_B, (7,), 2)
+    result = permutation_salience(
+        module_a, module_b, X_a, X_b, n_repeats=3, distance=cosine_distance, layer=layer, random_state=0
+    )
+    assert_matches_reference(result, reference_salience(module_a, module_b, X_a, X_b, 3, cosine_distance, 0, layer))
+    np.testing.assert_allclose(
+        result.baseline_distance, reference_baseline(module_a, module_b, X_a, X_b, cosine_distance), rtol=1e-6
+    )
+    assert salience_plans == ["torch-split"]  # no compiled kernel
+    with pytest.raises(ValueError, match=r"distance must be one of \('mse', 'mae', 'kl'.*'test-cosine'\); got 'cos'"):
+        permutation_salience(module_a, module_b, X_a, X_b, distance="cos")
+
+
+def test_the_ranker_accepts_a_registered_distance(data, cosine_distance):
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    X_a, X_b = data
+    y = (X_a[:, 0] > 0).astype(int)
+    template = quick_template((), optimizer=torch.optim.SGD, lr=0.1, max_epochs=5, batch_size=-1)
+    ranker = ModalityGeneralRanker(
+        estimator_a=template, estimator_b=template, distance=cosine_distance, n_repeats=2, random_state=0
+    )
+    ranker.fit(X_a, y, X_b=X_b)
+    assert ranker.pair_net_.distance == cosine_distance
+    assert ranker.distances_.shape == (D_A, 2)
+    f_a, f_b = ranker.nets_
+    np.testing.assert_allclose(
+        ranker.baseline_distance_, reference_baseline(f_a, f_b, X_a, X_b, cosine_distance), rtol=1e-6
+    )
+    with pytest.raises(InvalidParameterError, match="'test-cosine'"):
+        ModalityGeneralRanker(distance="cos").fit(X_a, y, X_b=X_b)
+
+
+# --------------------------------------------------------------------------- #
 # Oracle, permutations, modes
 # --------------------------------------------------------------------------- #
 
@@ -361,12 +437,11 @@ class CountingBackend(ThreadingBackend):
 @pytest.mark.parametrize("hidden_sizes", [(), (8,), (8, 6)])
 @pytest.mark.parametrize("threads_for_any_size", [False, True])
 def test_n_jobs_and_backends_give_identical_results(data, hidden_sizes, threads_for_any_size, monkeypatch):
-    from crossmodal.focus import _rank_one_plan, _salience
+    from crossmodal.focus import _permutations, _rank_one_plan
 
     if threads_for_any_size:  # prange kernels and the one-job thread fan-out even for this tiny problem
-        monkeypatch.setattr(_salience, "PARALLEL_MIN_WORK", 0)
         monkeypatch.setattr(_rank_one_plan, "PARALLEL_MIN_WORK", 0)
-        monkeypatch.setattr(_salience, "PARALLEL_MIN_INDICES", 0)
+        monkeypatch.setattr(_permutations, "PARALLEL_MIN_INDICES", 0)
     X_a, X_b = data
     module_a, module_b = make_mlp(D_A, hidden_sizes, 1), make_mlp(D_B, (7,), 2)
     kwargs = dict(n_repeats=3, random_state=0, batch_size=40)
@@ -401,30 +476,30 @@ def test_user_backend_is_respected(data):
 def test_worker_in_another_process_sets_and_restores_torch_threads(data, monkeypatch):
     # A worker whose pid differs from the caller's (a process backend) sets
     # torch's thread count itself and restores it; the numbers do not change.
-    # (Starting real loky workers costs ~20 s here; this calls the task directly.)
-    from crossmodal.focus import _salience
+    # (Starting real loky workers is slow; this calls the task directly.)
+    from crossmodal.focus import _schedule
 
     X_a, X_b = data
     module_a, module_b = make_mlp(D_A, (8, 6), 1), make_mlp(D_B, (), 2)
     expected = permutation_salience(module_a, module_b, X_a, X_b, n_repeats=2, random_state=0, batch_size=40)
     seen = []
-    original = _salience._evaluate_range
+    original = _schedule._evaluate_range
 
     def spy(*args, **kwargs):
         seen.append((torch.get_num_threads(), kwargs["parallel"]))
         return original(*args, **kwargs)
 
-    worker = _salience._evaluate_in_worker
-    set_threads = _salience.torch_threads
+    worker = _schedule._evaluate_in_worker
+    set_threads = _schedule.torch_threads
     thread_requests = []
 
     def spy_threads(n):
         thread_requests.append(n)
         return set_threads(n)
 
-    monkeypatch.setattr(_salience, "torch_threads", spy_threads)
-    monkeypatch.setattr(_salience, "_evaluate_range", spy)
-    monkeypatch.setattr(_salience, "_evaluate_in_worker", lambda *args: worker(*args[:-1], -1))  # "another pid"
+    monkeypatch.setattr(_schedule, "torch_threads", spy_threads)
+    monkeypatch.setattr(_schedule, "_evaluate_range", spy)
+    monkeypatch.setattr(_schedule, "_evaluate_in_worker", lambda *args: worker(*args[:-1], -1))  # "another pid"
     before = torch.get_num_threads()
     got = permutation_salience(module_a, module_b, X_a, X_b, n_repeats=2, random_state=0, batch_size=40, n_jobs=2)
     assert torch.get_num_threads() == before
@@ -451,7 +526,7 @@ def pair():
     [
         (dict(n_repeats=0), ValueError, r"n_repeats must be an integer >= 1; got 0"),
         (dict(n_repeats=2.5), ValueError, r"n_repeats must be an integer >= 1; got 2.5"),
-        (dict(distance="cosine"), ValueError, r"distance must be one of \('mse', 'mae', 'kl'\); got 'cosine'"),
+        (dict(distance="nope"), ValueError, r"distance must be one of \('mse', 'mae', 'kl'.*\); got 'nope'"),
         (dict(batch_size=0), ValueError, r"batch_size must be an integer >= 1; got 0"),
         (
             dict(layer=7),

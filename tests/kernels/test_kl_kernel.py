@@ -123,7 +123,7 @@ def test_accurate_when_the_student_is_close_to_the_teacher(dtype, temperature, n
     total, grad = run_kernel(K.kl_div_fused, s, lt, 1.0 / temperature, w)
     want_total, want_grad = kl_reference(s, lt, 1.0 / temperature, w)
     assert 0 < want_total < n_samples * noise
-    # The bound; the terms p * (lt - log q) are of order 1 and
+    # A relative bound of 1e-6; the terms p * (lt - log q) are of order 1 and
     # cancel to KL ~ noise**2, so float64 rounding alone is ~1e-16 / noise**2.
     assert abs(total - want_total) <= 1e-6 * want_total
     grad_err = np.abs(grad.astype(np.float64) - want_grad).max() / np.abs(want_grad).max()

@@ -9,7 +9,7 @@ import pytest
 from crossmodal._kernels import _salience as K
 
 DTYPES = [np.float32, np.float64]
-CODES = {"mse": 0, "mae": 1, "kl": 2}
+CODES = {"mse": K.MSE_CODE, "mae": K.MAE_CODE, "kl": K.KL_CODE}
 
 
 # --------------------------------------------------------------------------- #
@@ -31,9 +31,9 @@ def fisher_yates_reference(words_row, n):
 def row_distances_reference(logits, ref, aux, code):
     """Per-row distances in float64, written the obvious way."""
     L = logits.astype(np.float64)
-    if code == 0:
+    if code == K.MSE_CODE:
         return ((L - ref) ** 2).sum(axis=1)
-    if code == 1:
+    if code == K.MAE_CODE:
         return np.abs(L - ref).sum(axis=1)
     top = L.max(axis=1, keepdims=True)
     log_softmax = L - top - np.log(np.exp(L - top).sum(axis=1, keepdims=True))
@@ -43,7 +43,7 @@ def row_distances_reference(logits, ref, aux, code):
 def make_reference(rng, n, n_classes, code):
     """Reference rows and per-row constants as the Python side builds them."""
     logits_b = rng.randn(n, n_classes)
-    if code != 2:
+    if code != K.KL_CODE:
         return logits_b, np.zeros(n)
     q = np.exp(logits_b - logits_b.max(axis=1, keepdims=True))
     q /= q.sum(axis=1, keepdims=True)
@@ -57,7 +57,7 @@ def permuted_rows(Zt, perms, channel_list, c, m, rows):
 
 @pytest.fixture
 def problem():
-    def build(dtype, n=23, n_channels=5, width=7, n_classes=3, n_repeats=2, code=0, seed=0):
+    def build(dtype, n=23, n_channels=5, width=7, n_classes=3, n_repeats=2, code=K.MSE_CODE, seed=0):
         rng = np.random.RandomState(seed)
         Zt = rng.randn(n_channels, n).astype(dtype)
         H = rng.randn(n, width).astype(dtype)
@@ -121,14 +121,15 @@ def test_row_distance_matches_reference(dtype, distance):
 def test_row_distance_edge_values():
     ref = np.zeros((1, 3))
     zeros = np.zeros(3)
-    assert K.row_distance(zeros, ref, 0, 0.0, 0) == 0.0
-    assert K.row_distance(zeros, ref, 0, 0.0, 1) == 0.0
-    assert np.isnan(K.row_distance(np.array([np.nan, 0.0, 0.0]), ref, 0, 0.0, 0))
-    assert np.isinf(K.row_distance(np.array([np.inf, 0.0, 0.0]), ref, 0, 0.0, 1))
+    assert K.row_distance(zeros, ref, 0, 0.0, K.MSE_CODE) == 0.0
+    assert K.row_distance(zeros, ref, 0, 0.0, K.MAE_CODE) == 0.0
+    assert np.isnan(K.row_distance(np.array([np.nan, 0.0, 0.0]), ref, 0, 0.0, K.MSE_CODE))
+    assert np.isinf(K.row_distance(np.array([np.inf, 0.0, 0.0]), ref, 0, 0.0, K.MAE_CODE))
     # KL is stable for large logits (max subtracted before exp) and zero for equal distributions.
     q = np.array([[0.5, 0.5, 0.0]])
     logits = np.array([1000.0, 1000.0, -np.inf])
-    assert K.row_distance(logits, q, 0, float((q[0, :2] * np.log(q[0, :2])).sum()), 2) == pytest.approx(0.0, abs=1e-12)
+    aux = float((q[0, :2] * np.log(q[0, :2])).sum())
+    assert K.row_distance(logits, q, 0, aux, K.KL_CODE) == pytest.approx(0.0, abs=1e-12)
 
 
 # --------------------------------------------------------------------------- #
@@ -181,6 +182,12 @@ def test_rank1_linear_mse_chunk_matches_reference(problem, dtype):
         np.testing.assert_allclose(out, expected, rtol=1e-6 if dtype == np.float32 else 1e-10)
 
 
+def hidden_chunk_args(P, code, row_block):
+    """The arguments of the one-hidden-layer chunk kernels before ``out``."""
+    names = ("H", "Zt", "perms", "channels", "Wt", "W_out", "b_out", "ref", "aux")
+    return (*(P[name] for name in names), code, row_block)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("distance", ["mse", "kl"])
 def test_rank1_hidden_chunk_matches_reference(problem, dtype, distance):
@@ -194,20 +201,7 @@ def test_rank1_hidden_chunk_matches_reference(problem, dtype, distance):
     results = []
     for kernel in (K.rank1_hidden_chunk_serial, K.rank1_hidden_chunk_parallel):
         out = np.empty((2, 2))
-        kernel(
-            P["H"],
-            P["Zt"],
-            P["perms"],
-            P["channels"],
-            P["Wt"],
-            P["W_out"],
-            P["b_out"],
-            P["ref"],
-            P["aux"],
-            code,
-            5,
-            out,
-        )
+        kernel(*hidden_chunk_args(P, code, 5), out)
         np.testing.assert_allclose(out, expected, rtol=1e-5 if dtype == np.float32 else 1e-12)
         results.append(out)
     np.testing.assert_array_equal(results[0], results[1])
@@ -217,7 +211,9 @@ def test_chunk_kernels_propagate_nan(problem):
     P = problem(np.float64, width=3, n_classes=3)
     P["H"][4, 1] = np.nan
     out = np.empty((2, 2))
-    K.rank1_linear_chunk_serial(P["H"], P["Zt"], P["perms"], P["channels"], P["Wt"], P["ref"], P["aux"], 0, 8, out)
+    K.rank1_linear_chunk_serial(
+        P["H"], P["Zt"], P["perms"], P["channels"], P["Wt"], P["ref"], P["aux"], K.MSE_CODE, 8, out
+    )
     assert np.isnan(out).all()
 
 
@@ -225,11 +221,9 @@ def test_chunk_kernels_zero_weight_column_gives_unpermuted_distance(problem):
     P = problem(np.float32)
     P["Wt"][P["channels"]] = 0.0
     out = np.empty((2, 2))
-    K.rank1_hidden_chunk_serial(
-        P["H"], P["Zt"], P["perms"], P["channels"], P["Wt"], P["W_out"], P["b_out"], P["ref"], P["aux"], 0, 8, out
-    )
+    K.rank1_hidden_chunk_serial(*hidden_chunk_args(P, K.MSE_CODE, 8), out)
     logits = np.maximum(P["H"], 0) @ P["W_out"].T + P["b_out"]
-    base = row_distances_reference(logits, P["ref"], P["aux"], 0).sum()
+    base = row_distances_reference(logits, P["ref"], P["aux"], K.MSE_CODE).sum()
     np.testing.assert_allclose(out, base, rtol=1e-5)
 
 
