@@ -32,7 +32,7 @@ from crossmodal import (
     permutation_salience,
 )
 from crossmodal._utils.torch_helpers import torch_threads
-from crossmodal.focus import _rank_one_plan, _salience
+from crossmodal.focus import _permutations, _rank_one_plan
 from crossmodal.nets import MLP
 
 N, D_A, D_B, N_CLASSES = 45, 7, 4, 3
@@ -84,9 +84,8 @@ def _problem(path, dtype, data):
 def _parallel_everywhere(monkeypatch):
     """Thresholds at zero: prange kernels, parallel permutation draws and the
     one-job thread fan-out run even on this tiny problem."""
-    monkeypatch.setattr(_salience, "PARALLEL_MIN_WORK", 0)
     monkeypatch.setattr(_rank_one_plan, "PARALLEL_MIN_WORK", 0)
-    monkeypatch.setattr(_salience, "PARALLEL_MIN_INDICES", 0)
+    monkeypatch.setattr(_permutations, "PARALLEL_MIN_INDICES", 0)
 
 
 def _cases():

@@ -36,7 +36,8 @@ from sklearn.utils.validation import check_memory
 
 from crossmodal._utils.skorch_helpers import unwrap_frozen
 from crossmodal._utils.torch_helpers import resolve_device
-from crossmodal.focus._ranker import ModalityGeneralRanker, is_prefit
+from crossmodal.focus._ranker import ModalityGeneralRanker
+from crossmodal.focus._templates import is_prefit
 
 __all__ = ["CacheFallbackWarning", "fit_focus", "fit_teacher"]
 

@@ -24,10 +24,8 @@ from crossmodal._utils.torch_helpers import (
 from crossmodal._utils.validation import check_modality, check_paired_samples, check_positive_int
 from crossmodal.focus._distances import document_distances, get_distance
 from crossmodal.focus._layers import split_module
-from crossmodal.focus._permutations import PARALLEL_MIN_INDICES  # noqa: F401 (alias; read in _permutations)
 from crossmodal.focus._plans import CPU_MAX_FORWARD_ROWS, to_tensor
 from crossmodal.focus._plans import build_plan as _build_plan
-from crossmodal.focus._rank_one_plan import PARALLEL_MIN_WORK  # noqa: F401 (alias; read in _rank_one_plan)
 from crossmodal.focus._schedule import evaluate_channels
 
 __all__ = ["minmax_normalize", "permutation_salience"]
