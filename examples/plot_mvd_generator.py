@@ -91,11 +91,7 @@ for overlap in overlaps:
         gen = MVDGenerator(**fig2_params(overlap), random_state=seed).fit()
         train = gen.sample(n_train, random_state=1000 + seed)
         test = gen.sample(n_test, random_state=2000 + seed)
-        for key, pick in (
-            ("X_a", lambda d: d[0]),
-            ("X_b", lambda d: d[1]),
-            ("[X_a, X_b]", lambda d: np.hstack(d[:2])),
-        ):
+        for key, pick in (("X_a", lambda d: d[0]), ("X_b", lambda d: d[1]), ("[X_a, X_b]", lambda d: np.hstack(d[:2]))):
             model = LogisticRegression().fit(pick(train), train[2])
             per_seed[key].append(model.score(pick(test), test[2]))
     for key in scores:

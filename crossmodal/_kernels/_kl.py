@@ -268,16 +268,7 @@ def kl_div_fused(student_logits, teacher_log_proba, inv_temperature, sample_weig
     for c in prange(n_chunks):
         start = (c * n_samples) // n_chunks
         stop = ((c + 1) * n_samples) // n_chunks
-        _kl_rows(
-            student_logits,
-            teacher_log_proba,
-            inv_temperature,
-            sample_weight,
-            grad,
-            kl_rows,
-            start,
-            stop,
-        )
+        _kl_rows(student_logits, teacher_log_proba, inv_temperature, sample_weight, grad, kl_rows, start, stop)
     return _sum_in_order(kl_rows)
 
 
@@ -290,14 +281,5 @@ def kl_div_fused_serial(student_logits, teacher_log_proba, inv_temperature, samp
     """
     n_samples = student_logits.shape[0]
     kl_rows = np.empty(n_samples, dtype=np.float64)
-    _kl_rows(
-        student_logits,
-        teacher_log_proba,
-        inv_temperature,
-        sample_weight,
-        grad,
-        kl_rows,
-        0,
-        n_samples,
-    )
+    _kl_rows(student_logits, teacher_log_proba, inv_temperature, sample_weight, grad, kl_rows, 0, n_samples)
     return _sum_in_order(kl_rows)

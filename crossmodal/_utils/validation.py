@@ -55,14 +55,7 @@ def check_modality(X, name, *, dtype=(np.float32, np.float64), ensure_2d=True, a
         if ndim >= 1 and shape[0] == 0:
             raise ValueError(f"{name} must have at least one row; got shape {tuple(shape)}.")
     try:
-        X = check_array(
-            X,
-            dtype=dtype,
-            ensure_2d=ensure_2d,
-            allow_nd=allow_nd,
-            ensure_all_finite=True,
-            input_name=name,
-        )
+        X = check_array(X, dtype=dtype, ensure_2d=ensure_2d, allow_nd=allow_nd, ensure_all_finite=True, input_name=name)
     except (TypeError, ValueError) as exc:
         if name in str(exc):
             raise

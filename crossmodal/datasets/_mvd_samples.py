@@ -14,11 +14,7 @@ __all__ = ["make_modality_venn"]
 # The keyword arguments repeat MVDGenerator's: a make_* function in scikit-learn's style,
 # validated by the same constraints.
 @validate_params(
-    {
-        "n_samples": [Interval(Integral, 1, None, closed="left")],
-        **MVD_CONSTRAINTS,
-        "return_info": ["boolean"],
-    },
+    {"n_samples": [Interval(Integral, 1, None, closed="left")], **MVD_CONSTRAINTS, "return_info": ["boolean"]},
     prefer_skip_nested_validation=True,
 )
 def make_modality_venn(
@@ -94,20 +90,10 @@ def make_modality_venn(
     >>> X_a.shape, X_b.shape, round(info.gamma, 3)
     ((100, 25), (100, 50), 0.111)
     """
+    diagram = {name: value for name, value in locals().items() if name in MVD_CONSTRAINTS}
     rng = check_random_state(random_state)
     seed_structure, seed_samples = rng.randint(SEED_MAX, size=2)
-    generator = MVDGenerator(
-        n_general=n_general,
-        n_specific_a=n_specific_a,
-        n_specific_b=n_specific_b,
-        n_hidden=n_hidden,
-        n_noise_a=n_noise_a,
-        n_noise_b=n_noise_b,
-        n_classes=n_classes,
-        hyperplane=hyperplane,
-        mixing=mixing,
-        random_state=int(seed_structure),
-    ).fit()
+    generator = MVDGenerator(**{**diagram, "random_state": int(seed_structure)}).fit()
     X_a, X_b, y = generator.sample(n_samples, random_state=int(seed_samples))
     if not return_info:
         return X_a, X_b, y

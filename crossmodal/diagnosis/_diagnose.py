@@ -254,18 +254,10 @@ def diagnose(
     alpha = (1.0 - _CONFIDENCE) / 2
     gain_ci = tuple(float(v) for v in np.quantile(gains, [alpha, 1 - alpha]))
     predicted_gain = float(gain_rows.mean())
+    scores = {f"{name}_score": float(rows.mean()) for name, rows in correct.items()}
+    estimates = dict(gamma=gamma, gamma_ci=gamma_ci, shared_gamma=shared_gamma, shared_gamma_ci=shared_gamma_ci)
+    sizes = dict(n_samples=n, n_splits=len(folds), n_bootstrap=n_bootstrap)
+    verdict = _verdict(predicted_gain, gain_ci)
     return DiagnoseResult(
-        gamma=gamma,
-        gamma_ci=gamma_ci,
-        shared_gamma=shared_gamma,
-        shared_gamma_ci=shared_gamma_ci,
-        predicted_gain=predicted_gain,
-        predicted_gain_ci=gain_ci,
-        teacher_score=float(correct["teacher"].mean()),
-        student_score=float(correct["student"].mean()),
-        mimic_score=float(correct["mimic"].mean()),
-        verdict=_verdict(predicted_gain, gain_ci),
-        n_samples=n,
-        n_splits=len(folds),
-        n_bootstrap=n_bootstrap,
+        **estimates, predicted_gain=predicted_gain, predicted_gain_ci=gain_ci, **scores, verdict=verdict, **sizes
     )

@@ -9,13 +9,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.metrics import accuracy_score
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from crossmodal._utils.compat import (
-    HasMethods,
-    Interval,
-    StrOptions,
-    _fit_context,
-    _safe_indexing,
-)
+from crossmodal._utils.compat import HasMethods, Interval, StrOptions, _fit_context, _safe_indexing
 from crossmodal._utils.labels import labelled_mask
 from crossmodal._utils.proba import logits_to_proba
 from crossmodal._utils.random import draw_seeds
@@ -224,6 +218,7 @@ class CrossModalDistiller(ClassifierMixin, BaseEstimator):
         random_state=None,
         verbose=0,
     ):
+        # scikit-learn's rule, as in every estimator here: store each argument as given; fit validates them.
         self.teacher = teacher
         self.student = student
         self.rho = rho

@@ -220,17 +220,7 @@ def accuracy_batch(weights, X1, y):
 
 
 def train_softmax_batch(
-    weights,
-    X1,
-    y,
-    *,
-    lr,
-    n_epochs,
-    ce_weight=1.0,
-    kl_weight=0.0,
-    teacher_proba=None,
-    kl_reduction="mean",
-    momentum=0.0,
+    weights, X1, y, *, lr, n_epochs, ce_weight=1.0, kl_weight=0.0, teacher_proba=None, kl_reduction="mean", momentum=0.0
 ):
     """Train ``R`` linear softmax classifiers with full-batch SGD.
 

@@ -70,16 +70,8 @@ def _mvd_run(run, run_seed, settings, setup, n_bootstrap):
                 small = diagnose(Xa, Xb, y, n_bootstrap=n_bootstrap, random_state=run_seed)
                 Xa2, Xb2, y2 = gen.sample(N_BIG, random_state=seeds["train2"])
                 big = diagnose(Xa2, Xb2, y2, n_bootstrap=n_bootstrap, random_state=run_seed)
-                row = dict(
-                    family=family,
-                    setting=label,
-                    hyperplane=hyperplane,
-                    run=run,
-                    seed=run_seed,
-                    true_gamma=gen.gamma_,
-                    teacher_share=teacher_share(gen),
-                    measured_gain=float(kd - nokd),
-                )
+                row = dict(family=family, setting=label, hyperplane=hyperplane, run=run, seed=run_seed)
+                row.update(true_gamma=gen.gamma_, teacher_share=teacher_share(gen), measured_gain=float(kd - nokd))
                 for tag, res in (("200", small), (str(N_BIG), big)):
                     row.update(
                         {

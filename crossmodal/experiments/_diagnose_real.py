@@ -85,27 +85,12 @@ def _real_run(run, run_seed, dataset, epochs, n_bootstrap, views):
         for a, b in pairs:
             gain, kd, nokd = gains[(a, b)]
             res = diagnose(X_tr[a], X_tr[b], y_tr, n_bootstrap=n_bootstrap, random_state=run_seed)
-            rows.append(
-                dict(
-                    dataset=dataset,
-                    teacher_view=a,
-                    student_view=b,
-                    run=run,
-                    seed=run_seed,
-                    measured_gain=gain,
-                    kd_acc=kd,
-                    nokd_acc=nokd,
-                    predicted_gain=res.predicted_gain,
-                    predicted_gain_lo=res.predicted_gain_ci[0],
-                    predicted_gain_hi=res.predicted_gain_ci[1],
-                    gamma=res.gamma,
-                    teacher_score=res.teacher_score,
-                    student_score=res.student_score,
-                    mimic_score=res.mimic_score,
-                    accuracy_gap=res.teacher_score - res.student_score,
-                    verdict=res.verdict,
-                )
-            )
+            row = dict(dataset=dataset, teacher_view=a, student_view=b, run=run, seed=run_seed)
+            row.update(measured_gain=gain, kd_acc=kd, nokd_acc=nokd, predicted_gain=res.predicted_gain)
+            row.update(predicted_gain_lo=res.predicted_gain_ci[0], predicted_gain_hi=res.predicted_gain_ci[1])
+            row.update(gamma=res.gamma, teacher_score=res.teacher_score, student_score=res.student_score)
+            row.update(mimic_score=res.mimic_score, accuracy_gap=res.teacher_score - res.student_score)
+            rows.append({**row, "verdict": res.verdict})
     return rows
 
 

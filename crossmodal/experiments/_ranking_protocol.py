@@ -70,15 +70,5 @@ def _mfeat(teacher, student):
 
 def load_mvd_mlp(seed):
     """MVD data with nonlinear mixing, a new draw per seed: (X_teacher, X_student, y)."""
-    return make_modality_venn(
-        2000,
-        n_general=6,
-        n_specific_a=6,
-        n_specific_b=3,
-        n_hidden=0,
-        n_noise_a=12,
-        n_noise_b=12,
-        n_classes=3,
-        mixing="mlp",
-        random_state=seed,
-    )
+    diagram = dict(n_general=6, n_specific_a=6, n_specific_b=3, n_hidden=0, n_noise_a=12, n_noise_b=12, n_classes=3)
+    return make_modality_venn(2000, **diagram, mixing="mlp", random_state=seed)

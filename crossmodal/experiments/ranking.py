@@ -145,18 +145,12 @@ def _joint_run(run, run_seed, dataset, ratios, layers, temperatures, epochs, n_r
     rho = [0.0] * len(keys) + [1.0]  # the last student learns from the labels alone (no KD)
     student_acc = {}
     for temperature in temperatures:
-        logits = distil_students(
-            Xs_fit,
-            y_code,
-            np.stack(probas + [uniform]),
-            rho,
-            temperature=temperature,
-            hidden_sizes=STUDENT_HIDDEN,
-            epochs=epochs,
-            batch_size=STUDENT_BATCH,
-            lr=STUDENT_LR,
-            random_state=run_seed,
-        )(Xs_eval)
+        student = dict(hidden_sizes=STUDENT_HIDDEN, batch_size=STUDENT_BATCH, lr=STUDENT_LR)
+        teachers = np.stack(probas + [uniform])
+        train = distil_students(
+            Xs_fit, y_code, teachers, rho, temperature=temperature, epochs=epochs, random_state=run_seed, **student
+        )
+        logits = train(Xs_eval)
         accuracy = (classes[logits.argmax(2)] == y_eval).mean(axis=1)
         for key, acc in zip(keys + ["nokd"], accuracy):
             student_acc[temperature, key] = float(acc)
@@ -164,20 +158,12 @@ def _joint_run(run, run_seed, dataset, ratios, layers, temperatures, epochs, n_r
     for layer in layers:
         for temperature in temperatures:
             for ratio in ratios:
-                row = dict(
-                    dataset=dataset,
-                    layer=layer,
-                    temperature=temperature,
-                    epochs=epochs,
-                    ratio=ratio,
-                    run=run,
-                    seed=run_seed,
-                    salience_min=float(salience[layer].min()),
-                    salience_median=float(np.median(salience[layer])),
-                    student_nokd_acc=student_acc[temperature, "nokd"],
-                    teacher_regular_acc=teacher_acc[None, "regular", 0.0],
-                    student_regular_acc=student_acc[temperature, (None, "regular", 0.0)],
-                )
+                row = dict(dataset=dataset, layer=layer, temperature=temperature, epochs=epochs, ratio=ratio)
+                row.update(run=run, seed=run_seed, salience_min=float(salience[layer].min()))
+                row.update(salience_median=float(np.median(salience[layer])))
+                row.update(student_nokd_acc=student_acc[temperature, "nokd"])
+                row.update(teacher_regular_acc=teacher_acc[None, "regular", 0.0])
+                row.update(student_regular_acc=student_acc[temperature, (None, "regular", 0.0)])
                 for mode in modes:
                     row[f"teacher_{mode}_acc"] = teacher_acc[layer, mode, ratio]
                     row[f"student_{mode}_acc"] = student_acc[temperature, (layer, mode, ratio)]

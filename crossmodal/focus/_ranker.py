@@ -197,6 +197,7 @@ class ModalityGeneralRanker(SelectorMixin, BaseEstimator):
         random_state=None,
         verbose=0,
     ):
+        # scikit-learn's rule, as in every estimator here: store each argument as given; fit validates them.
         self.estimator_a = estimator_a
         self.estimator_b = estimator_b
         self.distance = distance

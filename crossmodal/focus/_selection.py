@@ -7,14 +7,7 @@ import numpy as np
 from crossmodal.focus._layers import layer_activations
 from crossmodal.focus._salience import minmax_normalize
 
-__all__ = [
-    "MODES",
-    "NULLIFY",
-    "channel_means",
-    "fill_values",
-    "normalize_salience",
-    "select_channels",
-]
+__all__ = ["MODES", "NULLIFY", "channel_means", "fill_values", "normalize_salience", "select_channels"]
 
 #: Which channels a selection removes: the least salient, the most salient, or a random set.
 MODES = ("general", "specific", "random")

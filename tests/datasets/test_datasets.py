@@ -156,10 +156,7 @@ def test_mfeat_loading_is_deterministic(mfeat):
         ),
         ("PIX", r"Unknown view name\(s\) \['PIX'\]"),
         ([], r"views must name at least one view among \['fou'.*got \[\]"),
-        (
-            ["pix", "fou", "pix"],
-            r"views must not repeat a view; got \['pix', 'fou', 'pix'\], which repeats \['pix'\]",
-        ),
+        (["pix", "fou", "pix"], r"views must not repeat a view; got \['pix', 'fou', 'pix'\], which repeats \['pix'\]"),
     ],
 )
 def test_mfeat_bad_views_raise(views, message):
@@ -220,11 +217,7 @@ def test_av_digits_audio_vector_is_the_summary_of_its_sequence(av_digits):
 def test_av_digits_each_modality_predicts_the_label(av_digits):
     for name, floor in (("image", 0.7), ("audio", 0.85)):
         X_train, X_test, y_train, y_test = train_test_split(
-            av_digits.views[name],
-            av_digits.target,
-            test_size=0.5,
-            random_state=0,
-            stratify=av_digits.target,
+            av_digits.views[name], av_digits.target, test_size=0.5, random_state=0, stratify=av_digits.target
         )
         model = make_pipeline(StandardScaler(), KNeighborsClassifier(n_neighbors=5)).fit(X_train, y_train)
         assert model.score(X_test, y_test) > floor, name

@@ -64,10 +64,7 @@ def table2(xs1, xs2, **kwargs):
 # --- the paper's settings ------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "overlap, gamma",
-    [(0, 0.0), (2, 0.111), (4, 0.25), (6, 0.429), (8, 0.667), (10, 1.0)],
-)
+@pytest.mark.parametrize("overlap, gamma", [(0, 0.0), (2, 0.111), (4, 0.25), (6, 0.429), (8, 0.667), (10, 1.0)])
 def test_fig2_gamma_and_sizes(overlap, gamma):
     gen = MVDGenerator(**fig2(overlap), random_state=0).fit()
     assert gen.gamma_ == pytest.approx(gamma, abs=5e-4)

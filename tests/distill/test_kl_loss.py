@@ -12,11 +12,7 @@ from conftest import reorder_rtol
 
 from crossmodal.distill.objectives import _gradient_buffer
 from crossmodal.distill.objectives import _kl as _kd_loss
-from crossmodal.distill.objectives._kl import (
-    FusedKLDivergence,
-    kd_kl_loss,
-    tempered_log_proba,
-)
+from crossmodal.distill.objectives._kl import FusedKLDivergence, kd_kl_loss, tempered_log_proba
 
 DTYPES = [torch.float32, torch.float64]
 REDUCTIONS = ["batchmean", "mean", "sum"]

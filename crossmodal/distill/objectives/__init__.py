@@ -12,6 +12,4 @@ from crossmodal.distill.objectives._kd import KD
 __all__ = ["KD", "OBJECTIVES", "DistillationObjective", "ModuleContext", "ObjectiveBatch", "TeacherOutputs"]
 
 #: Name -> objective class.
-OBJECTIVES = {
-    "kd": KD,
-}
+OBJECTIVES = {"kd": KD}

@@ -161,28 +161,12 @@ class DistillationObjective(BaseEstimator):
         raise NotImplementedError
 
     def build_module(self, context):
-        """The objective's own trainable parameters, or None (the default).
+        """The objective's own trainable parameters, a torch module sized by ``context`` (a :class:`ModuleContext`).
 
-        Parameters
-        ----------
-        context : ModuleContext
-
-        Returns
-        -------
-        torch.nn.Module or None
+        None (the default) when it has none.
         """
         return None
 
     def loss(self, batch):
-        """The objective's term on one mini-batch.
-
-        Parameters
-        ----------
-        batch : ObjectiveBatch
-
-        Returns
-        -------
-        torch.Tensor
-            0-d.
-        """
+        """The objective's term on one mini-batch (an :class:`ObjectiveBatch`): a 0-d tensor."""
         raise NotImplementedError
