@@ -150,6 +150,8 @@ permutations_from_words_serial, permutations_from_words_parallel = _twin(_permut
 
 def _rank1_linear_chunk(H, Zt, perms, channels, Wt, ref, aux, code, row_block, out):
     # Logits are H + delta_r * Wt[i]; the model ends at this layer.
+    # The loops over row blocks and (channel, repeat) pairs are those of _rank1_hidden_chunk, written
+    # out in each kernel so that numba compiles the innermost loop for its own layer shape.
     n_chunk, n_repeats, n_samples = perms.shape
     n_classes = H.shape[1]
     n_pairs = n_chunk * n_repeats
@@ -215,6 +217,7 @@ def _rank1_hidden_chunk(H, Zt, perms, channels, Wt, W_out, b_out, ref, aux, code
     # One hidden ReLU layer: logits = relu(H + delta_r * Wt[i]) @ W_out^T + b_out.
     # Row blocks are the outer loop so that a block of H stays in cache while
     # every pair of the chunk reads it.
+    # The same block and pair loops as _rank1_linear_chunk, written out for the same reason.
     n_chunk, n_repeats, n_samples = perms.shape
     width = H.shape[1]
     n_classes = W_out.shape[0]
