@@ -152,7 +152,7 @@ def _reproduce(parser, args):
             failed += check.passed is False
         print(f"  report: {result['report']} ({time.perf_counter() - start:.1f} s)", flush=True)
     if failed:
-        print(f"{failed} trend check(s) did not match the paper; see the report(s).")
+        print(f"{failed} trend check(s) did not meet their target; see the report(s).")
     return 1 if args.strict and failed else 0
 
 

@@ -292,7 +292,7 @@ def assert_same_params(a, b):
         assert_same_state(params_a, params_b, where=f"get_params(deep={deep})")
 
 
-def teacher_input(kd, X_b, X_a):
+def fitted_teacher_view(kd, X_b, X_a):
     """What the fitted teacher of ``kd`` sees: the (focused) teacher modality, then X_b when 'both'."""
     X_t = X_a
     if kd.focus_ is not None and kd.focus_.layer is None:
@@ -433,7 +433,7 @@ def test_distiller_round_trip_is_bitwise_identical(fitted_distiller, how, tmp_pa
     assert_same_params(kd, restored)
     assert restored.history_ is restored.student_.history  # shared history survives as one object
     if kd.teacher_ is not None:
-        X_t = teacher_input(kd, X_b, X_a)
+        X_t = fitted_teacher_view(kd, X_b, X_a)
         np.testing.assert_array_equal(restored.teacher_.predict_proba(X_t), kd.teacher_.predict_proba(X_t))
 
 
@@ -611,7 +611,7 @@ def test_pickling_a_cuda_fitted_estimator_leaves_it_unchanged(which, how, tmp_pa
 def test_distiller_fitted_on_cuda_loads_and_predicts_on_cpu(case, how, tmp_path):
     on_gpu, _fit_kw, X_b, _y, X_a = fit_distiller(case)
     expected_proba, expected_labels = on_gpu.predict_proba(X_b), on_gpu.predict(X_b)
-    X_t = teacher_input(on_gpu, X_b, X_a)
+    X_t = fitted_teacher_view(on_gpu, X_b, X_a)
     expected_teacher = None if on_gpu.teacher_ is None else on_gpu.teacher_.predict_proba(X_t)
     blob, n_tagged = dump_as_if_fitted_on_cuda(on_gpu, how, tmp_path)
     assert n_tagged > 0

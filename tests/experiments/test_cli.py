@@ -136,7 +136,7 @@ def test_reproduce_without_a_name_runs_every_available_experiment(fake_experimen
         assert text == "runs=4 seed=7 jobs=-1 quick=False progress=False"  # not a tty -> no progress bar
     printed = capsys.readouterr().out
     assert "[PASS] alpha trend: observed ok" in printed and "[FAIL] beta trend: observed ok" in printed
-    assert "1 trend check(s) did not match the paper" in printed
+    assert "1 trend check(s) did not meet their target" in printed
 
 
 @pytest.mark.parametrize(
@@ -157,7 +157,7 @@ def test_strict_exits_1_when_a_trend_check_fails(fake_experiments, capsys, names
         assert (out / name / "report.md").exists()
     printed = capsys.readouterr().out
     assert ("[FAIL] beta trend: observed ok" in printed) == ("beta" in names)
-    assert ("1 trend check(s) did not match the paper" in printed) == ("beta" in names)
+    assert ("1 trend check(s) did not meet their target" in printed) == ("beta" in names)
 
 
 def test_strict_counts_failures_not_unevaluated_checks(fake_experiments, monkeypatch, capsys):
