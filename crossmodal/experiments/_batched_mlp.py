@@ -27,7 +27,7 @@ from crossmodal._utils.torch_helpers import seeded
 from crossmodal.distill.objectives._kl import teacher_targets
 from crossmodal.nets import MLP
 
-__all__ = ["distil_students"]
+__all__ = ["distil_students", "stacked_loss"]
 
 
 def _forward(params, X):
@@ -39,6 +39,33 @@ def _forward(params, X):
         if i < last:
             h = torch.relu(h)
     return h
+
+
+def stacked_loss(logits, y, targets, target_p, rho, temperature):
+    """Every student's ``rho * CE + (1 - rho) * T^2 * KL`` on one batch: the distiller's loss with the KD objective.
+
+    Parameters
+    ----------
+    logits : Tensor of shape (R, m, C)
+        The stacked students' logits on the batch.
+    y : Tensor of shape (m,)
+        Encoded labels.
+    targets, target_p : Tensor of shape (R, m, C)
+        Each student's teacher targets ``log_softmax(log(p) / T)`` and their exponential.
+    rho : Tensor of shape (R,)
+        Each student's weight of the cross-entropy term.
+    temperature : float
+
+    Returns
+    -------
+    Tensor of shape (R,)
+        Each student's loss, as :class:`crossmodal.distill._net.DistillationNet` computes it with the
+        ``"kd"`` objective (``reduction="batchmean"``), up to rounding (torch ops instead of the fused kernel).
+    """
+    R, m, n_classes = logits.shape
+    ce = F.cross_entropy(logits.reshape(R * m, n_classes), y.repeat(R), reduction="none").view(R, m)
+    kl = (target_p * (targets - F.log_softmax(logits / temperature, dim=2))).sum(2)
+    return rho * ce.mean(1) + (1 - rho) * float(temperature) ** 2 * kl.mean(1)
 
 
 def distil_students(X, y, teacher_proba, rho, *, temperature, hidden_sizes, epochs, batch_size, lr, random_state):
@@ -76,7 +103,6 @@ def distil_students(X, y, teacher_proba, rho, *, temperature, hidden_sizes, epoc
     targets = teacher_targets(teacher_proba, temperature)
     target_p = targets.exp()
     rho_t = torch.as_tensor(np.asarray(rho, dtype=np.float32))
-    t2 = float(temperature) ** 2
     with seeded(seed):
         template = MLP(d, n_classes, hidden_sizes=hidden_sizes)
         linears = [m for m in template if isinstance(m, torch.nn.Linear)]
@@ -94,12 +120,7 @@ def distil_students(X, y, teacher_proba, rho, *, temperature, hidden_sizes, epoc
             for start in range(0, n, batch_size):
                 idx = order[start : start + batch_size]
                 logits = _forward(params, X_t[idx])
-                yb = y_t[idx]
-                m = len(idx)
-                ce = F.cross_entropy(logits.reshape(R * m, n_classes), yb.repeat(R), reduction="none").view(R, m)
-                tp, tl = target_p[:, idx], targets[:, idx]
-                kl = (tp * (tl - F.log_softmax(logits / temperature, dim=2))).sum(2)
-                loss = (rho_t * ce.mean(1) + (1 - rho_t) * t2 * kl.mean(1)).sum()
+                loss = stacked_loss(logits, y_t[idx], targets[:, idx], target_p[:, idx], rho_t, temperature).sum()
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
