@@ -10,9 +10,17 @@ Every row still carries all its modalities.
 import numbers
 
 import numpy as np
+import torch.nn.functional as F
 from sklearn.utils.multiclass import check_classification_targets
 
-__all__ = ["UNLABELLED", "encode_labels", "labelled_mask"]
+__all__ = [
+    "UNLABELLED",
+    "check_label_classes",
+    "encode_labels",
+    "label_weights",
+    "labelled_cross_entropy",
+    "labelled_mask",
+]
 
 #: The label of a row without one, for numeric labels (``None`` for string labels).
 UNLABELLED = -1
@@ -68,6 +76,22 @@ def _reject_string_marker(is_marker, name):
         )
 
 
+def check_label_classes(classes, labelled, name="y"):
+    """Raise unless the labelled rows hold at least two classes; the message names the marker of unlabelled rows."""
+    n_classes = 0 if classes is None else len(classes)
+    if n_classes >= 2:
+        return
+    n_unlabelled = int((~np.asarray(labelled)).sum())
+    if n_unlabelled == 0:
+        raise ValueError(f"{name} has 1 class ({list(classes)!r}); a classifier needs at least 2 classes.")
+    held = "no class" if n_classes == 0 else f"1 class ({np.asarray(classes).tolist()[0]!r})"
+    raise ValueError(
+        f"{name}'s labelled rows hold {held} beside {n_unlabelled} rows marked as unlabelled; at least 2 classes "
+        "are needed. -1 marks a row without a label, so labels such as -1 and 1 read as one class and unlabelled "
+        "rows: encode them as 0 and 1."
+    )
+
+
 def encode_labels(y, name="y", extra_classes=None):
     """Classes of the labelled rows and every row's code (``-1`` where it has no label).
 
@@ -103,3 +127,44 @@ def encode_labels(y, name="y", extra_classes=None):
     classes = np.unique(known)
     codes[labelled] = np.searchsorted(classes, np.asarray(y)[labelled])
     return classes, codes, labelled
+
+
+def label_weights(labelled, weights=None):
+    """Per-row factors of the cross-entropy term when some rows carry no label.
+
+    ``w_i / s`` on a labelled row and 0 elsewhere, where ``w`` are the sample
+    weights (mean 1; all ones without weights) and ``s`` the labelled rows'
+    share of their sum. The mean of ``factor * CE`` over a mini-batch is then
+    an unbiased estimate of the weighted mean cross-entropy over the labelled
+    training rows, whatever the share of labelled rows, so ``rho`` weighs the
+    labels against the teacher as it does when every row is labelled. With no
+    labelled row every factor is 0.
+    """
+    w = np.ones(len(labelled)) if weights is None else np.asarray(weights, dtype=np.float64)
+    labelled_sum = w[labelled].sum()
+    if labelled_sum == 0:
+        return np.zeros(len(labelled), dtype=np.float32)
+    return np.where(labelled, w * (w.sum() / labelled_sum), 0.0).astype(np.float32)
+
+
+def labelled_cross_entropy(logits, y, label_weight=None, sample_weight=None):
+    """The cross-entropy term of a mini-batch, over its labelled rows.
+
+    Parameters
+    ----------
+    logits : torch.Tensor of shape (m, n_classes)
+    y : torch.Tensor of shape (m,)
+        Codes; -1 on rows without a label (only with ``label_weight``).
+    label_weight : torch.Tensor of shape (m,) or None
+        The rows' :func:`label_weights` when some training rows carry no
+        label: ``sum(label_weight * CE) / m`` over the labelled rows (the
+        others are skipped). None when every row is labelled: the plain mean,
+        weighted by ``sample_weight``.
+    sample_weight : torch.Tensor of shape (m,) or None
+    """
+    if label_weight is not None:
+        rows = label_weight.nonzero(as_tuple=True)[0]
+        return (F.cross_entropy(logits[rows], y[rows], reduction="none") * label_weight[rows]).sum() / len(y)
+    if sample_weight is None:
+        return F.cross_entropy(logits, y)
+    return (F.cross_entropy(logits, y, reduction="none") * sample_weight).mean()

@@ -10,14 +10,14 @@ from sklearn.metrics import accuracy_score
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from crossmodal._utils.compat import HasMethods, Interval, StrOptions, _fit_context, _safe_indexing
-from crossmodal._utils.labels import labelled_mask
+from crossmodal._utils.labels import label_weights, labelled_mask
 from crossmodal._utils.proba import logits_to_proba
 from crossmodal._utils.random import draw_seeds
 from crossmodal._utils.skorch_helpers import mlp_template
 from crossmodal._utils.torch_helpers import predict_logits, resolve_device
 from crossmodal._utils.validation import check_probabilities, validate_numeric_data
 from crossmodal.distill import _teacher
-from crossmodal.distill._net import as_distillation_net, fit_net, label_weights, student_weights
+from crossmodal.distill._net import as_distillation_net, fit_net, student_weights
 from crossmodal.distill.objectives import KD, TeacherOutputs
 
 __all__ = ["CrossModalDistiller"]

@@ -17,10 +17,10 @@ from dataclasses import replace
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from skorch import NeuralNetClassifier
 
 from crossmodal._utils.compat import _check_sample_weight
+from crossmodal._utils.labels import labelled_cross_entropy
 from crossmodal._utils.module_pickling import FittedModuleReferenceMixin
 from crossmodal._utils.skorch_helpers import fit_seeded, fresh_module, replaced_criterion, sized_module_params
 from crossmodal._utils.tight_loop import TightLoopMixin
@@ -28,7 +28,7 @@ from crossmodal._utils.torch_helpers import module_dtype
 from crossmodal.distill._features import FeatureTap, feature_layer
 from crossmodal.distill.objectives import ObjectiveBatch
 
-__all__ = ["DistillationNet", "as_distillation_net", "fit_net", "label_weights", "student_weights"]
+__all__ = ["DistillationNet", "as_distillation_net", "fit_net", "student_weights"]
 
 # Entries of a batch dict that are not the objective's targets.
 _INPUTS = ("X", "sample_weight", "label_weight")
@@ -100,15 +100,8 @@ class DistillationNet(FittedModuleReferenceMixin, TightLoopMixin, NeuralNetClass
         batch : dict of str to torch.Tensor
             ``sample_weight`` (optional) and the objective's targets for these rows.
         """
-        sample_weight, label_weight = batch.get("sample_weight"), batch.get("label_weight")
-        if label_weight is not None:  # rows without a label (code -1) have weight 0 and are skipped
-            rows = torch.nonzero(label_weight, as_tuple=True)[0]
-            ce_rows = F.cross_entropy(logits[rows], y_true[rows], reduction="none")
-            ce = (ce_rows * label_weight[rows]).sum() / len(label_weight)
-        elif sample_weight is None:
-            ce = F.cross_entropy(logits, y_true)
-        else:
-            ce = (F.cross_entropy(logits, y_true, reduction="none") * sample_weight).mean()
+        sample_weight = batch.get("sample_weight")
+        ce = labelled_cross_entropy(logits, y_true, batch.get("label_weight"), sample_weight)
         targets = {k: v for k, v in batch.items() if k not in _INPUTS}
         if self.objective is None or not targets or self.rho == 1.0:
             return ce
@@ -179,24 +172,6 @@ def fit_net(net, X, y, seed, extra=None):
     """Train a DistillationNet on ``{"X": X, **extra}`` (None entries left out) under ``seed``."""
     batch = {"X": X, **{k: v for k, v in (extra or {}).items() if v is not None}}
     return fit_seeded(net, batch, y, seed)
-
-
-def label_weights(labelled, weights=None):
-    """Per-row factors of the cross-entropy term when some rows carry no label.
-
-    ``w_i / s`` on a labelled row and 0 elsewhere, where ``w`` are the sample
-    weights (mean 1; all ones without weights) and ``s`` the labelled rows'
-    share of their sum. The mean of ``factor * CE`` over a mini-batch is then
-    an unbiased estimate of the weighted mean cross-entropy over the labelled
-    training rows, whatever the share of labelled rows, so ``rho`` weighs the
-    labels against the teacher as it does when every row is labelled. With no
-    labelled row every factor is 0.
-    """
-    w = np.ones(len(labelled)) if weights is None else np.asarray(weights, dtype=np.float64)
-    labelled_sum = w[labelled].sum()
-    if labelled_sum == 0:
-        return np.zeros(len(labelled), dtype=np.float32)
-    return np.where(labelled, w * (w.sum() / labelled_sum), 0.0).astype(np.float32)
 
 
 def student_weights(sample_weight, X):

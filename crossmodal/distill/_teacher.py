@@ -16,12 +16,12 @@ from sklearn.frozen import FrozenEstimator
 from skorch import NeuralNetClassifier
 
 from crossmodal._utils.compat import _safe_indexing
-from crossmodal._utils.labels import encode_labels, labelled_mask
+from crossmodal._utils.labels import check_label_classes, encode_labels, labelled_mask
 from crossmodal._utils.proba import KD_PROBA_FLOOR, logits_to_proba
 from crossmodal._utils.random import seeded_clone
 from crossmodal._utils.skorch_helpers import fitted_net, mlp_template
 from crossmodal._utils.torch_helpers import predict_logits
-from crossmodal._utils.validation import check_at_least_two_classes, check_modality, check_paired_samples
+from crossmodal._utils.validation import check_modality, check_paired_samples
 from crossmodal.distill import _cache
 from crossmodal.distill._joint_teacher import check_joint_focus, joint_teacher, joint_teacher_proba
 from crossmodal.distill._net import as_distillation_net, fit_net
@@ -67,13 +67,7 @@ def encode_targets(y, teacher, rho, teacher_proba):
                 "label (supervision transfer) needs a teacher that is already trained: a prefit teacher wrapped "
                 "in sklearn.frozen.FrozenEstimator, or teacher_proba; and rho < 1."
             )
-    if len(classes) < 2 and not labelled.all():
-        raise ValueError(
-            f"y's labelled rows hold 1 class ({classes.tolist()[0]!r}) beside {int((~labelled).sum())} rows marked as "
-            "unlabelled; a classifier needs at least 2 classes. -1 marks a row without a label, so labels "
-            "such as -1 and 1 read as one class and unlabelled rows: encode them as 0 and 1."
-        )
-    check_at_least_two_classes(classes)
+    check_label_classes(classes, labelled)
     return classes, codes, labelled
 
 

@@ -11,9 +11,9 @@ gradients, not in the optimizer) and only ``f_b`` learns to agree with it.
 from collections.abc import Mapping
 
 import torch
-import torch.nn.functional as F
 from skorch import NeuralNet
 
+from crossmodal._utils.labels import labelled_cross_entropy
 from crossmodal._utils.module_pickling import FittedModuleReferenceMixin
 from crossmodal._utils.tight_loop import TightLoopMixin
 from crossmodal.focus._distances import document_distances, get_distance
@@ -77,13 +77,23 @@ class JointPairNet(FittedModuleReferenceMixin, TightLoopMixin, NeuralNet):
     def get_loss(self, y_pred, y_true, X=None, training=False):
         logits_a, logits_b = y_pred
         y_true = torch.as_tensor(y_true, device=logits_a.device)
-        return self.pair_loss(logits_a, logits_b, y_true)
+        label_weight = X.get("label_weight") if isinstance(X, Mapping) else None
+        if label_weight is not None:
+            label_weight = torch.as_tensor(label_weight, device=logits_a.device)
+        return self.pair_loss(logits_a, logits_b, y_true, label_weight)
 
-    def pair_loss(self, logits_a, logits_b, y_true):
-        """``Dist(f_a, f_b) + CE(y, f_a) + CE(y, f_b)`` (CE of ``f_a`` dropped when frozen)."""
-        loss = get_distance(self.distance).training_loss(logits_a, logits_b) + F.cross_entropy(logits_b, y_true)
+    def pair_loss(self, logits_a, logits_b, y_true, label_weight=None):
+        """``Dist(f_a, f_b) + CE(y, f_a) + CE(y, f_b)`` (CE of ``f_a`` dropped when frozen).
+
+        The alignment term needs no label and covers every row; with
+        ``label_weight`` (some rows have none, code -1) each cross-entropy
+        term covers the labelled rows as the distiller's does
+        (:func:`~crossmodal._utils.labels.labelled_cross_entropy`).
+        """
+        ce_b = labelled_cross_entropy(logits_b, y_true, label_weight)
+        loss = get_distance(self.distance).training_loss(logits_a, logits_b) + ce_b
         if not self.freeze_a:
-            loss = loss + F.cross_entropy(logits_a, y_true)
+            loss = loss + labelled_cross_entropy(logits_a, y_true, label_weight)
         return loss
 
     def batch_loss(self, batch, y):
@@ -93,4 +103,4 @@ class JointPairNet(FittedModuleReferenceMixin, TightLoopMixin, NeuralNet):
                 logits_a = self.module_(batch["X"])
         else:
             logits_a = self.module_(batch["X"])
-        return self.pair_loss(logits_a, self.module_b_(batch["X_b"]), y)
+        return self.pair_loss(logits_a, self.module_b_(batch["X_b"]), y, batch.get("label_weight"))

@@ -7,18 +7,13 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 from sklearn.feature_selection import SelectorMixin
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
 from crossmodal._utils.compat import HasMethods, Interval, StrOptions, _check_feature_names_in, _fit_context
+from crossmodal._utils.labels import check_label_classes, encode_labels, label_weights
 from crossmodal._utils.random import draw_seeds
 from crossmodal._utils.torch_helpers import resolve_device
-from crossmodal._utils.validation import (
-    check_at_least_two_classes,
-    check_modality,
-    check_paired_samples,
-    validate_numeric_data,
-)
+from crossmodal._utils.validation import check_modality, check_paired_samples, validate_numeric_data
 from crossmodal.focus._distances import distance_constraint, document_distances
 from crossmodal.focus._layers import ChannelNullifier, resolve_layer
 from crossmodal.focus._salience import permutation_salience
@@ -232,16 +227,16 @@ class ModalityGeneralRanker(SelectorMixin, BaseEstimator):
         X, y = validate_numeric_data(self, X, y, dtype=_FLOAT_DTYPES)
         X_b = check_modality(X_b, "X_b", dtype=_FLOAT_DTYPES)
         check_paired_samples(X, X_b, "X", "X_b")
-        check_classification_targets(y)
-        classes, y_encoded = np.unique(y, return_inverse=True)
-        check_at_least_two_classes(classes)
+        classes, y_encoded, labelled = encode_labels(y)
+        check_label_classes(classes, labelled)
+        label_weight = None if labelled.all() else label_weights(labelled)
         device = resolve_device(self.device)
         train_seed, salience_seed, selection_seed = draw_seeds(self.random_state, 3)
 
         X32 = np.ascontiguousarray(X, dtype=np.float32)
         Xb32 = np.ascontiguousarray(X_b, dtype=np.float32)
         module_a, module_b, self.pair_net_ = fit_pair(
-            self, X32, Xb32, y_encoded.astype(np.int64), len(classes), device, train_seed
+            self, X32, Xb32, y_encoded.astype(np.int64), len(classes), device, train_seed, label_weight
         )
         self.nets_ = (module_a, module_b)
 

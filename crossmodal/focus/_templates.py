@@ -66,13 +66,15 @@ def default_pair_template():
     return mlp_template()
 
 
-def fit_pair(ranker, X, X_b, y, n_classes, device, seed):
+def fit_pair(ranker, X, X_b, y, n_classes, device, seed, label_weight=None):
     """Step 1: ``(f_a, f_b, pair_net)`` for the templates of ``ranker``.
 
     With both templates prefit their modules are used as they are and
     ``pair_net`` is None; otherwise the pair is trained jointly on
     ``X``, ``X_b`` and the encoded labels ``y`` under ``seed`` (with a prefit
-    ``estimator_a``, only ``f_b`` learns).
+    ``estimator_a``, only ``f_b`` learns). ``label_weight`` (rows without a
+    label, code -1, have weight 0) limits the cross-entropy terms to the
+    labelled rows; the alignment term covers every row.
     """
     est_a, est_b = ranker.estimator_a, ranker.estimator_b
     if is_prefit(est_a) and is_prefit(est_b):
@@ -108,7 +110,8 @@ def fit_pair(ranker, X, X_b, y, n_classes, device, seed):
         **params_a,
         **params_b,
     )
-    fit_seeded(net, {"X": X, "X_b": X_b}, y, seed)
+    batch = {"X": X, "X_b": X_b} if label_weight is None else {"X": X, "X_b": X_b, "label_weight": label_weight}
+    fit_seeded(net, batch, y, seed)
     return net.module_, net.module_b_, net
 
 

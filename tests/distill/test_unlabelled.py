@@ -20,8 +20,8 @@ from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_sco
 from sklearn.pipeline import make_pipeline
 
 from crossmodal import CrossModalDistiller, MVDGenerator, make_modality_venn
-from crossmodal._utils.labels import encode_labels
-from crossmodal.distill._net import as_distillation_net, label_weights
+from crossmodal._utils.labels import encode_labels, label_weights
+from crossmodal.distill._net import as_distillation_net
 from crossmodal.distill.objectives import KD, TeacherOutputs
 
 
@@ -239,3 +239,48 @@ def test_grid_search_ranks_as_a_search_scored_on_labelled_rows(data, tmp_path):
     np.testing.assert_array_equal(search.cv_results_["rank_test_score"], rankdata(-np.round(manual, 12), "min"))
     scores = cross_val_score(base, X_b, y_semi, cv=cv, params={"X_teacher": X_a})
     assert np.all((scores >= 0) & (scores <= 1))
+
+
+# ------------------------------------------------------------------ Algorithm 1 on rows without a label
+def test_pair_loss_aligns_every_row_and_fits_labels_on_labelled_rows():
+    from crossmodal.focus._joint_net import JointPairNet
+    from crossmodal.nets import MLP
+
+    torch.manual_seed(0)
+    net = JointPairNet(
+        MLP,
+        MLP,
+        module__in_features=3,
+        module__n_classes=2,
+        module_b__in_features=2,
+        module_b__n_classes=2,
+        module__hidden_sizes=(),
+        module_b__hidden_sizes=(),
+    )
+    logits_a, logits_b = torch.randn(5, 2), torch.randn(5, 2)
+    y = torch.tensor([0, -1, 1, -1, 1])
+    labelled = (y >= 0).numpy()
+    weight = torch.as_tensor(label_weights(labelled))
+    loss = net.pair_loss(logits_a, logits_b, y, weight)
+    keep = torch.as_tensor(labelled)
+    share = labelled.mean()
+    ce = sum(F.cross_entropy(s[keep], y[keep], reduction="sum") for s in (logits_a, logits_b)) / (share * 5)
+    want = F.mse_loss(logits_a, logits_b) + ce
+    np.testing.assert_allclose(loss.item(), want.item(), rtol=1e-6)
+
+
+def test_ranker_and_joint_teacher_train_on_every_pair(data):
+    from crossmodal import ModalityGeneralRanker
+
+    X_a, X_b, y, y_semi = data
+    pair = quick_template((8,), max_epochs=3, lr=0.05, batch_size=32)
+    ranker = ModalityGeneralRanker(estimator_a=pair, estimator_b=pair, n_repeats=2, random_state=0)
+    ranker.fit(X_a, y_semi, X_b=X_b)
+    assert ranker.salience_.shape == (X_a.shape[1],)
+    focus = ModalityGeneralRanker(estimator_a=pair, estimator_b=pair, n_repeats=2, layer=1, random_state=0)
+    kd = CrossModalDistiller(teacher="joint", focus=focus, student=student(), rho=0.0, random_state=0)
+    kd.fit(X_b, y_semi, X_teacher=X_a)
+    assert kd.teacher_proba_.shape == (len(y), 3)
+    assert np.isfinite(kd.focus_.pair_net_.history[:, "train_loss"]).all()
+    with pytest.raises(ValueError, match=r"y's labelled rows hold no class beside 240 rows"):
+        ModalityGeneralRanker(estimator_a=pair, estimator_b=pair).fit(X_a, np.full(len(y), -1), X_b=X_b)
