@@ -43,7 +43,7 @@ __all__ = ["CacheFallbackWarning", "fit_focus", "fit_teacher"]
 
 # Parameters of CrossModalDistiller that do not change the teacher or the focus
 # ranker (random_state enters the keys as the seeds drawn from it).
-_STUDENT_ONLY = ("student", "rho", "temperature", "kl_reduction", "memory", "random_state", "verbose")
+_STUDENT_ONLY = ("student", "rho", "temperature", "kl_reduction", "objective", "memory", "random_state", "verbose")
 # Parameters of ModalityGeneralRanker that act after fit.
 _AFTER_FIT = ("mode", "ratio", "nullify", "verbose")
 _LIBRARIES = ("numpy", "scipy", "sklearn", "joblib", "torch", "skorch", "numba")
@@ -233,7 +233,7 @@ def _rebind_prefit(fitted, focus):
     fitted.nets_ = tuple(nets)
 
 
-def fit_teacher(memory, params, device, X_t, y, sample_weight, seed, work):
+def fit_teacher(memory, params, device, X_t, y, sample_weight, seed, work, features=None):
     """``work()`` (the fitted teacher and its probabilities), or the same loaded from ``memory``.
 
     Parameters
@@ -251,13 +251,17 @@ def fit_teacher(memory, params, device, X_t, y, sample_weight, seed, work):
     seed : int
         The teacher's seed.
     work : callable
-        Fits the teacher and returns ``(teacher, proba)``; run on a miss only.
+        Fits the teacher and returns ``(teacher, proba, features)``; run on a miss only.
+    features : object, default=None
+        Which hidden features ``work`` also computes (an objective's teacher
+        layer), or None.
 
     Returns
     -------
     teacher : estimator
     proba : ndarray of shape (n_samples, n_classes) or None
+    features : ndarray of shape (n_samples, n_features) or None
     """
     weights = None if sample_weight is None else np.asarray(sample_weight)
-    key = ("teacher", code_version(), teacher_key(params, device), X_t, y, weights, int(seed))
+    key = ("teacher", code_version(), teacher_key(params, device), X_t, y, weights, int(seed), features)
     return cached(memory, key, work)

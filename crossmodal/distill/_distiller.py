@@ -6,19 +6,18 @@ from numbers import Real
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.metrics import accuracy_score
-from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from crossmodal._utils.compat import HasMethods, Interval, StrOptions, _fit_context, _safe_indexing
-from crossmodal._utils.labels import label_weights, labelled_mask
-from crossmodal._utils.proba import logits_to_proba
+from crossmodal._utils.compat import HasMethods, Interval, StrOptions, _fit_context
+from crossmodal._utils.labels import label_weights
 from crossmodal._utils.random import draw_seeds
 from crossmodal._utils.skorch_helpers import mlp_template
-from crossmodal._utils.torch_helpers import predict_logits, resolve_device
+from crossmodal._utils.torch_helpers import resolve_device
 from crossmodal._utils.validation import check_probabilities, validate_numeric_data
 from crossmodal.distill import _teacher
 from crossmodal.distill._net import as_distillation_net, fit_net, student_weights
-from crossmodal.distill.objectives import KD, TeacherOutputs
+from crossmodal.distill._student import StudentPredictionsMixin
+from crossmodal.distill._teacher_outputs import check_teacher_proba_serves, feature_request, objective_outputs
+from crossmodal.distill.objectives import OBJECTIVES, ModuleContext, resolve_objective
 
 __all__ = ["CrossModalDistiller"]
 
@@ -30,15 +29,21 @@ def default_student():
     return mlp_template()
 
 
-class CrossModalDistiller(ClassifierMixin, BaseEstimator):
+class CrossModalDistiller(StudentPredictionsMixin, ClassifierMixin, BaseEstimator):
     """Student classifier on one modality, distilled from a teacher on another.
 
     The student sees only ``X`` (modality *b*) at fit and predict time. The
     teacher sees the other modality ``X_teacher`` (*a*), or both (*a* + *b*),
-    and is trained and queried once per fit; its class probabilities then
-    guide the student through the loss of the paper's eq. (1)::
+    and is trained and queried once per fit; what it says then guides the
+    student through ``rho * CE(y, s) + (1 - rho) * objective term``, by
+    default the paper's eq. (1)::
 
         rho * CE(y, s) + (1 - rho) * T**2 * KL(softmax(t / T) || softmax(s / T))
+
+    Rows of ``y`` marked ``-1`` (``None`` among string labels) carry no
+    label: the teacher fits on the labelled rows and is queried on every
+    row, the cross-entropy term covers the labelled rows and the objective
+    every row (few labels, many pairs: supervision transfer).
 
     Parameters
     ----------
@@ -77,16 +82,33 @@ class CrossModalDistiller(ClassifierMixin, BaseEstimator):
         ``dataset`` or ``dataset__*`` settings, which skorch's loop honours.
         A ``criterion`` other than cross-entropy is replaced, with a warning.
     rho : float in [0, 1], default=0.5
-        Weight of the cross-entropy term; ``1 - rho`` weighs the KD term.
+        Weight of the cross-entropy term; ``1 - rho`` weighs the objective's
+        term. With unlabelled rows, a mini-batch's cross-entropy term is
+        ``sum over its labelled rows of (w_i / s) * CE_i``, divided by the
+        batch size, where ``w`` are the sample weights (1 without them) and
+        ``s`` the labelled rows' share of their sum over the training rows:
+        an unbiased estimate of the weighted mean cross-entropy over the
+        labelled rows, so ``rho`` weighs labels against teacher whatever the
+        share of labels; the objective's term is the batch mean over every
+        row. With no labelled row the cross-entropy term is 0.
         ``rho=1`` is the no-KD baseline: no teacher is fitted, and neither
         ``X_teacher`` nor ``teacher_proba`` is needed (``teacher_`` and
         ``teacher_proba_`` are then None).
     temperature : float > 0, default=1.0
-        Softmax temperature T. The paper uses 1.
+        Softmax temperature T of an objective given by name that has one.
+        The paper uses 1.
     kl_reduction : {"batchmean", "mean"}, default="batchmean"
-        ``"batchmean"`` is the KL divergence per sample (the mathematically
-        correct form); ``"mean"`` also divides by the number of classes, as
-        torch's default ``KLDivLoss()`` in the paper authors' code does.
+        For ``objective="kd"``: ``"batchmean"`` is the KL divergence per
+        sample (the mathematically correct form); ``"mean"`` also divides by
+        the number of classes, as torch's default ``KLDivLoss()`` in the
+        paper authors' code does.
+    objective : str or DistillationObjective, default="kd"
+        The distillation term: a name from
+        :data:`crossmodal.distill.objectives.OBJECTIVES` or an objective
+        object, whose parameters are this estimator's
+        (``objective__temperature`` in a grid). A named objective takes
+        ``temperature`` (and ``kl_reduction`` for ``"kd"``); with an object,
+        set them on the object and leave these two at their defaults.
     teacher_input : {"teacher", "both", "student"}, default="teacher"
         What the teacher sees: ``X_teacher`` (crossmodal KD), the columns of
         ``X_teacher`` then ``X`` (the multimodal teacher of the paper's
@@ -195,6 +217,7 @@ class CrossModalDistiller(ClassifierMixin, BaseEstimator):
         "rho": [Interval(Real, 0, 1, closed="both")],
         "temperature": [Interval(Real, 0, None, closed="neither")],
         "kl_reduction": [StrOptions({"batchmean", "mean"})],
+        "objective": [StrOptions(set(OBJECTIVES)), HasMethods(["targets", "loss"])],
         "teacher_input": [StrOptions({"teacher", "both", "student"})],
         "focus": [None, HasMethods(["fit", "transform"])],
         "device": [str, torch.device],
@@ -211,6 +234,7 @@ class CrossModalDistiller(ClassifierMixin, BaseEstimator):
         rho=0.5,
         temperature=1.0,
         kl_reduction="batchmean",
+        objective="kd",
         teacher_input="teacher",
         focus=None,
         device="auto",
@@ -224,6 +248,7 @@ class CrossModalDistiller(ClassifierMixin, BaseEstimator):
         self.rho = rho
         self.temperature = temperature
         self.kl_reduction = kl_reduction
+        self.objective = objective
         self.teacher_input = teacher_input
         self.focus = focus
         self.device = device
@@ -241,7 +266,10 @@ class CrossModalDistiller(ClassifierMixin, BaseEstimator):
         X : array-like of shape (n_samples, n_features)
             The student's modality.
         y : array-like of shape (n_samples,)
-            Class labels.
+            Class labels; ``-1`` (``None`` among string labels, in an object
+            array) marks a row without a label. With no labelled row at all,
+            a prefit teacher (``FrozenEstimator``) or ``teacher_proba`` is
+            required, and ``classes_`` come from the teacher.
         X_teacher : array-like of shape (n_samples, n_teacher_features), default=None
             The teacher's modality, row i paired with row i of ``X``.
             Required unless ``teacher_proba`` is given or
@@ -269,111 +297,46 @@ class CrossModalDistiller(ClassifierMixin, BaseEstimator):
         teacher_seed, focus_seed, student_seed = draw_seeds(self.random_state, 3)
         self.classes_, codes, labelled = _teacher.encode_targets(y, self.teacher, self.rho, teacher_proba)
 
+        objective = resolve_objective(self.objective, self.temperature, self.kl_reduction)
         self.teacher_ = self.focus_ = self.teacher_proba_ = None
+        fitted = None
         if self.rho == 1:
-            pass  # the no-KD baseline: the KD term has weight 0, so no teacher is fitted
+            pass  # the no-KD baseline: the objective has weight 0, so no teacher is fitted
         elif teacher_proba is not None and not isinstance(self.teacher, str):
-            if self.focus is not None:
-                raise ValueError(
-                    "focus needs the teacher modality to train a focused teacher, so it cannot be "
-                    "combined with teacher_proba; pass X_teacher instead."
-                )
+            check_teacher_proba_serves(objective, self.focus)
             self.teacher_proba_ = check_probabilities(teacher_proba, len(X), len(self.classes_)).astype(np.float64)
         else:
             data = _teacher.TeacherData(
                 X_given, X, y, codes, labelled, self.classes_, X_teacher, teacher_proba, sample_weight, weights
             )
-            params = self.get_params(deep=False)
-            self.teacher_, self.focus_, self.teacher_proba_ = _teacher.fit_and_query(
-                params, data, device, teacher_seed, focus_seed
+            fitted = _teacher.fit_and_query(
+                self.get_params(deep=False), data, device, teacher_seed, focus_seed, feature_request(objective)
             )
+            self.teacher_, self.focus_, self.teacher_proba_ = fitted.teacher, fitted.focus, fitted.proba
 
-        objective = KD(temperature=float(self.temperature), reduction=self.kl_reduction)
-        extra = {} if self.teacher_proba_ is None else objective.targets(TeacherOutputs(self.teacher_proba_))
+        extra, context = {}, None
+        if self.teacher_proba_ is not None:
+            outputs = objective_outputs(objective, self.teacher_proba_, fitted)
+            extra = objective.targets(outputs)
+            context = ModuleContext(len(X), len(self.classes_), X.shape[1], teacher_module=outputs.module)
+            if outputs.features is not None:
+                context.teacher_features = outputs.features.shape[1]
         extra["sample_weight"] = weights
         if not labelled.all():
             extra["label_weight"] = label_weights(labelled, weights)
         template = self.student if self.student is not None else default_student()
-        net = as_distillation_net(template, X.shape[1], len(self.classes_), device, rho=self.rho, objective=objective)
+        net = as_distillation_net(
+            template,
+            X.shape[1],
+            len(self.classes_),
+            device,
+            rho=self.rho,
+            objective=objective,
+            objective_context=context,
+        )
         if self.verbose:
             print(f"[CrossModalDistiller] training the student on {X.shape} ({len(self.classes_)} classes)")
         X32 = np.ascontiguousarray(X, dtype=np.float32)
         self.student_ = fit_net(net, X32, codes, student_seed, extra)
         self.history_ = self.student_.history
         return self
-
-    # ------------------------------------------------------------------ predict
-    def predict_proba(self, X):
-        """Class probabilities of the student, from the student modality only.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            The student's modality.
-
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, n_classes)
-
-        Notes
-        -----
-        Rows go through the student in chunks whose converted input and
-        layer outputs fit in scikit-learn's ``working_memory`` (1024 MiB
-        unless set with :func:`sklearn.config_context`); ``X`` itself is not
-        copied, whatever its float dtype.
-        """
-        check_is_fitted(self, "student_")
-        X = validate_numeric_data(self, X, reset=False, dtype=_FLOAT_DTYPES)
-        logits = predict_logits(self.student_.module_, X, self.student_.device)
-        return logits_to_proba(logits)
-
-    def predict(self, X):
-        """Predicted class labels of the student.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        y : ndarray of shape (n_samples,)
-        """
-        proba = self.predict_proba(X)
-        return self.classes_[np.argmax(proba, axis=1)]
-
-    def score(self, X, y, sample_weight=None):
-        """Accuracy of the student on the labelled rows of ``(X, y)``.
-
-        Rows marked as unlabelled (``-1``, or ``None`` among string labels)
-        are left out, so a cross-validation fold that holds unlabelled rows
-        never counts them as errors (scikit-learn's semi-supervised
-        estimators count them). Scorers such as ``scoring="accuracy"`` call
-        :meth:`predict` and see every row; leave ``scoring`` unset to use
-        this method.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            The student's modality.
-        y : array-like of shape (n_samples,)
-            True labels, with the markers of unlabelled rows.
-        sample_weight : array-like of shape (n_samples,), default=None
-
-        Returns
-        -------
-        score : float
-            Mean accuracy over the labelled rows.
-
-        Raises
-        ------
-        ValueError
-            When no row of ``y`` carries a label.
-        """
-        y = column_or_1d(np.asarray(y))
-        labelled = labelled_mask(y)
-        if not labelled.any():
-            raise ValueError(f"score needs at least one labelled row; all {len(y)} rows of y are marked unlabelled.")
-        weights = None if sample_weight is None else np.asarray(sample_weight)[labelled]
-        return accuracy_score(
-            y[labelled], self.predict(_safe_indexing(X, np.flatnonzero(labelled))), sample_weight=weights
-        )

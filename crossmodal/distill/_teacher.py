@@ -23,9 +23,17 @@ from crossmodal._utils.skorch_helpers import fitted_net, mlp_template
 from crossmodal._utils.torch_helpers import predict_logits
 from crossmodal._utils.validation import check_modality, check_paired_samples
 from crossmodal.distill import _cache
+from crossmodal.distill._features import teacher_features
 from crossmodal.distill._joint_teacher import check_joint_focus, joint_teacher, joint_teacher_proba
 from crossmodal.distill._net import as_distillation_net, fit_net
-from crossmodal.distill._teacher_io import check_teacher_output, n_rows, teacher_fit_params, to_teacher_dtype
+from crossmodal.distill._teacher_io import (
+    check_teacher_output,
+    n_rows,
+    teacher_fit_params,
+    teacher_name,
+    to_teacher_dtype,
+)
+from crossmodal.distill._teacher_outputs import FittedTeacher, torch_module
 
 __all__ = [
     "TeacherData",
@@ -243,7 +251,7 @@ def _labelled_part(data, X_t):
     return _safe_indexing(X_t, rows), data.y[rows], data.codes[rows], sample_weight, weights
 
 
-def fit_and_query(params, data, device, teacher_seed, focus_seed):
+def fit_and_query(params, data, device, teacher_seed, focus_seed, feature_layer=None):
     """Fit the focus ranker and the teacher of a distiller, and query the teacher on every training row.
 
     The teacher trains on the labelled rows; a focus ranker (and the pair of
@@ -256,12 +264,13 @@ def fit_and_query(params, data, device, teacher_seed, focus_seed):
     data : TeacherData
     device : torch.device
     teacher_seed, focus_seed : int
+    feature_layer : tuple or None, default=None
+        ``("layer", spec)`` to also take the teacher's hidden features at
+        ``spec`` (see :func:`~crossmodal.distill._features.feature_layer`).
 
     Returns
     -------
-    teacher, focus, proba
-        The fitted teacher, the fitted focus ranker (or None) and the
-        teacher's probabilities on every row (float64, one column per class).
+    FittedTeacher
     """
     teacher, focus, mode, memory = params["teacher"], params["focus"], params["teacher_input"], params["memory"]
     layer = getattr(focus, "layer", None)
@@ -286,19 +295,32 @@ def fit_and_query(params, data, device, teacher_seed, focus_seed):
             )
         X_t = teacher_input(mode, data.X_given, data.X, data.X_teacher, numeric)
         joint = joint_teacher(fit_focus(X_t))
-        return joint, fitted["focus"], joint_teacher_proba(joint, X_t)
+        features = None if feature_layer is None else teacher_features(joint, feature_layer[1], X_t)
+        return FittedTeacher(joint, fitted["focus"], joint_teacher_proba(joint, X_t), features, X_t)
 
     transform = (lambda X_a: fit_focus(X_a).transform(X_a)) if focus is not None and layer is None else None
     X_t = teacher_input(mode, data.X_given, data.X, data.X_teacher, numeric, transform)
     with_proba = focus is None or layer is None  # a hidden-layer focus changes the teacher after its fit
 
+    def features_of(model):
+        if feature_layer is None:
+            return None
+        module = torch_module(model)
+        if module is None:
+            raise TypeError(f"the objective distils a hidden layer of a torch teacher; {teacher_name(model)} has none.")
+        return teacher_features(module, feature_layer[1], X_t)
+
     def work():
         X_fit, y_fit, codes_fit, sample_weight, weights = _labelled_part(data, X_t)
         n_classes = len(data.classes)
         model = fit_teacher(teacher, X_fit, y_fit, codes_fit, n_classes, device, teacher_seed, sample_weight, weights)
-        return model, (teacher_proba(model, X_t, data.classes) if with_proba else None)
+        if not with_proba:
+            return model, None, None
+        return model, teacher_proba(model, X_t, data.classes), features_of(model)
 
-    model, proba = _cache.fit_teacher(memory, params, device, X_t, data.y, data.sample_weight, teacher_seed, work)
+    model, proba, features = _cache.fit_teacher(
+        memory, params, device, X_t, data.y, data.sample_weight, teacher_seed, work, feature_layer
+    )
     if not with_proba:
         if not isinstance(model, NeuralNetClassifier):
             raise TypeError(
@@ -306,5 +328,5 @@ def fit_and_query(params, data, device, teacher_seed, focus_seed):
                 f"teacher must be None or a skorch NeuralNetClassifier, got {type(model).__name__}."
             )
         fit_focus(X_t, estimator_a=model).nullify_module(model.module_)
-        proba = teacher_proba(model, X_t, data.classes)
-    return model, fitted.get("focus"), proba
+        proba, features = teacher_proba(model, X_t, data.classes), features_of(model)
+    return FittedTeacher(model, fitted.get("focus"), proba, features, X_t)

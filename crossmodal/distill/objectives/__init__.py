@@ -6,10 +6,49 @@ see :mod:`~crossmodal.distill.objectives._base` for the protocol) plus one
 line here.
 """
 
+from sklearn.base import clone
+
 from crossmodal.distill.objectives._base import DistillationObjective, ModuleContext, ObjectiveBatch, TeacherOutputs
 from crossmodal.distill.objectives._kd import KD
 
-__all__ = ["KD", "OBJECTIVES", "DistillationObjective", "ModuleContext", "ObjectiveBatch", "TeacherOutputs"]
+__all__ = [
+    "KD",
+    "OBJECTIVES",
+    "DistillationObjective",
+    "ModuleContext",
+    "ObjectiveBatch",
+    "TeacherOutputs",
+    "resolve_objective",
+]
 
 #: Name -> objective class.
 OBJECTIVES = {"kd": KD}
+
+
+def resolve_objective(objective, temperature=1.0, kl_reduction="batchmean"):
+    """The objective a distiller trains with: a fresh instance of a named one, or a clone of an object.
+
+    A named objective takes the distiller's ``temperature`` when it has one
+    (and ``kl_reduction`` for ``"kd"``); a setting the objective does not
+    have, or one given beside an objective object (which carries its own),
+    is an error rather than ignored.
+    """
+    if not isinstance(objective, str):
+        if temperature != 1.0 or kl_reduction != "batchmean":
+            raise ValueError(
+                f"temperature={temperature!r} and kl_reduction={kl_reduction!r} apply to objectives given by name; "
+                f"with objective={type(objective).__name__}(...) set them on the objective itself (e.g. "
+                "KD(temperature=4.0, reduction='mean')) and leave the distiller's at 1.0 and 'batchmean'."
+            )
+        return clone(objective)
+    cls = OBJECTIVES[objective]
+    params, own = {}, cls().get_params()
+    for name, value, default, key in (
+        ("temperature", temperature, 1.0, "temperature"),
+        ("kl_reduction", kl_reduction, "batchmean", "reduction"),
+    ):
+        if key in own and (name == "temperature" or cls is KD):
+            params[key] = value
+        elif value != default:
+            raise ValueError(f"{name}={value!r} does not apply to objective={objective!r}, which has no {key}.")
+    return cls(**params)
