@@ -233,8 +233,13 @@ def _rebind_prefit(fitted, focus):
     fitted.nets_ = tuple(nets)
 
 
-def fit_teacher(memory, params, device, X_t, y, sample_weight, seed, work, features=None):
+def fit_teacher(memory, params, device, X_t, y, sample_weight, seed, work, features_work=None, layer=None):
     """``work()`` (the fitted teacher and its probabilities), or the same loaded from ``memory``.
+
+    Two units are cached: the teacher with its probabilities, and, when
+    ``features_work`` is given, the teacher's hidden features under a key
+    that adds ``layer``, so objectives that read other layers (or none)
+    share one fitted teacher.
 
     Parameters
     ----------
@@ -251,10 +256,11 @@ def fit_teacher(memory, params, device, X_t, y, sample_weight, seed, work, featu
     seed : int
         The teacher's seed.
     work : callable
-        Fits the teacher and returns ``(teacher, proba, features)``; run on a miss only.
-    features : object, default=None
-        Which hidden features ``work`` also computes (an objective's teacher
-        layer), or None.
+        Fits the teacher and returns ``(teacher, proba)``; run on a miss only.
+    features_work : callable or None, default=None
+        ``features_work(teacher)`` computes the hidden features; run on a miss only.
+    layer : object, default=None
+        Which hidden layer ``features_work`` reads (part of the features' key).
 
     Returns
     -------
@@ -263,5 +269,8 @@ def fit_teacher(memory, params, device, X_t, y, sample_weight, seed, work, featu
     features : ndarray of shape (n_samples, n_features) or None
     """
     weights = None if sample_weight is None else np.asarray(sample_weight)
-    key = ("teacher", code_version(), teacher_key(params, device), X_t, y, weights, int(seed), features)
-    return cached(memory, key, work)
+    key = ("teacher", code_version(), teacher_key(params, device), X_t, y, weights, int(seed))
+    teacher, proba = cached(memory, key, work)
+    if features_work is None:
+        return teacher, proba, None
+    return teacher, proba, cached(memory, ("features", key, layer), lambda: features_work(teacher))

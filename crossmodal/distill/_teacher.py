@@ -314,12 +314,11 @@ def fit_and_query(params, data, device, teacher_seed, focus_seed, feature_layer=
         X_fit, y_fit, codes_fit, sample_weight, weights = _labelled_part(data, X_t)
         n_classes = len(data.classes)
         model = fit_teacher(teacher, X_fit, y_fit, codes_fit, n_classes, device, teacher_seed, sample_weight, weights)
-        if not with_proba:
-            return model, None, None
-        return model, teacher_proba(model, X_t, data.classes), features_of(model)
+        return model, (teacher_proba(model, X_t, data.classes) if with_proba else None)
 
+    features_work = features_of if with_proba and feature_layer is not None else None
     model, proba, features = _cache.fit_teacher(
-        memory, params, device, X_t, data.y, data.sample_weight, teacher_seed, work, feature_layer
+        memory, params, device, X_t, data.y, data.sample_weight, teacher_seed, work, features_work, feature_layer
     )
     if not with_proba:
         if not isinstance(model, NeuralNetClassifier):

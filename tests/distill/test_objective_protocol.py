@@ -130,3 +130,30 @@ def test_grid_search_reaches_inside_the_objective(data):
     search = GridSearchCV(base, {"objective__weight": [0.1, 1.0], "rho": [0.2, 0.8]}, cv=2, n_jobs=2)
     search.fit(X_b, y, X_teacher=X_a)
     assert set(search.best_params_) == {"objective__weight", "rho"}
+
+
+def test_memory_fits_one_teacher_for_every_objective_and_caches_its_features(data, tmp_path, monkeypatch):
+    from crossmodal.distill import _features, _teacher
+
+    X_a, X_b, y = data
+    counts = {"teacher": 0, "features": 0}
+    fit, features = _teacher.fit_teacher, _features.teacher_features
+
+    def counting_fit(*args, **kwargs):
+        counts["teacher"] += 1
+        return fit(*args, **kwargs)
+
+    def counting_features(*args, **kwargs):
+        counts["features"] += 1
+        return features(*args, **kwargs)
+
+    monkeypatch.setattr(_teacher, "fit_teacher", counting_fit)
+    monkeypatch.setattr(_teacher, "teacher_features", counting_features)
+    fits = []
+    for objective in ("kd", FeatureMatch(), FeatureMatch(weight=0.5), "kd"):
+        kd = CrossModalDistiller(teacher=net(), student=net(), objective=objective, memory=tmp_path, random_state=0)
+        fits.append(kd.fit(X_b, y, X_teacher=X_a))
+    assert counts == {"teacher": 1, "features": 1}
+    np.testing.assert_array_equal(fits[0].teacher_proba_, fits[1].teacher_proba_)
+    uncached = CrossModalDistiller(teacher=net(), student=net(), objective=FeatureMatch(), random_state=0)
+    np.testing.assert_array_equal(uncached.fit(X_b, y, X_teacher=X_a).predict_proba(X_b), fits[1].predict_proba(X_b))
