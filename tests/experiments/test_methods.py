@@ -1,0 +1,87 @@
+"""``crossmodal reproduce methods``: the comparison table of KD methods."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from crossmodal.experiments import _methods_protocol, methods
+from crossmodal.experiments._methods_report import average_ranks, check_trends
+
+
+def test_few_labels_keeps_exactly_the_budget_per_class():
+    y = np.repeat(np.arange(3), 40)
+    kept = _methods_protocol.few_labels(y, 7, seed=0)
+    for c in range(3):
+        assert np.sum(kept == c) == 7
+    assert np.sum(kept == -1) == len(y) - 21
+    np.testing.assert_array_equal(kept[kept >= 0], y[kept >= 0])  # a kept label is the row's own
+    assert _methods_protocol.few_labels(y, None, seed=0) is y
+
+
+def test_every_method_has_candidates_and_builds_a_distiller():
+    for method in methods.METHODS:
+        settings = _methods_protocol.candidates(method)
+        assert settings, method
+        model = methods.method_distiller(method, settings[0], 0, None, epochs=1)
+        assert model.random_state == 0
+    assert methods.method_distiller("no KD", {}, 0, None, 1).rho == 1.0
+
+
+def test_split_never_gives_test_rows_to_validation():
+    y = np.repeat(np.arange(2), 50)
+    train, test = methods._split(y, 0, validation=False)
+    fit, val = methods._split(y, 0, validation=True)
+    assert set(fit) | set(val) == set(train)
+    assert not set(val) & set(test)
+
+
+def _frame():
+    rows = []
+    for run in range(3):
+        for dataset, bonus in (("av-audio-image", 0.03), ("mfeat-pix-fou", 0.05)):
+            for method, acc in (("no KD", 0.7), ("kd", 0.7 + bonus + 0.001 * run), ("focus", 0.6)):
+                rows.append(dict(dataset=dataset, regime="r", method=method, candidate=0, run=run, accuracy=acc))
+    return pd.DataFrame(rows)
+
+
+def test_average_ranks_and_the_negative_control_check():
+    frame = _frame()
+    ranks = average_ranks(frame, "r")
+    assert ranks.index[0] == "kd" and ranks["focus"] == 3.0
+    checks = check_trends(frame, runs=3)
+    assert checks[0].passed
+    control = checks[1]
+    assert control.source == "paper, Table 1"
+    assert not control.passed  # kd is ahead of no KD on av-digits in every run (+3.0 to +3.2 points)
+    frame.loc[(frame["dataset"] == "av-audio-image") & (frame["method"] == "kd"), "accuracy"] = 0.7
+    assert check_trends(frame, runs=3)[1].passed
+
+
+@pytest.mark.slow
+def test_quick_run_writes_report_figure_and_checks(tmp_path):
+    result = methods.run(tmp_path, quick=True, runs=2)
+    frame = result["frame"]
+    assert set(frame["method"]) == set(methods.METHODS)
+    assert set(frame["regime"]) == set(_methods_protocol.REGIMES)
+    assert frame.groupby(["dataset", "regime", "method"])["run"].nunique().eq(2).all()
+    names = {p.rsplit("/", 1)[-1] for p in result["files"]}
+    assert {"methods.csv", "methods.png", "report.md"} <= names
+    report = (tmp_path / "report.md").read_text()
+    assert "mean rank" in report and "Paired difference against `kd`" in report
+
+
+def test_tune_picks_the_best_validation_candidate(monkeypatch):
+    calls = []
+
+    def fake_run(run, run_seed, dataset, methods, choices, epochs, validation=False):
+        assert validation
+        calls.append(dataset)
+        return [
+            dict(dataset=dataset, regime="r", method="kd", candidate=i, run=run, seed=run_seed, accuracy=acc)
+            for i, acc in zip(choices("r", "kd"), (0.6, 0.8))
+        ]
+
+    monkeypatch.setattr(methods, "_methods_run", fake_run)
+    chosen, frame = methods.tune(datasets=["d1", "d2"], methods=("kd",), runs=2)
+    assert chosen == {("r", "kd"): 1}
+    assert sorted(set(calls)) == ["d1", "d2"] and len(frame) == 8
