@@ -13,15 +13,7 @@ import pandas as pd
 from crossmodal.experiments._report import LIBRARY, TrendCheck, format_difference
 from crossmodal.experiments._summaries import paired_difference, spearman
 
-__all__ = [
-    "GAIN_TARGET",
-    "RANK_TARGET",
-    "ERROR_TARGET",
-    "MFH_SOURCE",
-    "cell_differences",
-    "cell_gains",
-    "check_trends",
-]
+__all__ = ["GAIN_TARGET", "RANK_TARGET", "ERROR_TARGET", "MFH_SOURCE", "cell_differences", "cell_gains", "check_trends"]
 
 #: mfeat pix -> fou at 10 labels per class: KD on every pair beats labels only by at least this (accuracy).
 GAIN_TARGET = 0.10
@@ -123,7 +115,8 @@ def _check_diagnose(frame):
     if gains.empty:
         return [_not_run(n, LIBRARY) for n in names]
     known = gains[np.isfinite(gains["predicted_gain"])]
-    missing = f"; {len(gains) - len(known)} of {len(gains)} cells without a prediction" if len(known) < len(gains) else ""
+    n_missing = len(gains) - len(known)
+    missing = f"; {n_missing} of {len(gains)} cells without a prediction" if n_missing else ""
     rho = spearman(known["predicted_gain"], known["diff_mean"])
     error = float(np.median(np.abs(known["predicted_gain"] - known["diff_mean"]))) if len(known) else float("nan")
     return [

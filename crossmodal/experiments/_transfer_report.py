@@ -33,7 +33,7 @@ STUDENT_LABELS = {
     "regular": "regular f_a, every pair",
     "specific": "specific f_a, every pair",
 }
-_TEACHERS = {"lr": "logistic regression", "general": "general f_a", "regular": "regular f_a", "specific": "specific f_a"}
+_TEACHERS = dict(lr="logistic regression", general="general f_a", regular="regular f_a", specific="specific f_a")
 _DIFFERENCES = {
     "KD every pair − labels only": ("student_kd_every_acc", "student_labels_acc"),
     "KD labelled rows − labels only": ("student_kd_labelled_acc", "student_labels_acc"),
@@ -84,18 +84,13 @@ def _differences_table(part):
 
 def _gains_table(frame):
     """Every cell: measured gain of KD on every pair, ``diagnose``'s prediction and verdict."""
-    rows = [
-        [
-            rec["dataset"],
-            rec["budget"],
-            format_difference(rec),
-            "n/a" if not np.isfinite(rec["predicted_gain"]) else f"{100 * rec['predicted_gain']:+.2f}",
-            "n/a" if not np.isfinite(rec["predicted_gain"]) else f"{100 * (rec['predicted_gain'] - rec['diff_mean']):+.2f}",
-            rec["verdict"],
-        ]
-        for _, rec in cell_gains(frame).iterrows()
-    ]
-    headers = ["dataset", "labels per class", "measured gain", "predicted", "predicted − measured", "verdict (most seeds)"]
+    rows = []
+    for _, rec in cell_gains(frame).iterrows():
+        predicted, error = (100 * rec["predicted_gain"], 100 * (rec["predicted_gain"] - rec["diff_mean"]))
+        known = np.isfinite(predicted)
+        cells = [f"{predicted:+.2f}", f"{error:+.2f}"] if known else ["n/a", "n/a"]
+        rows.append([rec["dataset"], rec["budget"], format_difference(rec), *cells, rec["verdict"]])
+    headers = ["dataset", "labels per class", "measured gain", "predicted", "predicted − measured", "verdict (most)"]
     return markdown_table(headers, rows)
 
 
@@ -170,7 +165,7 @@ def _protocol(out, datasets, settings):
         "* KD, labelled rows: a `LogisticRegression` teacher fitted on the labelled rows of the teacher view, "
         "both terms on the labelled rows only (what distilling on the labelled rows alone gives);\n"
         "* KD, every pair: the same teacher, queried on every pair (`fit(X, y_with_-1, X_teacher=...)`);\n"
-        "* f_a students: `teacher=\"joint\"`: Algorithm 1's pair (f_a, f_b: MLPs with "
+        '* f_a students: `teacher="joint"`: Algorithm 1\'s pair (f_a, f_b: MLPs with '
         f"{PAIR_HIDDEN[0]} hidden units, {PAIR_EPOCHS} epochs) trained on every pair, its cross-entropy terms on "
         f"the labelled rows; the {100 * PAIR_RATIO:g}% least salient channels of f_a's hidden layer (after "
         f"the ReLU; M = {N_REPEATS} permutations) replaced by their training mean (modality-general teacher), "

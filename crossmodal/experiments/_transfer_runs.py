@@ -137,7 +137,8 @@ def train_students(students, X, codes, proba, X_eval, eval_codes, seed):
     def record(epoch, logits):
         if epoch in wanted:
             hits = logits(X_eval).argmax(2) == eval_codes
-            accuracy.update({(s.key, epoch): float(hits[r].mean()) for r, s in enumerate(students) if epoch in s.epochs})
+            scored = [(r, s.key) for r, s in enumerate(students) if epoch in s.epochs]
+            accuracy.update({(key, epoch): float(hits[r].mean()) for r, key in scored})
 
     distil_students(
         X,
@@ -174,7 +175,11 @@ def diagnosed(X_a, X_b, y_semi, seed):
     except ValueError as exc:
         nan = float("nan")
         return dict(
-            predicted_gain=nan, predicted_gain_lo=nan, predicted_gain_hi=nan, verdict="error", regime="",
+            predicted_gain=nan,
+            predicted_gain_lo=nan,
+            predicted_gain_hi=nan,
+            verdict="error",
+            regime="",
             diagnose_error=str(exc),
         )
     low, high = result.predicted_gain_ci

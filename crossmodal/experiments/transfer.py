@@ -39,21 +39,51 @@ import pandas as pd
 from crossmodal.experiments._report import write_csv
 from crossmodal.experiments._reproduction import Entry
 from crossmodal.experiments._runs import collect_runs
-from crossmodal.experiments._transfer_protocol import (
-    BUDGETS,
-    DATASETS,
-    JOINT_MODES,
-    KD_STUDENTS,
-    STUDENTS,
-    TUNE_GRID,
-)
+from crossmodal.experiments._transfer_protocol import BUDGETS, DATASETS, JOINT_MODES, KD_STUDENTS, STUDENTS, TUNE_GRID
 from crossmodal.experiments._transfer_runs import Student, seed_cells
 
 __all__ = ["run", "run_dataset", "tune", "students_for", "DATASETS", "SETTINGS", "STUDENTS", "BUDGETS"]
 
 #: Per dataset and student: rho, temperature and epochs chosen by :func:`tune` on validation rows
 #: (``general`` and ``specific`` use ``regular``'s; ``labels`` has rho 1 and no temperature).
-SETTINGS = {}
+SETTINGS = {
+    "mfeat-pix-fou": dict(
+        labels=dict(rho=1.0, temperature=1.0, epochs=20),
+        kd_labelled=dict(rho=0.5, temperature=4.0, epochs=20),
+        kd_every=dict(rho=0.1, temperature=2.0, epochs=20),
+        regular=dict(rho=0.1, temperature=1.0, epochs=20),
+    ),
+    "mfeat-fac-mor": dict(
+        labels=dict(rho=1.0, temperature=1.0, epochs=20),
+        kd_labelled=dict(rho=0.7, temperature=1.0, epochs=20),
+        kd_every=dict(rho=0.3, temperature=1.0, epochs=20),
+        regular=dict(rho=0.1, temperature=1.0, epochs=20),
+    ),
+    "mfeat-zer-pix": dict(
+        labels=dict(rho=1.0, temperature=1.0, epochs=20),
+        kd_labelled=dict(rho=0.7, temperature=1.0, epochs=20),
+        kd_every=dict(rho=0.7, temperature=1.0, epochs=5),
+        regular=dict(rho=0.7, temperature=1.0, epochs=5),
+    ),
+    "av-digits-audio-image": dict(
+        labels=dict(rho=1.0, temperature=1.0, epochs=20),
+        kd_labelled=dict(rho=0.3, temperature=1.0, epochs=20),
+        kd_every=dict(rho=0.1, temperature=2.0, epochs=10),
+        regular=dict(rho=0.1, temperature=1.0, epochs=20),
+    ),
+    "av-digits-image-audio": dict(
+        labels=dict(rho=1.0, temperature=1.0, epochs=20),
+        kd_labelled=dict(rho=0.7, temperature=2.0, epochs=20),
+        kd_every=dict(rho=0.5, temperature=2.0, epochs=10),
+        regular=dict(rho=0.1, temperature=1.0, epochs=5),
+    ),
+    "mvd": dict(
+        labels=dict(rho=1.0, temperature=1.0, epochs=20),
+        kd_labelled=dict(rho=0.7, temperature=2.0, epochs=10),
+        kd_every=dict(rho=0.7, temperature=4.0, epochs=10),
+        regular=dict(rho=0.5, temperature=2.0, epochs=10),
+    ),
+}
 QUICK = dict(budgets=(10, None), runs=2, max_epochs=5)
 ENTRY = Entry(
     "transfer",
@@ -155,7 +185,7 @@ def _tune_run(run, run_seed, dataset, budgets, grid):
     return rows
 
 
-def tune(datasets=None, *, runs=2, seed=100, budgets=BUDGETS, grid=None, jobs=None, progress=False):
+def tune(datasets=None, *, runs=3, seed=100, budgets=BUDGETS, grid=None, jobs=None, progress=False):
     """Choose each student's rho, temperature and epochs per dataset on validation rows.
 
     Each seed's training pairs are split again (``VALIDATION_SHARE`` held
@@ -197,10 +227,8 @@ def run(out_dir, *, runs=None, seed=0, jobs=None, quick=False, progress=False):
     out = ENTRY.start(out_dir, runs, quick)
     budgets = QUICK["budgets"] if quick else BUDGETS
     max_epochs = QUICK["max_epochs"] if quick else None
-    frames = [
-        run_dataset(name, budgets=budgets, runs=out.runs, seed=seed, max_epochs=max_epochs, jobs=jobs, progress=progress)
-        for name in DATASETS
-    ]
+    common = dict(budgets=budgets, runs=out.runs, seed=seed, max_epochs=max_epochs, jobs=jobs, progress=progress)
+    frames = [run_dataset(name, **common) for name in DATASETS]
     frame = pd.concat(frames, ignore_index=True)
     out.computed()
     out.csv(frame, "transfer.csv")
@@ -214,7 +242,7 @@ if __name__ == "__main__":  # pragma: no cover - the search behind SETTINGS
 
     parser = argparse.ArgumentParser(description="Choose SETTINGS on validation rows (never test rows).")
     parser.add_argument("--tune", action="store_true", required=True)
-    parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--jobs", type=int, default=None)
     parser.add_argument("--out", default=None, help="CSV of every validation score")
     parser.add_argument("datasets", nargs="*")

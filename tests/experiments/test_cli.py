@@ -122,7 +122,7 @@ def test_registry_offers_every_experiment_and_hides_no_import_error(fake_experim
 
 
 def test_every_shipped_experiment_loads():
-    assert cli.available_experiments() == ["synthetic", "ranking", "case-study", "diagnose"]
+    assert cli.available_experiments() == ["synthetic", "ranking", "case-study", "diagnose", "transfer"]
     for name in cli.available_experiments():
         assert callable(cli.load_experiment(name))
 
