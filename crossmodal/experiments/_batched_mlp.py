@@ -16,6 +16,13 @@ exactly as :class:`crossmodal.CrossModalDistiller` does for the same
 Adam, shuffled batches), and computes the same loss; the students equal
 that estimator's up to floating-point rounding (the KD term here is
 computed by torch ops rather than the fused kernel).
+
+Rows without a label (code ``-1``) weigh as the distiller weighs them: the
+cross-entropy takes per-row factors (``label_weight``, the distiller's
+:func:`~crossmodal._utils.labels.label_weights`), the KD term per-row
+weights (``kd_weight``, the distiller's ``sample_weight``), each per
+student; the transfer reproduction stacks students with different
+temperatures, and reads each after its own number of epochs (``on_epoch``).
 """
 
 import numpy as np

@@ -1,8 +1,8 @@
-"""What the transfer reproduction trains and on which data: constants, view pairs, splits and label budgets.
+"""The transfer reproduction's protocol: constants, view pairs, splits and label budgets.
 
-:mod:`crossmodal.experiments.transfer` runs the protocol on these data and
-:mod:`crossmodal.experiments._transfer_report` reports it; both read the
-protocol from here.
+Read by :mod:`crossmodal.experiments.transfer` (the runs and the search
+behind its settings), :mod:`crossmodal.experiments._transfer_runs` (one
+seed) and :mod:`crossmodal.experiments._transfer_report`.
 """
 
 import numpy as np

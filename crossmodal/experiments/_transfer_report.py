@@ -1,13 +1,16 @@
 """Report of ``crossmodal reproduce transfer``: label-budget tables, ``diagnose`` beside the measured gains, figures."""
 
+import os
+
 import numpy as np
 
 from crossmodal import __version__
-from crossmodal.experiments._figures import new_grid, plot_band
+from crossmodal.experiments._figures import new_grid, plot_band, save_figure
 from crossmodal.experiments._report import check_list, format_difference, format_mean_sd, markdown_table
 from crossmodal.experiments._summaries import summarize
 from crossmodal.experiments._transfer_checks import cell_differences, cell_gains, check_trends
 from crossmodal.experiments._transfer_protocol import (
+    JOINT_MODES,
     MVD_GAMMA,
     N_REPEATS,
     PAIR_EPOCHS,
@@ -25,14 +28,8 @@ from crossmodal.experiments._transfer_protocol import (
 __all__ = ["write_report", "plot_curves", "plot_predictions", "STUDENT_LABELS"]
 
 #: How the report and the figures name each student.
-STUDENT_LABELS = {
-    "labels": "labels only",
-    "kd_labelled": "KD, labelled rows",
-    "kd_every": "KD, every pair",
-    "general": "general f_a, every pair",
-    "regular": "regular f_a, every pair",
-    "specific": "specific f_a, every pair",
-}
+_JOINT_LABELS = [f"{mode} f_a, every pair" for mode in JOINT_MODES]
+STUDENT_LABELS = dict(zip(STUDENTS, ["labels only", "KD, labelled rows", "KD, every pair"] + _JOINT_LABELS))
 _TEACHERS = dict(lr="logistic regression", general="general f_a", regular="regular f_a", specific="specific f_a")
 _DIFFERENCES = {
     "KD every pair − labels only": ("student_kd_every_acc", "student_labels_acc"),
@@ -47,20 +44,24 @@ def _budgets(part):
     return list(part.groupby("budget")["labels_per_class"].mean().sort_values().index)
 
 
-def _students_table(part):
-    """Students and teachers (mean ± sd over seeds, %) per budget."""
-    teachers = [t for t in _TEACHERS if f"teacher_{t}_acc" in part]
-    columns = [f"student_{s}_acc" for s in STUDENTS] + [f"teacher_{t}_acc" for t in teachers]
-    summary = summarize(part, ["budget"], columns + ["labels_per_class"]).set_index("budget")
+def _accuracy_table(part, columns, headers):
+    """``columns`` (mean ± sd over seeds, %) per budget, under ``headers``."""
+    summary = summarize(part, ["budget"], list(columns) + ["labels_per_class"]).set_index("budget")
     rows = []
     for budget in _budgets(part):
         rec = summary.loc[budget]
-        rows.append(
-            [budget, f"{rec['labels_per_class_mean']:.1f}"]
-            + [format_mean_sd(rec[f"{c}_mean"], rec[f"{c}_sd"]) for c in columns]
-        )
-    headers = ["labels per class", "(mean)"] + [STUDENT_LABELS[s] for s in STUDENTS]
-    return markdown_table(headers + [f"teacher: {_TEACHERS[t]}" for t in teachers], rows)
+        cells = [format_mean_sd(rec[f"{c}_mean"], rec[f"{c}_sd"]) for c in columns]
+        rows.append([budget, f"{rec['labels_per_class_mean']:.1f}"] + cells)
+    return markdown_table(["labels per class", "(mean)"] + list(headers), rows)
+
+
+def _students_table(part):
+    """Students, then teachers on the teacher view's test rows (mean ± sd over seeds, %) per budget."""
+    students = _accuracy_table(part, [f"student_{s}_acc" for s in STUDENTS], STUDENT_LABELS.values())
+    teachers = [t for t in _TEACHERS if f"teacher_{t}_acc" in part]
+    columns = [f"teacher_{t}_acc" for t in teachers] + ["teacher_lr_unlabelled_acc"]
+    headers = [_TEACHERS[t] for t in teachers] + ["logistic regression on the unlabelled training pairs"]
+    return students + "\n\nTeachers:\n\n" + _accuracy_table(part, columns, headers)
 
 
 def _differences_table(part):
@@ -94,6 +95,20 @@ def _gains_table(frame):
     return markdown_table(headers, rows)
 
 
+def _mfh_table(frame):
+    """Pooled over datasets, per budget: the f_a students' paired differences and the f_a teachers' accuracies."""
+    pooled = frame.assign(dataset="all")
+    pairs = {
+        "student: general − specific": ("student_general_acc", "student_specific_acc"),
+        "student: general − regular": ("student_general_acc", "student_regular_acc"),
+        "teacher: general − regular": ("teacher_general_acc", "teacher_regular_acc"),
+        "teacher: specific − regular": ("teacher_specific_acc", "teacher_regular_acc"),
+    }
+    diffs = [cell_differences(pooled, a, b).set_index("budget") for a, b in pairs.values()]
+    rows = [[budget] + [format_difference(d.loc[budget]) for d in diffs] for budget in _budgets(frame)]
+    return markdown_table(["labels per class"] + list(pairs), rows)
+
+
 def plot_curves(frame, datasets, path):
     """Accuracy against labels per class (log axis), one panel per dataset, ±1 sd bands; returns ``path``."""
     names = [n for n in datasets if (frame["dataset"] == n).any()]
@@ -113,8 +128,7 @@ def plot_curves(frame, datasets, path):
         ax.set(xlabel="labels per class (log; last: all)", ylabel="test accuracy (%)", title=f"{datasets[name][1]}")
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize="x-small")
-    fig.savefig(path, dpi=110)
-    return str(path)
+    return save_figure(fig, path)
 
 
 def plot_predictions(frame, path):
@@ -133,8 +147,7 @@ def plot_predictions(frame, path):
     ax.set(xlabel="measured gain, KD every pair − labels only (points)", ylabel="diagnose: predicted gain (points)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize="x-small")
-    fig.savefig(path, dpi=110)
-    return str(path)
+    return save_figure(fig, path)
 
 
 def _settings_table(datasets, settings):
@@ -206,9 +219,17 @@ def write_report(out, frame, datasets, settings):
     sections.append(
         (
             "diagnose beside the measured gain, every cell",
-            _gains_table(frame) + f"\n\n![predicted against measured gain]({scatter.rsplit('/', 1)[-1]})",
+            _gains_table(frame) + f"\n\n![predicted against measured gain]({os.path.basename(scatter)})",
         )
     )
-    sections.append(("Trend checks", check_list(checks) + f"\n\n![label-budget curves]({curves.rsplit('/', 1)[-1]})"))
+    sections.append(
+        (
+            "What the student learns from f_a: modality-general against modality-specific channels",
+            "Paired per (dataset, seed), pooled over the datasets (points [95% CI] (share > 0)). The MFH says the "
+            "student learns the modality-general part of the teacher's decision; where few rows carry a label, "
+            "the teacher's labels stand in for the true ones on every other row.\n\n" + _mfh_table(frame),
+        )
+    )
+    sections.append(("Trend checks", check_list(checks) + f"\n\n![label-budget curves]({os.path.basename(curves)})"))
     out.report("Few labels, many pairs: supervision transfer", sections)
     return checks

@@ -104,13 +104,9 @@ def fit_teachers(Xt_fit, Xt_eval, Xs_fit, y_semi, y_eval, seed, modes=JOINT_MODE
     accuracy = {"lr": float(np.mean(lr.predict(Xt_eval) == y_eval))}
     if not modes:
         return proba, accuracy
-    ranker = ModalityGeneralRanker(
-        estimator_a=_net(PAIR_HIDDEN, PAIR_EPOCHS),
-        estimator_b=_net(PAIR_HIDDEN, PAIR_EPOCHS),
-        layer=PAIR_LAYER,
-        n_repeats=N_REPEATS,
-        random_state=seed,
-    ).fit(Xt_fit, y_semi, X_b=Xs_fit)
+    pair = _net(PAIR_HIDDEN, PAIR_EPOCHS)  # the ranker clones one template for f_a and one for f_b
+    ranker = ModalityGeneralRanker(estimator_a=pair, estimator_b=pair, layer=PAIR_LAYER, n_repeats=N_REPEATS)
+    ranker.set_params(random_state=seed).fit(Xt_fit, y_semi, X_b=Xs_fit)
     for mode in modes:
         support = np.ones(len(ranker.salience_), bool) if mode == "regular" else ranker.support_for(mode, PAIR_RATIO)
         module = joint_teacher(ranker, support)
@@ -140,20 +136,11 @@ def train_students(students, X, codes, proba, X_eval, eval_codes, seed):
             scored = [(r, s.key) for r, s in enumerate(students) if epoch in s.epochs]
             accuracy.update({(key, epoch): float(hits[r].mean()) for r, key in scored})
 
+    net = dict(hidden_sizes=STUDENT_HIDDEN, batch_size=STUDENT_BATCH, lr=STUDENT_LR, epochs=max(wanted))
+    rho, temperature = [s.rho for s in students], [s.temperature for s in students]
+    weights = dict(label_weight=factor, kd_weight=kd_weight)
     distil_students(
-        X,
-        codes,
-        teachers,
-        [s.rho for s in students],
-        temperature=[s.temperature for s in students],
-        hidden_sizes=STUDENT_HIDDEN,
-        epochs=max(wanted),
-        batch_size=STUDENT_BATCH,
-        lr=STUDENT_LR,
-        random_state=seed,
-        label_weight=factor,
-        kd_weight=kd_weight,
-        on_epoch=record,
+        X, codes, teachers, rho, temperature=temperature, random_state=seed, on_epoch=record, **net, **weights
     )
     return accuracy
 

@@ -44,54 +44,29 @@ from crossmodal.experiments._transfer_runs import Student, seed_cells
 
 __all__ = ["run", "run_dataset", "tune", "students_for", "DATASETS", "SETTINGS", "STUDENTS", "BUDGETS"]
 
+
+def _chosen(labels_epochs, *kd):
+    """One dataset's :data:`SETTINGS`: labels only's epochs, then ``(rho, temperature, epochs)`` per KD student."""
+    chosen = dict(labels=dict(rho=1.0, temperature=1.0, epochs=labels_epochs))
+    chosen.update({name: dict(zip(("rho", "temperature", "epochs"), s)) for name, s in zip(KD_STUDENTS, kd)})
+    return chosen
+
+
 #: Per dataset and student: rho, temperature and epochs chosen by :func:`tune` on validation rows
 #: (``general`` and ``specific`` use ``regular``'s; ``labels`` has rho 1 and no temperature).
 SETTINGS = {
-    "mfeat-pix-fou": dict(
-        labels=dict(rho=1.0, temperature=1.0, epochs=20),
-        kd_labelled=dict(rho=0.5, temperature=4.0, epochs=20),
-        kd_every=dict(rho=0.1, temperature=2.0, epochs=20),
-        regular=dict(rho=0.1, temperature=1.0, epochs=20),
-    ),
-    "mfeat-fac-mor": dict(
-        labels=dict(rho=1.0, temperature=1.0, epochs=20),
-        kd_labelled=dict(rho=0.7, temperature=1.0, epochs=20),
-        kd_every=dict(rho=0.3, temperature=1.0, epochs=20),
-        regular=dict(rho=0.1, temperature=1.0, epochs=20),
-    ),
-    "mfeat-zer-pix": dict(
-        labels=dict(rho=1.0, temperature=1.0, epochs=20),
-        kd_labelled=dict(rho=0.7, temperature=1.0, epochs=20),
-        kd_every=dict(rho=0.7, temperature=1.0, epochs=5),
-        regular=dict(rho=0.7, temperature=1.0, epochs=5),
-    ),
-    "av-digits-audio-image": dict(
-        labels=dict(rho=1.0, temperature=1.0, epochs=20),
-        kd_labelled=dict(rho=0.3, temperature=1.0, epochs=20),
-        kd_every=dict(rho=0.1, temperature=2.0, epochs=10),
-        regular=dict(rho=0.1, temperature=1.0, epochs=20),
-    ),
-    "av-digits-image-audio": dict(
-        labels=dict(rho=1.0, temperature=1.0, epochs=20),
-        kd_labelled=dict(rho=0.7, temperature=2.0, epochs=20),
-        kd_every=dict(rho=0.5, temperature=2.0, epochs=10),
-        regular=dict(rho=0.1, temperature=1.0, epochs=5),
-    ),
-    "mvd": dict(
-        labels=dict(rho=1.0, temperature=1.0, epochs=20),
-        kd_labelled=dict(rho=0.7, temperature=2.0, epochs=10),
-        kd_every=dict(rho=0.7, temperature=4.0, epochs=10),
-        regular=dict(rho=0.5, temperature=2.0, epochs=10),
-    ),
+    # dataset: labels only's epochs, then (rho, temperature, epochs) of KD on the labelled rows, KD on every pair
+    # and the regular f_a's student (whose choice the general and specific f_a's students share)
+    "mfeat-pix-fou": _chosen(20, (0.5, 4.0, 20), (0.1, 2.0, 20), (0.1, 1.0, 20)),
+    "mfeat-fac-mor": _chosen(20, (0.7, 1.0, 20), (0.3, 1.0, 20), (0.1, 1.0, 20)),
+    "mfeat-zer-pix": _chosen(20, (0.7, 1.0, 20), (0.7, 1.0, 5), (0.7, 1.0, 5)),
+    "av-digits-audio-image": _chosen(20, (0.3, 1.0, 20), (0.1, 2.0, 10), (0.1, 1.0, 20)),
+    "av-digits-image-audio": _chosen(20, (0.7, 2.0, 20), (0.5, 2.0, 10), (0.1, 1.0, 5)),
+    "mvd": _chosen(20, (0.7, 2.0, 10), (0.7, 4.0, 10), (0.5, 2.0, 10)),
 }
 QUICK = dict(budgets=(10, None), runs=2, max_epochs=5)
-ENTRY = Entry(
-    "transfer",
-    runs=5,
-    quick_runs=QUICK["runs"],
-    returns="``frame``",
-    quick=f"Two budgets (10 labels per class and all), at most {QUICK['max_epochs']} epochs per student.",
-)
+_QUICK_TEXT = f"Two budgets (10 labels per class and all), at most {QUICK['max_epochs']} epochs per student."
+ENTRY = Entry("transfer", runs=5, quick_runs=QUICK["runs"], quick=_QUICK_TEXT, returns="``frame``")
 
 _TEACHERS = dict(kd_labelled="lr", kd_every="lr", regular="regular")
 
@@ -225,29 +200,32 @@ def run(out_dir, *, runs=None, seed=0, jobs=None, quick=False, progress=False):
     from crossmodal.experiments._transfer_report import write_report
 
     out = ENTRY.start(out_dir, runs, quick)
-    budgets = QUICK["budgets"] if quick else BUDGETS
-    max_epochs = QUICK["max_epochs"] if quick else None
-    common = dict(budgets=budgets, runs=out.runs, seed=seed, max_epochs=max_epochs, jobs=jobs, progress=progress)
-    frames = [run_dataset(name, **common) for name in DATASETS]
-    frame = pd.concat(frames, ignore_index=True)
+    reduced = {key: QUICK[key] if quick else None for key in ("budgets", "max_epochs")}
+    reduced["budgets"] = reduced["budgets"] or BUDGETS
+    shared = dict(runs=out.runs, seed=seed, jobs=jobs, progress=progress, **reduced)
+    frame = pd.concat([run_dataset(name, **shared) for name in DATASETS], ignore_index=True)
     out.computed()
     out.csv(frame, "transfer.csv")
-    checks = write_report(out, frame, DATASETS, SETTINGS)
-    return out.result(checks, frame=frame)
+    return out.result(write_report(out, frame, DATASETS, SETTINGS), frame=frame)
 
 
-if __name__ == "__main__":  # pragma: no cover - the search behind SETTINGS
+def _search(argv=None):  # pragma: no cover - the search behind SETTINGS
+    """``python -m crossmodal.experiments.transfer --tune [--runs N] [--jobs J] [--out CSV] [DATASET ...]``."""
     import argparse
     import json
 
     parser = argparse.ArgumentParser(description="Choose SETTINGS on validation rows (never test rows).")
     parser.add_argument("--tune", action="store_true", required=True)
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--jobs", type=int, default=None)
-    parser.add_argument("--out", default=None, help="CSV of every validation score")
+    options = (("--runs", int, 3, "seeds, from 100"), ("--jobs", int, None, "joblib workers"), ("--out", str, None, ""))
+    for flag, kind, default, text in options:
+        parser.add_argument(flag, type=kind, default=default, help=text or "CSV of every validation score")
     parser.add_argument("datasets", nargs="*")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     chosen, scores = tune(args.datasets or None, runs=args.runs, jobs=args.jobs, progress=True)
     if args.out:
         write_csv(scores, args.out)
     print(json.dumps(chosen, indent=1))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    _search()
