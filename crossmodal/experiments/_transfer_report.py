@@ -84,15 +84,26 @@ def _differences_table(part):
 
 
 def _gains_table(frame):
-    """Every cell: measured gain of KD on every pair, ``diagnose``'s prediction and verdict."""
+    """Every cell: measured gain of KD on every pair, ``diagnose``'s prediction and verdict; then its errors."""
+    regimes = frame.groupby(["dataset", "budget"], sort=False)["regime"].first() if "regime" in frame else None
     rows = []
     for _, rec in cell_gains(frame).iterrows():
         predicted, error = (100 * rec["predicted_gain"], 100 * (rec["predicted_gain"] - rec["diff_mean"]))
         known = np.isfinite(predicted)
         cells = [f"{predicted:+.2f}", f"{error:+.2f}"] if known else ["n/a", "n/a"]
+        regime = "" if regimes is None else regimes.get((rec["dataset"], rec["budget"]), "")
+        cells.append(regime if isinstance(regime, str) and regime else "-")
         rows.append([rec["dataset"], rec["budget"], format_difference(rec), *cells, rec["verdict"]])
-    headers = ["dataset", "labels per class", "measured gain", "predicted", "predicted − measured", "verdict (most)"]
-    return markdown_table(headers, rows)
+    headers = ["dataset", "labels per class", "measured gain", "predicted", "predicted − measured", "regime", "verdict"]
+    text = markdown_table(headers, rows) + "\n\nThe verdict of a cell is the most common over its seeds."
+    failed = frame[frame["verdict"] == "error"] if "diagnose_error" in frame else frame.iloc[:0]
+    if len(failed):
+        first = failed.iloc[0]
+        text += (
+            f" `diagnose` raised a ValueError on {len(failed)} of {len(frame)} (cell, seed) runs, e.g. "
+            f"{first['dataset']} at {first['budget']} labels per class: {first['diagnose_error']}"
+        )
+    return text
 
 
 def _mfh_table(frame):

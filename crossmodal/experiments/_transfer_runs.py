@@ -48,7 +48,7 @@ from crossmodal.experiments._transfer_protocol import (
 from crossmodal.experiments._views import standardized_views
 from crossmodal.focus._ranker import ModalityGeneralRanker
 
-__all__ = ["Student", "prepare", "fit_teachers", "train_students", "diagnosed", "teacher_model"]
+__all__ = ["Student", "prepare", "fit_teachers", "train_students", "diagnosed", "teacher_model", "seed_cells"]
 
 #: The logistic-regression teacher's iteration cap (lbfgs reaches its tolerance well before it on these data).
 LR_MAX_ITER = 1000
@@ -199,9 +199,9 @@ def seed_cells(run, run_seed, dataset, budgets, students, validation, diagnose_c
         row = dict(dataset=dataset, budget=budget_label(per_class), run=run, seed=run_seed)
         row.update(labels_per_class=labelled.sum() / len(classes), n_labelled=int(labelled.sum()), n_train=len(y_fit))
         row.update({f"teacher_{name}_acc": acc for name, acc in teacher_acc.items()})
-        unlabelled = ~labelled
-        pseudo = classes[proba["lr"][unlabelled].argmax(1)] == y_fit[unlabelled] if unlabelled.any() else []
-        row["teacher_lr_unlabelled_acc"] = float(np.mean(pseudo)) if unlabelled.any() else float("nan")
+        # the labels the teacher gives the pairs that have none (NaN when every pair keeps its label)
+        hits = classes[proba["lr"][~labelled].argmax(1)] == y_fit[~labelled]
+        row["teacher_lr_unlabelled_acc"] = float(hits.mean()) if hits.size else float("nan")
         accuracy = train_students(students(per_class), Xs_fit, codes, proba, Xs_eval, eval_codes, run_seed)
         if diagnose_cells:
             with threadpool_limits(limits=1, user_api="blas"):
