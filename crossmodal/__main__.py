@@ -34,6 +34,7 @@ EXPERIMENTS = {
     "ranking": "crossmodal.experiments.ranking",
     "case-study": "crossmodal.experiments.case_study",
     "diagnose": "crossmodal.experiments.diagnose",
+    "transfer": "crossmodal.experiments.transfer",
     "methods": "crossmodal.experiments.methods",
 }
 

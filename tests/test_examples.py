@@ -48,6 +48,12 @@ EXPECTED_OUTPUT = {
         "predicted gain of KD",
         "fou -> fac: predicted",
     ],
+    "plot_transfer.py": [
+        "100 of them labelled",
+        "pix -> fou: labels only",
+        "zer -> pix: predicted gain",
+        "settings (rho, temperature, epochs) of KD on every pair",
+    ],
 }
 
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from crossmodal.experiments._summaries import paired_difference, summarize
 
-__all__ = ["new_figure", "plot_band", "save_figure", "plot_sweep"]
+__all__ = ["new_figure", "new_grid", "plot_band", "save_figure", "plot_sweep"]
 
 
 def new_figure(ncols=1, *, width=4.8, height=3.6):
@@ -31,6 +31,20 @@ def new_figure(ncols=1, *, width=4.8, height=3.6):
     FigureCanvasAgg(fig)
     axes = [fig.add_subplot(1, ncols, i + 1) for i in range(ncols)]
     return fig, axes
+
+
+def new_grid(n_axes, ncols, *, width=4.0, height=3.2):
+    """Like :func:`new_figure`, with ``n_axes`` axes on rows of ``ncols``; returns the figure and the axes used.
+
+    Axes of the last row beyond ``n_axes`` are not created.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    nrows = -(-int(n_axes) // int(ncols))
+    fig = Figure(figsize=(width * ncols, height * nrows), layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig, [fig.add_subplot(nrows, ncols, i + 1) for i in range(n_axes)]
 
 
 def plot_band(ax, x, mean, sd, *, label, color=None, marker="o", linestyle="-", scale=100.0):

@@ -122,7 +122,8 @@ def test_registry_offers_every_experiment_and_hides_no_import_error(fake_experim
 
 
 def test_every_shipped_experiment_loads():
-    assert cli.available_experiments() == ["synthetic", "ranking", "case-study", "diagnose", "methods"]
+    names = ["synthetic", "ranking", "case-study", "diagnose", "transfer", "methods"]
+    assert cli.available_experiments() == names
     for name in cli.available_experiments():
         assert callable(cli.load_experiment(name))
 
