@@ -16,6 +16,13 @@ markdown path), ``files`` and ``checks`` (a list of
 * :mod:`crossmodal.experiments.diagnose` -- does :func:`crossmodal.diagnose`
   predict KD's pay-off? On MVD data (estimated against true ``gamma``, predicted
   against measured KD gain) and on the bundled real data (mfeat, av-digits).
+* :mod:`crossmodal.experiments.transfer` -- few labels, many pairs:
+  label-budget curves of students distilled on every pair against students
+  trained on the labels alone, with :func:`crossmodal.diagnose` beside each
+  measured gain.
+* :mod:`crossmodal.experiments.methods` -- the crossmodal KD methods
+  (every objective of :class:`crossmodal.CrossModalDistiller`, and the
+  paper's modality-general teacher) compared on the shipped view pairs.
 
 An experiment's parts live beside it: the paper's synthetic protocol
 (:mod:`~crossmodal.experiments._synthetic_protocol`, shared with
