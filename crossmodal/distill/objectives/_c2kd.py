@@ -212,6 +212,7 @@ def c2kd_loss(
     unlabelled="teacher",
     sample_weight=None,
     label_weight=None,
+    sources=None,
 ):
     """C2KD's term on one batch (see :class:`C2KD`) and the rows it aligned.
 
@@ -229,6 +230,13 @@ def c2kd_loss(
         some training rows carry no label. Without them, a batch that holds
         rows without a label averages the teacher's cross-entropy over its
         labelled rows (weighted by ``sample_weight``).
+    sources : tuple of 4 torch.Tensor or None, default=None
+        What each side learns from, held fixed (no gradient flows into it):
+        the student's, the teacher's, the student proxy's and the teacher
+        proxy's logits, in that order, which also give the rank agreement
+        and the teacher's predicted classes. None: the four logits above,
+        detached, as in training. Given separately, the term is an ordinary
+        differentiable function of the four logits (for checking gradients).
 
     Returns
     -------
@@ -244,16 +252,19 @@ def c2kd_loss(
         label_weight = weight * (len(y) / weight.sum().clamp_min(torch.finfo(weight.dtype).tiny))
     cross_entropy = labelled_cross_entropy(teacher_logits, y, label_weight, sample_weight)
 
-    target = torch.where(labelled, y, teacher_logits.detach().argmax(1))
-    tau = kendall_tau(student_proxy.detach(), teacher_proxy.detach())
-    selected = tau > threshold  # False where tau is NaN
+    if sources is None:
+        sources = tuple(x.detach() for x in (student_logits, teacher_logits, student_proxy, teacher_proxy))
+    fixed_s, fixed_t, fixed_ps, fixed_pt = sources
+    target = torch.where(labelled, y, fixed_t.argmax(1))
+    selected = kendall_tau(fixed_ps, fixed_pt) > threshold  # False where tau is NaN
     if unlabelled == "skip":
         selected = selected & labelled
-    pairs = ((teacher_logits, teacher_proxy), (teacher_proxy, teacher_logits))
-    pairs += ((student_logits, student_proxy), (student_proxy, student_logits))
+    pairs = ((fixed_t, teacher_proxy), (fixed_pt, teacher_logits), (fixed_s, student_proxy), (fixed_ps, student_logits))
     per_row = sum(_kl_rows(source, learner, temperature) for source, learner in pairs)
-    student_nt, teacher_nt = non_target_logits(student_proxy, target), non_target_logits(teacher_proxy, target)
-    aligned = _kl_rows(teacher_nt, student_nt, temperature) + _kl_rows(student_nt, teacher_nt, temperature)
+    aligned = _kl_rows(non_target_logits(fixed_pt, target), non_target_logits(student_proxy, target), temperature)
+    aligned = aligned + _kl_rows(
+        non_target_logits(fixed_ps, target), non_target_logits(teacher_proxy, target), temperature
+    )
     per_row = per_row + torch.where(selected, aligned, torch.zeros_like(aligned))
     if sample_weight is not None:
         per_row = per_row * sample_weight.to(per_row.dtype)
@@ -283,7 +294,7 @@ def non_target_logits(logits, target):
 
 
 def _kl_rows(source, learner, temperature):
-    """``T**2 KL(softmax(source / T) || softmax(learner / T))`` per row; ``source`` is held fixed."""
-    log_p = F.log_softmax(source.detach() / temperature, dim=1)
+    """``T**2 KL(softmax(source / T) || softmax(learner / T))`` per row (``learner`` learns from ``source``)."""
+    log_p = F.log_softmax(source / temperature, dim=1)
     log_q = F.log_softmax(learner / temperature, dim=1)
     return temperature * temperature * (log_p.exp() * (log_p - log_q)).sum(1)
