@@ -1,5 +1,6 @@
 """``"c2kd"``: customized crossmodal knowledge distillation (Huo et al., CVPR 2024)."""
 
+import functools
 import warnings
 from numbers import Integral, Real
 
@@ -259,13 +260,13 @@ def c2kd_loss(
     selected = kendall_tau(fixed_ps, fixed_pt) > threshold  # False where tau is NaN
     if unlabelled == "skip":
         selected = selected & labelled
-    pairs = ((fixed_t, teacher_proxy), (fixed_pt, teacher_logits), (fixed_s, student_proxy), (fixed_ps, student_logits))
-    per_row = sum(_kl_rows(source, learner, temperature) for source, learner in pairs)
-    aligned = _kl_rows(non_target_logits(fixed_pt, target), non_target_logits(student_proxy, target), temperature)
-    aligned = aligned + _kl_rows(
-        non_target_logits(fixed_ps, target), non_target_logits(teacher_proxy, target), temperature
-    )
-    per_row = per_row + torch.where(selected, aligned, torch.zeros_like(aligned))
+    per_row = _kl_rows(fixed_t, teacher_proxy, temperature) + _kl_rows(fixed_pt, teacher_logits, temperature)
+    per_row = per_row + _kl_rows(fixed_s, student_proxy, temperature) + _kl_rows(fixed_ps, student_logits, temperature)
+    others = _other_classes(target, student_logits.shape[1])
+    student_nt, teacher_nt = student_proxy.gather(1, others), teacher_proxy.gather(1, others)
+    aligned = _kl_rows(fixed_pt.gather(1, others), student_nt, temperature)
+    aligned = aligned + _kl_rows(fixed_ps.gather(1, others), teacher_nt, temperature)
+    per_row = per_row + aligned.masked_fill(~selected, 0.0)
     if sample_weight is not None:
         per_row = per_row * sample_weight.to(per_row.dtype)
     return cross_entropy + per_row.mean(), selected
@@ -277,8 +278,7 @@ def kendall_tau(a, b):
     ``(concordant - discordant pairs) / sqrt(untied pairs in a * untied pairs in b)``
     over the class pairs; NaN on a row where ``a`` or ``b`` ties every class.
     """
-    n_classes = a.shape[1]
-    first, second = torch.triu_indices(n_classes, n_classes, offset=1, device=a.device)
+    first, second = _class_pairs(a.shape[1], a.device)
     sign_a = torch.sign(a[:, first] - a[:, second])
     sign_b = torch.sign(b[:, first] - b[:, second])
     untied = (sign_a != 0).sum(1) * (sign_b != 0).sum(1)
@@ -287,10 +287,24 @@ def kendall_tau(a, b):
 
 def non_target_logits(logits, target):
     """(m, n_classes - 1): each row's logits without the one of its ``target`` class, in class order."""
-    m, n_classes = logits.shape
-    others = torch.arange(n_classes - 1, device=logits.device).expand(m, n_classes - 1)
-    others = others + (others >= target[:, None]).to(others.dtype)
-    return logits.gather(1, others)
+    return logits.gather(1, _other_classes(target, logits.shape[1]))
+
+
+def _other_classes(target, n_classes):
+    """(m, n_classes - 1): each row's classes but ``target``, in order."""
+    others = _class_range(n_classes - 1, target.device).expand(len(target), n_classes - 1)
+    return others + (others >= target[:, None]).to(others.dtype)
+
+
+# Both are built once per class count and device: a batch's loss would otherwise allocate them every step.
+@functools.lru_cache(maxsize=16)
+def _class_range(n, device):
+    return torch.arange(n, device=device)
+
+
+@functools.lru_cache(maxsize=16)
+def _class_pairs(n_classes, device):
+    return torch.triu_indices(n_classes, n_classes, offset=1, device=device)
 
 
 def _kl_rows(source, learner, temperature):
