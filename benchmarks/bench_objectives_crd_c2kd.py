@@ -4,7 +4,8 @@ Question: on one shared problem (make_modality_venn, 2000 rows, 10 classes,
 one-hidden-layer MLPs of 64 units, Adam, batch 64, 20 epochs), how long does
 ``CrossModalDistiller.fit`` take with each objective against the same loss
 written as a plain torch training loop on the same data? Target: <= 1.3x the
-faster of the plain loop on torch's default threads and on one thread.
+plain loop, run on torch's default threads or on one thread, whichever its
+warm-up found faster.
 
 * ``crd``: the teacher is prefit (``FrozenEstimator``), so only the student,
   the two embedding heads and the memory train; the plain loop gets the
@@ -200,25 +201,34 @@ def one_thread(fn):
 CASES = {"crd": (fit_distiller_crd, fit_plain_crd), "c2kd": (fit_distiller_c2kd, fit_plain_c2kd)}
 
 
+def timed(fn, *args):
+    start = time.perf_counter()
+    fn(*args)
+    return time.perf_counter() - start
+
+
 def main(repeats=5):
     X_a, X_b, y = problem()
     teacher = prefit_teacher(X_a, y)
+    args = (X_a, X_b, y, teacher)
     print(f"{N_SAMPLES} rows, {N_CLASSES} classes, MLP({HIDDEN}), Adam, batch {BATCH}, {EPOCHS} epochs")
     print(f"torch threads by default: {torch.get_num_threads()}; load before: {os.getloadavg()}")
-    print(f"{'objective':10s} {'distiller s':>12s} {'plain s':>9s} {'plain 1-thread s':>17s} {'ratio':>7s}")
+    print(f"{'objective':10s} {'distiller s':>12s} {'plain s':>9s} {'ratio':>7s}   plain loop's threads (warm-up s)")
     for name, (distiller, plain) in CASES.items():
-        candidates = {"distiller": distiller, "plain": plain, "plain 1 thread": one_thread(plain)}
-        for fn in candidates.values():  # warm-up: numba compile, torch init
-            fn(X_a, X_b, y, teacher)
-        times = {key: [] for key in candidates}
+        distiller(*args)  # warm-up: numba compile, torch init
+        # The plain loop runs on whichever thread setting its warm-up found faster (on a loaded 2-core
+        # machine torch's default threads can be many times slower than one).
+        warm = {"default": timed(plain, *args), "1": timed(one_thread(plain), *args)}
+        threads = min(warm, key=warm.get)
+        plain_fit = plain if threads == "default" else one_thread(plain)
+        times = {"distiller": [], "plain": []}
         for _ in range(repeats):  # interleaved
-            for key, fn in candidates.items():
-                start = time.perf_counter()
-                fn(X_a, X_b, y, teacher)
-                times[key].append(time.perf_counter() - start)
+            times["distiller"].append(timed(distiller, *args))
+            times["plain"].append(timed(plain_fit, *args))
         med = {key: statistics.median(values) for key, values in times.items()}
-        ratio = med["distiller"] / min(med["plain"], med["plain 1 thread"])
-        print(f"{name:10s} {med['distiller']:12.2f} {med['plain']:9.2f} {med['plain 1 thread']:17.2f} {ratio:7.2f}")
+        ratio = med["distiller"] / med["plain"]
+        notes = ", ".join(f"{key}: {value:.2f}" for key, value in warm.items())
+        print(f"{name:10s} {med['distiller']:12.2f} {med['plain']:9.2f} {ratio:7.2f}   {threads} ({notes})")
     print(f"load after: {os.getloadavg()}")
 
 

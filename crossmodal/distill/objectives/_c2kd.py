@@ -49,7 +49,7 @@ class C2KD(DistillationObjective):
         gradients' scale.
     threshold : float in [-1, 1], default=0.0
         A row is aligned when its Kendall's tau is greater than this (the
-        authors' default 0: the proxies rank the classes more alike than
+        authors' default, 0: the proxies rank the classes more alike than
         not). A row where either proxy ties every class has no tau (NaN) and
         is not aligned; 1 aligns none.
     unlabelled : {"teacher", "skip"}, default="teacher"
@@ -90,10 +90,14 @@ class C2KD(DistillationObjective):
     >>> proxy_t = torch.tensor([[9.0, 5.0, 4.0, 1.0], [0.0, 1.0, 2.0, 3.0]])
     >>> kendall_tau(proxy_s, proxy_t)  # same ranking, reversed ranking
     tensor([ 1., -1.])
+    >>> from skorch import NeuralNetClassifier
     >>> from crossmodal import CrossModalDistiller, make_modality_venn
     >>> from crossmodal.distill.objectives import C2KD
+    >>> from crossmodal.nets import MLP
     >>> X_a, X_b, y = make_modality_venn(120, n_general=4, n_classes=3, random_state=0)
-    >>> kd = CrossModalDistiller(objective=C2KD(), random_state=0).fit(X_b, y, X_teacher=X_a)
+    >>> net = NeuralNetClassifier(MLP, module__hidden_sizes=(16,), max_epochs=10, train_split=None, callbacks="disable")
+    >>> kd = CrossModalDistiller(teacher=net, student=net, objective=C2KD(), random_state=0)
+    >>> kd = kd.fit(X_b, y, X_teacher=X_a)
     >>> co_trained = kd.student_.objective_module_.teacher  # trained with the student
     >>> co_trained is kd.teacher_.module_
     False

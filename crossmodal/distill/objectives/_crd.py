@@ -13,10 +13,11 @@ from crossmodal.distill.objectives._base import DistillationObjective
 
 __all__ = ["CRD", "ContrastiveMemory", "draw_negatives", "nce_row_losses"]
 
-# A memory of at most this many rows per scored column is scored with one matrix product against all of it
-# (fast BLAS, and its cost does not grow with the negatives); a larger one has the sampled rows gathered
-# instead, so that a memory much larger than the number of negatives is never scored in full.
-_FULL_PRODUCT_ROWS_PER_COLUMN = 8
+# A memory of at most this many rows per scored column (the positive and the K negatives) is scored with one
+# matrix product against all of it; a larger one has the sampled rows gathered instead. Gathering copies
+# (K + 1) rows of the memory per anchor, far slower per row than the product's BLAS, so the product wins
+# until the memory is some 30 times the columns (benchmarks/RESULTS.md, "Figures behind design choices").
+_FULL_PRODUCT_ROWS_PER_COLUMN = 24
 
 
 class CRD(DistillationObjective):
@@ -45,7 +46,7 @@ class CRD(DistillationObjective):
         Width of the shared embedding (the paper's 128).
     nce_k : int, default=16384
         Negatives per anchor (the paper's 16384), capped at ``n_samples - 1``
-        so that a small data set uses every other row's worth of negatives.
+        (as many as there are other training rows).
     nce_t : float > 0, default=0.07
         Temperature of the scores (the paper's 0.07).
     momentum : float in [0, 1), default=0.5
@@ -73,7 +74,8 @@ class CRD(DistillationObjective):
     References
     ----------
     Tian, Y., Krishnan, D., Isola, P. (2020). Contrastive Representation
-    Distillation. ICLR 2020, section 3 (eqs. 18-19 and the memory buffer).
+    Distillation. ICLR 2020, section 3 (the critic ``h``, its NCE bound and
+    the memory buffer).
     Wu, Z., Xiong, Y., Yu, S. X., Lin, D. (2018). Unsupervised Feature
     Learning via Non-Parametric Instance Discrimination. CVPR 2018 (the
     NCE normalisation held constant).

@@ -10,10 +10,11 @@ from conftest import quick_template
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
 from sklearn.utils.estimator_checks import parametrize_with_checks
+from skorch.dataset import ValidSplit
 from torch.func import functional_call
 
 from crossmodal import CrossModalDistiller, make_modality_venn
-from crossmodal.distill.objectives import CRD, ModuleContext, ObjectiveBatch, TeacherOutputs
+from crossmodal.distill.objectives import CRD, ModuleContext, ObjectiveBatch, TeacherOutputs, _crd
 from crossmodal.distill.objectives._crd import ContrastiveMemory, draw_negatives
 
 
@@ -57,9 +58,9 @@ def fixed_memory(n, d_s=5, d_t=3, dim=4, seed=0):
     return ContrastiveMemory(n, d_s, d_t, dim).double()
 
 
-# n rows, K negatives: 12 rows and 11 negatives score against the whole memory, 100 rows and 3 negatives
+# n rows, K negatives: 12 rows and 11 negatives score against the whole memory, 200 rows and 3 negatives
 # gather the sampled rows
-@pytest.mark.parametrize("n, k", [(12, 11), (100, 3)], ids=["full-product", "gathered"])
+@pytest.mark.parametrize("n, k", [(12, 11), (200, 3)], ids=["full-product", "gathered"])
 def test_loss_matches_a_loop_over_rows_and_negatives(n, k):
     memory = fixed_memory(n)
     rng = np.random.RandomState(1)
@@ -151,6 +152,20 @@ def test_memory_and_negatives_are_sized_to_the_data():
     assert draw_negatives(torch.tensor([0]), 1, 0).shape == (1, 0)
 
 
+def test_both_ways_of_scoring_agree(monkeypatch):
+    torch.manual_seed(0)
+    memory = torch.nn.functional.normalize(torch.randn(50, 6, dtype=torch.float64), dim=1)
+    anchor, index = torch.randn(4, 6, dtype=torch.float64), torch.tensor([3, 0, 49, 17])
+    negatives = draw_negatives(index, 50, 7)
+    scores = []
+    for rows_per_column in (10**9, 0):  # whole-memory product, then gathered rows
+        monkeypatch.setattr(_crd, "_FULL_PRODUCT_ROWS_PER_COLUMN", rows_per_column)
+        scores.append(_crd._scores(anchor, memory, index, negatives))
+    expected = np.einsum("md,mkd->mk", anchor.numpy(), memory.numpy()[torch.cat([index[:, None], negatives], 1)])
+    for got in scores:
+        np.testing.assert_allclose(got.numpy(), expected, rtol=1e-12)
+
+
 def test_a_single_row_has_no_negative_and_a_zero_loss():
     memory = fixed_memory(1)
     fs, ft = torch.randn(1, 5, dtype=torch.float64), torch.randn(1, 3, dtype=torch.float64)
@@ -158,7 +173,7 @@ def test_a_single_row_has_no_negative_and_a_zero_loss():
     assert loss.item() == 0.0
 
 
-@pytest.mark.parametrize("n, k", [(12, 11), (100, 3)], ids=["full-product", "gathered"])
+@pytest.mark.parametrize("n, k", [(12, 11), (200, 3)], ids=["full-product", "gathered"])
 def test_gradients_pass_gradcheck_including_the_heads(n, k):
     memory = fixed_memory(n)
     rng = np.random.RandomState(4)
@@ -225,6 +240,18 @@ def test_fits_pickles_and_covers_rows_without_a_label(data):
     restored = pickle.loads(pickle.dumps(kd))
     np.testing.assert_array_equal(restored.predict_proba(X_b), kd.predict_proba(X_b))
     torch.testing.assert_close(restored.student_.objective_module_.teacher_memory, memory.teacher_memory)
+
+
+def test_skorchs_own_loop_batches_the_rows_and_validation_leaves_the_memory(data):
+    X_a, X_b, y = data
+    memories = []
+    for epochs in (0, 2):  # the memory as built (same seed), then after training with a validation split
+        student = net(max_epochs=epochs, callbacks=None, train_split=ValidSplit(4, stratified=False))
+        kd = CrossModalDistiller(teacher=net(), student=student, objective="crd", random_state=0)
+        memories.append(kd.fit(X_b, y, X_teacher=X_a).student_.objective_module_.student_memory.numpy())
+    unchanged = (memories[0] == memories[1]).all(axis=1)
+    assert unchanged.sum() == len(y) // 4  # the validation rows, and only those
+    assert "valid_loss" in kd.history_[-1]
 
 
 def test_grid_search_over_the_objectives_parameters(data):
