@@ -38,7 +38,8 @@ class CRD(DistillationObjective):
     the paper's ``h = e^u / (e^u + N / M)`` (``N = K`` negatives out of ``M``
     rows) with ``e^u`` divided by the partition function ``Z = M * c``,
     where ``c`` is the mean of ``e^u`` over the first batch, held fixed from
-    then on. The term is the batch mean of both anchors' losses.
+    then on. The term is the batch mean (weighted by ``sample_weight``) of
+    each row's two losses, teacher-anchored plus student-anchored.
 
     Parameters
     ----------

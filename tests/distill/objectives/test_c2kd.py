@@ -13,7 +13,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.utils.estimator_checks import parametrize_with_checks
 from torch.func import functional_call
 
-from crossmodal import CrossModalDistiller, make_modality_venn
+from crossmodal import CrossModalDistiller, ModalityGeneralRanker, make_modality_venn
 from crossmodal.distill.objectives import C2KD, resolve_objective
 from crossmodal.distill.objectives._c2kd import C2KDModule, c2kd_loss, kendall_tau, non_target_logits
 from crossmodal.nets import MLP
@@ -278,6 +278,15 @@ def test_the_co_trained_teacher_is_reachable_and_differs_from_the_fitted_one(dat
     # teacher_ is the teacher as first fitted: what it says is what the student was given
     np.testing.assert_allclose(fitted.teacher_.predict_proba(X_a.astype(np.float32)), fitted.teacher_proba_, rtol=1e-6)
     assert np.isfinite(fitted.history_[:, "train_loss"]).all()
+
+
+def test_the_joint_teacher_of_a_focus_ranker_is_co_trained(data):
+    X_a, X_b, y = data
+    focus = ModalityGeneralRanker(estimator_a=net(), estimator_b=net(), layer=1, random_state=0)
+    kd = CrossModalDistiller(teacher="joint", focus=focus, student=net(), objective="c2kd", random_state=0)
+    kd.fit(X_b, y, X_teacher=X_a)
+    co_trained = kd.student_.objective_module_.teacher
+    assert any(not torch.equal(a, b) for a, b in zip(co_trained.parameters(), kd.teacher_.parameters()))
 
 
 def test_pickles_with_its_hooks(data, fitted):
