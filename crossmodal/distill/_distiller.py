@@ -321,6 +321,8 @@ class CrossModalDistiller(StudentPredictionsMixin, ClassifierMixin, BaseEstimato
             context = ModuleContext(len(X), len(self.classes_), X.shape[1], teacher_module=outputs.module)
             if outputs.features is not None:
                 context.teacher_features = outputs.features.shape[1]
+            if outputs.inputs is not None:
+                context.n_teacher_inputs = outputs.inputs.shape[1]
         extra["sample_weight"] = weights
         if not labelled.all():
             extra["label_weight"] = label_weights(labelled, weights)

@@ -115,6 +115,7 @@ class DistillationNet(FittedModuleReferenceMixin, TightLoopMixin, NeuralNetClass
                 sample_weight=sample_weight,
                 student_features=None if tap is None else tap.output,
                 module=getattr(self, "objective_module_", None),
+                label_weight=batch.get("label_weight"),
             )
         )
         if self.rho == 0.0:

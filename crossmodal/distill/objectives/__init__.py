@@ -9,9 +9,13 @@ line here.
 from sklearn.base import clone
 
 from crossmodal.distill.objectives._base import DistillationObjective, ModuleContext, ObjectiveBatch, TeacherOutputs
+from crossmodal.distill.objectives._c2kd import C2KD
+from crossmodal.distill.objectives._crd import CRD
 from crossmodal.distill.objectives._kd import KD
 
 __all__ = [
+    "C2KD",
+    "CRD",
     "KD",
     "OBJECTIVES",
     "DistillationObjective",
@@ -22,7 +26,7 @@ __all__ = [
 ]
 
 #: Name -> objective class.
-OBJECTIVES = {"kd": KD}
+OBJECTIVES = {"kd": KD, "crd": CRD, "c2kd": C2KD}
 
 
 def resolve_objective(objective, temperature=1.0, kl_reduction="batchmean"):

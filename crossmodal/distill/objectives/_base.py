@@ -87,6 +87,8 @@ class ModuleContext:
         Width of the teacher's feature layer (``requires="features"``).
     teacher_module : torch.nn.Module or None
         The teacher's module (``requires="trainable teacher"``).
+    n_teacher_inputs : int or None
+        Width of the teacher's input rows (``requires="trainable teacher"``).
     """
 
     n_samples: int
@@ -95,6 +97,7 @@ class ModuleContext:
     student_features: int = None
     teacher_features: int = None
     teacher_module: torch.nn.Module = None
+    n_teacher_inputs: int = None
 
 
 @dataclass
@@ -119,6 +122,12 @@ class ObjectiveBatch:
         Output of the student's feature layer (``requires="features"``).
     module : torch.nn.Module or None
         What :meth:`DistillationObjective.build_module` returned.
+    label_weight : torch.Tensor of shape (m,) or None
+        When some training rows carry no label, the factors of the
+        cross-entropy term (see :func:`crossmodal._utils.labels.label_weights`):
+        ``sum(label_weight * CE) / m`` over the labelled rows is the
+        distiller's own estimate of the weighted mean cross-entropy over the
+        labelled training rows. None when every row is labelled.
     """
 
     student_logits: torch.Tensor
@@ -128,6 +137,7 @@ class ObjectiveBatch:
     sample_weight: torch.Tensor = None
     student_features: torch.Tensor = None
     module: torch.nn.Module = None
+    label_weight: torch.Tensor = None
 
 
 class DistillationObjective(BaseEstimator):
