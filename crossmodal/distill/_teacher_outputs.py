@@ -18,9 +18,21 @@ from skorch import NeuralNetClassifier
 
 from crossmodal._utils.skorch_helpers import fitted_net
 from crossmodal.distill._teacher_io import teacher_name
-from crossmodal.distill.objectives import TeacherOutputs
+from crossmodal.distill.objectives import OBJECTIVES, TeacherOutputs
 
-__all__ = ["FittedTeacher", "check_teacher_proba_serves", "feature_request", "objective_outputs", "torch_module"]
+__all__ = [
+    "FittedTeacher",
+    "check_teacher_proba_serves",
+    "feature_request",
+    "objective_outputs",
+    "proba_objectives",
+    "torch_module",
+]
+
+
+def proba_objectives():
+    """Names of the registered objectives that any teacher can serve (they need only its probabilities)."""
+    return [name for name, cls in OBJECTIVES.items() if cls.requires == "proba"]
 
 
 @dataclass
