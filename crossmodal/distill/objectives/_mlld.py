@@ -6,6 +6,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from crossmodal._utils.compat import StrOptions
 from crossmodal.distill.objectives._base import DistillationObjective
 from crossmodal.distill.objectives._common import row_mean
 from crossmodal.distill.objectives._kl import teacher_targets
@@ -25,7 +26,7 @@ def _as_temperatures(temperatures):
     return tuple(float(t) for t in values)
 
 
-def mlld_terms(student_logits, teacher_log_proba, temperatures, sample_weight=None):
+def mlld_terms(student_logits, teacher_log_proba, temperatures, sample_weight=None, reduction="mean"):
     """The instance-, batch- and class-level terms of a batch, each summed over the temperatures.
 
     Parameters
@@ -35,13 +36,16 @@ def mlld_terms(student_logits, teacher_log_proba, temperatures, sample_weight=No
         The teacher's ``log_softmax(t / T_j)``, one slice per temperature.
     temperatures : tuple of float
     sample_weight : torch.Tensor of shape (m,) or None
+    reduction : {"mean", "paper"}, default="mean"
 
     Returns
     -------
     instance, batch, class_ : torch.Tensor, 0-d
         ``mean_i w_i sum_j KL(p_ij || q_ij)``; ``sum_j sum_ik w_i w_k (G_T -
-        G_S)_jik**2 / m`` with ``G_j = P_j P_j^T``; ``sum_j ||M_T - M_S||_F**2
-        / n_classes`` with ``M_j = P_j^T diag(w) P_j``.
+        G_S)_jik**2 / m**2`` with ``G_j = P_j P_j^T``; ``sum_j ||M_T -
+        M_S||_F**2 / n_classes`` with ``M_j = P_j^T diag(w) P_j / m``. With
+        ``reduction="paper"`` the batch level is divided by ``m`` instead of
+        ``m**2``, and ``M_j`` is not divided by ``m``.
     """
     s = student_logits
     inv_t = torch.tensor([1.0 / t for t in temperatures], dtype=s.dtype, device=s.device)
@@ -52,13 +56,16 @@ def mlld_terms(student_logits, teacher_log_proba, temperatures, sample_weight=No
     instance = row_mean((p * (lp - lq)).sum(dim=(0, 2)), sample_weight)
     gram_gap = p @ p.transpose(1, 2) - q @ q.transpose(1, 2)  # (J, m, m): sample correlations
     if sample_weight is None:
-        batch = gram_gap.square().sum() / m
+        batch = gram_gap.square().sum()
         class_gap = p.transpose(1, 2) @ p - q.transpose(1, 2) @ q  # (J, C, C): class correlations
     else:
         w = sample_weight.to(s.dtype)
-        batch = (gram_gap.square() * (w[:, None] * w[None, :])).sum() / m
+        batch = (gram_gap.square() * (w[:, None] * w[None, :])).sum()
         class_gap = p.transpose(1, 2) @ (p * w[:, None]) - q.transpose(1, 2) @ (q * w[:, None])
-    return instance, batch, class_gap.square().sum() / n_classes
+    class_ = class_gap.square().sum() / n_classes
+    if reduction == "paper":
+        return instance, batch / m, class_
+    return instance, batch / (m * m), class_ / (m * m)
 
 
 class MLLD(DistillationObjective):
@@ -74,12 +81,22 @@ class MLLD(DistillationObjective):
     * class level: ``sum_j ||M_T - M_S||_F**2 / n_classes`` with ``M = P^T
       P``, the ``n_classes x n_classes`` correlations between classes.
 
+    These are the paper's normalisations (``reduction="paper"``). By
+    default (``reduction="mean"``) the batch level is divided by ``m**2``
+    (the mean over the ``m x m`` entries) and ``M`` by ``m`` (the mean over
+    rows), so that no level grows with the batch size.
+
     Parameters
     ----------
     temperatures : sequence of float > 0, default=(2.0, 3.0, 4.0, 5.0, 6.0)
         The temperatures ``T_j`` of the prediction augmentation, spread
         around the ``T = 4`` common on CIFAR-100. The distiller's own
         ``temperature`` does not apply (it must stay at 1.0).
+    reduction : {"mean", "paper"}, default="mean"
+        ``"paper"``: the batch level divided by ``m`` and the class level
+        over ``M = P^T P``, as the paper writes them; they then grow as
+        ``m`` and ``m**2`` against the instance level. ``"mean"``: divided by
+        ``m**2``, and ``M = P^T P / m``.
 
     Notes
     -----
@@ -92,10 +109,13 @@ class MLLD(DistillationObjective):
     Every term uses the teacher alone, so rows without a label count like the
     others. Two classes need nothing special: ``M`` is ``2 x 2``.
 
-    The instance term is the batch mean over rows (the paper sums over
-    them), like the library's KD term, so that ``rho`` keeps its meaning
-    whatever the batch size; it has no ``T**2`` factor, following the
-    equations as written. Sample weights ``w`` weigh each row's KL
+    The instance term is the batch mean over rows, like the library's KD
+    term, so that ``rho`` keeps its meaning whatever the batch size; it has
+    no ``T**2`` factor, following the equations as written. The paper's
+    normalisations suit its setting (batches of 64 images, 100 classes):
+    with two classes and the same batch the class level under
+    ``reduction="paper"`` is a few hundred times the instance level, and
+    ``rho`` hardly weighs the term against the labels any more. Sample weights ``w`` weigh each row's KL
     divergence, each pair of rows of ``G`` by ``w_i * w_k`` and each row's
     contribution to ``M``; a weight of 2 counts as the row twice, up to the
     divisors. A batch of one row has a ``1 x 1`` ``G``. The teacher's
@@ -117,13 +137,14 @@ class MLLD(DistillationObjective):
     >>> targets["teacher_log_proba"].shape  # rows, temperatures, classes
     torch.Size([2, 2, 3])
     >>> round(mlld.loss(ObjectiveBatch(student_logits=torch.zeros(2, 3), targets=targets)).item(), 4)
-    0.4227
+    0.3596
     """
 
-    _parameter_constraints = {"temperatures": ["array-like"]}
+    _parameter_constraints = {"temperatures": ["array-like"], "reduction": [StrOptions({"mean", "paper"})]}
 
-    def __init__(self, temperatures=(2.0, 3.0, 4.0, 5.0, 6.0)):
+    def __init__(self, temperatures=(2.0, 3.0, 4.0, 5.0, 6.0), reduction="mean"):
         self.temperatures = temperatures
+        self.reduction = reduction
 
     def _validate_params(self):
         super()._validate_params()
@@ -140,5 +161,6 @@ class MLLD(DistillationObjective):
             batch.targets["teacher_log_proba"],
             _as_temperatures(self.temperatures),
             batch.sample_weight,
+            self.reduction,
         )
         return instance + batch_level + class_level

@@ -39,8 +39,10 @@ def dkd(student_logits, teacher_proba, y, temperature, alpha, beta, sample_weigh
     return temperature**2 * sum(wi * (alpha * a + beta * b) for wi, a, b in zip(w, tckd, nckd)) / len(y)
 
 
-def mlld(student_logits, teacher_proba, temperatures, sample_weight=None):
+def mlld(student_logits, teacher_proba, temperatures, sample_weight=None, reduction="mean"):
+    """Instance, batch and class levels; ``"paper"`` divides the batch level by m and leaves M = P^T P."""
     m, n_classes = student_logits.shape
+    batch_divisor, rows = (m, 1) if reduction == "paper" else (m * m, m)
     w = np.ones(m) if sample_weight is None else sample_weight
     instance = batch = class_ = 0.0
     for temperature in temperatures:
@@ -51,11 +53,11 @@ def mlld(student_logits, teacher_proba, temperatures, sample_weight=None):
             for k in range(m):
                 g_t = sum(P[i, c] * P[k, c] for c in range(n_classes))
                 g_s = sum(Q[i, c] * Q[k, c] for c in range(n_classes))
-                batch += w[i] * w[k] * (g_t - g_s) ** 2 / m
+                batch += w[i] * w[k] * (g_t - g_s) ** 2 / batch_divisor
         for a in range(n_classes):
             for b in range(n_classes):
-                m_t = sum(w[i] * P[i, a] * P[i, b] for i in range(m))
-                m_s = sum(w[i] * Q[i, a] * Q[i, b] for i in range(m))
+                m_t = sum(w[i] * P[i, a] * P[i, b] for i in range(m)) / rows
+                m_s = sum(w[i] * Q[i, a] * Q[i, b] for i in range(m)) / rows
                 class_ += (m_t - m_s) ** 2 / n_classes
     return instance, batch, class_
 
@@ -65,7 +67,10 @@ def hint(student_features, teacher_features, weight, bias, sample_weight=None):
     w = np.ones(m) if sample_weight is None else sample_weight
     total = 0.0
     for i in range(m):
-        projected = [sum(weight[o, d] * student_features[i, d] for d in range(weight.shape[1])) + bias[o] for o in range(len(bias))]
+        projected = [
+            sum(weight[o, d] * student_features[i, d] for d in range(weight.shape[1])) + bias[o]
+            for o in range(len(bias))
+        ]
         total += w[i] * 0.5 * sum((projected[o] - teacher_features[i, o]) ** 2 for o in range(len(bias)))
     return total / m
 
