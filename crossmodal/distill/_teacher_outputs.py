@@ -18,9 +18,16 @@ from skorch import NeuralNetClassifier
 
 from crossmodal._utils.skorch_helpers import fitted_net
 from crossmodal.distill._teacher_io import teacher_name
-from crossmodal.distill.objectives import TeacherOutputs
+from crossmodal.distill.objectives import OBJECTIVES, TeacherOutputs
 
-__all__ = ["FittedTeacher", "check_teacher_proba_serves", "feature_request", "objective_outputs", "torch_module"]
+__all__ = [
+    "FittedTeacher",
+    "check_teacher_proba_serves",
+    "feature_request",
+    "objective_outputs",
+    "objectives_for_any_teacher",
+    "torch_module",
+]
 
 
 @dataclass
@@ -51,6 +58,11 @@ def feature_request(objective):
     return ("layer", objective.teacher_layer) if objective.requires == "features" else None
 
 
+def objectives_for_any_teacher():
+    """The registered objectives that need only the teacher's probabilities, as a quoted list: "'kd', 'dkd'"."""
+    return ", ".join(repr(name) for name, cls in OBJECTIVES.items() if cls.requires == "proba")
+
+
 def check_teacher_proba_serves(objective, focus):
     """Raise when precomputed probabilities cannot serve: a focus ranker, or an objective that needs more."""
     if focus is not None:
@@ -61,7 +73,8 @@ def check_teacher_proba_serves(objective, focus):
     if objective.requires != "proba":
         raise ValueError(
             f"objective {type(objective).__name__} needs the teacher's {objective.requires} (requires="
-            f"{objective.requires!r}), which teacher_proba does not hold; pass X_teacher and a torch teacher."
+            f"{objective.requires!r}), which teacher_proba does not hold; pass X_teacher and a torch teacher, "
+            f"or use an objective that any teacher serves: {objectives_for_any_teacher()}."
         )
 
 

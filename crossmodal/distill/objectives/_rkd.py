@@ -1,6 +1,5 @@
 """``"rkd"``: relational knowledge distillation, distances and angles among a batch's embeddings."""
 
-from functools import lru_cache
 from numbers import Real
 
 import torch
@@ -10,13 +9,6 @@ from crossmodal._utils.compat import Interval
 from crossmodal.distill.objectives._common import FeatureObjective
 
 __all__ = ["RKD", "rkd_terms"]
-
-
-@lru_cache(maxsize=8)
-def _distinct(m, device):
-    """Masks of the ordered pairs ``i != j`` (m, m) and triplets of distinct rows (m, m, m)."""
-    other = ~torch.eye(m, dtype=torch.bool, device=device)
-    return other, other[:, :, None] & other[:, None, :] & other[None, :, :]
 
 
 def _relations(x):
@@ -53,29 +45,38 @@ def rkd_terms(student_features, teacher_features, sample_weight=None):
     zero = s.sum() * 0.0  # keeps the graph on a batch with no pair
     if m < 2:
         return zero, zero
-    pairs, triplets = _distinct(m, s.device)
     d_s, e_s = _relations(s)
     d_t, e_t = _relations(t)
-    if sample_weight is None:
-        w2 = pairs.to(s.dtype)
+    # No masks are needed for the entries where rows repeat: a row's distance
+    # to itself and its unit vector to itself are exactly 0 on both sides, so
+    # those pairs and the triplets with i == j or k == j add exactly 0; the
+    # triplets with i == k (cos 1, or 0 for equal rows) are subtracted below.
+    w = None if sample_weight is None else sample_weight.to(s.dtype)
+    if w is None:
+        w2, total = None, m * (m - 1)
     else:
-        w = sample_weight.to(s.dtype)
-        w2 = (w[:, None] * w[None, :]).masked_fill(~pairs, 0.0)
-    total = w2.sum()
+        w2 = w[:, None] * w[None, :]
+        total = w.sum() ** 2 - w.square().sum()  # the weight of the pairs i != j
+
+    def weighted_sum(pair_values):
+        return pair_values.sum() if w2 is None else (w2 * pair_values).sum()
+
     # mu: the (weighted) mean distance over pairs; a batch of equal rows has none.
-    mu_s = ((w2 * d_s).sum() / total).clamp_min(torch.finfo(s.dtype).tiny)
-    mu_t = ((w2 * d_t).sum() / total).clamp_min(torch.finfo(s.dtype).tiny)
+    tiny = torch.finfo(s.dtype).tiny
+    mu_s = (weighted_sum(d_s) / total).clamp_min(tiny)
+    mu_t = (weighted_sum(d_t) / total).clamp_min(tiny)
     huber = F.smooth_l1_loss(d_s / mu_s, d_t / mu_t, reduction="none", beta=1.0)
-    distance = (w2 * huber).sum() / (m * (m - 1))
+    distance = weighted_sum(huber) / (m * (m - 1))
     if m < 3:
         return distance, zero
     # cos[j, i, k]: the angle at x_j between x_i and x_k.
-    cos_gap = F.smooth_l1_loss(e_s @ e_s.transpose(1, 2), e_t @ e_t.transpose(1, 2), reduction="none", beta=1.0)
-    if sample_weight is None:
-        cos_gap = cos_gap.masked_fill(~triplets, 0.0)
+    gap = F.smooth_l1_loss(e_s @ e_s.transpose(1, 2), e_t @ e_t.transpose(1, 2), reduction="none", beta=1.0)
+    repeated = gap.diagonal(dim1=1, dim2=2)  # (j, i): the triplets (i, j, i)
+    if w is None:
+        angle = gap.sum() - repeated.sum()
     else:
-        cos_gap = cos_gap * (w[:, None, None] * w[None, :, None] * w[None, None, :]).masked_fill(~triplets, 0.0)
-    return distance, cos_gap.sum() / (m * (m - 1) * (m - 2))
+        angle = torch.einsum("jik,j,i,k->", gap, w, w, w) - torch.einsum("ji,j,i->", repeated, w, w.square())
+    return distance, angle / (m * (m - 1) * (m - 2))
 
 
 class RKD(FeatureObjective):

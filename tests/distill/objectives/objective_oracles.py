@@ -92,9 +92,10 @@ def rkd(student_features, teacher_features, sample_weight=None):
     def mu(x):
         return sum(w[i] * w[j] * dist(x, i, j) for i, j in pairs) / sum(w[i] * w[j] for i, j in pairs)
 
-    def cos_at(x, i, j, k):  # the angle at x_j
+    def cos_at(x, i, j, k):  # the angle at x_j; an equal pair of rows has no direction: 0
         u, v = x[i] - x[j], x[k] - x[j]
-        return float(np.dot(u, v) / (np.linalg.norm(u) * np.linalg.norm(v)))
+        norms = np.linalg.norm(u) * np.linalg.norm(v)
+        return float(np.dot(u, v) / norms) if norms > 0 else 0.0
 
     s, t = student_features, teacher_features
     mu_s, mu_t = mu(s), mu(t)

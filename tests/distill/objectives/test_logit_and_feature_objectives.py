@@ -137,6 +137,13 @@ def test_feature_objectives_need_a_torch_teacher(name, data):
 
 
 @pytest.mark.parametrize("name", FEATURE_OBJECTIVES)
+def test_precomputed_probabilities_name_the_objectives_they_serve(name, data):
+    _, X_b, y = data
+    with pytest.raises(ValueError, match=r"teacher_proba does not hold; .*any teacher serves: 'kd', 'dkd', 'mlld'\."):
+        CrossModalDistiller(objective=name, student=student()).fit(X_b, y, teacher_proba=np.full((len(y), 2), 0.5))
+
+
+@pytest.mark.parametrize("name", FEATURE_OBJECTIVES)
 def test_layers_of_different_widths_and_a_prefit_teacher_left_unchanged(name, data):
     X_a, X_b, y = data
     teacher = teacher_net((12,), criterion=torch.nn.CrossEntropyLoss)  # a softmax in predict_proba
