@@ -56,15 +56,18 @@ def rkd_terms(student_features, teacher_features, sample_weight=None):
         w2, total = None, m * (m - 1)
     else:
         w2 = w[:, None] * w[None, :]
-        total = w.sum() ** 2 - w.square().sum()  # the weight of the pairs i != j
+        total = (w.sum() ** 2 - w.square().sum()).clamp_min(torch.finfo(s.dtype).tiny)  # the pairs i != j
 
     def weighted_sum(pair_values):
         return pair_values.sum() if w2 is None else (w2 * pair_values).sum()
 
-    # mu: the (weighted) mean distance over pairs; a batch of equal rows has none.
-    tiny = torch.finfo(s.dtype).tiny
-    mu_s = (weighted_sum(d_s) / total).clamp_min(tiny)
-    mu_t = (weighted_sum(d_t) / total).clamp_min(tiny)
+    def mean_distance(d):
+        # A batch of equal rows, or of zero weights, has no scale: 1 keeps its
+        # (zero, or zero-weighted) terms finite.
+        mu = weighted_sum(d) / total
+        return torch.where(mu > 0, mu, torch.ones_like(mu))
+
+    mu_s, mu_t = mean_distance(d_s), mean_distance(d_t)
     huber = F.smooth_l1_loss(d_s / mu_s, d_t / mu_t, reduction="none", beta=1.0)
     distance = weighted_sum(huber) / (m * (m - 1))
     if m < 3:

@@ -19,7 +19,7 @@ FEATURE_OBJECTIVES = ("hint", "rkd")
 GRIDS = {
     "dkd": ("beta", [1.0, 8.0]),
     "mlld": ("temperatures", [(1.0,), (2.0, 4.0)]),
-    "hint": ("student_layer", [None, 1]),
+    "hint": ("student_layer", [None, 0]),  # the last hidden activation, or the first Linear before it
     "rkd": ("angle_weight", [0.0, 50.0]),
 }
 

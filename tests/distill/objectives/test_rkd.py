@@ -94,6 +94,17 @@ def test_equal_rows_have_finite_gradients():
     assert s.grad.abs().max() < 1e3
 
 
+def test_a_batch_without_scale_or_weight_is_finite():
+    student, teacher = embeddings(5)
+    s = torch.as_tensor(student).requires_grad_()
+    for features, weights in ((np.zeros_like(student), None), (teacher, np.zeros(5))):
+        value = loss(RKD(), s, features, weights)
+        value.backward()
+        assert torch.isfinite(value) and torch.isfinite(s.grad).all()
+    assert loss(RKD(), s, teacher, np.zeros(5)).item() == 0.0
+    assert loss(RKD(), np.zeros_like(student), np.zeros_like(teacher)).item() == 0.0
+
+
 def test_gradcheck_float64():
     student, teacher = embeddings(5)
     w = torch.rand(5, dtype=torch.float64) + 0.5
