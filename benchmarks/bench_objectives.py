@@ -20,7 +20,11 @@ plain loop's loss of one batch. Before timing, each entry's plain loss is
 checked against the library's on one batch (same values), so both loops
 train on the same loss.
 
-Run:  python benchmarks/bench_objectives.py [--repeats 5] [--only dkd,rkd] [--threads 1|default]
+``--losses`` times the losses alone instead: the student's forward pass and
+one batch's loss, forward and backward, library against plain, which
+separates the objective's own cost from the distiller's around it.
+
+Run:  python benchmarks/bench_objectives.py [--repeats 5] [--only dkd,rkd] [--threads 1|default] [--losses]
       pytest benchmarks/bench_objectives.py --benchmark-only
 """
 
@@ -231,37 +235,63 @@ def fit_plain(name, X_s, X_t, y, teacher):
     return model
 
 
-def check_same_loss(name, X_s, X_t, y, teacher, rows=BATCH):
-    """The plain loss and the library's objective agree on one batch (float32 tolerance)."""
+def one_batch_losses(name, X_s, X_t, y, teacher, rows=BATCH):
+    """The plain loss and the library's objective on the student's first batch: two functions of no argument.
+
+    Each runs the student's forward pass and its loss, and returns the loss.
+    """
     entry = ENTRIES[name]
     torch.manual_seed(1)
-    model = MLP(N_STUDENT, N_CLASSES, hidden_sizes=(STUDENT_HIDDEN,))
+    body, head = split(MLP(N_STUDENT, N_CLASSES, hidden_sizes=(STUDENT_HIDDEN,)))
     extra = entry.module(STUDENT_HIDDEN, TEACHER_HIDDEN) if entry.module else None
-    body, head = split(model)
-    h = body(torch.as_tensor(X_s[:rows]))
-    s = head(h)
+    x, yb = torch.as_tensor(X_s[:rows]), torch.as_tensor(y[:rows])
     logits, features = teacher_outputs(teacher, X_t[:rows])
-    yb = torch.as_tensor(y[:rows])
-    plain = entry.loss(s, h, yb, entry.targets(logits, features), extra)
-    proba = teacher.predict_proba(X_t[:rows])
-    lib_targets = entry.objective.targets(TeacherOutputs(proba, features=features.numpy()))
-    batch = ObjectiveBatch(
-        s,
-        {k: torch.as_tensor(v) for k, v in lib_targets.items()},
-        y=yb,
-        labelled=yb >= 0,
-        student_features=h,
-        module=extra,
-    )
-    ours = entry.objective.loss(batch)
-    if not np.isclose(plain.item(), ours.item(), rtol=1e-4, atol=1e-5):
-        raise AssertionError(f"{name}: the plain loss {plain.item()} is not the library's {ours.item()}")
+    plain_targets = entry.targets(logits, features)
+    outputs = TeacherOutputs(teacher.predict_proba(X_t[:rows]), features=features.numpy())
+    targets = {k: torch.as_tensor(v) for k, v in entry.objective.targets(outputs).items()}
+
+    def plain():
+        h = body(x)
+        return entry.loss(head(h), h, yb, plain_targets, extra)
+
+    def library():
+        h = body(x)
+        batch = ObjectiveBatch(head(h), targets, y=yb, labelled=yb >= 0, student_features=h, module=extra)
+        return entry.objective.loss(batch)
+
+    return plain, library
+
+
+def check_same_loss(name, *data):
+    """The plain loss and the library's objective agree on one batch (float32 tolerance)."""
+    plain, ours = (f().item() for f in one_batch_losses(name, *data))
+    if not np.isclose(plain, ours, rtol=1e-4, atol=1e-5):
+        raise AssertionError(f"{name}: the plain loss {plain} is not the library's {ours}")
+
+
+def time_losses(names, data, repeats):
+    """Forward and backward of one batch's loss alone, without the training loop around it (microseconds)."""
+    print(f"{'objective':10s} {'library us':>11s} {'plain us':>9s} {'ratio':>6s}")
+    for name in names:
+        steps = one_batch_losses(name, *data)[::-1]
+        runs = [[], []]
+        for step in steps:  # warm-up
+            for _ in range(20):
+                step().backward()
+        for _ in range(repeats):  # interleaved
+            for step, times in zip(steps, runs):
+                start = time.perf_counter()
+                for _ in range(100):
+                    step().backward()
+                times.append((time.perf_counter() - start) / 100 * 1e6)
+        ours, plain = (statistics.median(t) for t in runs)
+        print(f"{name:10s} {ours:11.0f} {plain:9.0f} {ours / plain:6.2f}")
 
 
 CANDIDATES = {"CrossModalDistiller.fit": fit_distiller, "plain torch loop": fit_plain}
 
 
-def main(repeats=5, only=None, threads="1"):
+def main(repeats=5, only=None, threads="1", losses=False):
     data = problem()
     names = [n for n in ENTRIES if only is None or n in only]
     for name in names:
@@ -272,6 +302,10 @@ def main(repeats=5, only=None, threads="1"):
             f"CPU: {platform.processor() or platform.machine()}; torch threads: {torch.get_num_threads()} "
             f"(default {default_threads}); load before: {os.getloadavg()}"
         )
+        if losses:
+            time_losses(names, data, repeats)
+            print(f"load after: {os.getloadavg()}")
+            return
         print(f"{'objective':10s} {'distiller s':>12s} {'plain s':>9s} {'ratio':>6s}")
         for name in names:
             for fn in CANDIDATES.values():  # warm-up: numba compile, torch init
@@ -309,5 +343,6 @@ if __name__ == "__main__":
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--only", type=lambda s: s.split(","), default=None, help="comma-separated objective names")
     parser.add_argument("--threads", choices=["1", "default"], default="1")
+    parser.add_argument("--losses", action="store_true", help="time one batch's loss (forward and backward) only")
     args = parser.parse_args()
-    main(args.repeats, args.only, args.threads)
+    main(args.repeats, args.only, args.threads, args.losses)
