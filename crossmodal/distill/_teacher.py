@@ -33,7 +33,7 @@ from crossmodal.distill._teacher_io import (
     teacher_name,
     to_teacher_dtype,
 )
-from crossmodal.distill._teacher_outputs import FittedTeacher, proba_objectives, torch_module
+from crossmodal.distill._teacher_outputs import FittedTeacher, objectives_for_any_teacher, torch_module
 
 __all__ = [
     "TeacherData",
@@ -309,7 +309,7 @@ def fit_and_query(params, data, device, teacher_seed, focus_seed, feature_layer=
         if module is None:
             raise TypeError(
                 f"the objective distils a hidden layer of a torch teacher; {teacher_name(model)} has none. "
-                f"It can serve the objectives that need only its probabilities: {', '.join(proba_objectives())}."
+                f"Objectives that any teacher serves: {objectives_for_any_teacher()}."
             )
         return teacher_features(module, feature_layer[1], X_t)
 

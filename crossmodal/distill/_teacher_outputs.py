@@ -25,14 +25,9 @@ __all__ = [
     "check_teacher_proba_serves",
     "feature_request",
     "objective_outputs",
-    "proba_objectives",
+    "objectives_for_any_teacher",
     "torch_module",
 ]
-
-
-def proba_objectives():
-    """Names of the registered objectives that any teacher can serve (they need only its probabilities)."""
-    return [name for name, cls in OBJECTIVES.items() if cls.requires == "proba"]
 
 
 @dataclass
@@ -63,6 +58,11 @@ def feature_request(objective):
     return ("layer", objective.teacher_layer) if objective.requires == "features" else None
 
 
+def objectives_for_any_teacher():
+    """The registered objectives that need only the teacher's probabilities, as a quoted list: "'kd', 'dkd'"."""
+    return ", ".join(repr(name) for name, cls in OBJECTIVES.items() if cls.requires == "proba")
+
+
 def check_teacher_proba_serves(objective, focus):
     """Raise when precomputed probabilities cannot serve: a focus ranker, or an objective that needs more."""
     if focus is not None:
@@ -73,7 +73,8 @@ def check_teacher_proba_serves(objective, focus):
     if objective.requires != "proba":
         raise ValueError(
             f"objective {type(objective).__name__} needs the teacher's {objective.requires} (requires="
-            f"{objective.requires!r}), which teacher_proba does not hold; pass X_teacher and a torch teacher."
+            f"{objective.requires!r}), which teacher_proba does not hold; pass X_teacher and a torch teacher, "
+            f"or use an objective that any teacher serves: {objectives_for_any_teacher()}."
         )
 
 

@@ -11,14 +11,22 @@ from sklearn.base import clone
 from crossmodal.distill.objectives._base import DistillationObjective, ModuleContext, ObjectiveBatch, TeacherOutputs
 from crossmodal.distill.objectives._c2kd import C2KD
 from crossmodal.distill.objectives._crd import CRD
+from crossmodal.distill.objectives._dkd import DKD
+from crossmodal.distill.objectives._hint import Hint
 from crossmodal.distill.objectives._kd import KD
+from crossmodal.distill.objectives._mlld import MLLD
+from crossmodal.distill.objectives._rkd import RKD
 
 __all__ = [
     "C2KD",
     "CRD",
+    "DKD",
     "KD",
+    "MLLD",
     "OBJECTIVES",
+    "RKD",
     "DistillationObjective",
+    "Hint",
     "ModuleContext",
     "ObjectiveBatch",
     "TeacherOutputs",
@@ -26,7 +34,7 @@ __all__ = [
 ]
 
 #: Name -> objective class.
-OBJECTIVES = {"kd": KD, "crd": CRD, "c2kd": C2KD}
+OBJECTIVES = {"kd": KD, "dkd": DKD, "mlld": MLLD, "hint": Hint, "rkd": RKD, "crd": CRD, "c2kd": C2KD}
 
 
 def resolve_objective(objective, temperature=1.0, kl_reduction="batchmean"):
@@ -35,7 +43,9 @@ def resolve_objective(objective, temperature=1.0, kl_reduction="batchmean"):
     A named objective takes the distiller's ``temperature`` when it has one
     (and ``kl_reduction`` for ``"kd"``); a setting the objective does not
     have, or one given beside an objective object (which carries its own),
-    is an error rather than ignored.
+    is an error rather than ignored. An objective that declares
+    ``_parameter_constraints`` has them checked here: the distiller's own
+    validation does not reach into an objective object.
     """
     if not isinstance(objective, str):
         if temperature != 1.0 or kl_reduction != "batchmean":
@@ -44,7 +54,7 @@ def resolve_objective(objective, temperature=1.0, kl_reduction="batchmean"):
                 f"with objective={type(objective).__name__}(...) set them on the objective itself (e.g. "
                 "KD(temperature=4.0, reduction='mean')) and leave the distiller's at 1.0 and 'batchmean'."
             )
-        return clone(objective)
+        return _validated(clone(objective))
     cls = OBJECTIVES[objective]
     params, own = {}, cls().get_params()
     for name, value, default, key in (
@@ -55,4 +65,10 @@ def resolve_objective(objective, temperature=1.0, kl_reduction="batchmean"):
             params[key] = value
         elif value != default:
             raise ValueError(f"{name}={value!r} does not apply to objective={objective!r}, which has no {key}.")
-    return cls(**params)
+    return _validated(cls(**params))
+
+
+def _validated(objective):
+    if hasattr(objective, "_parameter_constraints"):
+        objective._validate_params()
+    return objective
