@@ -80,6 +80,11 @@ def test_settings_that_an_objective_does_not_take_are_errors():
     with pytest.raises(ValueError, match=r"kl_reduction='mean' .*FeatureMatch"):
         resolve_objective(FeatureMatch(), kl_reduction="mean")
     assert resolve_objective("kd", 3.0, "mean").get_params() == {"temperature": 3.0, "reduction": "mean"}
+    assert resolve_objective("kd").get_params() == {"temperature": 1.0, "reduction": "batchmean"}
+    assert resolve_objective("dkd").temperature == 4.0  # temperature=None keeps each objective's own default
+    assert resolve_objective("dkd", 2.0).temperature == 2.0
+    with pytest.raises(ValueError, match=r"kl_reduction='mean' does not apply to objective='dkd'"):
+        resolve_objective("dkd", kl_reduction="mean")
 
 
 def test_a_users_feature_objective_trains_its_projection(data):

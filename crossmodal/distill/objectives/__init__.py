@@ -37,30 +37,33 @@ __all__ = [
 OBJECTIVES = {"kd": KD, "dkd": DKD, "mlld": MLLD, "hint": Hint, "rkd": RKD, "crd": CRD, "c2kd": C2KD}
 
 
-def resolve_objective(objective, temperature=1.0, kl_reduction="batchmean"):
+def resolve_objective(objective, temperature=None, kl_reduction="batchmean"):
     """The objective a distiller trains with: a fresh instance of a named one, or a clone of an object.
 
     A named objective takes the distiller's ``temperature`` when it has one
-    (and ``kl_reduction`` for ``"kd"``); a setting the objective does not
+    and it is set (None keeps the objective's own default: 1 for ``"kd"``,
+    4 for ``"dkd"``), and ``kl_reduction`` for ``"kd"``; a setting the objective does not
     have, or one given beside an objective object (which carries its own),
     is an error rather than ignored. An objective that declares
     ``_parameter_constraints`` has them checked here: the distiller's own
     validation does not reach into an objective object.
     """
     if not isinstance(objective, str):
-        if temperature != 1.0 or kl_reduction != "batchmean":
+        if temperature is not None or kl_reduction != "batchmean":
             raise ValueError(
                 f"temperature={temperature!r} and kl_reduction={kl_reduction!r} apply to objectives given by name; "
                 f"with objective={type(objective).__name__}(...) set them on the objective itself (e.g. "
-                "KD(temperature=4.0, reduction='mean')) and leave the distiller's at 1.0 and 'batchmean'."
+                "KD(temperature=4.0, reduction='mean')) and leave the distiller's at None and 'batchmean'."
             )
         return _validated(clone(objective))
     cls = OBJECTIVES[objective]
     params, own = {}, cls().get_params()
     for name, value, default, key in (
-        ("temperature", temperature, 1.0, "temperature"),
+        ("temperature", temperature, None, "temperature"),
         ("kl_reduction", kl_reduction, "batchmean", "reduction"),
     ):
+        if value == default:
+            continue
         if key in own and (name == "temperature" or cls is KD):
             params[key] = value
         elif value != default:
