@@ -64,12 +64,12 @@ METHODS = ("no KD", *OBJECTIVES, "focus")
 CANDIDATES = {
     "no KD": [{}],
     "kd": [dict(temperature=1.0), dict(temperature=4.0)],
-    "dkd": [dict(alpha=1.0, beta=8.0, temperature=4.0), dict(alpha=1.0, beta=2.0, temperature=4.0)],
-    "mlld": [{}],
+    "dkd": [{}, dict(beta=2.0)],
+    "mlld": [{}, dict(temperatures=(1.0, 2.0, 4.0))],
     "hint": [{}],
-    "rkd": [{}],
-    "crd": [{}],
-    "c2kd": [{}],
+    "rkd": [{}, dict(distance_weight=1.0, angle_weight=2.0)],
+    "crd": [{}, dict(nce_t=0.2)],
+    "c2kd": [{}, dict(temperature=4.0)],
     "focus": [dict(ratio=0.5, temperature=1.0), dict(ratio=0.25, temperature=4.0)],
 }
 
