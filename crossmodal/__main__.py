@@ -105,8 +105,8 @@ def build_parser():
     rep.add_argument(
         "--jobs",
         type=_jobs,
-        default=None,
-        help="parallel workers over runs, -1 for all cores; results do not depend on it (default: 1)",
+        default=-1,
+        help="parallel workers over runs, -1 for all cores; results do not depend on it (default: -1)",
     )
     rep.add_argument(
         "--quick",

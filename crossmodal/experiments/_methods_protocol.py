@@ -84,12 +84,12 @@ def teacher_template():
     return mlp_template((128,), max_epochs=30, lr=3e-3, batch_size=128)
 
 
-def student_template(epochs=20):
+def student_template(epochs=10):
     """The student every method trains: an MLP with 64 hidden units."""
     return mlp_template((64,), max_epochs=epochs, lr=3e-3, batch_size=128)
 
 
-def pair_template(epochs=20):
+def pair_template(epochs=10):
     """Algorithm 1's jointly trained pair for ``focus``."""
     return mlp_template((128,), max_epochs=epochs, lr=3e-3, batch_size=128)
 

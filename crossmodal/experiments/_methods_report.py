@@ -4,7 +4,7 @@ import numpy as np
 
 from crossmodal import __version__
 from crossmodal.experiments._figures import new_figure
-from crossmodal.experiments._methods_protocol import DATASETS, LABELS_PER_CLASS, METHODS, RHO, candidates
+from crossmodal.experiments._methods_protocol import DATASETS, LABELS_PER_CLASS, METHODS, REGIMES, RHO, candidates
 from crossmodal.experiments._report import TrendCheck, check_list, format_difference, format_mean_sd, markdown_table
 from crossmodal.experiments._summaries import paired_difference, summarize
 
@@ -37,7 +37,10 @@ def check_trends(frame, runs):
         )
     )
     wide = _wide(frame)
-    control = wide[wide["dataset"].str.startswith("av-")]
+    # The paper's claim is about distilling with every row labelled; with few labels the teacher's labels
+    # replace missing ones, which helps whatever the modalities share.
+    labelled = next(iter(REGIMES))
+    control = wide[wide["dataset"].str.startswith("av-") & (wide["regime"] == labelled)]
     if len(control) and "no KD" in control:
         kd_methods = [m for m in METHODS if m not in ("no KD",) and m in control]
         beats = []
@@ -46,7 +49,7 @@ def check_trends(frame, runs):
             beats += [f"{method} on {r.dataset} ({r.regime})" for r in diff.itertuples() if r.ci_low > 0]
         checks.append(
             TrendCheck(
-                "av-digits pairs share only their label: no method beats no KD with a 95% CI above 0",
+                f"av-digits pairs share only their label ({labelled}): no method beats no KD with a 95% CI above 0",
                 not beats,
                 ", ".join(beats) if beats else "none",
                 "none (little modality-general information, so KD brings no gain)",
@@ -78,6 +81,23 @@ def _regime_tables(frame, regime):
     return table, diffs, datasets, methods, stats
 
 
+def winners(frame, regime):
+    """Per dataset: the method with the best mean test accuracy, and whether it beats no KD (paired 95% CI)."""
+    part = _wide(frame[frame["regime"] == regime])
+    lines = []
+    for dataset in [d for d in DATASETS if d in set(part["dataset"])]:
+        rows = part[part["dataset"] == dataset]
+        means = rows.drop(columns=["dataset", "regime", "run"]).mean()
+        best = str(means.idxmax())
+        verdict = ""
+        if best != "no KD" and "no KD" in rows:
+            diff = paired_difference(rows, ["dataset"], best, "no KD").iloc[0]
+            verdict = "beats no KD" if diff["ci_low"] > 0 else "not distinguishable from no KD"
+            verdict += f" ({format_difference(diff)})"
+        lines.append(f"- {DATASETS[dataset][1]}: **{best}** {verdict}".rstrip())
+    return "\n".join(lines)
+
+
 def _figure(out, frame):
     regimes = list(dict.fromkeys(frame["regime"]))
     fig, axes = new_figure(len(regimes), width=6.4, height=4.2)
@@ -103,7 +123,7 @@ def write_report(out, frame, settings):
     for regime in dict.fromkeys(frame["regime"]):
         table, diffs, *_ = _regime_tables(frame, regime)
         text = f"Test accuracy (%), mean ± sd over {out.runs} seeds, and each method's rank averaged over datasets.\n\n"
-        text += table
+        text += table + "\n\nBest method per dataset:\n\n" + winners(frame, regime)
         if diffs:
             text += "\n\nPaired difference against `kd` (points): mean [95% CI], share of seeds ahead.\n\n" + diffs
         sections.append((regime, text))
@@ -118,9 +138,9 @@ def write_report(out, frame, settings):
         f"labelled, and {LABELS_PER_CLASS} labels per class with every other training pair kept unlabelled (-1). "
         "One teacher (the library's MLP, 128 hidden units, 30 epochs) per regime, shared by every method through "
         f"`memory=`; every method distils into the same student (MLP, 64 hidden units, Adam lr 3e-3, batches of "
-        f"128) with rho = {RHO}. `focus` is `teacher='joint'` with a modality-general ranker (Algorithm 1 on the "
-        "pair's hidden layer, no retraining). Settings below were chosen on validation rows carved from the "
-        "training halves (`python -m crossmodal.experiments.methods`), never on the test halves."
+        f"128, 10 epochs) with rho = {RHO}. `focus` is `teacher='joint'` with a modality-general ranker "
+        "(Algorithm 1 on the pair's hidden layer, no retraining). Settings below were chosen on validation rows "
+        "carved from the training halves (`python -m crossmodal.experiments.methods`), never on the test halves."
     )
     sections.append(("Protocol", protocol + "\n\n" + markdown_table(["regime", "method", "setting"], chosen)))
     sections.append(("Trend checks", check_list(checks)))

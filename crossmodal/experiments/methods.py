@@ -120,7 +120,7 @@ def _methods_run(run, run_seed, dataset, methods, choices, epochs, validation=Fa
     return rows
 
 
-def run_methods(*, datasets=None, methods=METHODS, runs=5, seed=0, epochs=20, jobs=None, progress=False):
+def run_methods(*, datasets=None, methods=METHODS, runs=5, seed=0, epochs=10, jobs=None, progress=False):
     """Tidy frame (one row per dataset, regime, method and run) on the test halves, with :data:`SETTINGS`."""
 
     def chosen(regime, method):
@@ -144,7 +144,7 @@ def run_methods(*, datasets=None, methods=METHODS, runs=5, seed=0, epochs=20, jo
     return pd.concat(frames, ignore_index=True)
 
 
-def tune(*, datasets=None, methods=METHODS, runs=2, seed=100, epochs=20, jobs=None, progress=False):
+def tune(*, datasets=None, methods=METHODS, runs=2, seed=100, epochs=10, jobs=None, progress=False):
     """Choose each method's candidate per regime on validation rows; returns ``(SETTINGS-like dict, frame)``.
 
     Each seed's training half is split again (``VALIDATION_SHARE`` held out);

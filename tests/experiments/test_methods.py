@@ -5,7 +5,9 @@ import pandas as pd
 import pytest
 
 from crossmodal.experiments import _methods_protocol, methods
-from crossmodal.experiments._methods_report import average_ranks, check_trends
+from crossmodal.experiments._methods_report import average_ranks, check_trends, winners
+
+LABELLED = next(iter(_methods_protocol.REGIMES))
 
 
 def test_few_labels_keeps_exactly_the_budget_per_class():
@@ -40,13 +42,13 @@ def _frame():
     for run in range(3):
         for dataset, bonus in (("av-audio-image", 0.03), ("mfeat-pix-fou", 0.05)):
             for method, acc in (("no KD", 0.7), ("kd", 0.7 + bonus + 0.001 * run), ("focus", 0.6)):
-                rows.append(dict(dataset=dataset, regime="r", method=method, candidate=0, run=run, accuracy=acc))
+                rows.append(dict(dataset=dataset, regime=LABELLED, method=method, candidate=0, run=run, accuracy=acc))
     return pd.DataFrame(rows)
 
 
 def test_average_ranks_and_the_negative_control_check():
     frame = _frame()
-    ranks = average_ranks(frame, "r")
+    ranks = average_ranks(frame, LABELLED)
     assert ranks.index[0] == "kd" and ranks["focus"] == 3.0
     checks = check_trends(frame, runs=3)
     assert checks[0].passed
@@ -55,6 +57,10 @@ def test_average_ranks_and_the_negative_control_check():
     assert not control.passed  # kd is ahead of no KD on av-digits in every run (+3.0 to +3.2 points)
     frame.loc[(frame["dataset"] == "av-audio-image") & (frame["method"] == "kd"), "accuracy"] = 0.7
     assert check_trends(frame, runs=3)[1].passed
+    few = frame.assign(regime="few labels")  # the claim is about the fully labelled regime only
+    assert len(check_trends(few, runs=3)) == 1
+    lines = winners(frame, LABELLED).splitlines()
+    assert lines[1].startswith("- mfeat pix -> fou: **kd** beats no KD")
 
 
 @pytest.mark.slow
