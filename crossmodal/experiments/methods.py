@@ -47,13 +47,13 @@ __all__ = ["run", "run_methods", "tune", "SETTINGS"]
 
 #: (regime, method) -> index into the method's candidates, chosen by :func:`tune` on validation rows.
 SETTINGS = {
-    ("10 labels per class", "c2kd"): 1,
+    ("10 labels per class", "c2kd"): 0,
     ("10 labels per class", "crd"): 1,
     ("10 labels per class", "dkd"): 1,
     ("10 labels per class", "focus"): 1,
     ("10 labels per class", "hint"): 0,
-    ("10 labels per class", "kd"): 1,
-    ("10 labels per class", "mlld"): 0,
+    ("10 labels per class", "kd"): 0,
+    ("10 labels per class", "mlld"): 1,
     ("10 labels per class", "no KD"): 0,
     ("10 labels per class", "rkd"): 0,
     ("every row labelled", "c2kd"): 0,
