@@ -28,23 +28,36 @@ _SOFT_LABEL_FLOOR = 1e-3
 _N_SUBSAMPLES = 4
 
 
-def _folds(cv, y_encoded, seed):
-    """Test folds of ``cv``; they must cover every row exactly once."""
-    n = len(y_encoded)
-    counts = np.bincount(y_encoded)
+def _integer_folds(n_splits, codes, seed):
+    """Stratified folds of the labelled rows; the unlabelled rows dealt out evenly, in random order."""
+    labelled = np.flatnonzero(codes >= 0)
+    fold_of = np.empty(len(codes), dtype=np.int64)
+    splitter = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    for k, (_, test) in enumerate(splitter.split(np.zeros((len(labelled), 1)), codes[labelled])):
+        fold_of[labelled[test]] = k
+    unlabelled = np.flatnonzero(codes < 0)
+    fold_of[unlabelled] = np.random.default_rng(seed).permutation(np.arange(len(unlabelled)) % n_splits)
+    return [(np.flatnonzero(fold_of != k), np.flatnonzero(fold_of == k)) for k in range(n_splits)]
+
+
+def _folds(cv, codes, seed):
+    """Test folds of ``cv`` over every row (``codes`` is -1 on unlabelled rows); they must cover every row once."""
+    n = len(codes)
+    counts = np.bincount(codes[codes >= 0])
     if isinstance(cv, numbers.Integral) and not isinstance(cv, (bool, np.bool_)):
         if cv < 2:
             raise ValueError(f"cv must be an integer >= 2 or a cross-validation splitter; got {cv!r}.")
         if counts.min() < cv:
+            hint = f" Pass cv={int(counts.min())} or fewer folds." if counts.min() >= 2 else ""
             raise ValueError(
-                f"cv={cv} needs at least {cv} samples of every class; the smallest class has {int(counts.min())}."
+                f"cv={cv} needs at least {cv} labelled samples of every class; the smallest class has "
+                f"{int(counts.min())} (class index {int(np.argmin(counts))} of y's sorted classes).{hint}"
             )
-        splitter = StratifiedKFold(n_splits=int(cv), shuffle=True, random_state=seed)
+        folds = _integer_folds(int(cv), codes, seed)
     elif hasattr(cv, "split") and hasattr(cv, "get_n_splits"):
-        splitter = cv
+        folds = [(np.asarray(tr), np.asarray(te)) for tr, te in cv.split(np.zeros((n, 1)), codes)]
     else:
         raise ValueError(f"cv must be an integer >= 2 or a cross-validation splitter; got {cv!r}.")
-    folds = [(np.asarray(tr), np.asarray(te)) for tr, te in splitter.split(np.zeros((n, 1)), y_encoded)]
     seen = np.zeros(n, dtype=int)
     for tr, te in folds:
         seen[te] += 1
@@ -66,11 +79,25 @@ def _aligned_proba(estimator, X, n_classes):
     return proba
 
 
-def _fold_probabilities(teacher, student, X_a, X_b, y_encoded, train, test, n_classes, seed):
-    """One fold: teacher on a and label-trained student on b, fitted on train, scored on test."""
-    t = seeded_clone(teacher, seed).fit(X_a[train], y_encoded[train])
-    s = seeded_clone(student, seed).fit(X_b[train], y_encoded[train])
-    return _aligned_proba(t, X_a[test], n_classes), _aligned_proba(s, X_b[test], n_classes)
+def _labelled(rows, codes):
+    return rows[codes[rows] >= 0]
+
+
+def _fold_probabilities(teacher, student, X_a, X_b, codes, train, test, n_classes, seed):
+    """One fold: teacher on a and label-trained student on b, fitted on the labelled training rows.
+
+    Returns both models' probabilities on ``test``, and the teacher's on
+    ``train``: on its own (labelled) training rows and on the unlabelled
+    ones, the targets a distiller's teacher gives its student.
+    """
+    fit_rows = _labelled(train, codes)
+    t = seeded_clone(teacher, seed).fit(X_a[fit_rows], codes[fit_rows])
+    s = seeded_clone(student, seed).fit(X_b[fit_rows], codes[fit_rows])
+    return (
+        _aligned_proba(t, X_a[test], n_classes),
+        _aligned_proba(s, X_b[test], n_classes),
+        _aligned_proba(t, X_a[train], n_classes),
+    )
 
 
 def _centred_log(proba):
@@ -78,17 +105,44 @@ def _centred_log(proba):
     return log_p - log_p.mean(axis=1, keepdims=True)
 
 
-def _fit_to_teacher(student, X, proba, seed):
-    """The student template fitted to the teacher's class probabilities (a classifier imitating it)."""
+def _fit_to_teacher(student, X, proba, seed, sample_weight=None):
+    """The student template fitted to class probabilities (soft labels), rows weighted by ``sample_weight``."""
     n_classes = proba.shape[1]
     if isinstance(student, _ShrunkLDA):
-        return clone(student).fit_soft(X, proba, np.arange(n_classes))
+        return clone(student).fit_soft(X, proba, np.arange(n_classes), sample_weight=sample_weight)
     model = seeded_clone(student, seed)
     if has_fit_parameter(model, "sample_weight"):
         # Soft labels as weighted copies of each row, one per class it is given mass.
+        mass = proba if sample_weight is None else proba * np.asarray(sample_weight)[:, None]
         rows, cols = np.nonzero(proba >= _SOFT_LABEL_FLOOR)
-        return model.fit(X[rows], cols, sample_weight=proba[rows, cols])
+        return model.fit(X[rows], cols, sample_weight=mass[rows, cols])
     return model.fit(X, np.argmax(proba, axis=1))
+
+
+def distillation_targets(codes, teacher_proba, rho):
+    """The soft labels and row weights whose weighted cross-entropy is the distiller's loss, up to a constant.
+
+    ``rho * w_i CE(y_i, s_i) + (1 - rho) KL(p_i || s_i)`` summed over rows,
+    with ``w_i`` the label weight of :func:`crossmodal._utils.labels.label_weights`
+    (``n / n_labelled`` on a labelled row, 0 on an unlabelled one, 1
+    everywhere when every row is labelled), is ``sum_i c_i CE(q_i, s_i)`` plus
+    terms free of the student, with ``c_i = rho w_i + 1 - rho`` and ``q_i =
+    (rho w_i onehot(y_i) + (1 - rho) p_i) / c_i``. Returns ``(q, c)``.
+    """
+    labelled = codes >= 0
+    label_weight = np.where(labelled, len(codes) / labelled.sum(), 0.0)
+    onehot = np.zeros_like(teacher_proba)
+    onehot[np.flatnonzero(labelled), codes[labelled]] = 1.0
+    weight = rho * label_weight + (1.0 - rho)
+    targets = (rho * label_weight[:, None] * onehot + (1.0 - rho) * teacher_proba) / weight[:, None]
+    return targets, weight
+
+
+def _fold_distilled(student, X_b, codes, train_proba, train, test, rho, seed):
+    """One fold: the student trained on the distiller's targets over every training row, scored on test."""
+    targets, weight = distillation_targets(codes[train], train_proba, rho)
+    model = _fit_to_teacher(student, X_b[train], targets, seed, sample_weight=weight)
+    return _aligned_proba(model, X_b[test], train_proba.shape[1])
 
 
 def _fold_regress(mimic, X_b, targets, train, test, seed):
@@ -107,34 +161,36 @@ def _fold_mimic(mimic, student, X_b, proba, targets, train, test, seed):
     return imitated, _fold_regress(mimic, X_b, targets, train, test, seed)
 
 
-def _fold_teacher(teacher, X_a, y_encoded, train, test, n_classes, seed):
-    """One fold of the teacher alone, fitted on train, its probabilities on test."""
-    return _aligned_proba(seeded_clone(teacher, seed).fit(X_a[train], y_encoded[train]), X_a[test], n_classes)
+def _fold_teacher(teacher, X_a, codes, train, test, n_classes, seed):
+    """One fold of the teacher alone, fitted on the labelled training rows, its probabilities on test."""
+    fit_rows = _labelled(train, codes)
+    return _aligned_proba(seeded_clone(teacher, seed).fit(X_a[fit_rows], codes[fit_rows]), X_a[test], n_classes)
 
 
-def _half_of(train, y_encoded, rng):
-    """A random half of the rows ``train`` (rounded up), stratified by class."""
-    labels = y_encoded[train]
+def _half_of(train, codes, rng):
+    """A random half of the rows ``train`` (rounded up), stratified by class (the unlabelled rows as one more)."""
+    labels = codes[train]
     halves = [rng.permutation(train[labels == c])[: (int(np.sum(labels == c)) + 1) // 2] for c in np.unique(labels)]
     return np.sort(np.concatenate(halves))
 
 
-def _subsampled_cross_fits(teacher, mimic, X_a, X_b, y_encoded, folds, n_classes, seed, rng, n_jobs):
+def _subsampled_cross_fits(teacher, mimic, X_a, X_b, codes, folds, n_classes, seed, rng, n_jobs):
     """Teacher and mimic cross-fitted again, each fold's models fitted on a random half of its training rows.
 
     ``teacher`` is the classifier on ``X_a`` whose decision the mimic
     predicts from ``X_b`` (the label-trained student on *b* for
-    ``shared_gamma``'s other direction, with the views swapped). Returns one
+    ``shared_gamma``'s other direction, with the views swapped); it fits the
+    labelled rows of the half, the mimic every row of it. Returns one
     ``(L, M)`` per replicate: the centred out-of-fold log-probabilities of
     the half-data classifiers and the half-data mimic's out-of-fold
     predictions of them. Every row is still scored only by
     models fitted on rows of other folds.
     """
-    n = len(y_encoded)
-    plan = [(r, te, _half_of(tr, y_encoded, rng)) for r in range(_N_SUBSAMPLES) for tr, te in folds]
+    n = len(codes)
+    plan = [(r, te, _half_of(tr, codes, rng)) for r in range(_N_SUBSAMPLES) for tr, te in folds]
     parallel = Parallel(n_jobs=n_jobs)
     probas = parallel(
-        delayed(_fold_teacher)(teacher, X_a, y_encoded, half, te, n_classes, seed + i)
+        delayed(_fold_teacher)(teacher, X_a, codes, half, te, n_classes, seed + i)
         for i, (r, te, half) in enumerate(plan)
     )
     P = np.zeros((_N_SUBSAMPLES, n, n_classes))
@@ -150,34 +206,44 @@ def _subsampled_cross_fits(teacher, mimic, X_a, X_b, y_encoded, folds, n_classes
     return list(zip(L, M))
 
 
-def _cross_fit(teacher, student, mimic, X_a, X_b, y_encoded, folds, n_classes, seed, n_jobs):
-    """Out-of-fold probabilities of teacher, label-trained student and teacher-imitating student; both mimics.
+def _cross_fit(teacher, student, mimic, X_a, X_b, codes, folds, n_classes, seed, n_jobs, rho):
+    """Out-of-fold probabilities of the teacher, the label-trained, teacher-imitating and distilled students; mimics.
 
+    The teacher and the label-trained student fit the labelled training
+    rows of each fold; the imitating student (fitted to the teacher's
+    out-of-fold probabilities) and the distilled one (fitted to the
+    distiller's targets: the labels and the fold teacher's probabilities on
+    its training rows, :func:`distillation_targets`) fit every training row.
     The mimics: the regressor from ``X_b`` to the teacher's centred
     out-of-fold log-probabilities, and the one from ``X_a`` to the
-    label-trained student's (the shared gamma's second direction).
+    label-trained student's (the shared gamma's second direction). Returns a
+    dict of ``(n_samples, ...)`` arrays.
     """
-    n = len(y_encoded)
+    n = len(codes)
     parallel = Parallel(n_jobs=n_jobs)
     fitted = parallel(
-        delayed(_fold_probabilities)(teacher, student, X_a, X_b, y_encoded, tr, te, n_classes, seed + k)
+        delayed(_fold_probabilities)(teacher, student, X_a, X_b, codes, tr, te, n_classes, seed + k)
         for k, (tr, te) in enumerate(folds)
     )
-    P_t, P_s, P_m, M = (np.zeros((n, n_classes)) for _ in range(4))
-    for (_, te), (pt, ps) in zip(folds, fitted):
-        P_t[te], P_s[te] = pt, ps
-    L_t = _centred_log(P_t)
+    out = {name: np.zeros((n, n_classes)) for name in ("teacher", "student", "imitator", "distilled", "mimic")}
+    for (_, te), (pt, ps, _) in zip(folds, fitted):
+        out["teacher"][te], out["student"][te] = pt, ps
+    distilled = parallel(
+        delayed(_fold_distilled)(student, X_b, codes, fit[2], tr, te, rho, seed + 3 * len(folds) + k)
+        for k, ((tr, te), fit) in enumerate(zip(folds, fitted))
+    )
+    L_t = _centred_log(out["teacher"])
     mimicked = parallel(
-        delayed(_fold_mimic)(mimic, student, X_b, P_t, L_t, tr, te, seed + len(folds) + k)
+        delayed(_fold_mimic)(mimic, student, X_b, out["teacher"], L_t, tr, te, seed + len(folds) + k)
         for k, (tr, te) in enumerate(folds)
     )
-    for (_, te), (pm, m) in zip(folds, mimicked):
-        P_m[te], M[te] = pm, m
-    L_s = _centred_log(P_s)
+    for (_, te), (pm, m), pd in zip(folds, mimicked, distilled):
+        out["imitator"][te], out["mimic"][te], out["distilled"][te] = pm, m, pd
+    L_s = _centred_log(out["student"])
     back = parallel(
         delayed(_fold_regress)(mimic, X_a, L_s, tr, te, seed + 2 * len(folds) + k) for k, (tr, te) in enumerate(folds)
     )
-    M_s = np.zeros_like(L_s)
+    out["mimic_back"] = np.zeros_like(L_s)
     for (_, te), m in zip(folds, back):
-        M_s[te] = m
-    return P_t, P_s, P_m, M, M_s
+        out["mimic_back"][te] = m
+    return out

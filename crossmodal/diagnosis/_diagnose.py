@@ -7,17 +7,24 @@ cross-fitting (:mod:`._crossfit`), the statistics and verdict
 (:mod:`._intervals`) and the input checks (:mod:`._checks`).
 """
 
+from collections.abc import Mapping
+
 import numpy as np
 from threadpoolctl import threadpool_limits
 
 from crossmodal._utils.random import draw_seeds
 from crossmodal._utils.validation import check_modality, check_paired_samples, check_positive_int
 from crossmodal.diagnosis._checks import _check_classifier, _check_mimic, _check_target
+from crossmodal.diagnosis._complementarity import complementarity
 from crossmodal.diagnosis._crossfit import _N_SUBSAMPLES, _centred_log, _cross_fit, _folds, _subsampled_cross_fits
-from crossmodal.diagnosis._intervals import _CONFIDENCE, _corrected_gamma, _extrapolated, _shared_gamma, _verdict
+from crossmodal.diagnosis._gain import REGIMES, gain_statistics, predicted_gain, verdict
+from crossmodal.diagnosis._intervals import _corrected_gamma, _extrapolated, _shared_gamma
 from crossmodal.diagnosis._result import DiagnoseResult
 
-__all__ = ["diagnose"]
+__all__ = ["CALIBRATED_RHO", "diagnose"]
+
+#: The distiller's rho whose gain ``predicted_gain`` is calibrated for (``CrossModalDistiller()``'s default).
+CALIBRATED_RHO = 0.5
 
 
 def diagnose(
@@ -193,31 +200,35 @@ def diagnose(
     >>> result.gamma > 0.5
     True
     """
+    if isinstance(X_a, Mapping):
+        from crossmodal.diagnosis._ranking import rank_teachers
+
+        settings = dict(teacher=teacher, mimic=mimic, student=student, cv=cv, n_bootstrap=n_bootstrap)
+        return rank_teachers(X_a, X_b, y, settings, random_state=random_state, n_jobs=n_jobs)
     X_a = check_modality(X_a, "X_a")
     X_b = check_modality(X_b, "X_b")
     check_paired_samples(X_a, X_b, "X_a", "X_b")
-    classes, y_encoded = _check_target(y, len(X_a))
+    classes, codes = _check_target(y, len(X_a))
     teacher = _check_classifier(teacher, "teacher")
     student = _check_classifier(student, "student")
     mimic = _check_mimic(mimic)
     n_bootstrap = check_positive_int(n_bootstrap, "n_bootstrap")
     fold_seed, fit_seed, boot_seed, half_seed = draw_seeds(random_state, 4)
-    folds = _folds(cv, y_encoded, fold_seed)
-    n, n_classes = len(y_encoded), len(classes)
+    folds = _folds(cv, codes, fold_seed)
+    n, n_classes = len(codes), len(classes)
+    replicate_seeds = (fit_seed + 4 * len(folds), fit_seed + (4 + 2 * _N_SUBSAMPLES) * len(folds))
 
     with threadpool_limits(limits=1, user_api="blas"):
-        P_t, P_s, P_m, M, M_s = _cross_fit(
-            teacher, student, mimic, X_a, X_b, y_encoded, folds, n_classes, fit_seed, n_jobs
-        )
+        fits = _cross_fit(teacher, student, mimic, X_a, X_b, codes, folds, n_classes, fit_seed, n_jobs, CALIBRATED_RHO)
         replicates = _subsampled_cross_fits(
             teacher,
             mimic,
             X_a,
             X_b,
-            y_encoded,
+            codes,
             folds,
             n_classes,
-            fit_seed + 4 * len(folds),
+            replicate_seeds[0],
             np.random.default_rng(half_seed),
             n_jobs,
         )
@@ -227,37 +238,48 @@ def diagnose(
             mimic,
             X_b,
             X_a,
-            y_encoded,
+            codes,
             folds,
             n_classes,
-            fit_seed + (4 + 2 * _N_SUBSAMPLES) * len(folds),
+            replicate_seeds[1],
             np.random.default_rng([half_seed, 1]),
             n_jobs,
         )
-    L_t = _centred_log(P_t)
-
-    correct = {
-        name: (np.argmax(S, axis=1) == y_encoded).astype(np.float64)
-        for name, S in (("teacher", P_t), ("student", P_s), ("mimic", P_m))
-    }
-    # The predicted gain: soft-label mimic's accuracy minus the label-trained student's, chosen out of sample
-    # (digits pixel views and random MVD diagrams, scripts/select_gain_formula.py; see the docstring's Notes).
-    gain_rows = correct["mimic"] - correct["student"]
-
     # Bootstrap of the rows: multinomial row counts, every statistic a weighted sum.
-    boot_rng = np.random.default_rng(boot_seed)
-    W = boot_rng.multinomial(n, np.full(n, 1.0 / n), size=n_bootstrap).astype(np.float64)
-    ab = _extrapolated(L_t, M, replicates, W)
-    gamma, gamma_ci, _ = _corrected_gamma(L_t, M, replicates, W, parts=ab)
-    shared_gamma, shared_gamma_ci = _shared_gamma(ab, _extrapolated(_centred_log(P_s), M_s, replicates_ba, W))
-    gains = W @ gain_rows / n
-    alpha = (1.0 - _CONFIDENCE) / 2
-    gain_ci = tuple(float(v) for v in np.quantile(gains, [alpha, 1 - alpha]))
-    predicted_gain = float(gain_rows.mean())
-    scores = {f"{name}_score": float(rows.mean()) for name, rows in correct.items()}
-    estimates = dict(gamma=gamma, gamma_ci=gamma_ci, shared_gamma=shared_gamma, shared_gamma_ci=shared_gamma_ci)
-    sizes = dict(n_samples=n, n_splits=len(folds), n_bootstrap=n_bootstrap)
-    verdict = _verdict(predicted_gain, gain_ci)
+    W = np.random.default_rng(boot_seed).multinomial(n, np.full(n, 1.0 / n), size=n_bootstrap).astype(np.float64)
+    ab = _extrapolated(_centred_log(fits["teacher"]), fits["mimic"], replicates, W)
+    gamma, gamma_ci, _ = _corrected_gamma(None, None, None, W, parts=ab)
+    shared_gamma, shared_gamma_ci = _shared_gamma(
+        ab, _extrapolated(_centred_log(fits["student"]), fits["mimic_back"], replicates_ba, W)
+    )
+    regime = REGIMES[0] if np.all(codes >= 0) else REGIMES[1]
+    statistics, boot = gain_statistics(fits, codes, W)
+    gain, gain_ci, _ = predicted_gain(regime, statistics, boot)
+    labelled = codes >= 0
+    scores = {
+        f"{name}_score": float(np.mean(np.argmax(fits[key][labelled], axis=1) == codes[labelled]))
+        for name, key in (
+            ("teacher", "teacher"),
+            ("student", "student"),
+            ("mimic", "imitator"),
+            ("distilled", "distilled"),
+        )
+    }
+    information = complementarity(fits["teacher"], fits["student"], codes)
     return DiagnoseResult(
-        **estimates, predicted_gain=predicted_gain, predicted_gain_ci=gain_ci, **scores, verdict=verdict, **sizes
+        regime=regime,
+        gamma=gamma,
+        gamma_ci=gamma_ci,
+        shared_gamma=shared_gamma,
+        shared_gamma_ci=shared_gamma_ci,
+        predicted_gain=gain,
+        predicted_gain_ci=gain_ci,
+        **scores,
+        teacher_student_information=information[0],
+        student_label_information=information[1],
+        verdict=verdict(gain),
+        n_samples=n,
+        n_labelled=int(labelled.sum()),
+        n_splits=len(folds),
+        n_bootstrap=n_bootstrap,
     )

@@ -1,25 +1,15 @@
-"""gamma, shared gamma, their intervals and the verdict, from :func:`~crossmodal.diagnose`'s out-of-fold predictions.
+"""gamma, shared gamma and their intervals, from :func:`~crossmodal.diagnose`'s out-of-fold predictions.
 
 Every statistic is a weighted sum over rows, so the bootstrap is a matrix of
 multinomial row counts (no refit): variance-weighted R^2 from per-class sums,
 its extrapolation from the half-data replicates, the intervals that add the
-replicates' spread, the two directions' union share, and the verdict on the
-predicted gain.
+replicates' spread, and the two directions' union share.
 """
 
 import numpy as np
 from scipy.stats import norm
 
-__all__ = ["VERDICT_THRESHOLDS"]
-
-#: Verdict thresholds on the predicted gain (fractions of accuracy), calibrated
-#: once by ``scripts/calibrate_diagnose.py`` on 120 random MVD diagrams (seeds
-#: 10_000 and up, 200 and 2,000 training rows) that no report of the library
-#: uses: they maximised the agreement (0.625; 0.417 for always answering the
-#: most common outcome) of the verdict with the sign of the KD gain measured
-#: under the paper's synthetic protocol (+-0.5 points counting as no change).
-#: Any "helps" threshold from 0 to 0.05 tied; ties go to the smaller one.
-VERDICT_THRESHOLDS = {"helps": 0.0, "hurts": -0.03}
+__all__ = []
 
 _CONFIDENCE = 0.95
 # Var(2 F_n - mean_r F_r) <= (4 + 1) Var(F_n) for fit noise F of the full and the half-size replicates,
@@ -106,11 +96,3 @@ def _shared_gamma(ab, ba):
     """
     point, low, high = (float(_union_share(a, b)) for a, b in zip(_interval(ab), _interval(ba)))
     return point, (low, high)
-
-
-def _verdict(gain, ci):
-    if gain >= VERDICT_THRESHOLDS["helps"] and ci[0] > 0:
-        return "helps"
-    if gain <= VERDICT_THRESHOLDS["hurts"] and ci[1] < 0:
-        return "likely to hurt"
-    return "unlikely to help"

@@ -28,17 +28,30 @@ class _ShrunkLDA(ClassifierMixin, BaseEstimator):
         classes, y_idx = np.unique(y, return_inverse=True)
         return self.fit_soft(X, np.eye(len(classes))[y_idx], classes)
 
-    def fit_soft(self, X, Q, classes):
-        """Fit to soft class memberships ``Q`` (rows summing to 1): weighted class means and scatter."""
+    def fit_soft(self, X, Q, classes, sample_weight=None):
+        """Fit to soft class memberships ``Q`` (rows summing to 1): weighted class means and scatter.
+
+        ``sample_weight`` (rescaled to mean 1) weighs the rows: each row then
+        counts as its weight's share of the rows, as the rows of a weighted
+        cross-entropy do.
+        """
         self.classes_ = np.asarray(classes)
         self.mean_, self.scale_, Z = _standardised(X)
         n = len(Z)
-        weight = np.maximum(Q.sum(axis=0), np.finfo(np.float64).tiny)
+        if sample_weight is not None:
+            root = np.sqrt(np.asarray(sample_weight, dtype=np.float64) * (n / np.sum(sample_weight)))
+            Z *= root[:, None]
+            Q = Q * root[:, None]
+        else:
+            root = np.ones(n)
+        weight = np.maximum(Q.T @ root, np.finfo(np.float64).tiny)
         means = (Q.T @ Z) / weight[:, None]
         gram = Z.T @ Z
         between = (means.T * weight) @ means
         # The residuals R = Z - Q @ means enter the shrinkage through R^T R and their row norms, both taken
         # from the Gram matrix (Q^T Z = diag(weight) means): no second (n, p) array and no second O(n p^2) product.
+        # With row weights, Z and Q hold the rows scaled by the square roots of the weights, so the same sums are
+        # the weighted ones.
         residual_scatter = gram - 2.0 * between + means.T @ (Q.T @ Q) @ means
         row_sq = (
             np.einsum("ij,ij->i", Z, Z)
