@@ -61,8 +61,11 @@ class _ShrunkLDA(ClassifierMixin, BaseEstimator):
         shrink = _ledoit_wolf_shrinkage(residual_scatter / n, row_sq)
         cov = (gram - between) / n
         mu = np.trace(cov) / cov.shape[0]
-        cov *= 1.0 - shrink
-        cov[np.diag_indices_from(cov)] += shrink * mu
+        if mu > 1e-12:
+            cov *= 1.0 - shrink
+            cov[np.diag_indices_from(cov)] += shrink * mu
+        else:  # no spread within the classes (one row per class): the identity, i.e. nearest class mean
+            cov = np.eye(cov.shape[0])
         self.coef_ = np.linalg.solve(cov, means.T).T
         self.intercept_ = -0.5 * np.einsum("kd,kd->k", means, self.coef_) + np.log(weight / weight.sum())
         return self
