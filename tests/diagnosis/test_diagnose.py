@@ -41,7 +41,7 @@ def _bad_inputs():
         (dict(y=np.zeros(60)), ValueError, r"y has 1 class \(\[np.float64\(0.0\)\]|y has 1 class"),
         (dict(cv=1), ValueError, "cv must be an integer >= 2 or a cross-validation splitter; got 1"),
         (dict(cv="five"), ValueError, "cv must be an integer >= 2 or a cross-validation splitter; got 'five'"),
-        (dict(cv=40), ValueError, "cv=40 needs at least 40 samples of every class; the smallest class has"),
+        (dict(cv=40), ValueError, "cv=40 needs at least 40 labelled samples of every class; the smallest class has"),
         (dict(cv=ShuffleSplit(3, random_state=0)), ValueError, "cv must put every row in exactly one test fold"),
         (dict(n_bootstrap=0), ValueError, "n_bootstrap must be an integer >= 1; got 0"),
         (dict(n_bootstrap=2.5), ValueError, "n_bootstrap must be an integer >= 1; got 2.5"),
@@ -187,29 +187,26 @@ def test_a_teacher_on_noise_is_likely_to_hurt_and_a_denoising_teacher_helps():
 def test_result_frame_dict_and_repr(data):
     X_a, X_b, y = data
     res = diagnose(X_a, X_b, y, n_bootstrap=30, random_state=0)
-    assert isinstance(res, DiagnoseResult)
+    assert isinstance(res, DiagnoseResult) and res.regime == "labelled" and res.n_labelled == res.n_samples == 300
     frame = res.to_frame()
     assert isinstance(frame, pd.DataFrame)
-    assert list(frame.index) == [
-        "gamma",
-        "shared_gamma",
-        "predicted_gain",
-        "teacher_score",
-        "student_score",
-        "mimic_score",
-    ]
-    for name in ("gamma", "shared_gamma"):
+    assert list(frame.index) == ["predicted_gain", "gamma", "shared_gamma", *DiagnoseResult._SCALARS]
+    assert frame.attrs == {"regime": "labelled", "verdict": res.verdict}
+    for name in ("predicted_gain", "gamma", "shared_gamma"):
         assert frame.loc[name, "estimate"] == getattr(res, name)
         assert frame.loc[name, "ci_low"] <= getattr(res, name) <= frame.loc[name, "ci_high"]
     assert np.isnan(frame.loc["teacher_score", "ci_low"])
-    assert res.predicted_gain == pytest.approx(res.mimic_score - res.student_score, abs=1e-12)
+    assert res.complementarity == res.teacher_student_information - res.student_label_information
     loaded = json.loads(json.dumps(res.to_dict()))
     assert loaded["verdict"] == res.verdict and loaded["gamma_ci"] == list(res.gamma_ci)
+    assert loaded["regime"] == "labelled" and loaded["n_labelled"] == 300
     assert loaded["shared_gamma"] == res.shared_gamma and loaded["shared_gamma_ci"] == list(res.shared_gamma_ci)
     text = repr(res)
-    assert text.startswith("DiagnoseResult(verdict=") and f"gamma={res.gamma:.3f}" in text
+    assert text.startswith("DiagnoseResult(regime='labelled', verdict=") and f"gamma={res.gamma:.3f}" in text
     assert f"shared_gamma={res.shared_gamma:.3f}" in text
-    assert "verdict:" in str(res) and "predicted gain of KD" in str(res) and "shared gamma" in str(res)
+    summary = str(res)
+    assert "verdict:" in summary and "labelled regime: 300 pairs, all labelled" in summary
+    assert f"{res.predicted_gain:+.1f} points" in summary and "complementarity" in summary
     with pytest.raises(TypeError, match="DiagnoseResult needs"):
         DiagnoseResult(gamma=0.5)
 
@@ -220,11 +217,14 @@ def test_a_single_bootstrap_resample_still_gives_an_interval(data):
     assert res.gamma_ci[0] <= res.gamma <= res.gamma_ci[1] and res.gamma_ci[1] > res.gamma_ci[0]
 
 
-def test_missing_labels_in_an_object_target_are_rejected():
+def test_nan_in_an_object_target_is_rejected_and_none_marks_a_row_without_a_label():
     X_a, X_b, y = BASE
     labels = np.array(["no", "yes"], dtype=object)[y]
-    labels[7] = None
-    with pytest.raises(ValueError, match="y must hold class labels; got None or NaN values"):
+    labels[7] = float("nan")
+    with pytest.raises(ValueError, match="y must hold class labels; got NaN values"):
         diagnose(X_a, X_b, labels)
+    labels[7] = None
+    result = diagnose(X_a, X_b, labels, n_bootstrap=10, random_state=0)
+    assert result.regime == "few labels" and result.n_labelled == 59
     result = diagnose(X_a, X_b, np.array(["no", "yes"])[y], n_bootstrap=10, random_state=0)
-    assert 0.0 <= result.gamma <= 1.0
+    assert 0.0 <= result.gamma <= 1.0 and result.regime == "labelled"
