@@ -134,12 +134,12 @@ def _target(parser, frame, target):
     if not missing.any():
         return column.to_numpy()
     if is_numeric_dtype(column.dtype):
-        values = column.to_numpy(dtype=float)
+        values = np.array(column, dtype=float)
         values[missing] = -1
         if np.all(values == np.round(values)):
             return values.astype(np.int64)
         return values
-    values = column.to_numpy(dtype=object)
+    values = column.to_numpy(dtype=object, copy=True)
     values[missing] = None
     return values
 
