@@ -194,24 +194,16 @@ def diagnose(
             ("distilled", "distilled"),
         )
     }
-    information = complementarity(fits["teacher"], fits["student"], codes)
-    return DiagnoseResult(
-        regime=regime,
-        predicted_gain=gain,
-        predicted_gain_ci=gain_ci,
-        verdict=verdict(gain),
-        gamma=gamma,
-        gamma_ci=gamma_ci,
-        shared_gamma=shared_gamma,
-        shared_gamma_ci=shared_gamma_ci,
-        **scores,
-        teacher_student_information=information[0],
-        student_label_information=information[1],
-        n_samples=len(codes),
-        n_labelled=int(labelled.sum()),
-        n_splits=len(parts.folds),
-        n_bootstrap=W.shape[0],
+    information = dict(
+        zip(
+            ("teacher_student_information", "student_label_information"),
+            complementarity(fits["teacher"], fits["student"], codes),
+        )
     )
+    estimates = dict(gamma=gamma, gamma_ci=gamma_ci, shared_gamma=shared_gamma, shared_gamma_ci=shared_gamma_ci)
+    sizes = dict(n_samples=len(codes), n_labelled=int(labelled.sum()), n_splits=len(parts.folds), n_bootstrap=len(W))
+    gains = dict(regime=regime, predicted_gain=gain, predicted_gain_ci=gain_ci, verdict=verdict(gain))
+    return DiagnoseResult(**gains, **estimates, **scores, **information, **sizes)
 
 
 def _cross_fitted(X_a, X_b, y, teacher, mimic, student, cv, n_bootstrap, random_state, n_jobs, replicates=True):

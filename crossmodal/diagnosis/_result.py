@@ -63,26 +63,6 @@ class DiagnoseResult:
         Rows (pairs), labelled rows, cross-fitting folds, bootstrap resamples.
     """
 
-    _FIELDS = (
-        "regime",
-        "predicted_gain",
-        "predicted_gain_ci",
-        "verdict",
-        "gamma",
-        "gamma_ci",
-        "shared_gamma",
-        "shared_gamma_ci",
-        "teacher_score",
-        "student_score",
-        "mimic_score",
-        "distilled_score",
-        "teacher_student_information",
-        "student_label_information",
-        "n_samples",
-        "n_labelled",
-        "n_splits",
-        "n_bootstrap",
-    )
     _SCALARS = (
         "teacher_score",
         "student_score",
@@ -93,6 +73,8 @@ class DiagnoseResult:
         "n_samples",
         "n_labelled",
     )
+    _FIELDS = ("regime", "predicted_gain", "predicted_gain_ci", "verdict", "gamma", "gamma_ci", "shared_gamma")
+    _FIELDS += ("shared_gamma_ci", *_SCALARS, "n_splits", "n_bootstrap")
 
     def __init__(self, **values):
         missing = set(self._FIELDS) - set(values)

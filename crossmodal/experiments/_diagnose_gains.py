@@ -21,6 +21,8 @@ Both equal the distiller's own fits (the teacher exactly, the students up to
 floating-point rounding of the KD term); the tests check it.
 """
 
+import functools
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -130,13 +132,13 @@ def stacked_students(X, codes, proba, rho, random_state, *, hidden_sizes, epochs
                 adam.zero_grad(set_to_none=True)
                 loss.sum().backward()
                 adam.step()
-    frozen = [(W.detach(), b.detach()) for W, b in stack]
+    return functools.partial(_logits, [(W.detach(), b.detach()) for W, b in stack])
 
-    def logits(X_new):
-        with torch.no_grad():
-            return _forward(frozen, torch.as_tensor(np.ascontiguousarray(X_new, dtype=np.float32))).numpy()
 
-    return logits
+def _logits(params, X_new):
+    """The stacked students' logits on ``X_new``, shape ``(R, n_new, n_classes)``."""
+    with torch.no_grad():
+        return _forward(params, torch.as_tensor(np.ascontiguousarray(X_new, dtype=np.float32))).numpy()
 
 
 def measure_gains(X_train, X_test, codes, y_test, pairs, random_state, *, rho=0.5, settings=None):
