@@ -72,6 +72,7 @@ CANDIDATES = {
         ("imitation_gain", "distillation_gain"),
         ("imitation_gain", "accuracy_gap"),
         ("imitation_gain", "distillation_gain", "accuracy_gap"),
+        ("imitation_gain", "mimic_r2"),
     ),
     "few labels": (
         ("accuracy_gap",),
@@ -82,6 +83,8 @@ CANDIDATES = {
         ("accuracy_gap", "accuracy_gap_per_root_label", "imitation_gain", "imitation_gain_per_root_label"),
         ("accuracy_gap", "accuracy_gap_per_root_label", "distillation_gain", "distillation_gain_per_root_label"),
         ("probability_gap", "probability_gap_per_root_label", "imitation_gain", "imitation_gain_per_root_label"),
+        ("accuracy_gap", "accuracy_gap_per_root_label", "mimic_r2"),
+        ("accuracy_gap", "accuracy_gap_per_root_label", "imitation_gain", "imitation_gain_per_root_label", "mimic_r2"),
     ),
 }
 FLOORS = (0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0)

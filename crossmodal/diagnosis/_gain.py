@@ -1,9 +1,9 @@
 """The predicted gain of :func:`~crossmodal.diagnose`: cheap statistics, a calibrated linear map, its interval.
 
 The statistics are differences of cross-fitted accuracies on the labelled
-rows (:func:`gain_statistics`): every one is a mean over those rows, so a
-row bootstrap (a matrix of multinomial row counts) gives all of them per
-resample at once. The map from the statistics to accuracy points, the
+rows and the mimic's R^2 on every row (:func:`gain_statistics`): weighted
+sums over rows, so a row bootstrap (a matrix of multinomial row counts)
+gives all of them per resample at once. The map from the statistics to accuracy points, the
 interval's width and the verdict's thresholds come from
 :mod:`._calibration`, where their provenance is recorded.
 """
@@ -11,6 +11,8 @@ interval's width and the verdict's thresholds come from
 import numpy as np
 
 from crossmodal.diagnosis._calibration import GAIN_MODELS, INTERVALS, VERDICT_THRESHOLDS
+from crossmodal.diagnosis._crossfit import _centred_log
+from crossmodal.diagnosis._intervals import _weighted_r2
 
 __all__ = ["REGIMES", "STATISTICS", "gain_statistics", "predicted_gain", "verdict"]
 
@@ -24,9 +26,10 @@ _BASE = {
     "imitation_gain": ("imitator", "student", "correct"),
     "distillation_gain": ("distilled", "student", "correct"),
 }
-#: Names of the statistics a calibrated map may use: the four differences, and each divided by the square root
-#: of the labelled rows per class (the few-labels regime's gains shrink as labels grow).
-STATISTICS = tuple(_BASE) + tuple(f"{name}_per_root_label" for name in _BASE)
+#: Names of the statistics a calibrated map may use: the four differences, each divided by the square root of the
+#: labelled rows per class (the few-labels regime's gains shrink as labels grow), and the mimic's uncorrected
+#: R^2 (the share of the teacher's decision that b follows, on every pair: it needs no label).
+STATISTICS = tuple(_BASE) + tuple(f"{name}_per_root_label" for name in _BASE) + ("mimic_r2",)
 
 
 def _row_values(fits, codes):
@@ -52,7 +55,7 @@ def gain_statistics(fits, codes, W):
     ----------
     fits : dict
         Out-of-fold probabilities (``teacher``, ``student``, ``imitator``,
-        ``distilled``) of ``_cross_fit``.
+        ``distilled``) and the mimic's predictions (``mimic``) of ``_cross_fit``.
     codes : ndarray of shape (n_samples,)
         Encoded labels, -1 on unlabelled rows.
     W : ndarray of shape (n_bootstrap, n_samples)
@@ -71,8 +74,10 @@ def gain_statistics(fits, codes, W):
     point = rows.mean(axis=0)
     n_classes = fits["teacher"].shape[1]
     scale = 1.0 / np.sqrt(labelled.sum() / n_classes)
-    point = np.concatenate([point, scale * point])
-    boot = np.hstack([boot, scale * boot])
+    L = _centred_log(fits["teacher"])
+    r2 = _weighted_r2(np.vstack([np.ones((1, len(codes))), W]), L, fits["mimic"])
+    point = np.concatenate([point, scale * point, r2[:1]])
+    boot = np.hstack([boot, scale * boot, r2[1:, None]])
     return dict(zip(STATISTICS, (float(v) for v in point))), boot
 
 

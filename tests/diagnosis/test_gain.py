@@ -58,7 +58,10 @@ def test_weighted_soft_lda_counts_a_weight_as_copies_of_a_row():
 
 def _fits(n=60, k=3, seed=0):
     rng = np.random.default_rng(seed)
-    return {name: rng.dirichlet(np.ones(k), size=n) for name in ("teacher", "student", "imitator", "distilled")}
+    fits = {name: rng.dirichlet(np.ones(k), size=n) for name in ("teacher", "student", "imitator", "distilled")}
+    log_p = np.log(fits["teacher"])
+    fits["mimic"] = 0.7 * (log_p - log_p.mean(axis=1, keepdims=True)) + 0.1 * rng.normal(size=(n, k))
+    return fits
 
 
 def test_gain_statistics_are_row_means_and_resample_with_the_labelled_rows():
@@ -79,6 +82,11 @@ def test_gain_statistics_are_row_means_and_resample_with_the_labelled_rows():
     assert point["probability_gap"] == pytest.approx(gap.mean())
     per_class = labelled.sum() / 3
     assert point["accuracy_gap_per_root_label"] == pytest.approx(point["accuracy_gap"] / np.sqrt(per_class))
+    # The mimic's R^2 uses every row, labelled or not: 1 - SSE / SST of the centred teacher log-probabilities.
+    L = np.log(fits["teacher"])
+    L -= L.mean(axis=1, keepdims=True)
+    r2 = 1 - np.sum((L - fits["mimic"]) ** 2) / np.sum((L - L.mean(axis=0)) ** 2)
+    assert point["mimic_r2"] == pytest.approx(r2) and 0.3 < r2 < 1
     # A resample that repeats one labelled row twice and drops none weighs that row twice.
     one = np.ones((1, 60))
     one[0, 1] = 2.0
