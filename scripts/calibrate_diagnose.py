@@ -135,10 +135,11 @@ def table():
     data = gains.merge(stats, on=["source", "seed", "budget", "teacher", "student"])
     data["gain"] *= 100.0  # points
     data["regime"] = np.where(data["budget"] == "all", "labelled", "few labels")
-    data["cell"] = data["source"] + ":" + data["teacher"] + "->" + data["student"] + "@" + data["budget"]
-    data["cell_gain"] = data.groupby("cell")["gain"].transform("mean")
     real = data["source"] != "mvd"
-    diagram = data["seed"].astype(int) // 1000
+    diagram = data["seed"].astype(int) // 1000  # an MVD draw's seed is 1000 * diagram + seed
+    pair = data["teacher"] + "->" + data["student"] + np.where(real, "", " of diagram " + diagram.astype(str))
+    data["cell"] = data["source"] + ":" + pair + "@" + data["budget"]
+    data["cell_gain"] = data.groupby("cell")["gain"].transform("mean")
     data["group"] = np.where(real, data["source"] + ":" + data["student"], "mvd:" + (diagram % 5).astype(str))
     return data
 
@@ -214,6 +215,15 @@ def main():
         pred, sd = held_out(part, list(features))
         beta = _fit(part.groupby("cell")[[*features, "cell_gain"]].mean(), list(features))
         floor, factor, width = interval(pred - part["cell_gain"].to_numpy(), sd)
+        errors = part.assign(error=np.abs(pred - part["cell_gain"]), covered=False)
+        scale = factor * np.hypot(floor, sd)
+        errors["covered"] = errors["error"] <= scale
+        for (source, budget), grp in errors.groupby(["source", "budget"]):
+            print(
+                f"  {regime} {source} @{budget}: held-out median |error| {grp['error'].median():.2f} points, "
+                f"coverage {grp['covered'].mean():.0%}, measured gains {grp['cell_gain'].min():+.1f} to "
+                f"{grp['cell_gain'].max():+.1f}"
+            )
         models[regime] = {
             "intercept": round(float(beta[0]), 4),
             "terms": {f: round(float(b), 4) for f, b in zip(features, beta[1:])},
