@@ -44,6 +44,8 @@ import argparse
 import itertools
 import os
 import pprint
+import shutil
+import subprocess
 import sys
 
 import numpy as np
@@ -254,6 +256,9 @@ def main():
         _, tail = rest.split("# END CALIBRATION", 1)
         marker = "# BEGIN CALIBRATION (written by scripts/calibrate_diagnose.py)\n"
         open(TARGET, "w").write(head + marker + block + "# END CALIBRATION" + tail)
+        # The project's formatter, where it is installed, so that the written module passes its check as it is.
+        if shutil.which("ruff"):
+            subprocess.run(["ruff", "format", "--quiet", TARGET], check=False)
 
 
 if __name__ == "__main__":
