@@ -247,7 +247,7 @@ def main():
         f"GAIN_MODELS = {pprint.pformat(models, sort_dicts=False, width=110)}\n"
         f"INTERVALS = {pprint.pformat(intervals, sort_dicts=False, width=110)}\n"
         f"VERDICT_THRESHOLDS = {verdicts!r}\n"
-        f"CALIBRATION_SUMMARY = {'; '.join(summary)!r}\n"
+        f"CALIBRATION_SUMMARY = {pprint.pformat(tuple(summary), width=110)}\n"
     )
     print(block)
     if args.write:

@@ -164,7 +164,7 @@ def _protocol(out, n_boot, datasets):
         f"{out.runs} seeds; each seed's prediction, 90% interval and verdict are judged against it (an outcome is "
         f"a gain above +{MARGIN}, below -{MARGIN} points, or neither). Verdict thresholds "
         f"{VERDICT_THRESHOLDS} points. None of these data or settings were used to calibrate `diagnose` "
-        f"(calibration: {CALIBRATION_SUMMARY}). {out.seconds:.0f} s, crossmodal {__version__}."
+        f"(calibration: {'; '.join(CALIBRATION_SUMMARY)}). {out.seconds:.0f} s, crossmodal {__version__}."
     )
 
 
