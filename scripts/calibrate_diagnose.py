@@ -26,11 +26,10 @@ Method, per regime ("labelled": every row labelled; "few labels"):
    standard deviation of the gain: for each ``floor`` of a grid, ``factor``
    is the 90% quantile of the held-out ``|error| / sqrt(floor^2 + sd^2)``;
    the pair with the narrowest mean width is kept.
-4. Verdict thresholds (both regimes together): "helps" at ``gain >=
-   helps``, "likely to hurt" at ``gain <= hurts``; the grid pair that
-   maximises the share of (cell, seed) predictions agreeing with the cell's
-   outcome (gain above +0.5 points, below -0.5, or neither), ties to the
-   smaller thresholds.
+4. Verdict thresholds: "helps" at ``gain >= helps``, "likely to hurt" at
+   ``gain <= hurts``; the grid pair that maximises the share of held-out
+   (cell, seed) predictions agreeing with the cell's outcome (gain above
+   +0.5 points, below -0.5, or neither), ties to the smaller thresholds.
 
 Run (after the gains are measured)::
 
@@ -75,6 +74,9 @@ CANDIDATES = {
         ("imitation_gain", "accuracy_gap"),
         ("imitation_gain", "distillation_gain", "accuracy_gap"),
         ("imitation_gain", "mimic_r2"),
+        ("teacher_fit_error",),
+        ("imitation_gain", "teacher_fit_error"),
+        ("distillation_gain", "teacher_fit_error"),
     ),
     "few labels": (
         ("accuracy_gap",),
@@ -87,6 +89,20 @@ CANDIDATES = {
         ("probability_gap", "probability_gap_per_root_label", "imitation_gain", "imitation_gain_per_root_label"),
         ("accuracy_gap", "accuracy_gap_per_root_label", "mimic_r2"),
         ("accuracy_gap", "accuracy_gap_per_root_label", "imitation_gain", "imitation_gain_per_root_label", "mimic_r2"),
+        ("accuracy_gap_x_mimic_r2", "accuracy_gap_per_root_label_x_mimic_r2"),
+        ("accuracy_gap_x_mimic_r2", "accuracy_gap_per_root_label_x_mimic_r2", "mimic_r2"),
+        (
+            "accuracy_gap",
+            "accuracy_gap_per_root_label",
+            "accuracy_gap_x_mimic_r2",
+            "accuracy_gap_per_root_label_x_mimic_r2",
+        ),
+        (
+            "accuracy_gap_x_mimic_r2",
+            "accuracy_gap_per_root_label_x_mimic_r2",
+            "imitation_gain",
+            "imitation_gain_per_root_label",
+        ),
     ),
 }
 FLOORS = (0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0)
@@ -205,7 +221,7 @@ def main():
     )
     args = parser.parse_args()
     data = table()
-    models, intervals, summary, preds = {}, {}, [], []
+    models, intervals, verdicts, summary = {}, {}, {}, []
     for regime in ("labelled", "few labels"):
         part = data[data["regime"] == regime].reset_index(drop=True)
         scores = []
@@ -231,17 +247,14 @@ def main():
             "terms": {f: round(float(b), 4) for f, b in zip(features, beta[1:])},
         }
         intervals[regime] = {"floor": floor, "factor": round(factor, 4)}
-        preds.append(part.assign(pred=pred))
+        truth = outcome(part["cell_gain"].to_numpy())
+        agree, helps, hurts = thresholds(pred, truth)
+        fixed = max(float(np.mean(truth == k)) for k in np.unique(truth))
+        verdicts[regime] = {"helps": helps, "hurts": hurts if hurts < 0 else 0.0}
         summary.append(
             f"{regime}: {part['cell'].nunique()} cells, {len(part)} draws, held-out median |error| {error:.2f} points, "
-            f"90% interval mean half-width {width:.2f}"
+            f"90% interval mean half-width {width:.2f}, verdict agreement {agree:.3f} (fixed answer {fixed:.3f})"
         )
-    both = pd.concat(preds, ignore_index=True)
-    truth = outcome(both["cell_gain"].to_numpy())
-    agree, helps, hurts = thresholds(both["pred"].to_numpy(), truth)
-    fixed = max(float(np.mean(truth == k)) for k in np.unique(truth))
-    summary.append(f"verdict agreement {agree:.3f} held out (fixed answer {fixed:.3f})")
-    verdicts = {"helps": helps, "hurts": hurts}
     print("\n".join(summary))
     block = (
         f"GAIN_MODELS = {pprint.pformat(models, sort_dicts=False, width=110)}\n"

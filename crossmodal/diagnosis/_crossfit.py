@@ -226,8 +226,15 @@ def _cross_fit(teacher, student, mimic, X_a, X_b, codes, folds, n_classes, seed,
         for k, (tr, te) in enumerate(folds)
     )
     out = {name: np.zeros((n, n_classes)) for name in ("teacher", "student", "imitator", "distilled", "mimic")}
-    for (_, te), (pt, ps, _) in zip(folds, fitted):
+    # Per labelled row, how often the teachers fitted on it get it wrong (in-sample): what a distiller's teacher
+    # feeds its student on that row beside the label.
+    wrong, count = np.zeros(n), np.zeros(n)
+    for (tr, te), (pt, ps, p_train) in zip(folds, fitted):
         out["teacher"][te], out["student"][te] = pt, ps
+        fit_rows = codes[tr] >= 0
+        wrong[tr[fit_rows]] += np.argmax(p_train[fit_rows], axis=1) != codes[tr[fit_rows]]
+        count[tr[fit_rows]] += 1
+    out["teacher_fit_error"] = wrong / np.maximum(count, 1)
     distilled = parallel(
         delayed(_fold_distilled)(student, X_b, codes, fit[2], tr, te, rho, seed + 3 * len(folds) + k)
         for k, ((tr, te), fit) in enumerate(zip(folds, fitted))

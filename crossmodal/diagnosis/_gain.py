@@ -27,9 +27,13 @@ _BASE = {
     "distillation_gain": ("distilled", "student", "correct"),
 }
 #: Names of the statistics a calibrated map may use: the four differences, each divided by the square root of the
-#: labelled rows per class (the few-labels regime's gains shrink as labels grow), and the mimic's uncorrected
-#: R^2 (the share of the teacher's decision that b follows, on every pair: it needs no label).
-STATISTICS = tuple(_BASE) + tuple(f"{name}_per_root_label" for name in _BASE) + ("mimic_r2",)
+#: labelled rows per class (the few-labels regime's gains shrink as labels grow); the teacher's in-sample error on
+#: the labelled rows it was fitted on (where a distiller's targets contradict the labels); and the mimic's
+#: uncorrected R^2 (the share of the teacher's decision that b follows, on every pair: it needs no label).
+STATISTICS = tuple(_BASE) + tuple(f"{name}_per_root_label" for name in _BASE) + ("teacher_fit_error", "mimic_r2")
+#: The accuracy gap times the mimic's R^2 (and the same per root label): the part of the teacher's advantage that b
+#: can follow, as the modality focusing hypothesis has it.
+STATISTICS += ("accuracy_gap_x_mimic_r2", "accuracy_gap_per_root_label_x_mimic_r2")
 
 
 def _row_values(fits, codes):
@@ -45,7 +49,7 @@ def _row_values(fits, codes):
                 (np.argmax(P, axis=1) == y).astype(np.float64) if kind == "correct" else P[np.arange(len(y)), y]
             )
         columns.append(values[0] - values[1])
-    return np.column_stack(columns)
+    return np.column_stack(columns), fits["teacher_fit_error"][labelled]
 
 
 def gain_statistics(fits, codes, W):
@@ -55,7 +59,8 @@ def gain_statistics(fits, codes, W):
     ----------
     fits : dict
         Out-of-fold probabilities (``teacher``, ``student``, ``imitator``,
-        ``distilled``) and the mimic's predictions (``mimic``) of ``_cross_fit``.
+        ``distilled``), the mimic's predictions (``mimic``) and the teacher's
+        in-sample error per row (``teacher_fit_error``) of ``_cross_fit``.
     codes : ndarray of shape (n_samples,)
         Encoded labels, -1 on unlabelled rows.
     W : ndarray of shape (n_bootstrap, n_samples)
@@ -68,16 +73,20 @@ def gain_statistics(fits, codes, W):
     boot : ndarray of shape (n_bootstrap, len(STATISTICS))
     """
     labelled = codes >= 0
-    rows = _row_values(fits, codes)
+    rows, fit_error = _row_values(fits, codes)
     weights = W[:, labelled]
-    boot = (weights @ rows) / np.maximum(weights.sum(axis=1, keepdims=True), 1.0)
+    total = np.maximum(weights.sum(axis=1, keepdims=True), 1.0)
+    boot, boot_fit = (weights @ rows) / total, (weights @ fit_error)[:, None] / total
     point = rows.mean(axis=0)
     n_classes = fits["teacher"].shape[1]
     scale = 1.0 / np.sqrt(labelled.sum() / n_classes)
     L = _centred_log(fits["teacher"])
     r2 = _weighted_r2(np.vstack([np.ones((1, len(codes))), W]), L, fits["mimic"])
-    point = np.concatenate([point, scale * point, r2[:1]])
-    boot = np.hstack([boot, scale * boot, r2[1:, None]])
+    point = np.concatenate(
+        [point, scale * point, [fit_error.mean()], r2[:1], point[0] * r2[:1], scale * point[0] * r2[:1]]
+    )
+    followed = boot[:, :1] * r2[1:, None]
+    boot = np.hstack([boot, scale * boot, boot_fit, r2[1:, None], followed, scale * followed])
     return dict(zip(STATISTICS, (float(v) for v in point))), boot
 
 
@@ -101,10 +110,11 @@ def predicted_gain(regime, point, boot):
     return gain, (gain - float(width), gain + float(width)), sd
 
 
-def verdict(gain):
+def verdict(regime, gain):
     """``"helps"``, ``"likely to hurt"`` or ``"unlikely to help"`` from the predicted gain in points."""
-    if gain >= VERDICT_THRESHOLDS["helps"]:
+    thresholds = VERDICT_THRESHOLDS[regime]
+    if gain >= thresholds["helps"]:
         return "helps"
-    if gain <= VERDICT_THRESHOLDS["hurts"]:
+    if gain <= thresholds["hurts"]:
         return "likely to hurt"
     return "unlikely to help"

@@ -166,7 +166,11 @@ def test_gamma_is_zero_without_shared_information():
     assert res.gamma < 0.05 and res.gamma_ci[0] == 0.0
     # The interval also carries the spread of refitted half-data models, so it is wider than 0.05.
     assert res.gamma_ci[1] < 0.15
-    assert res.verdict == "likely to hurt"
+    # Every row labelled, a distiller's teacher mostly repeats the labels: no gain predicted. With 60 labels among
+    # 400 pairs the student would learn the teacher's decision on the other 340, none of which b can follow.
+    assert res.predicted_gain <= 0.0
+    few = diagnose(X_a, X_b, np.where(np.arange(400) < 60, y, -1), n_bootstrap=50, random_state=0)
+    assert few.verdict == "likely to hurt" and few.predicted_gain < res.predicted_gain
 
 
 def test_a_teacher_on_noise_is_likely_to_hurt_and_a_denoising_teacher_helps():

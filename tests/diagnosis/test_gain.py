@@ -59,6 +59,7 @@ def test_weighted_soft_lda_counts_a_weight_as_copies_of_a_row():
 def _fits(n=60, k=3, seed=0):
     rng = np.random.default_rng(seed)
     fits = {name: rng.dirichlet(np.ones(k), size=n) for name in ("teacher", "student", "imitator", "distilled")}
+    fits["teacher_fit_error"] = rng.random(n)
     log_p = np.log(fits["teacher"])
     fits["mimic"] = 0.7 * (log_p - log_p.mean(axis=1, keepdims=True)) + 0.1 * rng.normal(size=(n, k))
     return fits
@@ -72,7 +73,9 @@ def test_gain_statistics_are_row_means_and_resample_with_the_labelled_rows():
     W = np.random.default_rng(0).multinomial(60, np.full(60, 1 / 60), size=50).astype(float)
     point, boot = _gain.gain_statistics(fits, codes, W)
     assert set(point) == set(_gain.STATISTICS) and boot.shape == (50, len(_gain.STATISTICS))
-    correct = {k: np.argmax(P[labelled], axis=1) == codes[labelled] for k, P in fits.items()}
+    names = ("teacher", "student", "imitator", "distilled")
+    correct = {k: np.argmax(fits[k][labelled], axis=1) == codes[labelled] for k in names}
+    assert point["teacher_fit_error"] == pytest.approx(fits["teacher_fit_error"][labelled].mean())
     assert point["accuracy_gap"] == pytest.approx(np.mean(correct["teacher"]) - np.mean(correct["student"]))
     assert point["imitation_gain"] == pytest.approx(np.mean(correct["imitator"]) - np.mean(correct["student"]))
     assert point["distillation_gain"] == pytest.approx(np.mean(correct["distilled"]) - np.mean(correct["student"]))
@@ -111,20 +114,15 @@ def test_predicted_gain_is_the_calibrated_map_with_its_interval(regime):
     assert wider[0] == gain and wider[2] > 0 and wider[1][1] - wider[1][0] > high - low
 
 
-@pytest.mark.parametrize(
-    "gain, verdict",
-    [
-        (VERDICT_THRESHOLDS["helps"], "helps"),
-        (VERDICT_THRESHOLDS["helps"] - 1e-9, "unlikely to help"),
-        (VERDICT_THRESHOLDS["hurts"], "likely to hurt"),
-        (VERDICT_THRESHOLDS["hurts"] + 1e-9, "unlikely to help"),
-        (50.0, "helps"),
-        (-50.0, "likely to hurt"),
-    ],
-)
-def test_verdict_thresholds_are_in_points(gain, verdict):
-    assert VERDICT_THRESHOLDS["hurts"] <= 0 <= VERDICT_THRESHOLDS["helps"] < 10
-    assert _gain.verdict(gain) == verdict
+@pytest.mark.parametrize("regime", _gain.REGIMES)
+def test_verdict_thresholds_are_in_points(regime):
+    helps, hurts = VERDICT_THRESHOLDS[regime]["helps"], VERDICT_THRESHOLDS[regime]["hurts"]
+    assert hurts <= 0 <= helps < 10
+    assert _gain.verdict(regime, helps) == "helps" and _gain.verdict(regime, 50.0) == "helps"
+    assert _gain.verdict(regime, hurts - 1e-9) == "likely to hurt" and _gain.verdict(regime, -50.0) == "likely to hurt"
+    middle = "unlikely to help" if helps > hurts else "likely to hurt"
+    assert _gain.verdict(regime, helps - 1e-9) == middle
+    assert _gain.verdict(regime, hurts) == ("likely to hurt" if helps > hurts else "helps")
 
 
 def test_gaussian_information_matches_the_closed_form_and_corrects_its_bias():
