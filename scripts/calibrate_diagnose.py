@@ -18,18 +18,21 @@ Method, per regime ("labelled": every row labelled; "few labels"):
    (cached in ``scripts/diagnose_calibration_statistics.csv``).
 2. Candidate maps: ordinary least squares of the cell's gain on the cell's
    mean statistics, for each feature set of :data:`CANDIDATES`, every cell
-   weighted alike. Each is scored by leave-group-out prediction (groups:
-   the student view of a real source, or one fifth of the diagrams): the
-   median over (cell, seed) of ``|prediction from that seed's statistics -
-   the cell's gain|``. The lowest wins and is refitted on every cell.
+   weighted alike. Each is scored by leave-one-source-out prediction (the
+   map is meant for kinds of data it never saw): the median over (cell,
+   seed) of ``|prediction from that seed's statistics - the cell's gain|``.
+   The lowest wins and is refitted on every cell.
 3. Interval ``gain +- factor * sqrt(floor^2 + sd^2)``, ``sd`` the bootstrap
    standard deviation of the gain: for each ``floor`` of a grid, ``factor``
-   is the 90% quantile of the held-out ``|error| / sqrt(floor^2 + sd^2)``;
+   is the 90% quantile of the held-out (by source) ``|error| / sqrt(floor^2
+   + sd^2)``;
    the pair with the narrowest mean width is kept.
-4. Verdict thresholds: "helps" at ``gain >= helps``, "likely to hurt" at
-   ``gain <= hurts``; the grid pair that maximises the share of held-out
-   (cell, seed) predictions agreeing with the cell's outcome (gain above
-   +0.5 points, below -0.5, or neither), ties to the smaller thresholds.
+4. Verdict rule: "helps" at ``gain >= helps``, "likely to hurt" at
+   ``gain <= hurts``, optionally only where the 90% interval excludes 0;
+   the grid pair and option that maximise the share of held-out (cell,
+   seed) predictions agreeing with the cell's outcome (gain above +0.5
+   points, below -0.5, or neither), ties to the simpler rule and the
+   smaller thresholds.
 
 Run (after the gains are measured)::
 
@@ -158,7 +161,8 @@ def table():
     pair = data["teacher"] + "->" + data["student"] + np.where(real, "", " of diagram " + diagram.astype(str))
     data["cell"] = data["source"] + ":" + pair + "@" + data["budget"]
     data["cell_gain"] = data.groupby("cell")["gain"].transform("mean")
-    data["group"] = np.where(real, data["source"] + ":" + data["student"], "mvd:" + (diagram % 5).astype(str))
+    # Held out means a held-out source: the map is applied to kinds of data it never saw.
+    data["group"] = data["source"]
     return data
 
 
@@ -204,13 +208,16 @@ def outcome(gain):
     return np.where(gain > MARGIN, "helps", np.where(gain < -MARGIN, "likely to hurt", "unlikely to help"))
 
 
-def thresholds(pred, truth):
+def thresholds(pred, truth, low, high):
+    """The verdict rule with the best held-out agreement: thresholds, and whether the interval must exclude 0."""
     best = None
-    for helps, hurts in itertools.product(THRESHOLDS, THRESHOLDS):
-        said = np.where(pred >= helps, "helps", np.where(pred <= -hurts, "likely to hurt", "unlikely to help"))
+    for interval_rule, helps, hurts in itertools.product((False, True), THRESHOLDS, THRESHOLDS):
+        up = (pred >= helps) & ((low > 0) if interval_rule else True)
+        down = (pred <= -hurts) & ((high < 0) if interval_rule else True)
+        said = np.where(up, "helps", np.where(down, "likely to hurt", "unlikely to help"))
         agree = float(np.mean(said == truth))
         if best is None or agree > best[0] + 1e-12:
-            best = (agree, float(helps), -float(hurts))
+            best = (agree, float(helps), -float(hurts) if hurts else 0.0, interval_rule)
     return best
 
 
@@ -248,9 +255,9 @@ def main():
         }
         intervals[regime] = {"floor": floor, "factor": round(factor, 4)}
         truth = outcome(part["cell_gain"].to_numpy())
-        agree, helps, hurts = thresholds(pred, truth)
+        agree, helps, hurts, interval_rule = thresholds(pred, truth, pred - scale, pred + scale)
         fixed = max(float(np.mean(truth == k)) for k in np.unique(truth))
-        verdicts[regime] = {"helps": helps, "hurts": hurts if hurts < 0 else 0.0}
+        verdicts[regime] = {"helps": helps, "hurts": hurts, "interval_excludes_zero": interval_rule}
         summary.append(
             f"{regime}: {part['cell'].nunique()} cells, {len(part)} draws, held-out median |error| {error:.2f} points, "
             f"90% interval mean half-width {width:.2f}, verdict agreement {agree:.3f} (fixed answer {fixed:.3f})"

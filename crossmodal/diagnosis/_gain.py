@@ -110,11 +110,15 @@ def predicted_gain(regime, point, boot):
     return gain, (gain - float(width), gain + float(width)), sd
 
 
-def verdict(regime, gain):
-    """``"helps"``, ``"likely to hurt"`` or ``"unlikely to help"`` from the predicted gain in points."""
-    thresholds = VERDICT_THRESHOLDS[regime]
-    if gain >= thresholds["helps"]:
+def verdict(regime, gain, ci):
+    """``"helps"``, ``"likely to hurt"`` or ``"unlikely to help"`` from the predicted gain and its interval (points).
+
+    The regime's thresholds; where the calibration chose so, the interval must also exclude 0.
+    """
+    rule = VERDICT_THRESHOLDS[regime]
+    strict = rule["interval_excludes_zero"]
+    if gain >= rule["helps"] and (ci[0] > 0 or not strict):
         return "helps"
-    if gain <= thresholds["hurts"]:
+    if gain <= rule["hurts"] and (ci[1] < 0 or not strict):
         return "likely to hurt"
     return "unlikely to help"
