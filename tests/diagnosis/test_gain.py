@@ -116,13 +116,28 @@ def test_predicted_gain_is_the_calibrated_map_with_its_interval(regime):
 
 @pytest.mark.parametrize("regime", _gain.REGIMES)
 def test_verdict_thresholds_are_in_points(regime):
-    helps, hurts = VERDICT_THRESHOLDS[regime]["helps"], VERDICT_THRESHOLDS[regime]["hurts"]
+    rule = VERDICT_THRESHOLDS[regime]
+    helps, hurts = rule["helps"], rule["hurts"]
     assert hurts <= 0 <= helps < 10
-    assert _gain.verdict(regime, helps) == "helps" and _gain.verdict(regime, 50.0) == "helps"
-    assert _gain.verdict(regime, hurts - 1e-9) == "likely to hurt" and _gain.verdict(regime, -50.0) == "likely to hurt"
-    middle = "unlikely to help" if helps > hurts else "likely to hurt"
-    assert _gain.verdict(regime, helps - 1e-9) == middle
-    assert _gain.verdict(regime, hurts) == ("likely to hurt" if helps > hurts else "helps")
+
+    def said(gain):
+        return _gain.verdict(regime, gain, (gain - 0.1, gain + 0.1))
+
+    assert said(helps + 0.2) == "helps" and said(50.0) == "helps"
+    assert said(hurts - 0.2) == "likely to hurt" and said(-50.0) == "likely to hurt"
+    assert said(helps - 1e-9) == ("unlikely to help" if helps > hurts else "likely to hurt")
+
+
+def test_the_verdict_can_require_the_interval_to_exclude_zero(monkeypatch):
+    monkeypatch.setitem(
+        _gain.VERDICT_THRESHOLDS, "labelled", {"helps": 1.0, "hurts": -1.0, "interval_excludes_zero": True}
+    )
+    assert _gain.verdict("labelled", 2.0, (0.1, 3.9)) == "helps"
+    assert _gain.verdict("labelled", 2.0, (-0.1, 4.1)) == "unlikely to help"
+    assert _gain.verdict("labelled", -2.0, (-3.0, -0.5)) == "likely to hurt"
+    assert _gain.verdict("labelled", -2.0, (-3.0, 0.5)) == "unlikely to help"
+    monkeypatch.setitem(_gain.VERDICT_THRESHOLDS["labelled"], "interval_excludes_zero", False)
+    assert _gain.verdict("labelled", -2.0, (-3.0, 0.5)) == "likely to hurt"
 
 
 def test_gaussian_information_matches_the_closed_form_and_corrects_its_bias():
