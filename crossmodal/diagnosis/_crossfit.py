@@ -17,7 +17,7 @@ from sklearn.utils.validation import has_fit_parameter
 from crossmodal._utils.proba import CENTRED_LOG_PROBA_FLOOR, clipped_log
 from crossmodal._utils.random import seeded_clone
 from crossmodal.diagnosis._lda import _ShrunkLDA
-from crossmodal.diagnosis._ridge import _ridge_fit_predict
+from crossmodal.diagnosis._ridge import _gram_stats, _ridge_fit_predict
 
 # Soft labels below this mass are dropped when a student learns them through sample weights.
 _SOFT_LABEL_FLOOR = 1e-3
@@ -83,16 +83,26 @@ def _labelled(rows, codes):
     return rows[codes[rows] >= 0]
 
 
-def _fold_probabilities(teacher, student, X_a, X_b, codes, train, test, n_classes, seed):
+def _fit_classifier(estimator, X, y, seed, stats=None):
+    """A seeded clone of ``estimator`` fitted on ``(X, y)``; the default LDA reuses the rows' ``stats``."""
+    if isinstance(estimator, _ShrunkLDA) and stats is not None:
+        return clone(estimator).fit(X, y, stats=stats)
+    return seeded_clone(estimator, seed).fit(X, y)
+
+
+def _fold_probabilities(teacher, student, X_a, X_b, codes, train, test, n_classes, seed, stats):
     """One fold: teacher on a and label-trained student on b, fitted on the labelled training rows.
 
     Returns both models' probabilities on ``test``, and the teacher's on
     ``train``: on its own (labelled) training rows and on the unlabelled
-    ones, the targets a distiller's teacher gives its student.
+    ones, the targets a distiller's teacher gives its student. ``stats``:
+    the training rows' :func:`~._ridge._gram_stats` of a and of b (or
+    Nones), shared where the models fit exactly those rows.
     """
     fit_rows = _labelled(train, codes)
-    t = seeded_clone(teacher, seed).fit(X_a[fit_rows], codes[fit_rows])
-    s = seeded_clone(student, seed).fit(X_b[fit_rows], codes[fit_rows])
+    shared = stats if len(fit_rows) == len(train) else (None, None)
+    t = _fit_classifier(teacher, X_a[fit_rows], codes[fit_rows], seed, shared[0])
+    s = _fit_classifier(student, X_b[fit_rows], codes[fit_rows], seed, shared[1])
     return (
         _aligned_proba(t, X_a[test], n_classes),
         _aligned_proba(s, X_b[test], n_classes),
@@ -105,11 +115,11 @@ def _centred_log(proba):
     return log_p - log_p.mean(axis=1, keepdims=True)
 
 
-def _fit_to_teacher(student, X, proba, seed, sample_weight=None):
+def _fit_to_teacher(student, X, proba, seed, sample_weight=None, stats=None):
     """The student template fitted to class probabilities (soft labels), rows weighted by ``sample_weight``."""
     n_classes = proba.shape[1]
     if isinstance(student, _ShrunkLDA):
-        return clone(student).fit_soft(X, proba, np.arange(n_classes), sample_weight=sample_weight)
+        return clone(student).fit_soft(X, proba, np.arange(n_classes), sample_weight=sample_weight, stats=stats)
     model = seeded_clone(student, seed)
     if has_fit_parameter(model, "sample_weight"):
         # Soft labels as weighted copies of each row, one per class it is given mass.
@@ -145,26 +155,30 @@ def _fold_distilled(student, X_b, codes, train_proba, train, test, rho, seed):
     return _aligned_proba(model, X_b[test], train_proba.shape[1])
 
 
-def _fold_regress(mimic, X_b, targets, train, test, seed):
+def _fold_regress(mimic, X_b, targets, train, test, seed, stats=None):
     """One fold of the mimic regressor: fitted to ``targets`` on train, predicting test."""
     if mimic is None:
-        return _ridge_fit_predict(X_b[train], targets[train], X_b[test])
+        return _ridge_fit_predict(X_b[train], targets[train], X_b[test], stats=stats)
     model = seeded_clone(mimic, seed).fit(X_b[train], targets[train])
     return np.asarray(model.predict(X_b[test]), dtype=np.float64).reshape(len(test), targets.shape[1])
 
 
-def _fold_mimic(mimic, student, X_b, proba, targets, train, test, seed):
+def _fold_mimic(mimic, student, X_b, proba, targets, train, test, seed, stats=None):
     """One fold: the teacher-imitating student (classifier) and the mimic regressor, scored on test."""
     n_classes = proba.shape[1]
-    imitator = _fit_to_teacher(student, X_b[train], proba[train], seed)
+    imitator = _fit_to_teacher(student, X_b[train], proba[train], seed, stats=stats)
     imitated = _aligned_proba(imitator, X_b[test], n_classes)
-    return imitated, _fold_regress(mimic, X_b, targets, train, test, seed)
+    return imitated, _fold_regress(mimic, X_b, targets, train, test, seed, stats)
 
 
-def _fold_teacher(teacher, X_a, codes, train, test, n_classes, seed):
-    """One fold of the teacher alone, fitted on the labelled training rows, its probabilities on test."""
+def _fold_teacher(teacher, X_a, codes, train, test, n_classes, seed, stats=None):
+    """One fold of the teacher alone, fitted on the labelled training rows, its probabilities on test.
+
+    ``stats``: the training rows' :func:`~._ridge._gram_stats` on ``X_a``, used where every one is labelled.
+    """
     fit_rows = _labelled(train, codes)
-    return _aligned_proba(seeded_clone(teacher, seed).fit(X_a[fit_rows], codes[fit_rows]), X_a[test], n_classes)
+    shared = stats if len(fit_rows) == len(train) else None
+    return _aligned_proba(_fit_classifier(teacher, X_a[fit_rows], codes[fit_rows], seed, shared), X_a[test], n_classes)
 
 
 def _half_of(train, codes, rng):
@@ -174,7 +188,12 @@ def _half_of(train, codes, rng):
     return np.sort(np.concatenate(halves))
 
 
-def _subsampled_cross_fits(teacher, mimic, X_a, X_b, codes, folds, n_classes, seed, rng, n_jobs):
+def half_plan(folds, codes, rng):
+    """``(replicate, test rows, half of the training rows)`` for every replicate and fold (:func:`_half_of`)."""
+    return [(r, te, _half_of(tr, codes, rng)) for r in range(_N_SUBSAMPLES) for tr, te in folds]
+
+
+def _subsampled_cross_fits(teacher, mimic, X_a, X_b, codes, folds, n_classes, seed, rng, n_jobs, plan=None, stats=None):
     """Teacher and mimic cross-fitted again, each fold's models fitted on a random half of its training rows.
 
     ``teacher`` is the classifier on ``X_a`` whose decision the mimic
@@ -184,13 +203,17 @@ def _subsampled_cross_fits(teacher, mimic, X_a, X_b, codes, folds, n_classes, se
     ``(L, M)`` per replicate: the centred out-of-fold log-probabilities of
     the half-data classifiers and the half-data mimic's out-of-fold
     predictions of them. Every row is still scored only by
-    models fitted on rows of other folds.
+    models fitted on rows of other folds. ``plan``: the halves
+    (:func:`half_plan`, drawn here from ``rng`` when None); ``stats``: per
+    entry of the plan, the half's :func:`~._ridge._gram_stats` on ``X_a``
+    and on ``X_b`` (or None), so that both directions share them.
     """
     n = len(codes)
-    plan = [(r, te, _half_of(tr, codes, rng)) for r in range(_N_SUBSAMPLES) for tr, te in folds]
+    plan = half_plan(folds, codes, rng) if plan is None else plan
+    stats = [(None, None)] * len(plan) if stats is None else stats
     parallel = Parallel(n_jobs=n_jobs)
     probas = parallel(
-        delayed(_fold_teacher)(teacher, X_a, codes, half, te, n_classes, seed + i)
+        delayed(_fold_teacher)(teacher, X_a, codes, half, te, n_classes, seed + i, stats[i][0])
         for i, (r, te, half) in enumerate(plan)
     )
     P = np.zeros((_N_SUBSAMPLES, n, n_classes))
@@ -198,12 +221,20 @@ def _subsampled_cross_fits(teacher, mimic, X_a, X_b, codes, folds, n_classes, se
         P[r, te] = proba
     L = [_centred_log(P_r) for P_r in P]
     regressed = parallel(
-        delayed(_fold_regress)(mimic, X_b, L[r], half, te, seed + len(plan) + i) for i, (r, te, half) in enumerate(plan)
+        delayed(_fold_regress)(mimic, X_b, L[r], half, te, seed + len(plan) + i, stats[i][1])
+        for i, (r, te, half) in enumerate(plan)
     )
     M = np.zeros_like(P)
     for (r, te, _), m in zip(plan, regressed):
         M[r, te] = m
     return list(zip(L, M))
+
+
+def fold_stats(X_a, X_b, train, shares):
+    """The training rows' :func:`~._ridge._gram_stats` of a and of b, or Nones where no default model shares them."""
+    if not shares:
+        return None, None
+    return _gram_stats(X_a[train]), _gram_stats(X_b[train])
 
 
 def _cross_fit(teacher, student, mimic, X_a, X_b, codes, folds, n_classes, seed, n_jobs, rho):
@@ -221,8 +252,11 @@ def _cross_fit(teacher, student, mimic, X_a, X_b, codes, folds, n_classes, seed,
     """
     n = len(codes)
     parallel = Parallel(n_jobs=n_jobs)
+    # The default models on the same training rows share one standardisation and Gram matrix per fold and view.
+    shares = mimic is None or isinstance(student, _ShrunkLDA) or isinstance(teacher, _ShrunkLDA)
+    stats = parallel(delayed(fold_stats)(X_a, X_b, tr, shares) for tr, _ in folds)
     fitted = parallel(
-        delayed(_fold_probabilities)(teacher, student, X_a, X_b, codes, tr, te, n_classes, seed + k)
+        delayed(_fold_probabilities)(teacher, student, X_a, X_b, codes, tr, te, n_classes, seed + k, stats[k])
         for k, (tr, te) in enumerate(folds)
     )
     out = {name: np.zeros((n, n_classes)) for name in ("teacher", "student", "imitator", "distilled", "mimic")}
@@ -241,14 +275,15 @@ def _cross_fit(teacher, student, mimic, X_a, X_b, codes, folds, n_classes, seed,
     )
     L_t = _centred_log(out["teacher"])
     mimicked = parallel(
-        delayed(_fold_mimic)(mimic, student, X_b, out["teacher"], L_t, tr, te, seed + len(folds) + k)
+        delayed(_fold_mimic)(mimic, student, X_b, out["teacher"], L_t, tr, te, seed + len(folds) + k, stats[k][1])
         for k, (tr, te) in enumerate(folds)
     )
     for (_, te), (pm, m), pd in zip(folds, mimicked, distilled):
         out["imitator"][te], out["mimic"][te], out["distilled"][te] = pm, m, pd
     L_s = _centred_log(out["student"])
     back = parallel(
-        delayed(_fold_regress)(mimic, X_a, L_s, tr, te, seed + 2 * len(folds) + k) for k, (tr, te) in enumerate(folds)
+        delayed(_fold_regress)(mimic, X_a, L_s, tr, te, seed + 2 * len(folds) + k, stats[k][0])
+        for k, (tr, te) in enumerate(folds)
     )
     out["mimic_back"] = np.zeros_like(L_s)
     for (_, te), m in zip(folds, back):
