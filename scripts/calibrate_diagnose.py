@@ -15,7 +15,7 @@ Method, per regime ("labelled": every row labelled; "few labels"):
 
 1. ``diagnose``'s statistics (:data:`crossmodal.diagnosis._gain.STATISTICS`)
    on each draw's training rows, and the covariance of their row bootstrap
-   (cached in ``scripts/diagnose_calibration_statistics.csv``).
+   (cached in the system's temporary directory).
 2. Candidate maps: ordinary least squares of the cell's gain on the cell's
    mean statistics, for each feature set of :data:`CANDIDATES`, every cell
    weighted alike. Each is scored by leave-one-source-out prediction (the
@@ -49,6 +49,7 @@ import pprint
 import shutil
 import subprocess
 import sys
+import tempfile
 
 import numpy as np
 import pandas as pd
@@ -62,7 +63,8 @@ from crossmodal.diagnosis._gain import STATISTICS, gain_statistics  # noqa: E402
 
 HERE = os.path.dirname(__file__)
 GAINS = os.path.join(HERE, "diagnose_calibration_gains.csv")
-CACHE = os.path.join(HERE, "diagnose_calibration_statistics.csv")
+# diagnose's statistics per draw take minutes to recompute and megabytes to keep: cached outside the repository.
+CACHE = os.path.join(tempfile.gettempdir(), "crossmodal_diagnose_calibration_statistics.csv")
 TARGET = os.path.join(HERE, os.pardir, "crossmodal", "diagnosis", "_calibration.py")
 MARGIN = 0.5  # points: a measured gain within +-MARGIN counts as no change
 N_BOOTSTRAP = 200
