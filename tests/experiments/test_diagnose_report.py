@@ -187,3 +187,21 @@ def test_coverage_is_checked_against_the_teacher_share_and_the_diagram_gamma():
     checks = {c.name.split(" cover ")[1][:9]: c for c in experiment.check_trends(mvd, real) if " cover " in c.name}
     assert checks["the teach"].passed is False and "67%" in checks["the teach"].observed
     assert checks["the diagr"].passed is True
+
+
+def test_the_report_has_every_table_and_the_figure(tmp_path):
+    from crossmodal.experiments._diagnose_tables import write_report
+    from crossmodal.experiments._output import Output
+
+    mvd, real = _frames(0.5)
+    for col in ("gamma", "shared_gamma"):
+        for tag in ("200", "2000"):
+            mvd[f"{col}_{tag}"] = mvd["true_gamma"]
+    out = Output(tmp_path, runs=2, quick=True)
+    out.computed()
+    checks = experiment.check_trends(mvd, real)
+    report = open(write_report(out, mvd, real, checks, datasets=["mfeat"], n_boot=10)).read()
+    for heading in ("## Trend checks", "its rivals", "Which modality should teach?", "## Per cell", "## MVD: gamma"):
+        assert heading in report
+    assert "complementarity I(T;S) - I(S;Y)" in report and "Mean regret over student views: 0.00 points" in report
+    assert "labelled: helps at >=" in report and (tmp_path / "diagnose.png").exists()
