@@ -57,7 +57,6 @@ Prints coverage and mean width per method.
 import argparse
 
 import numpy as np
-from calibrate_diagnose import _diagram  # noqa: E402 (scripts/ is on the path when run as a script)
 from scipy.stats import norm
 from sklearn.model_selection import StratifiedKFold
 from threadpoolctl import threadpool_limits
@@ -84,6 +83,19 @@ from crossmodal.experiments._diagnose_mvd import _mvd_settings, teacher_share
 from crossmodal.experiments._synthetic_protocol import PAPER_SETUP, _draw, _run_seeds
 
 Z = norm.ppf(0.975)
+
+
+def _diagram(rng):
+    """Random diagram parameters (decision weights drawn at random)."""
+    return dict(
+        n_general=int(rng.integers(0, 11)),
+        n_specific_a=int(rng.integers(0, 11)),
+        n_specific_b=int(rng.integers(0, 11)),
+        n_hidden=int(rng.integers(0, 6)),
+        n_noise_a=int(rng.integers(5, 30)),
+        n_noise_b=int(rng.integers(5, 40)),
+        hyperplane="normal",
+    )
 
 
 def _cross_fit(X_a, X_b, y, folds, n_classes):

@@ -5,6 +5,7 @@ is never shadowed by a submodule of the same name.
 """
 
 from crossmodal.diagnosis._diagnose import diagnose
+from crossmodal.diagnosis._ranking import TeacherRanking
 from crossmodal.diagnosis._result import DiagnoseResult
 
-__all__ = ["DiagnoseResult", "diagnose"]
+__all__ = ["DiagnoseResult", "TeacherRanking", "diagnose"]

@@ -3,7 +3,7 @@
 import numpy as np
 from sklearn.utils.validation import column_or_1d
 
-from crossmodal._utils.validation import check_at_least_two_classes
+from crossmodal._utils.labels import check_label_classes, encode_labels
 from crossmodal.diagnosis._lda import default_estimator
 
 
@@ -28,6 +28,11 @@ def _check_mimic(mimic):
 
 
 def _check_target(y, n_samples):
+    """Classes of the labelled rows and every row's code (-1 on a row without a label).
+
+    As :class:`~crossmodal.CrossModalDistiller`: -1 marks a row without a
+    label among numeric labels, ``None`` among string labels.
+    """
     if y is None:
         raise ValueError("y is required; got None.")
     y = column_or_1d(np.asarray(y), warn=False)
@@ -35,8 +40,15 @@ def _check_target(y, n_samples):
         raise ValueError(f"X_a and y have different numbers of samples: {n_samples} and {len(y)}.")
     if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
         raise ValueError(f"y must hold class labels; got {int(np.sum(~np.isfinite(y)))} NaN or infinite value(s).")
-    if y.dtype.kind == "O" and any(v is None or (isinstance(v, float) and not np.isfinite(v)) for v in y):
-        raise ValueError("y must hold class labels; got None or NaN values.")
-    classes, y_encoded = np.unique(y, return_inverse=True)
-    check_at_least_two_classes(classes, "y")
-    return classes, y_encoded
+    if y.dtype.kind == "O" and any(isinstance(v, float) and not np.isfinite(v) for v in y):
+        raise ValueError(
+            "y must hold class labels; got NaN values (a row without a label is -1, or None among strings)."
+        )
+    classes, codes, labelled = encode_labels(y)
+    if classes is None:
+        raise ValueError(
+            f"y has no labelled row (all {len(y)} rows are marked as unlabelled); diagnose fits the teacher and the "
+            "label-trained student on labelled rows, so at least 2 labelled rows of each of 2 classes are needed."
+        )
+    check_label_classes(classes, labelled)
+    return classes, codes

@@ -3,16 +3,23 @@
 ::
 
     crossmodal diagnose DATA.csv --teacher-columns 'a_*' --student-columns 'b_*' --target label [--json]
+    crossmodal diagnose DATA.csv --teacher-columns 'pix=pix_*' --teacher-columns 'fac=fac_*' \
+        --student-columns 'fou_*' --target label
     crossmodal diagnose TEACHER.csv STUDENT.csv TARGET.csv [--json]
 
 Files are CSV, or parquet (``.parquet``/``.pq``) when pyarrow is installed.
 Column lists are comma-separated names or shell-style globs (``fnmatch``).
+Several ``--teacher-columns`` groups (each optionally named ``NAME=...``)
+are candidate teacher views, ranked by predicted gain. A target of -1, or
+an empty cell, marks a row without a label (the few-labels regime).
 """
 
 import fnmatch
 import importlib.util
 import json
 import os
+
+import numpy as np
 
 __all__ = ["add_parser", "run"]
 
@@ -38,16 +45,19 @@ def add_parser(commands, positive_int, integer):
     )
     sub.add_argument(
         "--teacher-columns",
+        action="append",
         default=None,
-        help="comma-separated names or globs of the teacher's "
-        "columns (required with one file; default with three files: all columns of the teacher file)",
+        metavar="[NAME=]COLUMNS",
+        help="comma-separated names or globs of the teacher's columns (required with one file; default with three "
+        "files: all columns of the teacher file). Repeat it to rank several candidate teacher views, each "
+        "optionally named NAME=COLUMNS",
     )
     sub.add_argument("--student-columns", default=None, help="the same for the student's columns")
     sub.add_argument(
         "--target",
         default=None,
-        help="name of the label column (required with one file; with "
-        "three files, needed only when the target file has several columns)",
+        help="name of the label column (required with one file; with three files, needed only when the target "
+        "file has several columns); -1 or an empty cell marks a row without a label",
     )
     sub.add_argument("--cv", type=positive_int, default=5, help="cross-fitting folds (default: 5)")
     sub.add_argument("--n-bootstrap", type=positive_int, default=200, help="bootstrap resamples (default: 200)")
@@ -101,6 +111,39 @@ def _numeric(parser, frame, columns, option):
     return part.to_numpy(dtype=float)
 
 
+def _groups(parser, frame, specs, path, default_all):
+    """``{name: columns}`` of each ``--teacher-columns`` group (``NAME=COLUMNS`` or ``COLUMNS``), in order."""
+    if not specs:
+        return {"a": [str(c) for c in frame.columns]} if default_all else {}
+    groups = {}
+    for spec in specs:
+        name, sep, columns = spec.partition("=")
+        name, columns = (name.strip(), columns) if sep else (spec, spec)
+        if not name or name in groups:
+            parser.error(f"argument --teacher-columns: each group needs its own name; got {spec!r}")
+        groups[name] = _select(parser, frame, columns, "--teacher-columns", path)
+    return groups
+
+
+def _target(parser, frame, target):
+    """The label column; an empty cell becomes the unlabelled marker (-1 for numbers, None for strings)."""
+    from pandas.api.types import is_numeric_dtype
+
+    column = frame[target]
+    missing = column.isna().to_numpy()
+    if not missing.any():
+        return column.to_numpy()
+    if is_numeric_dtype(column.dtype):
+        values = np.array(column, dtype=float)
+        values[missing] = -1
+        if np.all(values == np.round(values)):
+            return values.astype(np.int64)
+        return values
+    values = column.to_numpy(dtype=object, copy=True)
+    values[missing] = None
+    return values
+
+
 def _inputs(parser, args):
     if len(args.files) == 1:
         path = args.files[0]
@@ -116,14 +159,14 @@ def _inputs(parser, args):
         if missing:
             parser.error(f"with one file, {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} required")
         frame = _read(parser, path, "FILE")
-        teacher = _select(parser, frame, args.teacher_columns, "--teacher-columns", path)
+        teachers = _groups(parser, frame, args.teacher_columns, path, False)
         student = _select(parser, frame, args.student_columns, "--student-columns", path)
         if args.target not in frame.columns:
             parser.error(f"argument --target: {args.target!r} is not a column of {path!r}")
-        for option, cols in (("--teacher-columns", teacher), ("--student-columns", student)):
+        for option, cols in [("--teacher-columns", c) for c in teachers.values()] + [("--student-columns", student)]:
             if args.target in cols:
                 parser.error(f"argument {option}: includes the target column {args.target!r}")
-        both = sorted(set(teacher) & set(student))
+        both = sorted(set().union(*teachers.values()) & set(student))
         if both:
             parser.error(
                 f"argument --student-columns: {both[0]!r} is also a teacher column; the two modalities "
@@ -133,17 +176,13 @@ def _inputs(parser, args):
         target = args.target
     elif len(args.files) == 3:
         frames = tuple(_read(parser, path, "FILE") for path in args.files)
-        teacher = (
-            _select(parser, frames[0], args.teacher_columns, "--teacher-columns", args.files[0])
-            if args.teacher_columns
-            else [str(c) for c in frames[0].columns]
-        )
+        frames = tuple(f.set_axis([str(c) for c in f.columns], axis=1) for f in frames)
+        teachers = _groups(parser, frames[0], args.teacher_columns, args.files[0], True)
         student = (
             _select(parser, frames[1], args.student_columns, "--student-columns", args.files[1])
             if args.student_columns
             else [str(c) for c in frames[1].columns]
         )
-        frames = tuple(f.set_axis([str(c) for c in f.columns], axis=1) for f in frames)
         if args.target is not None:
             if args.target not in frames[2].columns:
                 parser.error(f"argument --target: {args.target!r} is not a column of {args.files[2]!r}")
@@ -157,26 +196,29 @@ def _inputs(parser, args):
             )
     else:
         parser.error(f"argument FILE: give one file or three (teacher, student, target); got {len(args.files)}")
-    X_a = _numeric(parser, frames[0], teacher, "--teacher-columns")
+    X_a = {name: _numeric(parser, frames[0], cols, "--teacher-columns") for name, cols in teachers.items()}
     X_b = _numeric(parser, frames[1], student, "--student-columns")
-    y = frames[2][target].to_numpy()
-    return X_a, X_b, y, teacher, student, target
+    return X_a, X_b, _target(parser, frames[2], target), teachers, student, target
 
 
 def run(parser, args):
     """Run ``crossmodal diagnose``; returns the exit status."""
     from crossmodal.diagnosis._diagnose import diagnose
 
-    X_a, X_b, y, teacher, student, target = _inputs(parser, args)
+    X_a, X_b, y, teachers, student, target = _inputs(parser, args)
+    views = X_a if len(X_a) > 1 else next(iter(X_a.values()))
     try:
-        result = diagnose(X_a, X_b, y, cv=args.cv, n_bootstrap=args.n_bootstrap, random_state=args.seed)
+        result = diagnose(views, X_b, y, cv=args.cv, n_bootstrap=args.n_bootstrap, random_state=args.seed)
     except (TypeError, ValueError) as exc:
         parser.error(str(exc))
     if args.json:
         out = result.to_dict()
-        out.update(teacher_columns=teacher, student_columns=student, target=str(target))
+        columns = teachers if len(teachers) > 1 else next(iter(teachers.values()))
+        out.update(teacher_columns=columns, student_columns=student, target=str(target))
         print(json.dumps(out, indent=2))
     else:
-        print(f"teacher (a): {len(teacher)} columns; student (b): {len(student)} columns; target {target!r}")
+        shown = ", ".join(f"{name} {len(cols)}" for name, cols in teachers.items()) if len(teachers) > 1 else None
+        teacher_text = f"{len(next(iter(teachers.values())))} columns" if shown is None else f"columns {shown}"
+        print(f"teacher (a): {teacher_text}; student (b): {len(student)} columns; target {target!r}")
         print(result.summary())
     return 0

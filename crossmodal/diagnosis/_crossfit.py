@@ -17,7 +17,7 @@ from sklearn.utils.validation import has_fit_parameter
 from crossmodal._utils.proba import CENTRED_LOG_PROBA_FLOOR, clipped_log
 from crossmodal._utils.random import seeded_clone
 from crossmodal.diagnosis._lda import _ShrunkLDA
-from crossmodal.diagnosis._ridge import _ridge_fit_predict
+from crossmodal.diagnosis._ridge import _gram_stats, _ridge_fit_predict
 
 # Soft labels below this mass are dropped when a student learns them through sample weights.
 _SOFT_LABEL_FLOOR = 1e-3
@@ -28,23 +28,36 @@ _SOFT_LABEL_FLOOR = 1e-3
 _N_SUBSAMPLES = 4
 
 
-def _folds(cv, y_encoded, seed):
-    """Test folds of ``cv``; they must cover every row exactly once."""
-    n = len(y_encoded)
-    counts = np.bincount(y_encoded)
+def _integer_folds(n_splits, codes, seed):
+    """Stratified folds of the labelled rows; the unlabelled rows dealt out evenly, in random order."""
+    labelled = np.flatnonzero(codes >= 0)
+    fold_of = np.empty(len(codes), dtype=np.int64)
+    splitter = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    for k, (_, test) in enumerate(splitter.split(np.zeros((len(labelled), 1)), codes[labelled])):
+        fold_of[labelled[test]] = k
+    unlabelled = np.flatnonzero(codes < 0)
+    fold_of[unlabelled] = np.random.default_rng(seed).permutation(np.arange(len(unlabelled)) % n_splits)
+    return [(np.flatnonzero(fold_of != k), np.flatnonzero(fold_of == k)) for k in range(n_splits)]
+
+
+def _folds(cv, codes, seed):
+    """Test folds of ``cv`` over every row (``codes`` is -1 on unlabelled rows); they must cover every row once."""
+    n = len(codes)
+    counts = np.bincount(codes[codes >= 0])
     if isinstance(cv, numbers.Integral) and not isinstance(cv, (bool, np.bool_)):
         if cv < 2:
             raise ValueError(f"cv must be an integer >= 2 or a cross-validation splitter; got {cv!r}.")
         if counts.min() < cv:
+            hint = f" Pass cv={int(counts.min())} or fewer folds." if counts.min() >= 2 else ""
             raise ValueError(
-                f"cv={cv} needs at least {cv} samples of every class; the smallest class has {int(counts.min())}."
+                f"cv={cv} needs at least {cv} labelled samples of every class; the smallest class has "
+                f"{int(counts.min())} (class index {int(np.argmin(counts))} of y's sorted classes).{hint}"
             )
-        splitter = StratifiedKFold(n_splits=int(cv), shuffle=True, random_state=seed)
+        folds = _integer_folds(int(cv), codes, seed)
     elif hasattr(cv, "split") and hasattr(cv, "get_n_splits"):
-        splitter = cv
+        folds = [(np.asarray(tr), np.asarray(te)) for tr, te in cv.split(np.zeros((n, 1)), codes)]
     else:
         raise ValueError(f"cv must be an integer >= 2 or a cross-validation splitter; got {cv!r}.")
-    folds = [(np.asarray(tr), np.asarray(te)) for tr, te in splitter.split(np.zeros((n, 1)), y_encoded)]
     seen = np.zeros(n, dtype=int)
     for tr, te in folds:
         seen[te] += 1
@@ -66,11 +79,35 @@ def _aligned_proba(estimator, X, n_classes):
     return proba
 
 
-def _fold_probabilities(teacher, student, X_a, X_b, y_encoded, train, test, n_classes, seed):
-    """One fold: teacher on a and label-trained student on b, fitted on train, scored on test."""
-    t = seeded_clone(teacher, seed).fit(X_a[train], y_encoded[train])
-    s = seeded_clone(student, seed).fit(X_b[train], y_encoded[train])
-    return _aligned_proba(t, X_a[test], n_classes), _aligned_proba(s, X_b[test], n_classes)
+def _labelled(rows, codes):
+    return rows[codes[rows] >= 0]
+
+
+def _fit_classifier(estimator, X, y, seed, stats=None):
+    """A seeded clone of ``estimator`` fitted on ``(X, y)``; the default LDA reuses the rows' ``stats``."""
+    if isinstance(estimator, _ShrunkLDA) and stats is not None:
+        return clone(estimator).fit(X, y, stats=stats)
+    return seeded_clone(estimator, seed).fit(X, y)
+
+
+def _fold_probabilities(teacher, student, X_a, X_b, codes, train, test, n_classes, seed, stats):
+    """One fold: teacher on a and label-trained student on b, fitted on the labelled training rows.
+
+    Returns both models' probabilities on ``test``, and the teacher's on
+    ``train``: on its own (labelled) training rows and on the unlabelled
+    ones, the targets a distiller's teacher gives its student. ``stats``:
+    the training rows' :func:`~._ridge._gram_stats` of a and of b (or
+    Nones), shared where the models fit exactly those rows.
+    """
+    fit_rows = _labelled(train, codes)
+    shared = stats if len(fit_rows) == len(train) else (None, None)
+    t = _fit_classifier(teacher, X_a[fit_rows], codes[fit_rows], seed, shared[0])
+    s = _fit_classifier(student, X_b[fit_rows], codes[fit_rows], seed, shared[1])
+    return (
+        _aligned_proba(t, X_a[test], n_classes),
+        _aligned_proba(s, X_b[test], n_classes),
+        _aligned_proba(t, X_a[train], n_classes),
+    )
 
 
 def _centred_log(proba):
@@ -78,63 +115,105 @@ def _centred_log(proba):
     return log_p - log_p.mean(axis=1, keepdims=True)
 
 
-def _fit_to_teacher(student, X, proba, seed):
-    """The student template fitted to the teacher's class probabilities (a classifier imitating it)."""
+def _fit_to_teacher(student, X, proba, seed, sample_weight=None, stats=None):
+    """The student template fitted to class probabilities (soft labels), rows weighted by ``sample_weight``."""
     n_classes = proba.shape[1]
     if isinstance(student, _ShrunkLDA):
-        return clone(student).fit_soft(X, proba, np.arange(n_classes))
+        return clone(student).fit_soft(X, proba, np.arange(n_classes), sample_weight=sample_weight, stats=stats)
     model = seeded_clone(student, seed)
     if has_fit_parameter(model, "sample_weight"):
         # Soft labels as weighted copies of each row, one per class it is given mass.
+        mass = proba if sample_weight is None else proba * np.asarray(sample_weight)[:, None]
         rows, cols = np.nonzero(proba >= _SOFT_LABEL_FLOOR)
-        return model.fit(X[rows], cols, sample_weight=proba[rows, cols])
+        return model.fit(X[rows], cols, sample_weight=mass[rows, cols])
     return model.fit(X, np.argmax(proba, axis=1))
 
 
-def _fold_regress(mimic, X_b, targets, train, test, seed):
+def distillation_targets(codes, teacher_proba, rho):
+    """The soft labels and row weights whose weighted cross-entropy is the distiller's loss, up to a constant.
+
+    ``rho * w_i CE(y_i, s_i) + (1 - rho) KL(p_i || s_i)`` summed over rows,
+    with ``w_i`` the label weight of :func:`crossmodal._utils.labels.label_weights`
+    (``n / n_labelled`` on a labelled row, 0 on an unlabelled one, 1
+    everywhere when every row is labelled), is ``sum_i c_i CE(q_i, s_i)`` plus
+    terms free of the student, with ``c_i = rho w_i + 1 - rho`` and ``q_i =
+    (rho w_i onehot(y_i) + (1 - rho) p_i) / c_i``. Returns ``(q, c)``.
+    """
+    labelled = codes >= 0
+    label_weight = np.where(labelled, len(codes) / labelled.sum(), 0.0)
+    onehot = np.zeros_like(teacher_proba)
+    onehot[np.flatnonzero(labelled), codes[labelled]] = 1.0
+    weight = rho * label_weight + (1.0 - rho)
+    targets = (rho * label_weight[:, None] * onehot + (1.0 - rho) * teacher_proba) / weight[:, None]
+    return targets, weight
+
+
+def _fold_distilled(student, X_b, codes, train_proba, train, test, rho, seed):
+    """One fold: the student trained on the distiller's targets over every training row, scored on test."""
+    targets, weight = distillation_targets(codes[train], train_proba, rho)
+    model = _fit_to_teacher(student, X_b[train], targets, seed, sample_weight=weight)
+    return _aligned_proba(model, X_b[test], train_proba.shape[1])
+
+
+def _fold_regress(mimic, X_b, targets, train, test, seed, stats=None):
     """One fold of the mimic regressor: fitted to ``targets`` on train, predicting test."""
     if mimic is None:
-        return _ridge_fit_predict(X_b[train], targets[train], X_b[test])
+        return _ridge_fit_predict(X_b[train], targets[train], X_b[test], stats=stats)
     model = seeded_clone(mimic, seed).fit(X_b[train], targets[train])
     return np.asarray(model.predict(X_b[test]), dtype=np.float64).reshape(len(test), targets.shape[1])
 
 
-def _fold_mimic(mimic, student, X_b, proba, targets, train, test, seed):
+def _fold_mimic(mimic, student, X_b, proba, targets, train, test, seed, stats=None):
     """One fold: the teacher-imitating student (classifier) and the mimic regressor, scored on test."""
     n_classes = proba.shape[1]
-    imitator = _fit_to_teacher(student, X_b[train], proba[train], seed)
+    imitator = _fit_to_teacher(student, X_b[train], proba[train], seed, stats=stats)
     imitated = _aligned_proba(imitator, X_b[test], n_classes)
-    return imitated, _fold_regress(mimic, X_b, targets, train, test, seed)
+    return imitated, _fold_regress(mimic, X_b, targets, train, test, seed, stats)
 
 
-def _fold_teacher(teacher, X_a, y_encoded, train, test, n_classes, seed):
-    """One fold of the teacher alone, fitted on train, its probabilities on test."""
-    return _aligned_proba(seeded_clone(teacher, seed).fit(X_a[train], y_encoded[train]), X_a[test], n_classes)
+def _fold_teacher(teacher, X_a, codes, train, test, n_classes, seed, stats=None):
+    """One fold of the teacher alone, fitted on the labelled training rows, its probabilities on test.
+
+    ``stats``: the training rows' :func:`~._ridge._gram_stats` on ``X_a``, used where every one is labelled.
+    """
+    fit_rows = _labelled(train, codes)
+    shared = stats if len(fit_rows) == len(train) else None
+    return _aligned_proba(_fit_classifier(teacher, X_a[fit_rows], codes[fit_rows], seed, shared), X_a[test], n_classes)
 
 
-def _half_of(train, y_encoded, rng):
-    """A random half of the rows ``train`` (rounded up), stratified by class."""
-    labels = y_encoded[train]
+def _half_of(train, codes, rng):
+    """A random half of the rows ``train`` (rounded up), stratified by class (the unlabelled rows as one more)."""
+    labels = codes[train]
     halves = [rng.permutation(train[labels == c])[: (int(np.sum(labels == c)) + 1) // 2] for c in np.unique(labels)]
     return np.sort(np.concatenate(halves))
 
 
-def _subsampled_cross_fits(teacher, mimic, X_a, X_b, y_encoded, folds, n_classes, seed, rng, n_jobs):
+def half_plan(folds, codes, rng):
+    """``(replicate, test rows, half of the training rows)`` for every replicate and fold (:func:`_half_of`)."""
+    return [(r, te, _half_of(tr, codes, rng)) for r in range(_N_SUBSAMPLES) for tr, te in folds]
+
+
+def _subsampled_cross_fits(teacher, mimic, X_a, X_b, codes, folds, n_classes, seed, rng, n_jobs, plan=None, stats=None):
     """Teacher and mimic cross-fitted again, each fold's models fitted on a random half of its training rows.
 
     ``teacher`` is the classifier on ``X_a`` whose decision the mimic
     predicts from ``X_b`` (the label-trained student on *b* for
-    ``shared_gamma``'s other direction, with the views swapped). Returns one
+    ``shared_gamma``'s other direction, with the views swapped); it fits the
+    labelled rows of the half, the mimic every row of it. Returns one
     ``(L, M)`` per replicate: the centred out-of-fold log-probabilities of
     the half-data classifiers and the half-data mimic's out-of-fold
     predictions of them. Every row is still scored only by
-    models fitted on rows of other folds.
+    models fitted on rows of other folds. ``plan``: the halves
+    (:func:`half_plan`, drawn here from ``rng`` when None); ``stats``: per
+    entry of the plan, the half's :func:`~._ridge._gram_stats` on ``X_a``
+    and on ``X_b`` (or None), so that both directions share them.
     """
-    n = len(y_encoded)
-    plan = [(r, te, _half_of(tr, y_encoded, rng)) for r in range(_N_SUBSAMPLES) for tr, te in folds]
+    n = len(codes)
+    plan = half_plan(folds, codes, rng) if plan is None else plan
+    stats = [(None, None)] * len(plan) if stats is None else stats
     parallel = Parallel(n_jobs=n_jobs)
     probas = parallel(
-        delayed(_fold_teacher)(teacher, X_a, y_encoded, half, te, n_classes, seed + i)
+        delayed(_fold_teacher)(teacher, X_a, codes, half, te, n_classes, seed + i, stats[i][0])
         for i, (r, te, half) in enumerate(plan)
     )
     P = np.zeros((_N_SUBSAMPLES, n, n_classes))
@@ -142,7 +221,8 @@ def _subsampled_cross_fits(teacher, mimic, X_a, X_b, y_encoded, folds, n_classes
         P[r, te] = proba
     L = [_centred_log(P_r) for P_r in P]
     regressed = parallel(
-        delayed(_fold_regress)(mimic, X_b, L[r], half, te, seed + len(plan) + i) for i, (r, te, half) in enumerate(plan)
+        delayed(_fold_regress)(mimic, X_b, L[r], half, te, seed + len(plan) + i, stats[i][1])
+        for i, (r, te, half) in enumerate(plan)
     )
     M = np.zeros_like(P)
     for (r, te, _), m in zip(plan, regressed):
@@ -150,34 +230,62 @@ def _subsampled_cross_fits(teacher, mimic, X_a, X_b, y_encoded, folds, n_classes
     return list(zip(L, M))
 
 
-def _cross_fit(teacher, student, mimic, X_a, X_b, y_encoded, folds, n_classes, seed, n_jobs):
-    """Out-of-fold probabilities of teacher, label-trained student and teacher-imitating student; both mimics.
+def fold_stats(X_a, X_b, train, shares):
+    """The training rows' :func:`~._ridge._gram_stats` of a and of b, or Nones where no default model shares them."""
+    if not shares:
+        return None, None
+    return _gram_stats(X_a[train]), _gram_stats(X_b[train])
 
+
+def _cross_fit(teacher, student, mimic, X_a, X_b, codes, folds, n_classes, seed, n_jobs, rho):
+    """Out-of-fold probabilities of the teacher, the label-trained, teacher-imitating and distilled students; mimics.
+
+    The teacher and the label-trained student fit the labelled training
+    rows of each fold; the imitating student (fitted to the teacher's
+    out-of-fold probabilities) and the distilled one (fitted to the
+    distiller's targets: the labels and the fold teacher's probabilities on
+    its training rows, :func:`distillation_targets`) fit every training row.
     The mimics: the regressor from ``X_b`` to the teacher's centred
     out-of-fold log-probabilities, and the one from ``X_a`` to the
-    label-trained student's (the shared gamma's second direction).
+    label-trained student's (the shared gamma's second direction). Returns a
+    dict of ``(n_samples, ...)`` arrays.
     """
-    n = len(y_encoded)
+    n = len(codes)
     parallel = Parallel(n_jobs=n_jobs)
+    # The default models on the same training rows share one standardisation and Gram matrix per fold and view.
+    shares = mimic is None or isinstance(student, _ShrunkLDA) or isinstance(teacher, _ShrunkLDA)
+    stats = parallel(delayed(fold_stats)(X_a, X_b, tr, shares) for tr, _ in folds)
     fitted = parallel(
-        delayed(_fold_probabilities)(teacher, student, X_a, X_b, y_encoded, tr, te, n_classes, seed + k)
+        delayed(_fold_probabilities)(teacher, student, X_a, X_b, codes, tr, te, n_classes, seed + k, stats[k])
         for k, (tr, te) in enumerate(folds)
     )
-    P_t, P_s, P_m, M = (np.zeros((n, n_classes)) for _ in range(4))
-    for (_, te), (pt, ps) in zip(folds, fitted):
-        P_t[te], P_s[te] = pt, ps
-    L_t = _centred_log(P_t)
+    out = {name: np.zeros((n, n_classes)) for name in ("teacher", "student", "imitator", "distilled", "mimic")}
+    # Per labelled row, how often the teachers fitted on it get it wrong (in-sample): what a distiller's teacher
+    # feeds its student on that row beside the label.
+    wrong, count = np.zeros(n), np.zeros(n)
+    for (tr, te), (pt, ps, p_train) in zip(folds, fitted):
+        out["teacher"][te], out["student"][te] = pt, ps
+        fit_rows = codes[tr] >= 0
+        wrong[tr[fit_rows]] += np.argmax(p_train[fit_rows], axis=1) != codes[tr[fit_rows]]
+        count[tr[fit_rows]] += 1
+    out["teacher_fit_error"] = wrong / np.maximum(count, 1)
+    distilled = parallel(
+        delayed(_fold_distilled)(student, X_b, codes, fit[2], tr, te, rho, seed + 3 * len(folds) + k)
+        for k, ((tr, te), fit) in enumerate(zip(folds, fitted))
+    )
+    L_t = _centred_log(out["teacher"])
     mimicked = parallel(
-        delayed(_fold_mimic)(mimic, student, X_b, P_t, L_t, tr, te, seed + len(folds) + k)
+        delayed(_fold_mimic)(mimic, student, X_b, out["teacher"], L_t, tr, te, seed + len(folds) + k, stats[k][1])
         for k, (tr, te) in enumerate(folds)
     )
-    for (_, te), (pm, m) in zip(folds, mimicked):
-        P_m[te], M[te] = pm, m
-    L_s = _centred_log(P_s)
+    for (_, te), (pm, m), pd in zip(folds, mimicked, distilled):
+        out["imitator"][te], out["mimic"][te], out["distilled"][te] = pm, m, pd
+    L_s = _centred_log(out["student"])
     back = parallel(
-        delayed(_fold_regress)(mimic, X_a, L_s, tr, te, seed + 2 * len(folds) + k) for k, (tr, te) in enumerate(folds)
+        delayed(_fold_regress)(mimic, X_a, L_s, tr, te, seed + 2 * len(folds) + k, stats[k][0])
+        for k, (tr, te) in enumerate(folds)
     )
-    M_s = np.zeros_like(L_s)
+    out["mimic_back"] = np.zeros_like(L_s)
     for (_, te), m in zip(folds, back):
-        M_s[te] = m
-    return P_t, P_s, P_m, M, M_s
+        out["mimic_back"][te] = m
+    return out

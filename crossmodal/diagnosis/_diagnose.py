@@ -3,85 +3,109 @@
 Everything here is cross-fitted: each model is fitted on the training folds
 of one split and only ever scores the held-out fold of that split. The parts
 live next door: the default models (:mod:`._lda`, :mod:`._ridge`), the
-cross-fitting (:mod:`._crossfit`), the statistics and verdict
-(:mod:`._intervals`) and the input checks (:mod:`._checks`).
+cross-fitting (:mod:`._crossfit`), gamma and its intervals
+(:mod:`._intervals`), the predicted gain and verdict (:mod:`._gain`, with
+the constants of :mod:`._calibration`), the complementarity criterion
+(:mod:`._complementarity`), several candidate teachers (:mod:`._ranking`)
+and the input checks (:mod:`._checks`).
 """
 
+from collections.abc import Mapping
+from types import SimpleNamespace
+
 import numpy as np
+from sklearn.utils.parallel import Parallel, delayed
 from threadpoolctl import threadpool_limits
 
 from crossmodal._utils.random import draw_seeds
 from crossmodal._utils.validation import check_modality, check_paired_samples, check_positive_int
 from crossmodal.diagnosis._checks import _check_classifier, _check_mimic, _check_target
-from crossmodal.diagnosis._crossfit import _N_SUBSAMPLES, _centred_log, _cross_fit, _folds, _subsampled_cross_fits
-from crossmodal.diagnosis._intervals import _CONFIDENCE, _corrected_gamma, _extrapolated, _shared_gamma, _verdict
+from crossmodal.diagnosis._complementarity import complementarity
+from crossmodal.diagnosis._crossfit import (
+    _N_SUBSAMPLES,
+    _centred_log,
+    _cross_fit,
+    _folds,
+    _subsampled_cross_fits,
+    fold_stats,
+    half_plan,
+)
+from crossmodal.diagnosis._gain import REGIMES, gain_statistics, predicted_gain, verdict
+from crossmodal.diagnosis._intervals import _corrected_gamma, _extrapolated, _shared_gamma
+from crossmodal.diagnosis._lda import _ShrunkLDA
 from crossmodal.diagnosis._result import DiagnoseResult
 
-__all__ = ["diagnose"]
+__all__ = ["CALIBRATED_RHO", "diagnose"]
+
+#: The distiller's rho whose gain ``predicted_gain`` is calibrated for (``CrossModalDistiller()``'s default).
+CALIBRATED_RHO = 0.5
 
 
 def diagnose(
     X_a, X_b, y, *, teacher=None, mimic=None, student=None, cv=5, n_bootstrap=200, random_state=None, n_jobs=None
 ):
-    """Predict, before training, whether crossmodal KD from modality a to b will help.
+    """Predict, before training, whether crossmodal KD from modality a to b will pay, in accuracy points.
 
     A teacher is fitted on modality ``X_a`` and a student on ``X_b``, both
-    cross-fitted. The teacher's out-of-fold log-probabilities (centred per
-    row) are regressed on ``X_b``, again cross-fitted: the *mimic*, the part
-    of the teacher's decision that a model on *b* can reproduce. From these
-    out-of-fold predictions come ``gamma`` (the share of the teacher's
-    decision predictable from *b*), the accuracies of teacher, student and
-    mimic, and the predicted gain of distillation. The same regression the
-    other way round (the label-trained student's decision from ``X_a``)
-    gives ``shared_gamma``, the modality Venn diagram's gamma.
+    cross-fitted on the labelled rows. From their out-of-fold predictions,
+    and from students on *b* fitted to the teacher's probabilities on every
+    pair, come a predicted accuracy gain of ``CrossModalDistiller()`` over
+    labels only (calibrated, in points, with a 90% interval and a verdict),
+    ``gamma`` (the share of the teacher's decision predictable from *b*),
+    ``shared_gamma`` (the modality Venn diagram's gamma) and the two terms
+    of the cross-modal complementarity criterion.
 
     Parameters
     ----------
-    X_a : array-like of shape (n_samples, n_features_a)
-        The teacher's modality.
+    X_a : array-like of shape (n_samples, n_features_a), or mapping of str to array-like
+        The teacher's modality. A mapping (name -> view, as
+        ``load_mfeat().views``) diagnoses each candidate teacher view against
+        ``X_b`` on the same folds and returns a :class:`TeacherRanking`,
+        best predicted gain first.
     X_b : array-like of shape (n_samples, n_features_b)
-        The student's modality, the same samples row for row.
+        The student's modality, the same samples (pairs) row for row.
     y : array-like of shape (n_samples,)
-        Class labels.
+        Class labels; -1 (``None`` among string labels) marks a pair without
+        a label, as in scikit-learn's semi-supervised estimators and
+        :class:`CrossModalDistiller`. With such rows ``diagnose`` describes
+        the few-labels regime (``result.regime == "few labels"``).
     teacher : classifier or None, default=None
         Any scikit-learn classifier with ``predict_proba`` (cloned per fold).
         ``None``: linear discriminant analysis on standardised columns with a
-        Ledoit-Wolf-shrunk pooled covariance (closed form, fast).
+        Ledoit-Wolf-shrunk pooled covariance (closed form, fast). The
+        calibration of ``predicted_gain`` holds for the default models only.
     mimic : regressor or None, default=None
         The model behind ``gamma``: any multi-output scikit-learn regressor
         from ``X_b`` to the teacher's centred log-probabilities (cloned per
-        fold; for ``shared_gamma`` also fitted from ``X_a`` to the
-        label-trained student's). ``None``: closed-form ridge on columns
-        standardised per fold, its penalty chosen per fold from ``10**-2 ...
-        10**4`` (13 values) by generalised cross-validation where the fold
-        has at least 10 training rows per column, by exact leave-one-out
-        error where it has fewer.
+        fold). ``None``: closed-form ridge on standardised columns, its
+        penalty chosen per fold from ``10**-2 ... 10**4`` by generalised
+        cross-validation (exact leave-one-out with fewer than 10 training
+        rows per column).
     student : classifier or None, default=None
         The model on ``X_b``, same rules and default as ``teacher``; fitted
-        to the labels, to the teacher's probabilities, and to the labels on
-        half of each fold's training rows for ``shared_gamma``'s correction.
+        to the labels, to the teacher's probabilities, and to the
+        distiller's targets (weighted copies of each row for a classifier
+        whose ``fit`` takes ``sample_weight``, else the argmax).
     cv : int or cross-validation splitter, default=5
-        Folds of the cross-fitting: an integer gives shuffled
-        :class:`~sklearn.model_selection.StratifiedKFold`; a splitter must
-        put every row in exactly one test fold.
+        Folds of the cross-fitting. An integer stratifies the labelled rows
+        (it needs that many labelled rows of every class) and deals the
+        unlabelled rows out evenly; a splitter must put every row in
+        exactly one test fold.
     n_bootstrap : int, default=200
         Bootstrap resamples of the rows (of the out-of-fold predictions; no
-        refit): the 95% percentile interval of ``predicted_gain`` and the
-        row-sampling part of ``gamma_ci`` (see Notes).
+        refit), behind every interval.
     random_state : int, RandomState instance or None, default=None
         Seeds the folds, the estimators whose ``random_state`` is None, the
-        half-data replicates and the bootstrap. The same seed gives the same
-        result.
+        half-data replicates and the bootstrap.
     n_jobs : int or None, default=None
         joblib workers over folds; results do not depend on it.
 
     Returns
     -------
-    DiagnoseResult
-        ``gamma``, ``gamma_ci``, ``shared_gamma``, ``shared_gamma_ci``,
-        ``predicted_gain``, ``predicted_gain_ci``,
-        ``teacher_score``, ``student_score``, ``mimic_score``,
-        ``verdict``; ``to_frame()`` and ``to_dict()`` for tables and JSON.
+    DiagnoseResult or TeacherRanking
+        ``regime``, ``predicted_gain`` (points), ``predicted_gain_ci``,
+        ``verdict``, ``gamma``, ``shared_gamma`` and their intervals, the
+        scores, the complementarity terms; ``to_frame()``, ``to_dict()``.
 
     See Also
     --------
@@ -90,93 +114,63 @@ def diagnose(
 
     Notes
     -----
-    *gamma* builds on ``R^2 = 1 - SSE / SST`` summed over classes, where SSE
-    is the mimic's out-of-fold squared error on the centred teacher
-    log-probabilities and SST their total sum of squares: classes whose
-    log-probability varies more weigh more. Fitted on finite data this
-    ``R^2`` is biased low: the fitted teacher's estimation noise is part of
-    the decision to be predicted but not predictable from *b*, and the mimic
-    is fitted on finite rows too. The bias shrinks with the training rows
-    ``m`` about as ``c / m``, so ``gamma`` is extrapolated to unlimited
-    rows: the cross-fit of teacher and mimic is repeated 4 times with each
-    fold's models fitted on a random half of its training rows (stratified;
-    every row still scored only by models not fitted on it), and ``gamma =
-    2 R^2 - mean(R^2_half)``, clipped to [0, 1]. Its interval is
-    ``gamma +- 1.96 sd`` (clipped), where ``sd^2`` adds the row-bootstrap
-    variance of ``2 R^2 - mean(R^2_half)`` (the predictions held fixed) and
-    5 times the variance of the four ``R^2_half``, the spread that refitting
-    the models on other rows brings: if the fit noise of the full and of
-    the half-data models were uncorrelated and of equal size, it would
-    contribute ``(2^2 + 1)`` times it. On :class:`MVDGenerator` data,
-    ``gamma`` estimates the share of the teacher's decision that *b* sees,
-    ``d0 / (d0 + d_sa)`` with equal decision weights, which is the
-    diagram's ``gamma_ = d0 / (d0 + d_sa + d_sb)`` when *b* has no specific
-    latents (a teacher on *a* cannot see the ``d_sb`` ones). There, 95%
-    intervals covered that share in 87% of 260 draws at 200 rows and 95% of
-    130 at 2,000 (13 settings with ``hyperplane="ones"``, data no report
-    uses; ``scripts/study_diagnose_intervals.py``); the uncorrected row
-    bootstrap covered 18% and 48%. The replicates cost about as much again
-    as the teacher and mimic fits of the main cross-fit.
+    *What is predicted.* ``predicted_gain`` is the test-accuracy change, in
+    points, of ``CrossModalDistiller()`` with its defaults (the library's
+    MLP teacher and student, ``rho=0.5``, ``T=1``) against the same
+    estimator with ``rho=1`` (labels only, same initial weights and
+    batches), both trained on these rows (every pair; the labelled ones for
+    the labels). It covers that configuration only: other teachers,
+    students, ``rho`` or temperatures are not calibrated.
 
-    *shared gamma* is the diagram's (the paper's) gamma: the share of the
-    decisive information of both modalities that both modalities hold. The
-    label-trained student's centred out-of-fold log-probabilities are
-    regressed on ``X_a`` (cross-fitted, same mimic), and corrected the same
-    way (4 replicates of student and mimic on half of each fold's training
-    rows): ``g_ba``, the share of *b*'s decision predictable from *a*. With
-    ``g_ab = gamma``, ``shared_gamma = g_ab g_ba / (g_ab + g_ba - g_ab
-    g_ba)``, which is ``d0 / (d0 + d_sa + d_sb)`` when ``g_ab = d0 / (d0 +
-    d_sa)`` and ``g_ba = d0 / (d0 + d_sb)`` (``1 / shared = 1 / g_ab + 1 /
-    g_ba - 1``). Each direction gets an interval as ``gamma_ci`` (before
-    clipping); the combination increases in both, so ``shared_gamma_ci``
-    combines the two lower ends and the two upper ends, and covers whenever
-    both do. On the same MVD draws as above it covered the diagram's
-    ``gamma_`` in 82% at 200 rows and 95% at 2,000, where ``gamma_ci``
-    covered it in 88% and 67%. At 200 rows ``shared_gamma`` is biased low
-    (mean error -0.08): a label-trained student with few decisive among many
-    columns is mostly its own estimation noise, more than the linear
-    extrapolation removes. Its fits are a second mimic (on ``X_a``) and four
-    half-data replicates each of the student and of that mimic.
+    *Statistics.* Per fold, the teacher is fitted on the labelled training
+    rows and queried on every training pair (on its own rows in-sample, as
+    a distiller's teacher is), and the student on *b* is fitted three ways:
+    to the labels, to the teacher's out-of-fold probabilities (the
+    imitator), and to the distiller's targets with ``rho=0.5`` (labels and
+    teacher probabilities, label weight ``n / n_labelled``; the distilled
+    model). Their out-of-fold accuracies on the labelled rows give four
+    differences with the label-trained student (teacher: accuracy and
+    probability of the true class; imitator; distilled model), each also
+    divided by the square root of the labelled rows per class; besides, the
+    teacher's in-sample error on the labelled rows it was fitted on, the
+    mimic's uncorrected R^2 on every pair, and the accuracy gap times that
+    R^2 (the part of the teacher's advantage *b* can follow).
 
-    *predicted gain* is ``mimic_score - student_score``: the out-of-fold
-    accuracy of the student fitted to the teacher's out-of-fold class
-    probabilities alone (what distillation feeds it) minus that of the
-    student fitted to the labels. It is positive when the teacher's decision,
-    as far as modality *b* can follow it, beats what *b* learns from the
-    labels; it is negative when the teacher is worse than the student, or
-    relies on information *b* cannot see. The default student learns soft
-    labels in closed form (weighted class means and scatter); any other
-    student learns them as weighted copies of each row when its ``fit`` takes
-    ``sample_weight``, and the teacher's predicted class otherwise. This
-    formula was chosen among eight gain-shaped candidates on data that no
-    report uses (``scripts/select_gain_formula.py``): it ranked the measured
-    KD gains best on both selection sets, the 30 ordered pairs of six pixel
-    views of scikit-learn's digits under the report's real-data protocol
-    (Spearman 0.82) and 60 random MVD diagrams under the paper's synthetic
-    protocol (0.54), so the report's mfeat figure is out-of-sample.
+    *Calibration.* A linear map from those statistics to points was chosen
+    per regime among a fixed list of feature sets by leave-one-source-out
+    error (the map is meant for kinds of data it never saw), and fitted, on
+    data no report uses: scikit-learn's digits cut into ten views (90
+    ordered pairs), the breast-cancer table's three views, and 100 random
+    MVD diagrams (structure seeds 10,000 and up, both directions), all
+    labelled or with 3 to 50 labels per class, 4 seeds each, the gain
+    measured with the estimator itself (``scripts/measure_diagnose_gains.py``,
+    ``scripts/calibrate_diagnose.py``; constants in
+    :mod:`crossmodal.diagnosis._calibration`). Every row labelled, it reads
+    the imitator's gain and the teacher's in-sample error (held-out median
+    error 0.35 points over 196 cells); with few labels, the accuracy gap
+    times the mimic's R^2, the same divided by the square root of the
+    labelled rows per class, and the R^2 (held-out median error 5.0 points
+    over 482 cells, 2.4 to 8.5 depending on source and labels: with few
+    labels, a new kind of data is far less predictable). The 90% interval
+    is ``gain +- factor * sqrt(floor^2 + sd^2)``, ``sd`` the row
+    bootstrap's, with ``floor`` and ``factor`` set so that 90% of the
+    held-out predictions fell within it of their cell's seed-averaged gain.
+    The verdict's thresholds, per regime
+    (:data:`~crossmodal.diagnosis._calibration.VERDICT_THRESHOLDS`, points),
+    maximised the held-out agreement with the measured outcome (a gain
+    beyond +-0.5 points, or none): 75% every row labelled (61% for the most
+    common outcome); with few labels the verdict is the sign of the
+    predicted gain, right in 32% of held-out cases across sources (the
+    most common outcome alone: 55%).
 
-    Cross-fitting: every model scores only rows it was not fitted on. The
-    mimic's training targets are the teacher's out-of-fold predictions on its
-    training rows (as in stacking), so a held-out row can reach them only
-    through a teacher fitted on it, a second-order effect of size ~1/n.
+    *gamma* and *shared gamma*: see :mod:`crossmodal.diagnosis._intervals`
+    (extrapolation from half-data refits, interval construction, coverage on
+    MVD data). With few labels the teacher is fitted on labelled rows and
+    the mimic on every pair.
 
-    *Verdict*: ``"helps"`` when the lower end of the predicted gain's
-    interval is above 0 (and ``predicted_gain >= 0``); ``"likely to hurt"``
-    when ``predicted_gain <= -0.03`` and the upper end of its interval is
-    below 0; otherwise ``"unlikely to help"``. The thresholds
-    (:data:`~crossmodal.diagnosis._intervals.VERDICT_THRESHOLDS`) were
-    calibrated once on random MVD diagrams that no report uses
-    (``scripts/calibrate_diagnose.py``: agreement 0.625 with the measured
-    outcome over 120 diagrams, against 0.417 for always answering the most
-    common one), never on the data a call reports.
-
-    BLAS runs with one thread inside ``diagnose``: its matrices are small,
-    so a second thread costs more in start-up and contention than it saves;
-    ``n_jobs`` parallelises over folds instead.
-
-    The interval of ``predicted_gain`` resamples rows of fixed out-of-fold
-    predictions: it carries the sampling noise of the scored rows, not the
-    variability of the fitted models.
+    Cross-fitting: no model scores a row it was fitted on. BLAS runs with
+    one thread inside ``diagnose`` (its matrices are small); ``n_jobs``
+    parallelises over folds instead.
 
     References
     ----------
@@ -185,79 +179,92 @@ def diagnose(
     ICLR 2023. Its modality Venn diagram defines the gamma that
     ``shared_gamma`` estimates.
 
+    Xie, R., Xu, Y., Sanguinetti, G. (2025). Information-Theoretic Criteria
+    for Knowledge Distillation in Multimodal Learning. arXiv:2510.13182.
+    The cross-modal complementarity criterion.
+
     Examples
     --------
+    >>> import numpy as np
     >>> from crossmodal import diagnose, make_modality_venn
     >>> X_a, X_b, y = make_modality_venn(1000, n_general=8, n_specific_a=1, n_specific_b=1, random_state=0)
     >>> result = diagnose(X_a, X_b, y, random_state=0)
-    >>> result.gamma > 0.5
-    True
+    >>> result.regime, result.gamma > 0.5
+    ('labelled', True)
+    >>> few = np.where(np.arange(1000) < 100, y, -1)  # 100 labelled pairs, 900 without a label
+    >>> diagnose(X_a, X_b, few, random_state=0).regime
+    'few labels'
+    """
+    if isinstance(X_a, Mapping):
+        from crossmodal.diagnosis._ranking import rank_teachers
+
+        settings = dict(teacher=teacher, mimic=mimic, student=student, cv=cv, n_bootstrap=n_bootstrap)
+        return rank_teachers(X_a, X_b, y, settings, random_state=random_state, n_jobs=n_jobs)
+    parts = _cross_fitted(X_a, X_b, y, teacher, mimic, student, cv, n_bootstrap, random_state, n_jobs)
+    fits, codes, W = parts.fits, parts.codes, parts.W
+    ab = _extrapolated(_centred_log(fits["teacher"]), fits["mimic"], parts.replicates, W)
+    gamma, gamma_ci, _ = _corrected_gamma(None, None, None, W, parts=ab)
+    ba = _extrapolated(_centred_log(fits["student"]), fits["mimic_back"], parts.replicates_ba, W)
+    shared_gamma, shared_gamma_ci = _shared_gamma(ab, ba)
+    regime = REGIMES[0] if np.all(codes >= 0) else REGIMES[1]
+    gain, gain_ci, _ = predicted_gain(regime, *gain_statistics(fits, codes, W))
+    labelled = codes >= 0
+    scores = {
+        f"{name}_score": float(np.mean(np.argmax(fits[key][labelled], axis=1) == codes[labelled]))
+        for name, key in (
+            ("teacher", "teacher"),
+            ("student", "student"),
+            ("mimic", "imitator"),
+            ("distilled", "distilled"),
+        )
+    }
+    information = dict(
+        zip(
+            ("teacher_student_information", "student_label_information"),
+            complementarity(fits["teacher"], fits["student"], codes),
+        )
+    )
+    estimates = dict(gamma=gamma, gamma_ci=gamma_ci, shared_gamma=shared_gamma, shared_gamma_ci=shared_gamma_ci)
+    sizes = dict(n_samples=len(codes), n_labelled=int(labelled.sum()), n_splits=len(parts.folds), n_bootstrap=len(W))
+    gains = dict(regime=regime, predicted_gain=gain, predicted_gain_ci=gain_ci, verdict=verdict(regime, gain, gain_ci))
+    return DiagnoseResult(**gains, **estimates, **scores, **information, **sizes)
+
+
+def _cross_fitted(X_a, X_b, y, teacher, mimic, student, cv, n_bootstrap, random_state, n_jobs, replicates=True):
+    """Validate the input and run every cross-fit of :func:`diagnose`; the bootstrap's row counts ``W``.
+
+    ``replicates=False`` skips gamma's half-data replicates (``None``), which the predicted gain does not use.
     """
     X_a = check_modality(X_a, "X_a")
     X_b = check_modality(X_b, "X_b")
     check_paired_samples(X_a, X_b, "X_a", "X_b")
-    classes, y_encoded = _check_target(y, len(X_a))
+    classes, codes = _check_target(y, len(X_a))
     teacher = _check_classifier(teacher, "teacher")
     student = _check_classifier(student, "student")
     mimic = _check_mimic(mimic)
     n_bootstrap = check_positive_int(n_bootstrap, "n_bootstrap")
     fold_seed, fit_seed, boot_seed, half_seed = draw_seeds(random_state, 4)
-    folds = _folds(cv, y_encoded, fold_seed)
-    n, n_classes = len(y_encoded), len(classes)
-
+    folds = _folds(cv, codes, fold_seed)
+    n, n_classes = len(codes), len(classes)
+    # Seeds of the two directions' half-data replicates, after the main cross-fit's.
+    seed_ab, seed_ba = fit_seed + 4 * len(folds), fit_seed + (4 + 2 * _N_SUBSAMPLES) * len(folds)
     with threadpool_limits(limits=1, user_api="blas"):
-        P_t, P_s, P_m, M, M_s = _cross_fit(
-            teacher, student, mimic, X_a, X_b, y_encoded, folds, n_classes, fit_seed, n_jobs
-        )
-        replicates = _subsampled_cross_fits(
-            teacher,
-            mimic,
-            X_a,
-            X_b,
-            y_encoded,
-            folds,
-            n_classes,
-            fit_seed + 4 * len(folds),
-            np.random.default_rng(half_seed),
-            n_jobs,
-        )
-        # The other direction: the label-trained student on b, its decision regressed on X_a, same correction.
-        replicates_ba = _subsampled_cross_fits(
-            student,
-            mimic,
-            X_b,
-            X_a,
-            y_encoded,
-            folds,
-            n_classes,
-            fit_seed + (4 + 2 * _N_SUBSAMPLES) * len(folds),
-            np.random.default_rng([half_seed, 1]),
-            n_jobs,
-        )
-    L_t = _centred_log(P_t)
-
-    correct = {
-        name: (np.argmax(S, axis=1) == y_encoded).astype(np.float64)
-        for name, S in (("teacher", P_t), ("student", P_s), ("mimic", P_m))
-    }
-    # The predicted gain: soft-label mimic's accuracy minus the label-trained student's, chosen out of sample
-    # (digits pixel views and random MVD diagrams, scripts/select_gain_formula.py; see the docstring's Notes).
-    gain_rows = correct["mimic"] - correct["student"]
-
+        fits = _cross_fit(teacher, student, mimic, X_a, X_b, codes, folds, n_classes, fit_seed, n_jobs, CALIBRATED_RHO)
+        halves = [None, None]
+        if replicates:
+            # Both directions refit on the same halves, so the default models share each half's Gram matrices.
+            plan = half_plan(folds, codes, np.random.default_rng(half_seed))
+            shares = mimic is None or isinstance(student, _ShrunkLDA) or isinstance(teacher, _ShrunkLDA)
+            stats = Parallel(n_jobs=n_jobs)(delayed(fold_stats)(X_a, X_b, half, shares) for _, _, half in plan)
+            halves[0] = _subsampled_cross_fits(
+                teacher, mimic, X_a, X_b, codes, folds, n_classes, seed_ab, None, n_jobs, plan, stats
+            )
+            # The other direction: the label-trained student on b, its decision regressed on X_a, same correction.
+            halves[1] = _subsampled_cross_fits(
+                student, mimic, X_b, X_a, codes, folds, n_classes, seed_ba, None, n_jobs, plan, [s[::-1] for s in stats]
+            )
     # Bootstrap of the rows: multinomial row counts, every statistic a weighted sum.
-    boot_rng = np.random.default_rng(boot_seed)
-    W = boot_rng.multinomial(n, np.full(n, 1.0 / n), size=n_bootstrap).astype(np.float64)
-    ab = _extrapolated(L_t, M, replicates, W)
-    gamma, gamma_ci, _ = _corrected_gamma(L_t, M, replicates, W, parts=ab)
-    shared_gamma, shared_gamma_ci = _shared_gamma(ab, _extrapolated(_centred_log(P_s), M_s, replicates_ba, W))
-    gains = W @ gain_rows / n
-    alpha = (1.0 - _CONFIDENCE) / 2
-    gain_ci = tuple(float(v) for v in np.quantile(gains, [alpha, 1 - alpha]))
-    predicted_gain = float(gain_rows.mean())
-    scores = {f"{name}_score": float(rows.mean()) for name, rows in correct.items()}
-    estimates = dict(gamma=gamma, gamma_ci=gamma_ci, shared_gamma=shared_gamma, shared_gamma_ci=shared_gamma_ci)
-    sizes = dict(n_samples=n, n_splits=len(folds), n_bootstrap=n_bootstrap)
-    verdict = _verdict(predicted_gain, gain_ci)
-    return DiagnoseResult(
-        **estimates, predicted_gain=predicted_gain, predicted_gain_ci=gain_ci, **scores, verdict=verdict, **sizes
-    )
+    draws = np.random.default_rng(boot_seed).integers(0, n, size=(n_bootstrap, n))
+    draws += np.arange(n_bootstrap)[:, None] * n  # one bincount for every resample (a third of multinomial's time)
+    W = np.bincount(draws.ravel(), minlength=n_bootstrap * n).reshape(n_bootstrap, n).astype(np.float64)
+    return SimpleNamespace(fits=fits, codes=codes, folds=folds, replicates=halves[0], replicates_ba=halves[1], W=W)

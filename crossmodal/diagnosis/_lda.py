@@ -9,7 +9,7 @@ closed form, through weighted class means and scatter.
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from crossmodal.diagnosis._ridge import _standardised
+from crossmodal.diagnosis._ridge import _standardised, _standardised_as
 
 __all__ = ["default_estimator"]
 
@@ -24,21 +24,37 @@ class _ShrunkLDA(ClassifierMixin, BaseEstimator):
     Internal: it trusts its (validated) input.
     """
 
-    def fit(self, X, y):
+    def fit(self, X, y, stats=None):
         classes, y_idx = np.unique(y, return_inverse=True)
-        return self.fit_soft(X, np.eye(len(classes))[y_idx], classes)
+        return self.fit_soft(X, np.eye(len(classes))[y_idx], classes, stats=stats)
 
-    def fit_soft(self, X, Q, classes):
-        """Fit to soft class memberships ``Q`` (rows summing to 1): weighted class means and scatter."""
+    def fit_soft(self, X, Q, classes, sample_weight=None, stats=None):
+        """Fit to soft class memberships ``Q`` (rows summing to 1): weighted class means and scatter.
+
+        ``sample_weight`` (rescaled to mean 1) weighs the rows: each row then
+        counts as its weight's share of the rows, as the rows of a weighted
+        cross-entropy do. ``stats``: the rows' standardisation and Gram
+        matrix (:func:`~._ridge._gram_stats`) when another fit has them
+        already (unweighted fits only).
+        """
         self.classes_ = np.asarray(classes)
-        self.mean_, self.scale_, Z = _standardised(X)
-        n = len(Z)
-        weight = np.maximum(Q.sum(axis=0), np.finfo(np.float64).tiny)
+        n = len(Q)
+        if sample_weight is not None:
+            self.mean_, self.scale_, Z = _standardised(X)
+            root = np.sqrt(np.asarray(sample_weight, dtype=np.float64) * (n / np.sum(sample_weight)))
+            Z *= root[:, None]
+            Q = Q * root[:, None]
+            gram = Z.T @ Z
+        else:
+            self.mean_, self.scale_, Z, gram = _standardised_as(X, stats)
+            root = np.ones(n)
+        weight = np.maximum(Q.T @ root, np.finfo(np.float64).tiny)
         means = (Q.T @ Z) / weight[:, None]
-        gram = Z.T @ Z
         between = (means.T * weight) @ means
         # The residuals R = Z - Q @ means enter the shrinkage through R^T R and their row norms, both taken
         # from the Gram matrix (Q^T Z = diag(weight) means): no second (n, p) array and no second O(n p^2) product.
+        # With row weights, Z and Q hold the rows scaled by the square roots of the weights, so the same sums are
+        # the weighted ones.
         residual_scatter = gram - 2.0 * between + means.T @ (Q.T @ Q) @ means
         row_sq = (
             np.einsum("ij,ij->i", Z, Z)
@@ -48,8 +64,11 @@ class _ShrunkLDA(ClassifierMixin, BaseEstimator):
         shrink = _ledoit_wolf_shrinkage(residual_scatter / n, row_sq)
         cov = (gram - between) / n
         mu = np.trace(cov) / cov.shape[0]
-        cov *= 1.0 - shrink
-        cov[np.diag_indices_from(cov)] += shrink * mu
+        if mu > 1e-12:
+            cov *= 1.0 - shrink
+            cov[np.diag_indices_from(cov)] += shrink * mu
+        else:  # no spread within the classes (one row per class): the identity, i.e. nearest class mean
+            cov = np.eye(cov.shape[0])
         self.coef_ = np.linalg.solve(cov, means.T).T
         self.intercept_ = -0.5 * np.einsum("kd,kd->k", means, self.coef_) + np.log(weight / weight.sum())
         return self

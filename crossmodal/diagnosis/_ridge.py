@@ -38,6 +38,22 @@ def _standardised(X):
     return mean, scale, Z
 
 
+def _gram_stats(X):
+    """``(mean, scale, Z^T Z)`` of ``X`` standardised: what a fit on these rows shares with another on them."""
+    mean, scale, Z = _standardised(X)
+    return mean, scale, Z.T @ Z
+
+
+def _standardised_as(X, stats):
+    """``(mean, scale, Z, gram)``: ``X`` standardised, with the means, scales and Gram matrix of ``stats``
+    (:func:`_gram_stats` of the same rows) or computed here when ``stats`` is None."""
+    if stats is None:
+        mean, scale, Z = _standardised(X)
+        return mean, scale, Z, Z.T @ Z
+    mean, scale, gram = stats
+    return mean, scale, (np.asarray(X, dtype=np.float64) - mean) / scale, gram
+
+
 def _loo_errors(Z, T, eigval, eigvec, inv):
     """Exact leave-one-out errors ``sum_i |e_i / (1 - h_ii)|^2`` of the ridge fits, one per column of ``inv``.
 
@@ -76,7 +92,7 @@ def _gcv_errors(T, eigval, B, inv):
     return np.maximum(rss, 0.0) / (n_rows * (1.0 - dof / n_rows) ** 2)
 
 
-def _ridge_fit_predict(X_train, T_train, X_test, alphas=_RIDGE_ALPHAS):
+def _ridge_fit_predict(X_train, T_train, X_test, alphas=_RIDGE_ALPHAS, stats=None):
     """Closed-form ridge on columns standardised on the training rows, penalty chosen by cross-validation.
 
     One eigendecomposition ``Z^T Z = V diag(lam) V^T`` of the Gram matrix
@@ -86,12 +102,13 @@ def _ridge_fit_predict(X_train, T_train, X_test, alphas=_RIDGE_ALPHAS):
     row's leverage is small and GCV approximates leave-one-out); with fewer
     it minimises the exact leave-one-out error ``sum |e_i / (1 - h_ii)|^2``
     (which GCV misjudges when leverages approach 1). Errors are summed over
-    target columns; ties go to the first, smallest penalty.
+    target columns; ties go to the first, smallest penalty. ``stats``: the
+    rows' :func:`_gram_stats`, when another fit has them already.
     """
-    mean, scale, Z = _standardised(X_train)
+    mean, scale, Z, gram = _standardised_as(X_train, stats)
     t_mean = T_train.mean(axis=0)
     T = T_train - t_mean
-    eigval, eigvec = np.linalg.eigh(Z.T @ Z)
+    eigval, eigvec = np.linalg.eigh(gram)
     eigval = np.clip(eigval, 0.0, None)
     B = eigvec.T @ (Z.T @ T)  # (p, targets)
     inv = 1.0 / (eigval[:, None] + np.asarray(alphas, dtype=np.float64)[None, :])  # (p, n_alphas)

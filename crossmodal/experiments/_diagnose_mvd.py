@@ -1,15 +1,20 @@
 """The MVD part of ``crossmodal reproduce diagnose``: estimated against true gamma, predicted against measured gain.
 
-Per run and setting (the paper's Fig. 2 and Table 2 diagrams), the KD gain
-measured with the paper's synthetic protocol at 200 training rows, and
-:func:`crossmodal.diagnose` on those 200 rows and on a second draw of
-:data:`N_BIG` rows.
+Per run and setting (the paper's Fig. 2 and Table 2 diagrams, drawn as the
+paper's synthetic protocol draws them: 200 training rows, 1,000 test rows),
+the gain of ``CrossModalDistiller()``'s defaults over the same estimator at
+``rho=1`` (:func:`~crossmodal.experiments._diagnose_gains.measure_gains`),
+and :func:`crossmodal.diagnose` on those 200 rows and on a second draw of
+:data:`N_BIG` rows. Few labels: one Table 2 setting (:data:`FEW_SETTING`)
+with :data:`N_PAIRS` training pairs of which 10 or 50 per class are
+labelled.
 """
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
 from crossmodal.diagnosis._diagnose import diagnose
+from crossmodal.experiments._diagnose_gains import few_labels, measure_gains
 from crossmodal.experiments._runs import collect_runs
 from crossmodal.experiments._synthetic_protocol import (
     FIG2_OVERLAPS,
@@ -19,14 +24,37 @@ from crossmodal.experiments._synthetic_protocol import (
     _draw,
     _run_seeds,
     fig2_params,
-    paper_protocol_accuracies,
     table2_params,
 )
 
-__all__ = ["N_BIG", "run_mvd", "teacher_share"]
+__all__ = ["FEW_BUDGETS", "FEW_SETTING", "N_BIG", "N_PAIRS", "run_mvd", "run_mvd_few", "teacher_share"]
 
 #: Rows of the second MVD draw, the large-sample estimate (the first is the paper's 200 training rows).
 N_BIG = 2000
+#: The few-labels cells: Table 2's (xs1, xs2) = (10, 15) (gamma 0.6), N_PAIRS training pairs, labels per class.
+FEW_SETTING, N_PAIRS, FEW_BUDGETS = (10, 15), 1000, (10, 50)
+
+
+def _f32(X):
+    return np.asarray(X, dtype=np.float32)
+
+
+def _gain(train, test, codes, y_test, seed):
+    """Measured gain (points, accuracies) of the default distiller from view a to view b."""
+    gain, kd, nokd = measure_gains(
+        {"a": _f32(train[0]), "b": _f32(train[1])},
+        {"a": _f32(test[0]), "b": _f32(test[1])},
+        codes,
+        y_test,
+        [("a", "b")],
+        seed,
+    )[("a", "b")]
+    return dict(measured_gain=100 * gain, kd_acc=kd, nokd_acc=nokd)
+
+
+def _predicted(res):
+    lo, hi = res.predicted_gain_ci
+    return dict(predicted_gain=res.predicted_gain, predicted_gain_lo=lo, predicted_gain_hi=hi, verdict=res.verdict)
 
 
 def _mvd_settings(quick):
@@ -56,7 +84,7 @@ def teacher_share(gen):
 
 
 def _mvd_run(run, run_seed, settings, setup, n_bootstrap):
-    """One seed: paper-protocol KD gain at n=200 and diagnose at n=200 and n=2000, per setting."""
+    """One seed: the default distiller's gain at n=200 and diagnose at n=200 and n=2000, per setting."""
     rows = []
     with threadpool_limits(limits=1, user_api="blas"):
         for family, label, params in settings:
@@ -66,12 +94,12 @@ def _mvd_run(run, run_seed, settings, setup, n_bootstrap):
                 data = _draw(p, seeds, setup)
                 gen = data["gen"]
                 Xa, Xb, y = data["train"]
-                nokd, kd = paper_protocol_accuracies(data, seeds, setup)
                 small = diagnose(Xa, Xb, y, n_bootstrap=n_bootstrap, random_state=run_seed)
                 Xa2, Xb2, y2 = gen.sample(N_BIG, random_state=seeds["train2"])
                 big = diagnose(Xa2, Xb2, y2, n_bootstrap=n_bootstrap, random_state=run_seed)
                 row = dict(family=family, setting=label, hyperplane=hyperplane, run=run, seed=run_seed)
-                row.update(true_gamma=gen.gamma_, teacher_share=teacher_share(gen), measured_gain=float(kd - nokd))
+                row.update(true_gamma=gen.gamma_, teacher_share=teacher_share(gen))
+                row.update(_gain((Xa, Xb), data["test"][:2], y, data["test"][2], seeds["student"]), **_predicted(small))
                 for tag, res in (("200", small), (str(N_BIG), big)):
                     row.update(
                         {
@@ -81,11 +109,40 @@ def _mvd_run(run, run_seed, settings, setup, n_bootstrap):
                             f"shared_gamma_{tag}": res.shared_gamma,
                             f"shared_gamma_lo_{tag}": res.shared_gamma_ci[0],
                             f"shared_gamma_hi_{tag}": res.shared_gamma_ci[1],
-                            f"predicted_gain_{tag}": res.predicted_gain,
                         }
                     )
+                row.update(teacher_score=small.teacher_score, student_score=small.student_score, gamma=small.gamma)
+                row.update(
+                    accuracy_gap=small.teacher_score - small.student_score, complementarity=small.complementarity
+                )
                 rows.append(row)
     return rows
+
+
+def _few_run(run, run_seed, budgets, n_bootstrap):
+    """One seed of the few-labels MVD cells: N_PAIRS pairs of :data:`FEW_SETTING`, some labelled."""
+    rows = []
+    seeds = _run_seeds(run_seed, "table2")
+    with threadpool_limits(limits=1, user_api="blas"):
+        gen = _draw(table2_params(*FEW_SETTING), seeds, PAPER_SETUP)["gen"]
+        Xa, Xb, y = gen.sample(N_PAIRS, random_state=seeds["train2"])
+        test = gen.sample(1000, random_state=seeds["test"])
+        for budget in budgets:
+            codes = few_labels(y, budget, [run_seed, budget])
+            res = diagnose(Xa, Xb, codes, n_bootstrap=n_bootstrap, random_state=run_seed)
+            row = dict(dataset="mvd", budget=budget, teacher_view="a", student_view="b", run=run, seed=run_seed)
+            row.update(regime=res.regime, **_gain((Xa, Xb), test[:2], codes, test[2], seeds["student"]))
+            row.update(_predicted(res), gamma=res.gamma, teacher_score=res.teacher_score)
+            row.update(student_score=res.student_score, accuracy_gap=res.teacher_score - res.student_score)
+            rows.append({**row, "complementarity": res.complementarity, "rank": 1, "candidates": 1})
+    return rows
+
+
+def run_mvd_few(*, runs=3, seed=0, jobs=None, progress=False, n_bootstrap=200, budgets=FEW_BUDGETS):
+    """Tidy frame: one row per (labels per class, run) of the few-labels MVD cells (columns as ``run_real``'s)."""
+    return collect_runs(
+        _few_run, runs, seed, jobs, progress, "diagnose MVD few labels", budgets=budgets, n_bootstrap=n_bootstrap
+    )
 
 
 def run_mvd(*, runs=5, seed=0, quick=False, jobs=None, progress=False, n_bootstrap=200):

@@ -1,79 +1,78 @@
-"""``crossmodal reproduce diagnose``: does :func:`crossmodal.diagnose` predict KD's pay-off?
+"""``crossmodal reproduce diagnose``: does :func:`crossmodal.diagnose` predict what distilling changes?
 
-Two parts:
+Three parts, on data and settings that ``diagnose``'s calibration never saw
+(``scripts/calibrate_diagnose.py`` uses digits and breast-cancer views and
+random MVD diagrams):
 
 * **MVD data** (:class:`crossmodal.MVDGenerator`, the Fig. 2 and Table 2
-  settings of the paper): estimated ``gamma`` against the true one at
-  n = 200 and n = 2,000 (Spearman, absolute error, interval coverage), and the
-  predicted KD gain against the gain measured with the paper's synthetic
-  protocol (:mod:`crossmodal.experiments.synthetic`: logistic-regression
-  teacher and students, 200 training rows, full-batch SGD, 1,000 test rows).
-* **Real data**: mfeat's 30 ordered view pairs and av-digits' two. Per seed,
-  a 50/50 stratified split; ``diagnose`` sees only the training half; the
-  measured gain is the test accuracy of a :class:`CrossModalDistiller`
-  student (``rho = 0.5``) minus that of the same student trained on labels
-  only (``rho = 1``), both the paper's logistic regression
-  (``NeuralNetClassifier(MLP, module__hidden_sizes=())``), Adam, lr 0.01,
-  batch 128, a few epochs, from the same initial weights. The teacher's
-  probabilities (``teacher_proba``) are the cross-fitted (5-fold)
-  probabilities of :func:`crossmodal.diagnose`'s default teacher on the
-  training rows. Rival predictors: the teacher's accuracy and the
-  teacher-student accuracy gap (both cross-fitted on the training half).
+  settings of the paper, 200 training rows): estimated ``gamma`` against the
+  true one at n = 200 and n = 2,000, and the predicted gain against the gain
+  of ``CrossModalDistiller()``'s defaults; one Table 2 setting with few
+  labels among 1,000 pairs.
+* **mfeat, every row labelled**: the 30 ordered view pairs, the predicted
+  gain against the measured one, and which teacher view ``diagnose`` ranks
+  first for each student view (the regret against the best measured one).
+* **Few labels**: every mfeat pair at 10 labels per class, and the
+  supervision-transfer pairs (mfeat pix -> fou, fac -> mor, zer -> pix at 3,
+  10 and 30 labels per class; av-digits both ways at 10).
+
+The measured gain is always the default distiller's test accuracy minus that
+of the same estimator at ``rho=1``, fitted as a user would
+(:mod:`crossmodal.experiments._diagnose_gains`). Rivals: teacher accuracy,
+the teacher-student accuracy gap, the cross-modal complementarity criterion
+and gamma.
 """
 
 import pandas as pd
 
-from crossmodal.experiments._diagnose_mvd import N_BIG, run_mvd, teacher_share
-from crossmodal.experiments._diagnose_real import STUDENT_EPOCHS, measured_gains, run_real
-from crossmodal.experiments._diagnose_report import check_trends, real_summary, write_report
+from crossmodal.experiments._diagnose_gains import measure_gains
+from crossmodal.experiments._diagnose_mvd import N_BIG, run_mvd, run_mvd_few, teacher_share
+from crossmodal.experiments._diagnose_real import CELLS, QUICK_CELLS, run_real
+from crossmodal.experiments._diagnose_report import cell_rows, cell_summary, check_trends
+from crossmodal.experiments._diagnose_tables import write_report
 from crossmodal.experiments._reproduction import Entry
-from crossmodal.experiments._synthetic_protocol import paper_protocol_accuracies
 
 __all__ = [
     "run",
     "run_mvd",
+    "run_mvd_few",
     "run_real",
     "check_trends",
-    "real_summary",
-    "measured_gains",
+    "cell_rows",
+    "cell_summary",
+    "measure_gains",
     "teacher_share",
-    "paper_protocol_accuracies",
     "N_BIG",
-    "STUDENT_EPOCHS",
+    "CELLS",
 ]
 
 ENTRY = Entry(
     "diagnose",
-    runs=5,
+    runs=3,
     quick_runs=2,
-    returns="``mvd``, ``real`` (the tidy frames)",
-    quick="Fewer MVD settings and epochs; mfeat only, four of its views (12 ordered pairs), 5 student "
-    "epochs; 100 bootstrap resamples.",
+    returns="``mvd``, ``real`` (the tidy frames; ``real`` holds the few-labels MVD cells too)",
+    quick="Fewer MVD settings, the quick synthetic setup's draws; mfeat only, its 30 pairs labelled and the "
+    "three transfer pairs at 10 labels per class; 100 bootstrap resamples.",
 )
 
 
 @ENTRY.document
 def run(out_dir, *, runs=None, seed=0, jobs=None, quick=False, progress=False):
-    """Run both parts and write CSVs, a report and a figure into ``out_dir``."""
+    """Run the three parts and write CSVs, a report and a figure into ``out_dir``."""
     out = ENTRY.start(out_dir, runs, quick)
     runs = out.runs
     n_boot = 100 if quick else 200
-    epochs = 5 if quick else STUDENT_EPOCHS
-    mvd = run_mvd(runs=runs, seed=seed, quick=quick, jobs=jobs, progress=progress, n_bootstrap=n_boot)
-    datasets = ("mfeat",) if quick else ("mfeat", "av-digits")
-    views = ["fac", "fou", "kar", "zer"] if quick else None
-    real = pd.concat(
-        [
-            run_real(
-                d, runs=runs, seed=seed, epochs=epochs, jobs=jobs, progress=progress, n_bootstrap=n_boot, views=views
-            )
-            for d in datasets
-        ],
-        ignore_index=True,
-    )
+    common = dict(runs=runs, seed=seed, jobs=jobs, progress=progress, n_bootstrap=n_boot)
+    mvd = run_mvd(quick=quick, **common)
+    cells = QUICK_CELLS if quick else CELLS
+    datasets = list(cells)
+    parts = [run_real(d, cells=cells, **common) for d in datasets]
+    if not quick:
+        parts.append(run_mvd_few(**common))
+    real = pd.concat(parts, ignore_index=True)
     out.computed()
     out.csv(mvd, "diagnose_mvd.csv")
     out.csv(real, "diagnose_real.csv")
     checks = check_trends(mvd, real)
-    write_report(out, mvd, real, checks, datasets=datasets, n_boot=n_boot, epochs=epochs)
+    write_report(out, mvd, real, checks, datasets=datasets, n_boot=n_boot)
     return out.result(checks, mvd=mvd, real=real)

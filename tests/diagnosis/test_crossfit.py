@@ -31,7 +31,6 @@ class _Spy(BaseEstimator):
     def _record(self, X):
         asked = set(np.asarray(X)[:, -1].astype(int).tolist())
         _LOG.append((self.role, "predict", self, asked))
-        assert not asked & self.seen_, f"{self.role} scored {len(asked & self.seen_)} rows it was fitted on"
 
     def predict(self, X):
         self._record(X)
@@ -67,24 +66,59 @@ def test_no_model_scores_a_row_it_was_fitted_on():
     )
     fits = {id(model): rows for role, kind, model, rows in _LOG if kind == "fit"}
     predicted = [(role, id(model), rows) for role, kind, model, rows in _LOG if kind == "predict"]
-    # 4 folds x (teacher, label student, teacher-imitating student, mimic regressor on b, regressor from a to the
-    # label student's decision), each asked once; per half-data replicate 4 folds x (teacher, mimic regressor)
-    # for gamma and 4 folds x (label student, regressor on a) for shared_gamma's other direction.
-    n_fits = 4 * 5 + _N_SUBSAMPLES * 4 * 2 * 2
-    assert len(fits) == n_fits and len(predicted) == n_fits
-    for _role, key, rows in predicted:
-        assert not rows & fits[key]
+    # 4 folds x (teacher, label student, teacher-imitating student, distilled student, mimic regressor on b,
+    # regressor from a to the label student's decision); per half-data replicate 4 folds x (teacher, mimic
+    # regressor) for gamma and 4 folds x (label student, regressor on a) for shared_gamma's other direction.
+    n_fits = 4 * 6 + _N_SUBSAMPLES * 4 * 2 * 2
+    assert len(fits) == n_fits
+    # Each fold's teacher is asked twice: on its held-out fold, and on its own training rows (the targets a
+    # distiller's teacher gives its student, in-sample on purpose); every other model only on held-out rows.
+    in_sample = [(role, rows) for role, key, rows in predicted if rows & fits[key]]
+    assert len(in_sample) == 4 and all(role == "teacher" for role, _ in in_sample)
+    assert all(rows == fits[key] for role, key, rows in predicted if rows & fits[key])
+    held_out = [(role, key, rows) for role, key, rows in predicted if not rows & fits[key]]
+    assert len(held_out) == n_fits
     for role, copies in (
         ("teacher", 1 + _N_SUBSAMPLES),
         ("reg", 2 * (1 + _N_SUBSAMPLES)),
-        ("student", 2 + _N_SUBSAMPLES),
+        ("student", 3 + _N_SUBSAMPLES),
     ):
-        scored = [rows for r, _, rows in predicted if r == role]
+        scored = [rows for r, _, rows in held_out if r == role]
         assert sorted(i for rows in scored for i in rows) == sorted(list(range(len(y))) * copies)
     # The replicates' models see about half of their fold's training rows.
     for role in ("teacher", "student"):
         sizes = sorted(len(rows) for r, kind, _, rows in _LOG if kind == "fit" and r == role)
         assert sizes[: 4 * _N_SUBSAMPLES] == [pytest.approx(len(y) * 3 / 8, abs=2)] * (4 * _N_SUBSAMPLES)
+
+
+def test_with_few_labels_classifiers_fit_labelled_rows_and_the_rest_sees_every_pair():
+    X_a, X_b, y = make_modality_venn(
+        300, n_general=6, n_specific_a=2, n_specific_b=2, n_noise_a=5, n_noise_b=5, random_state=0
+    )
+    few = np.where(np.arange(300) % 5 == 0, y, -1)  # 60 labelled pairs
+    ids = np.arange(len(y), dtype=float)[:, None]
+    _LOG.clear()
+    diagnose(
+        np.hstack([X_a, ids]),
+        np.hstack([X_b, ids]),
+        few,
+        teacher=_SpyClassifier("teacher"),
+        student=_SpyClassifier("student"),
+        mimic=_SpyRegressor("reg"),
+        cv=4,
+        n_bootstrap=10,
+        random_state=0,
+    )
+    labelled = set(np.flatnonzero(few >= 0).tolist())
+    fitted = [(role, model, rows) for role, kind, model, rows in _LOG if kind == "fit"]
+    # The teacher and the label-trained student fit labelled rows only; the imitating and distilled students
+    # (also "student" spies) and the mimics fit unlabelled pairs too.
+    assert all(rows <= labelled for role, _, rows in fitted if role == "teacher")
+    on_labels = [rows for role, _, rows in fitted if role == "student" and rows <= labelled]
+    on_pairs = [rows for role, _, rows in fitted if role == "student" and not rows <= labelled]
+    assert len(on_labels) == 4 * (1 + _N_SUBSAMPLES) and len(on_pairs) == 4 * 2
+    assert all(len(rows) == 225 for rows in on_pairs)  # every training pair of the fold
+    assert all(len(rows - labelled) > 0 for role, _, rows in fitted if role == "reg")
 
 
 def test_a_memorising_teacher_is_scored_out_of_fold():

@@ -12,6 +12,7 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.svm import LinearSVC
 
 from crossmodal import DiagnoseResult, MVDGenerator, diagnose, make_modality_venn
+from crossmodal.diagnosis import TeacherRanking
 from crossmodal.experiments.synthetic import table2_params
 
 
@@ -41,7 +42,7 @@ def _bad_inputs():
         (dict(y=np.zeros(60)), ValueError, r"y has 1 class \(\[np.float64\(0.0\)\]|y has 1 class"),
         (dict(cv=1), ValueError, "cv must be an integer >= 2 or a cross-validation splitter; got 1"),
         (dict(cv="five"), ValueError, "cv must be an integer >= 2 or a cross-validation splitter; got 'five'"),
-        (dict(cv=40), ValueError, "cv=40 needs at least 40 samples of every class; the smallest class has"),
+        (dict(cv=40), ValueError, "cv=40 needs at least 40 labelled samples of every class; the smallest class has"),
         (dict(cv=ShuffleSplit(3, random_state=0)), ValueError, "cv must put every row in exactly one test fold"),
         (dict(n_bootstrap=0), ValueError, "n_bootstrap must be an integer >= 1; got 0"),
         (dict(n_bootstrap=2.5), ValueError, "n_bootstrap must be an integer >= 1; got 2.5"),
@@ -165,7 +166,11 @@ def test_gamma_is_zero_without_shared_information():
     assert res.gamma < 0.05 and res.gamma_ci[0] == 0.0
     # The interval also carries the spread of refitted half-data models, so it is wider than 0.05.
     assert res.gamma_ci[1] < 0.15
-    assert res.verdict == "likely to hurt"
+    # Every row labelled, a distiller's teacher mostly repeats the labels: no gain predicted. With 60 labels among
+    # 400 pairs the student would learn the teacher's decision on the other 340, none of which b can follow.
+    assert res.predicted_gain <= 0.0
+    few = diagnose(X_a, X_b, np.where(np.arange(400) < 60, y, -1), n_bootstrap=50, random_state=0)
+    assert few.verdict == "likely to hurt" and few.predicted_gain < res.predicted_gain
 
 
 def test_a_teacher_on_noise_is_likely_to_hurt_and_a_denoising_teacher_helps():
@@ -187,29 +192,26 @@ def test_a_teacher_on_noise_is_likely_to_hurt_and_a_denoising_teacher_helps():
 def test_result_frame_dict_and_repr(data):
     X_a, X_b, y = data
     res = diagnose(X_a, X_b, y, n_bootstrap=30, random_state=0)
-    assert isinstance(res, DiagnoseResult)
+    assert isinstance(res, DiagnoseResult) and res.regime == "labelled" and res.n_labelled == res.n_samples == 300
     frame = res.to_frame()
     assert isinstance(frame, pd.DataFrame)
-    assert list(frame.index) == [
-        "gamma",
-        "shared_gamma",
-        "predicted_gain",
-        "teacher_score",
-        "student_score",
-        "mimic_score",
-    ]
-    for name in ("gamma", "shared_gamma"):
+    assert list(frame.index) == ["predicted_gain", "gamma", "shared_gamma", *DiagnoseResult._SCALARS]
+    assert frame.attrs == {"regime": "labelled", "verdict": res.verdict}
+    for name in ("predicted_gain", "gamma", "shared_gamma"):
         assert frame.loc[name, "estimate"] == getattr(res, name)
         assert frame.loc[name, "ci_low"] <= getattr(res, name) <= frame.loc[name, "ci_high"]
     assert np.isnan(frame.loc["teacher_score", "ci_low"])
-    assert res.predicted_gain == pytest.approx(res.mimic_score - res.student_score, abs=1e-12)
+    assert res.complementarity == res.teacher_student_information - res.student_label_information
     loaded = json.loads(json.dumps(res.to_dict()))
     assert loaded["verdict"] == res.verdict and loaded["gamma_ci"] == list(res.gamma_ci)
+    assert loaded["regime"] == "labelled" and loaded["n_labelled"] == 300
     assert loaded["shared_gamma"] == res.shared_gamma and loaded["shared_gamma_ci"] == list(res.shared_gamma_ci)
     text = repr(res)
-    assert text.startswith("DiagnoseResult(verdict=") and f"gamma={res.gamma:.3f}" in text
+    assert text.startswith("DiagnoseResult(regime='labelled', verdict=") and f"gamma={res.gamma:.3f}" in text
     assert f"shared_gamma={res.shared_gamma:.3f}" in text
-    assert "verdict:" in str(res) and "predicted gain of KD" in str(res) and "shared gamma" in str(res)
+    summary = str(res)
+    assert "verdict:" in summary and "labelled regime: 300 pairs, all labelled" in summary
+    assert f"{res.predicted_gain:+.1f} points" in summary and "complementarity" in summary
     with pytest.raises(TypeError, match="DiagnoseResult needs"):
         DiagnoseResult(gamma=0.5)
 
@@ -220,11 +222,105 @@ def test_a_single_bootstrap_resample_still_gives_an_interval(data):
     assert res.gamma_ci[0] <= res.gamma <= res.gamma_ci[1] and res.gamma_ci[1] > res.gamma_ci[0]
 
 
-def test_missing_labels_in_an_object_target_are_rejected():
+def test_nan_in_an_object_target_is_rejected_and_none_marks_a_row_without_a_label():
     X_a, X_b, y = BASE
     labels = np.array(["no", "yes"], dtype=object)[y]
-    labels[7] = None
-    with pytest.raises(ValueError, match="y must hold class labels; got None or NaN values"):
+    labels[7] = float("nan")
+    with pytest.raises(ValueError, match="y must hold class labels; got NaN values"):
         diagnose(X_a, X_b, labels)
+    labels[7] = None
+    result = diagnose(X_a, X_b, labels, n_bootstrap=10, random_state=0)
+    assert result.regime == "few labels" and result.n_labelled == 59
     result = diagnose(X_a, X_b, np.array(["no", "yes"])[y], n_bootstrap=10, random_state=0)
-    assert 0.0 <= result.gamma <= 1.0
+    assert 0.0 <= result.gamma <= 1.0 and result.regime == "labelled"
+
+
+# ------------------------------------------------------------------ few labels
+def _few(y, per_class=10, seed=0):
+    rng = np.random.default_rng(seed)
+    keep = np.concatenate([rng.choice(np.flatnonzero(y == c), per_class, replace=False) for c in np.unique(y)])
+    out = np.full_like(y, -1)
+    out[keep] = y[keep]
+    return out
+
+
+@pytest.mark.parametrize(
+    "labels, message",
+    [
+        (lambda y: np.full_like(y, -1), "y has no labelled row \\(all 60 rows are marked as unlabelled\\)"),
+        (lambda y: np.where(y == 0, 0, -1), "y's labelled rows hold 1 class \\(0\\) beside"),
+        (
+            lambda y: np.array(["no", -1], dtype=object)[np.minimum(y, 1)],
+            "y mixes string labels with -1. String labels mark a row without a label with None",
+        ),
+        (
+            lambda y: np.array(["no", "-1"])[np.minimum(y, 1)],
+            "y holds the string '-1' in .* row\\(s\\) of string labels",
+        ),
+        (lambda y: _few(y, 3), "cv=5 needs at least 5 labelled samples of every class; the smallest class has 3"),
+    ],
+    ids=["no-label", "one-class", "minus-one-among-strings", "string-minus-one", "too-few-per-class"],
+)
+def test_few_labels_bad_input_names_the_argument_and_the_values(labels, message):
+    X_a, X_b, y = BASE
+    with pytest.raises(ValueError, match=message):
+        diagnose(X_a, X_b, labels(y), n_bootstrap=10)
+
+
+def test_too_few_labels_for_the_folds_suggests_a_smaller_cv():
+    X_a, X_b, y = BASE
+    with pytest.raises(ValueError, match="Pass cv=3 or fewer folds"):
+        diagnose(X_a, X_b, _few(y, 3), n_bootstrap=10)
+    assert diagnose(X_a, X_b, _few(y, 3), cv=3, n_bootstrap=10, random_state=0).n_splits == 3
+
+
+def test_few_labels_regime_is_reported_and_unlabelled_rows_change_the_distilled_model():
+    X_a, X_b, y = make_modality_venn(
+        1200, n_general=6, n_specific_a=1, n_specific_b=1, n_noise_a=4, n_noise_b=30, random_state=0
+    )
+    few = _few(y, 20)
+    res = diagnose(X_a, X_b, few, n_bootstrap=50, random_state=0)
+    assert res.regime == "few labels" and res.n_labelled == 40 and res.n_samples == 1200
+    assert "few labels regime: 1200 pairs, 40 labelled" in res.summary()
+    assert res.to_frame().attrs["regime"] == "few labels" and res.to_dict()["n_labelled"] == 40
+    # The same 40 labelled pairs without the 1160 unlabelled ones: the labelled regime, and the distilled b-model
+    # (which learns the teacher's probabilities on every pair) sees far fewer rows.
+    kept = few >= 0
+    alone = diagnose(X_a[kept], X_b[kept], y[kept], n_bootstrap=50, random_state=0)
+    assert alone.regime == "labelled"
+    assert res.distilled_score > alone.distilled_score
+
+
+# ------------------------------------------------------------------ several candidate teachers
+def test_several_teacher_views_are_ranked_on_the_same_folds(data):
+    X_a, X_b, y = data
+    rng = np.random.default_rng(0)
+    views = {"general": X_a, "noise": rng.normal(size=X_a.shape), "frame": pd.DataFrame(X_a[:, :5])}
+    ranking = diagnose(views, X_b, y, n_bootstrap=30, random_state=1)
+    assert isinstance(ranking, TeacherRanking)
+    assert ranking.ranking[-1] == "noise" and ranking.best in ("general", "frame")
+    gains = [ranking.results[name].predicted_gain for name in ranking.ranking]
+    assert gains == sorted(gains, reverse=True)
+    frame = ranking.to_frame()
+    assert list(frame.index) == ranking.ranking and list(frame["rank"]) == [1, 2, 3]
+    assert set(frame["regime"]) == {"labelled"} and frame.loc["noise", "teacher_score"] < 0.7
+    # The same seed for every candidate: each candidate's result equals a single call with that seed.
+    seed = np.random.RandomState(1).randint(0, np.iinfo(np.int32).max)
+    single = diagnose(X_a, X_b, y, n_bootstrap=30, random_state=int(seed))
+    assert single.to_dict() == ranking.results["general"].to_dict()
+    assert json.loads(json.dumps(ranking.to_dict()))["best"] == ranking.best
+    assert "best teacher:" in str(ranking) and repr(ranking).startswith("TeacherRanking(best=")
+
+
+@pytest.mark.parametrize(
+    "views, error, message",
+    [
+        ({}, ValueError, "X_a is an empty mapping; give at least one candidate teacher view"),
+        ({1: "x"}, TypeError, "X_a's keys must be the candidate views' names \\(str\\); got 1"),
+        ({"short": np.zeros((10, 2))}, ValueError, "X_a\\['short'\\]: X_a and X_b have different numbers of samples"),
+    ],
+)
+def test_bad_teacher_mappings_name_the_argument(views, error, message):
+    X_a, X_b, y = BASE
+    with pytest.raises(error, match=message):
+        diagnose(views, X_b, y, n_bootstrap=10)

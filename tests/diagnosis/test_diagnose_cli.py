@@ -123,6 +123,24 @@ def test_json_matches_the_function_and_three_files_match_one(tables, capsys):
             ["{one}", "--teacher-columns", " , ", "--student-columns", "b_*", "--target", "label"],
             "argument --teacher-columns: no column names given",
         ),
+        (
+            [
+                "{one}",
+                "--teacher-columns",
+                "a_0",
+                "--teacher-columns",
+                "a_0",
+                "--student-columns",
+                "b_*",
+                "--target",
+                "label",
+            ],
+            "argument --teacher-columns: each group needs its own name; got 'a_0'",
+        ),
+        (
+            ["{one}", "--teacher-columns", "=a_*", "--student-columns", "b_*", "--target", "label"],
+            "argument --teacher-columns: each group needs its own name; got '=a_*'",
+        ),
         (["{a}", "{b}"], "argument FILE: give one file or three (teacher, student, target); got 2"),
         (["{a}", "{b}", "{y2}"], "argument --target: the target file '{y2}' has 2 columns"),
         (["{a}", "{b}", "{y}", "--target", "nope"], "argument --target: 'nope' is not a column of '{y}'"),
@@ -183,3 +201,29 @@ def test_help_lists_the_options(capsys):
     for option in ("--teacher-columns", "--student-columns", "--target", "--json", "--cv", "--n-bootstrap"):
         assert option in out
     assert np.all(["diagnose" in cli.available_experiments()])
+
+
+def test_several_teacher_groups_are_ranked_and_empty_targets_are_unlabelled(tables, tmp_path, capsys):
+    paths, (X_a, X_b, y) = tables
+    argv = ["diagnose", paths["one"], "--student-columns", "b_*", "--target", "label", "--n-bootstrap", "20"]
+    groups = ["--teacher-columns", "first=a_0,a_1,a_2", "--teacher-columns", "a_[3-9]"]
+    assert cli.main(argv + groups) == 0
+    out = capsys.readouterr().out
+    assert "teacher (a): columns first 3, a_[3-9] 7" in out and "best teacher:" in out
+    cli.main(argv + groups + ["--json", "--seed", "2"])
+    ranked = json.loads(capsys.readouterr().out)
+    expected = diagnose({"first": X_a[:, :3], "a_[3-9]": X_a[:, 3:]}, X_b, y, n_bootstrap=20, random_state=2)
+    assert ranked["ranking"] == expected.ranking and ranked["teacher_columns"]["first"] == ["a_0", "a_1", "a_2"]
+    for name, res in expected.results.items():
+        assert ranked["results"][name]["predicted_gain"] == pytest.approx(res.predicted_gain)
+    # An empty target cell marks a row without a label, for numbers and for strings.
+    frame = pd.read_csv(paths["one"])
+    frame.loc[frame.index % 4 != 0, "label"] = np.nan
+    frame["word"] = np.where(frame["label"] == 1, "yes", np.where(frame["label"] == 0, "no", None))
+    path = tmp_path / "few.csv"
+    frame.to_csv(path, index=False)
+    for target in ("label", "word"):
+        argv = ["diagnose", str(path), "--teacher-columns", "a_*", "--student-columns", "b_*", "--target", target]
+        cli.main(argv + ["--n-bootstrap", "20", "--cv", "3", "--json"])
+        out = json.loads(capsys.readouterr().out)
+        assert out["regime"] == "few labels" and out["n_labelled"] == 50 and out["n_samples"] == 200

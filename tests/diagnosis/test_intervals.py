@@ -1,17 +1,10 @@
-"""Tests of gamma's extrapolation, the intervals and the verdict (crossmodal/diagnosis/_intervals.py)."""
+"""Tests of gamma's extrapolation and its intervals (crossmodal/diagnosis/_intervals.py)."""
 
 import numpy as np
 import pytest
 
 from crossmodal.diagnosis._crossfit import _N_SUBSAMPLES
-from crossmodal.diagnosis._intervals import (
-    VERDICT_THRESHOLDS,
-    _corrected_gamma,
-    _extrapolated,
-    _shared_gamma,
-    _union_share,
-    _verdict,
-)
+from crossmodal.diagnosis._intervals import _corrected_gamma, _extrapolated, _shared_gamma, _union_share
 
 
 def test_union_share_is_the_diagram_gamma_and_bounds_the_interval():
@@ -56,19 +49,3 @@ def test_corrected_gamma_extrapolates_from_half_data_replicates():
     noisy = [(L, (0.2 + 0.05 * r) * L) for r in range(_N_SUBSAMPLES)]
     _, wide, _ = _corrected_gamma(L, M, noisy, W)
     assert wide[1] - wide[0] > ci[1] - ci[0] + 0.1
-
-
-@pytest.mark.parametrize(
-    "gain, ci, verdict",
-    [
-        (VERDICT_THRESHOLDS["helps"], (1e-9, 0.05), "helps"),
-        (VERDICT_THRESHOLDS["helps"], (0.0, 0.05), "unlikely to help"),
-        (VERDICT_THRESHOLDS["helps"] - 1e-9, (0.001, 0.05), "unlikely to help"),
-        (0.0, (-0.01, 0.01), "unlikely to help"),
-        (VERDICT_THRESHOLDS["hurts"], (-0.05, -1e-9), "likely to hurt"),
-        (VERDICT_THRESHOLDS["hurts"] + 1e-9, (-0.05, -0.001), "unlikely to help"),
-        (-0.2, (-0.3, 0.0), "unlikely to help"),
-    ],
-)
-def test_verdict_thresholds(gain, ci, verdict):
-    assert _verdict(gain, ci) == verdict

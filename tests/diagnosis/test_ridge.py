@@ -43,3 +43,20 @@ def test_default_mimic_with_many_rows_per_column_uses_generalised_cross_validati
     assert 0 < best < len(_RIDGE_ALPHAS) - 1  # an interior choice: the criterion, not the grid's end, decides
     expected = Ridge(alpha=_RIDGE_ALPHAS[best]).fit(Z, T).predict(Z_test)
     np.testing.assert_allclose(_ridge_fit_predict(X, T, X_test), expected, rtol=1e-7, atol=1e-9)
+
+
+def test_shared_gram_statistics_give_the_same_fits():
+    from crossmodal.diagnosis._lda import _ShrunkLDA
+    from crossmodal.diagnosis._ridge import _gram_stats, _ridge_fit_predict
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 6)).astype(np.float32)
+    T = rng.normal(size=(120, 3))
+    stats = _gram_stats(X)
+    np.testing.assert_allclose(
+        _ridge_fit_predict(X, T, X[:10], stats=stats), _ridge_fit_predict(X, T, X[:10]), rtol=1e-10, atol=1e-12
+    )
+    y = rng.integers(0, 3, 120)
+    shared, alone = _ShrunkLDA().fit(X, y, stats=stats), _ShrunkLDA().fit(X, y)
+    np.testing.assert_allclose(shared.coef_, alone.coef_, rtol=1e-10)
+    np.testing.assert_allclose(shared.intercept_, alone.intercept_, rtol=1e-10)

@@ -1,0 +1,124 @@
+"""The predicted gain of :func:`~crossmodal.diagnose`: cheap statistics, a calibrated linear map, its interval.
+
+The statistics are differences of cross-fitted accuracies on the labelled
+rows and the mimic's R^2 on every row (:func:`gain_statistics`): weighted
+sums over rows, so a row bootstrap (a matrix of multinomial row counts)
+gives all of them per resample at once. The map from the statistics to accuracy points, the
+interval's width and the verdict's thresholds come from
+:mod:`._calibration`, where their provenance is recorded.
+"""
+
+import numpy as np
+
+from crossmodal.diagnosis._calibration import GAIN_MODELS, INTERVALS, VERDICT_THRESHOLDS
+from crossmodal.diagnosis._crossfit import _centred_log
+from crossmodal.diagnosis._intervals import _weighted_r2
+
+__all__ = ["REGIMES", "STATISTICS", "gain_statistics", "predicted_gain", "verdict"]
+
+#: The two regimes: every row labelled, or some rows without a label (-1, or None among strings).
+REGIMES = ("labelled", "few labels")
+
+# Per labelled row, each statistic is the difference of two of these (correct: 1 or 0; probability of the true class).
+_BASE = {
+    "accuracy_gap": ("teacher", "student", "correct"),
+    "probability_gap": ("teacher", "student", "probability"),
+    "imitation_gain": ("imitator", "student", "correct"),
+    "distillation_gain": ("distilled", "student", "correct"),
+}
+#: Names of the statistics a calibrated map may use: the four differences, each divided by the square root of the
+#: labelled rows per class (the few-labels regime's gains shrink as labels grow); the teacher's in-sample error on
+#: the labelled rows it was fitted on (where a distiller's targets contradict the labels); and the mimic's
+#: uncorrected R^2 (the share of the teacher's decision that b follows, on every pair: it needs no label).
+STATISTICS = tuple(_BASE) + tuple(f"{name}_per_root_label" for name in _BASE) + ("teacher_fit_error", "mimic_r2")
+#: The accuracy gap times the mimic's R^2 (and the same per root label): the part of the teacher's advantage that b
+#: can follow, as the modality focusing hypothesis has it.
+STATISTICS += ("accuracy_gap_x_mimic_r2", "accuracy_gap_per_root_label_x_mimic_r2")
+
+
+def _row_values(fits, codes):
+    """Per labelled row: each base statistic's difference (columns in ``_BASE`` order)."""
+    labelled = np.flatnonzero(codes >= 0)
+    y = codes[labelled]
+    columns = []
+    for first, second, kind in _BASE.values():
+        values = []
+        for name in (first, second):
+            P = fits[name][labelled]
+            values.append(
+                (np.argmax(P, axis=1) == y).astype(np.float64) if kind == "correct" else P[np.arange(len(y)), y]
+            )
+        columns.append(values[0] - values[1])
+    return np.column_stack(columns), fits["teacher_fit_error"][labelled]
+
+
+def gain_statistics(fits, codes, W):
+    """Every statistic of :data:`STATISTICS`, on all labelled rows and per bootstrap resample.
+
+    Parameters
+    ----------
+    fits : dict
+        Out-of-fold probabilities (``teacher``, ``student``, ``imitator``,
+        ``distilled``), the mimic's predictions (``mimic``) and the teacher's
+        in-sample error per row (``teacher_fit_error``) of ``_cross_fit``.
+    codes : ndarray of shape (n_samples,)
+        Encoded labels, -1 on unlabelled rows.
+    W : ndarray of shape (n_bootstrap, n_samples)
+        Multinomial row counts; resamples weigh the labelled rows by them.
+
+    Returns
+    -------
+    point : dict
+        Statistic name -> value on the rows as they are.
+    boot : ndarray of shape (n_bootstrap, len(STATISTICS))
+    """
+    labelled = codes >= 0
+    rows, fit_error = _row_values(fits, codes)
+    weights = W[:, labelled]
+    total = np.maximum(weights.sum(axis=1, keepdims=True), 1.0)
+    boot, boot_fit = (weights @ rows) / total, (weights @ fit_error)[:, None] / total
+    point = rows.mean(axis=0)
+    n_classes = fits["teacher"].shape[1]
+    scale = 1.0 / np.sqrt(labelled.sum() / n_classes)
+    L = _centred_log(fits["teacher"])
+    r2 = _weighted_r2(np.vstack([np.ones((1, len(codes))), W]), L, fits["mimic"])
+    point = np.concatenate(
+        [point, scale * point, [fit_error.mean()], r2[:1], point[0] * r2[:1], scale * point[0] * r2[:1]]
+    )
+    followed = boot[:, :1] * r2[1:, None]
+    boot = np.hstack([boot, scale * boot, boot_fit, r2[1:, None], followed, scale * followed])
+    return dict(zip(STATISTICS, (float(v) for v in point))), boot
+
+
+def _apply(model, values):
+    """The calibrated map: intercept plus coefficients times statistics, in accuracy points."""
+    return model["intercept"] + sum(coef * values[..., STATISTICS.index(name)] for name, coef in model["terms"].items())
+
+
+def predicted_gain(regime, point, boot):
+    """Calibrated gain (accuracy points), its 90% interval and the bootstrap's standard deviation.
+
+    The interval is ``gain +- factor * sqrt(floor^2 + sd^2)``, where ``sd``
+    is the row bootstrap's standard deviation of the gain and ``floor`` and
+    ``factor`` come from the calibration (:data:`._calibration.INTERVALS`).
+    """
+    model = GAIN_MODELS[regime]
+    values = np.array([point[name] for name in STATISTICS])
+    gain = float(_apply(model, values))
+    sd = float(np.std(_apply(model, boot), ddof=1)) if len(boot) > 1 else 0.0
+    width = INTERVALS[regime]["factor"] * np.hypot(INTERVALS[regime]["floor"], sd)
+    return gain, (gain - float(width), gain + float(width)), sd
+
+
+def verdict(regime, gain, ci):
+    """``"helps"``, ``"likely to hurt"`` or ``"unlikely to help"`` from the predicted gain and its interval (points).
+
+    The regime's thresholds; where the calibration chose so, the interval must also exclude 0.
+    """
+    rule = VERDICT_THRESHOLDS[regime]
+    strict = rule["interval_excludes_zero"]
+    if gain >= rule["helps"] and (ci[0] > 0 or not strict):
+        return "helps"
+    if gain <= rule["hurts"] and (ci[1] < 0 or not strict):
+        return "likely to hurt"
+    return "unlikely to help"
