@@ -148,7 +148,8 @@ def train_students(students, X, codes, proba, X_eval, eval_codes, seed):
 def diagnosed(X_a, X_b, y_semi, seed):
     """``diagnose``'s prediction for distilling on every pair, as the tidy frame's columns.
 
-    ``predicted_gain`` (and its interval) in accuracy, ``verdict``,
+    ``predicted_gain`` (and its interval) in accuracy, as the frame's other
+    columns (``diagnose`` states it in points), ``verdict``,
     ``regime`` where the result states the regime it describes, and
     ``diagnose_error``: empty, or the message of the ValueError that
     ``diagnose`` raised on these data (its numbers are then NaN and its
@@ -171,9 +172,9 @@ def diagnosed(X_a, X_b, y_semi, seed):
         )
     low, high = result.predicted_gain_ci
     return dict(
-        predicted_gain=float(result.predicted_gain),
-        predicted_gain_lo=float(low),
-        predicted_gain_hi=float(high),
+        predicted_gain=float(result.predicted_gain) / 100,
+        predicted_gain_lo=float(low) / 100,
+        predicted_gain_hi=float(high) / 100,
         verdict=str(result.verdict),
         regime=str(getattr(result, "regime", "")),
         diagnose_error="",
