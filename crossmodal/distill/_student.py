@@ -43,16 +43,7 @@ class StudentPredictionsMixin:
         return logits_to_proba(logits)
 
     def predict(self, X):
-        """Predicted class labels of the student.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        y : ndarray of shape (n_samples,)
-        """
+        """Predicted class labels of the student on ``X`` (the student's modality), shape ``(n_samples,)``."""
         proba = self.predict_proba(X)
         return self.classes_[np.argmax(proba, axis=1)]
 

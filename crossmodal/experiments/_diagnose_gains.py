@@ -36,7 +36,7 @@ from crossmodal.distill.objectives._kl import teacher_targets
 from crossmodal.experiments._batched_mlp import _forward
 from crossmodal.nets import MLP
 
-__all__ = ["default_teacher_proba", "few_labels", "measure_gains", "stacked_students"]
+__all__ = ["default_teacher_proba", "measure_gains", "stacked_students"]
 
 
 def _default_settings():
@@ -179,15 +179,4 @@ def measure_gains(X_train, X_test, codes, y_test, pairs, random_state, *, rho=0.
         acc = (np.argmax(logits, axis=2) == y_test[None, :]).mean(axis=1)
         for r, a in enumerate(sources):
             out[(a, b)] = (float(acc[r] - acc[-1]), float(acc[r]), float(acc[-1]))
-    return out
-
-
-def few_labels(codes, per_class, seed):
-    """``codes`` with all but ``per_class`` rows of each class (drawn with ``seed``) set to -1; None keeps all."""
-    if per_class is None:
-        return codes
-    rng = np.random.default_rng(seed)
-    keep = np.concatenate([rng.choice(np.flatnonzero(codes == c), per_class, replace=False) for c in np.unique(codes)])
-    out = np.full_like(codes, -1)
-    out[keep] = codes[keep]
     return out

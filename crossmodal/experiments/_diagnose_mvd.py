@@ -14,7 +14,8 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from crossmodal.diagnosis._diagnose import diagnose
-from crossmodal.experiments._diagnose_gains import few_labels, measure_gains
+from crossmodal.experiments._diagnose_gains import measure_gains
+from crossmodal.experiments._rows import keep_labels
 from crossmodal.experiments._runs import collect_runs
 from crossmodal.experiments._synthetic_protocol import (
     FIG2_OVERLAPS,
@@ -128,7 +129,7 @@ def _few_run(run, run_seed, budgets, n_bootstrap):
         Xa, Xb, y = gen.sample(N_PAIRS, random_state=seeds["train2"])
         test = gen.sample(1000, random_state=seeds["test"])
         for budget in budgets:
-            codes = few_labels(y, budget, [run_seed, budget])
+            codes = keep_labels(y, budget, [run_seed, budget])
             res = diagnose(Xa, Xb, codes, n_bootstrap=n_bootstrap, random_state=run_seed)
             row = dict(dataset="mvd", budget=budget, teacher_view="a", student_view="b", run=run, seed=run_seed)
             row.update(regime=res.regime, **_gain((Xa, Xb), test[:2], codes, test[2], seeds["student"]))

@@ -17,7 +17,8 @@ from sklearn.model_selection import train_test_split
 from threadpoolctl import threadpool_limits
 
 from crossmodal.diagnosis._diagnose import diagnose
-from crossmodal.experiments._diagnose_gains import few_labels, measure_gains
+from crossmodal.experiments._diagnose_gains import measure_gains
+from crossmodal.experiments._rows import keep_labels
 from crossmodal.experiments._runs import collect_runs
 from crossmodal.experiments._views import standardized_views
 
@@ -69,7 +70,7 @@ def _real_run(run, run_seed, dataset, cells, n_bootstrap, views):
         X_te = {name: part[1] for name, part in zip(views, parts)}
         for budget, pairs in cells[dataset].items():
             pairs = list(itertools.permutations(views, 2)) if pairs == "all" else pairs
-            codes = few_labels(y[idx_tr], budget, [run_seed, budget or 0])
+            codes = keep_labels(y[idx_tr], budget, [run_seed, budget or 0])
             gains = measure_gains(X_tr, X_te, codes, y[idx_te], pairs, run_seed)
             cv = min(5, int(np.bincount(codes[codes >= 0]).min()))
             for b in dict.fromkeys(b for _, b in pairs):

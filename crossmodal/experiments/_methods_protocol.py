@@ -10,8 +10,6 @@ its paper's defaults first, then a small grid; :func:`~crossmodal.experiments.me
 chooses one per method and regime on validation rows.
 """
 
-import numpy as np
-
 from crossmodal._utils.skorch_helpers import mlp_template
 from crossmodal.distill.objectives import OBJECTIVES
 from crossmodal.experiments._ranking_protocol import _mfeat, load_av_digits_audio_image, load_mvd_mlp
@@ -92,14 +90,3 @@ def student_template(epochs=10):
 def pair_template(epochs=10):
     """Algorithm 1's jointly trained pair for ``focus``."""
     return mlp_template((128,), max_epochs=epochs, lr=3e-3, batch_size=128)
-
-
-def few_labels(y, per_class, seed):
-    """``y`` with all but ``per_class`` rows of each class marked -1 (the kept rows drawn with ``seed``)."""
-    if per_class is None:
-        return y
-    rng = np.random.RandomState(seed)
-    kept = np.concatenate([rng.choice(np.flatnonzero(y == c), per_class, replace=False) for c in np.unique(y)])
-    out = np.full(len(y), -1, dtype=np.int64)
-    out[kept] = y[kept]
-    return out

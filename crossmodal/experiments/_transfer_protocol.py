@@ -5,10 +5,8 @@ behind its settings), :mod:`crossmodal.experiments._transfer_runs` (one
 seed) and :mod:`crossmodal.experiments._transfer_report`.
 """
 
-import numpy as np
-from sklearn.model_selection import train_test_split
-
 from crossmodal.datasets import make_modality_venn
+from crossmodal.experiments import _rows
 from crossmodal.experiments._ranking_protocol import _mfeat, load_av_digits_audio_image
 
 __all__ = [
@@ -32,7 +30,6 @@ __all__ = [
     "DATASETS",
     "budget_label",
     "split_rows",
-    "labelled_rows",
 ]
 
 #: Labels per class of the curves; None is every training row labelled.
@@ -97,54 +94,5 @@ def budget_label(per_class):
 
 
 def split_rows(y, seed, validation):
-    """Training pairs and scored rows: (train, test), or (train part, validation part) of the training pairs.
-
-    The test rows (:data:`TEST_SHARE`, stratified) are the same whether or
-    not validation rows are carved, so validation never reads a test row.
-    """
-    idx_train, idx_test = train_test_split(np.arange(len(y)), test_size=TEST_SHARE, stratify=y, random_state=seed)
-    if not validation:
-        return idx_train, idx_test
-    return train_test_split(idx_train, test_size=VALIDATION_SHARE, stratify=y[idx_train], random_state=seed)
-
-
-def labelled_rows(y, per_class, seed):
-    """Which rows of ``y`` keep their label: exactly ``per_class`` of each class, drawn at random.
-
-    Parameters
-    ----------
-    y : ndarray of shape (n_samples,)
-        Labels of the training pairs (and of nothing else).
-    per_class : int or None
-        Labels kept per class; None keeps every label.
-    seed : int
-        Seeds the draw. For one seed the budgets are nested: the rows of a
-        smaller budget are labelled in every larger one.
-
-    Returns
-    -------
-    ndarray of bool of shape (n_samples,)
-
-    Raises
-    ------
-    ValueError
-        When a class has fewer than ``per_class`` rows.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> y = np.repeat([0, 1, 2], 20)
-    >>> np.bincount(y[labelled_rows(y, 3, seed=0)]).tolist()
-    [3, 3, 3]
-    """
-    y = np.asarray(y)
-    if per_class is None:
-        return np.ones(len(y), dtype=bool)
-    order = np.random.RandomState(seed).permutation(len(y))
-    mask = np.zeros(len(y), dtype=bool)
-    for cls in np.unique(y):
-        rows = order[y[order] == cls]
-        if len(rows) < per_class:
-            raise ValueError(f"class {cls.item()!r} has {len(rows)} training rows, fewer than {per_class} to label.")
-        mask[rows[:per_class]] = True
-    return mask
+    """Training pairs and scored rows (:func:`crossmodal.experiments._rows.split_rows`, :data:`TEST_SHARE` held out)."""
+    return _rows.split_rows(y, seed, validation, test_share=TEST_SHARE, validation_share=VALIDATION_SHARE)

@@ -28,23 +28,10 @@ from threadpoolctl import threadpool_limits
 
 from crossmodal._utils.labels import label_weights
 from crossmodal.distill._joint_teacher import joint_teacher, joint_teacher_proba
+from crossmodal.experiments import _transfer_protocol as protocol
 from crossmodal.experiments._batched_mlp import distil_students
 from crossmodal.experiments._ranking_protocol import _net
-from crossmodal.experiments._transfer_protocol import (
-    DATASETS,
-    JOINT_MODES,
-    N_REPEATS,
-    PAIR_EPOCHS,
-    PAIR_HIDDEN,
-    PAIR_LAYER,
-    PAIR_RATIO,
-    STUDENT_BATCH,
-    STUDENT_HIDDEN,
-    STUDENT_LR,
-    budget_label,
-    labelled_rows,
-    split_rows,
-)
+from crossmodal.experiments._rows import labelled_rows
 from crossmodal.experiments._views import standardized_views
 from crossmodal.focus._ranker import ModalityGeneralRanker
 
@@ -59,7 +46,7 @@ class Student:
     """One student of a stack: its key, the teacher it learns from and its settings.
 
     ``teacher`` is ``"none"`` (labels only; ``rho`` must be 1), ``"lr"`` or
-    one of :data:`JOINT_MODES`; ``epochs`` are the epochs after which it is
+    one of :data:`protocol.JOINT_MODES`; ``epochs`` are the epochs after which it is
     scored; ``labelled_kd`` restricts its KD term to the labelled rows.
     """
 
@@ -82,14 +69,14 @@ def prepare(dataset, seed, validation):
     The fitted rows are every training pair (validation: all but the
     validation rows); the views are standardised on them, labels or not.
     """
-    X_t, X_s, y = DATASETS[dataset][0](seed)
+    X_t, X_s, y = protocol.DATASETS[dataset][0](seed)
     y = np.asarray(y)
-    fit_rows, eval_rows = split_rows(y, seed, validation)
+    fit_rows, eval_rows = protocol.split_rows(y, seed, validation)
     (Xt_fit, Xt_eval), (Xs_fit, Xs_eval) = standardized_views([X_t, X_s], fit_rows, eval_rows)
     return Xt_fit, Xt_eval, Xs_fit, Xs_eval, y[fit_rows], y[eval_rows]
 
 
-def fit_teachers(Xt_fit, Xt_eval, Xs_fit, y_semi, y_eval, seed, modes=JOINT_MODES):
+def fit_teachers(Xt_fit, Xt_eval, Xs_fit, y_semi, y_eval, seed, modes=protocol.JOINT_MODES):
     """Each teacher's probabilities on the training pairs and accuracy on the scored rows.
 
     Returns ``(proba, accuracy)``, dicts keyed by ``"lr"`` and ``modes``:
@@ -104,11 +91,12 @@ def fit_teachers(Xt_fit, Xt_eval, Xs_fit, y_semi, y_eval, seed, modes=JOINT_MODE
     accuracy = {"lr": float(np.mean(lr.predict(Xt_eval) == y_eval))}
     if not modes:
         return proba, accuracy
-    pair = _net(PAIR_HIDDEN, PAIR_EPOCHS)  # the ranker clones one template for f_a and one for f_b
-    ranker = ModalityGeneralRanker(estimator_a=pair, estimator_b=pair, layer=PAIR_LAYER, n_repeats=N_REPEATS)
+    pair = _net(protocol.PAIR_HIDDEN, protocol.PAIR_EPOCHS)  # the ranker clones one template for f_a and one for f_b
+    layer, ratio = protocol.PAIR_LAYER, protocol.PAIR_RATIO
+    ranker = ModalityGeneralRanker(estimator_a=pair, estimator_b=pair, layer=layer, n_repeats=protocol.N_REPEATS)
     ranker.set_params(random_state=seed).fit(Xt_fit, y_semi, X_b=Xs_fit)
     for mode in modes:
-        support = np.ones(len(ranker.salience_), bool) if mode == "regular" else ranker.support_for(mode, PAIR_RATIO)
+        support = np.ones(len(ranker.salience_), bool) if mode == "regular" else ranker.support_for(mode, ratio)
         module = joint_teacher(ranker, support)
         proba[mode] = joint_teacher_proba(module, Xt_fit)
         accuracy[mode] = float(np.mean(lr.classes_[joint_teacher_proba(module, Xt_eval).argmax(1)] == y_eval))
@@ -136,7 +124,12 @@ def train_students(students, X, codes, proba, X_eval, eval_codes, seed):
             scored = [(r, s.key) for r, s in enumerate(students) if epoch in s.epochs]
             accuracy.update({(key, epoch): float(hits[r].mean()) for r, key in scored})
 
-    net = dict(hidden_sizes=STUDENT_HIDDEN, batch_size=STUDENT_BATCH, lr=STUDENT_LR, epochs=max(wanted))
+    net = dict(
+        hidden_sizes=protocol.STUDENT_HIDDEN,
+        batch_size=protocol.STUDENT_BATCH,
+        lr=protocol.STUDENT_LR,
+        epochs=max(wanted),
+    )
     rho, temperature = [s.rho for s in students], [s.temperature for s in students]
     weights = dict(label_weight=factor, kd_weight=kd_weight)
     distil_students(
@@ -181,7 +174,7 @@ def diagnosed(X_a, X_b, y_semi, seed):
     )
 
 
-def seed_cells(run, run_seed, dataset, budgets, students, validation, diagnose_cells, modes=JOINT_MODES):
+def seed_cells(run, run_seed, dataset, budgets, students, validation, diagnose_cells, modes=protocol.JOINT_MODES):
     """Yield ``(row, accuracy)`` per budget of one seed: the cell's shared columns and its students' scores.
 
     ``students(budget)`` gives the :class:`Student` stack of a budget; the
@@ -197,7 +190,7 @@ def seed_cells(run, run_seed, dataset, budgets, students, validation, diagnose_c
         codes = np.where(labelled, np.searchsorted(classes, y_fit), -1)
         with threadpool_limits(limits=1, user_api="blas"):
             proba, teacher_acc = fit_teachers(Xt_fit, Xt_eval, Xs_fit, y_semi, y_eval, run_seed, modes)
-        row = dict(dataset=dataset, budget=budget_label(per_class), run=run, seed=run_seed)
+        row = dict(dataset=dataset, budget=protocol.budget_label(per_class), run=run, seed=run_seed)
         row.update(labels_per_class=labelled.sum() / len(classes), n_labelled=int(labelled.sum()), n_train=len(y_fit))
         row.update({f"teacher_{name}_acc": acc for name, acc in teacher_acc.items()})
         # the labels the teacher gives the pairs that have none (NaN when every pair keeps its label)

@@ -21,7 +21,6 @@ import tempfile
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import train_test_split
 
 from crossmodal.distill import CrossModalDistiller
 from crossmodal.distill.objectives import OBJECTIVES
@@ -32,13 +31,13 @@ from crossmodal.experiments._methods_protocol import (
     REGIMES,
     RHO,
     candidates,
-    few_labels,
     pair_template,
     student_template,
     teacher_template,
 )
 from crossmodal.experiments._methods_report import write_report
 from crossmodal.experiments._reproduction import Entry
+from crossmodal.experiments._rows import keep_labels, split_rows
 from crossmodal.experiments._runs import collect_runs
 from crossmodal.experiments._views import standardized_views
 from crossmodal.focus import ModalityGeneralRanker
@@ -66,22 +65,9 @@ SETTINGS = {
     ("every row labelled", "no KD"): 0,
     ("every row labelled", "rkd"): 1,
 }
-VALIDATION_SHARE = 0.3
 QUICK = dict(datasets=("mfeat-pix-fou", "mvd-mlp"), epochs=3, runs=2)
-ENTRY = Entry(
-    "methods",
-    runs=5,
-    quick_runs=QUICK["runs"],
-    returns="``frame``",
-    quick=f"Two datasets ({', '.join(QUICK['datasets'])}), {QUICK['epochs']} student epochs.",
-)
-
-
-def _split(y, seed, validation):
-    idx_train, idx_test = train_test_split(np.arange(len(y)), test_size=0.5, stratify=y, random_state=seed)
-    if not validation:
-        return idx_train, idx_test
-    return train_test_split(idx_train, test_size=VALIDATION_SHARE, stratify=y[idx_train], random_state=seed)
+_QUICK_TEXT = f"Two datasets ({', '.join(QUICK['datasets'])}), {QUICK['epochs']} student epochs."
+ENTRY = Entry("methods", runs=5, quick_runs=QUICK["runs"], returns="``frame``", quick=_QUICK_TEXT)
 
 
 def method_distiller(method, setting, seed, memory, epochs):
@@ -101,13 +87,13 @@ def method_distiller(method, setting, seed, memory, epochs):
 
 def _methods_run(run, run_seed, dataset, methods, choices, epochs, validation=False):
     X_t, X_s, y = DATASETS[dataset][0](run_seed)
-    fit_rows, eval_rows = _split(y, run_seed, validation)
+    fit_rows, eval_rows = split_rows(y, run_seed, validation)
     (Xt_fit, _), (Xs_fit, Xs_eval) = standardized_views([X_t, X_s], fit_rows, eval_rows)
     y_fit, y_eval = y[fit_rows], y[eval_rows]
     rows = []
     with tempfile.TemporaryDirectory() as cache:  # one teacher per regime, shared by every method
         for regime, per_class in REGIMES.items():
-            y_train = few_labels(y_fit, per_class, run_seed)
+            y_train = keep_labels(y_fit, per_class, run_seed)
             for method in methods:
                 for index in choices(regime, method):
                     setting = candidates(method)[index]
@@ -120,62 +106,41 @@ def _methods_run(run, run_seed, dataset, methods, choices, epochs, validation=Fa
     return rows
 
 
+def _collect(desc, choices, *, datasets, methods, runs, seed, epochs, jobs, progress, validation=False):
+    """The tidy frame of :func:`_methods_run` over ``datasets``, runs spread over joblib workers."""
+    kwargs = dict(methods=methods, choices=choices, epochs=epochs, validation=validation)
+    frames = [
+        collect_runs(_methods_run, runs, seed, jobs, progress, f"{desc} {name}", dataset=name, **kwargs)
+        for name in datasets or DATASETS
+    ]
+    return pd.concat(frames, ignore_index=True)
+
+
 def run_methods(*, datasets=None, methods=METHODS, runs=5, seed=0, epochs=10, jobs=None, progress=False):
     """Tidy frame (one row per dataset, regime, method and run) on the test halves, with :data:`SETTINGS`."""
 
     def chosen(regime, method):
         return [SETTINGS.get((regime, method), 0)]
 
-    frames = [
-        collect_runs(
-            _methods_run,
-            runs,
-            seed,
-            jobs,
-            progress,
-            f"methods {name}",
-            dataset=name,
-            methods=methods,
-            choices=chosen,
-            epochs=epochs,
-        )  # fmt: skip
-        for name in datasets or DATASETS
-    ]
-    return pd.concat(frames, ignore_index=True)
+    settings = dict(datasets=datasets, methods=methods, runs=runs, seed=seed, epochs=epochs)
+    return _collect("methods", chosen, **settings, jobs=jobs, progress=progress)
 
 
 def tune(*, datasets=None, methods=METHODS, runs=2, seed=100, epochs=10, jobs=None, progress=False):
     """Choose each method's candidate per regime on validation rows; returns ``(SETTINGS-like dict, frame)``.
 
-    Each seed's training half is split again (``VALIDATION_SHARE`` held out);
-    every candidate is fitted on the rest and scored on the validation rows;
-    the test half is never read. Seeds start at ``seed`` (100), apart from
-    the reported runs (0-4). The candidate with the best mean validation
+    Each seed's training half is split again (30% held out); every
+    candidate is fitted on the rest and scored on the validation rows; the
+    test half is never read. Seeds start at ``seed`` (100), apart from the
+    reported runs (0-4). The candidate with the best mean validation
     accuracy over datasets and seeds wins (ties: the paper's defaults).
     """
 
     def every(regime, method):
         return range(len(candidates(method)))
 
-    frame = pd.concat(
-        [
-            collect_runs(
-                _methods_run,
-                runs,
-                seed,
-                jobs,
-                progress,
-                f"tune {name}",
-                dataset=name,
-                methods=methods,
-                choices=every,
-                epochs=epochs,
-                validation=True,
-            )  # fmt: skip
-            for name in datasets or DATASETS
-        ],
-        ignore_index=True,
-    )
+    settings = dict(datasets=datasets, methods=methods, runs=runs, seed=seed, epochs=epochs)
+    frame = _collect("tune", every, **settings, jobs=jobs, progress=progress, validation=True)
     means = frame.groupby(["regime", "method", "candidate"])["accuracy"].mean()
     chosen = {}
     for (regime, method), part in means.groupby(level=["regime", "method"]):

@@ -35,7 +35,6 @@ crossmodal.experiments.ranking --tune`` reruns that search.
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import train_test_split
 
 from crossmodal.distill._joint_teacher import joint_teacher, joint_teacher_proba
 from crossmodal.experiments._batched_mlp import distil_students
@@ -58,6 +57,7 @@ from crossmodal.experiments._ranking_protocol import (
 from crossmodal.experiments._ranking_report import check_trends, write_report
 from crossmodal.experiments._report import write_csv
 from crossmodal.experiments._reproduction import Entry
+from crossmodal.experiments._rows import split_rows
 from crossmodal.experiments._runs import collect_runs
 from crossmodal.experiments._views import standardized_views
 from crossmodal.focus._ranker import ModalityGeneralRanker
@@ -93,11 +93,8 @@ ENTRY = Entry(
 
 
 def _split(y, seed, validation):
-    """Rows to fit on and rows to score: (train, test), or (train part, validation part) of the train rows."""
-    idx_train, idx_test = train_test_split(np.arange(len(y)), test_size=0.5, stratify=y, random_state=seed)
-    if not validation:
-        return idx_train, idx_test
-    return train_test_split(idx_train, test_size=VALIDATION_SHARE, stratify=y[idx_train], random_state=seed)
+    """Rows to fit on and rows to score (:func:`crossmodal.experiments._rows.split_rows`, halves)."""
+    return split_rows(y, seed, validation, validation_share=VALIDATION_SHARE)
 
 
 def _prepare(dataset, seed, validation):

@@ -8,8 +8,9 @@ from skorch import NeuralNetClassifier
 
 from crossmodal import CrossModalDistiller, MVDGenerator
 from crossmodal.experiments import diagnose as experiment
-from crossmodal.experiments._diagnose_gains import default_teacher_proba, few_labels, measure_gains, stacked_students
+from crossmodal.experiments._diagnose_gains import default_teacher_proba, measure_gains, stacked_students
 from crossmodal.experiments._diagnose_mvd import _mvd_run
+from crossmodal.experiments._rows import keep_labels
 from crossmodal.experiments._synthetic_protocol import QUICK_SETUP, fig2_params, table2_params
 from crossmodal.nets import MLP
 
@@ -20,7 +21,7 @@ def small():
     X = rng.standard_normal((150, 6)).astype(np.float32)
     X_a = (X[:, :3] + 0.3 * rng.standard_normal((150, 3))).astype(np.float32)
     y = (X[:, 0] + X[:, 1] > 0).astype(int) + (X[:, 2] > 1)
-    return X, X_a, y, few_labels(y, 10, 0)
+    return X, X_a, y, keep_labels(y, 10, 0)
 
 
 @pytest.mark.parametrize("labels", ["all", "few"])
@@ -54,9 +55,9 @@ def test_stacked_students_and_the_teacher_equal_the_distillers_own(small, labels
 
 def test_few_labels_keeps_that_many_rows_per_class(small):
     _, _, y, few = small
-    assert few_labels(y, None, 0) is y
+    assert keep_labels(y, None, 0) is y
     assert np.all(np.bincount(few[few >= 0]) == 10) and np.all(few[few >= 0] == y[few >= 0])
-    assert np.array_equal(few, few_labels(y, 10, 0)) and not np.array_equal(few, few_labels(y, 10, 1))
+    assert np.array_equal(few, keep_labels(y, 10, 0)) and not np.array_equal(few, keep_labels(y, 10, 1))
 
 
 def test_measured_gains_pair_the_distiller_with_its_labels_only_twin(small):

@@ -1,6 +1,5 @@
 """``crossmodal reproduce methods``: the comparison table of KD methods."""
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -10,16 +9,6 @@ from crossmodal.experiments._methods_report import average_ranks, check_trends, 
 LABELLED = next(iter(_methods_protocol.REGIMES))
 
 
-def test_few_labels_keeps_exactly_the_budget_per_class():
-    y = np.repeat(np.arange(3), 40)
-    kept = _methods_protocol.few_labels(y, 7, seed=0)
-    for c in range(3):
-        assert np.sum(kept == c) == 7
-    assert np.sum(kept == -1) == len(y) - 21
-    np.testing.assert_array_equal(kept[kept >= 0], y[kept >= 0])  # a kept label is the row's own
-    assert _methods_protocol.few_labels(y, None, seed=0) is y
-
-
 def test_every_method_has_candidates_and_builds_a_distiller():
     for method in methods.METHODS:
         settings = _methods_protocol.candidates(method)
@@ -27,14 +16,6 @@ def test_every_method_has_candidates_and_builds_a_distiller():
         model = methods.method_distiller(method, settings[0], 0, None, epochs=1)
         assert model.random_state == 0
     assert methods.method_distiller("no KD", {}, 0, None, 1).rho == 1.0
-
-
-def test_split_never_gives_test_rows_to_validation():
-    y = np.repeat(np.arange(2), 50)
-    train, test = methods._split(y, 0, validation=False)
-    fit, val = methods._split(y, 0, validation=True)
-    assert set(fit) | set(val) == set(train)
-    assert not set(val) & set(test)
 
 
 def _frame():

@@ -17,16 +17,16 @@ from crossmodal._utils.torch_helpers import torch_threads
 from crossmodal.distill._net import as_distillation_net
 from crossmodal.distill.objectives import KD, TeacherOutputs
 from crossmodal.distill.objectives._kl import teacher_targets
-from crossmodal.experiments import _transfer_runs, transfer
+from crossmodal.experiments import _transfer_protocol, _transfer_runs, transfer
 from crossmodal.experiments._batched_mlp import distil_students, stacked_loss
 from crossmodal.experiments._ranking_protocol import _net
+from crossmodal.experiments._rows import labelled_rows
 from crossmodal.experiments._transfer_checks import cell_differences, cell_gains, check_trends
 from crossmodal.experiments._transfer_protocol import (
     STUDENT_HIDDEN,
     TEST_SHARE,
     TUNE_GRID,
     VALIDATION_SHARE,
-    labelled_rows,
     split_rows,
 )
 from crossmodal.experiments._transfer_runs import Student, prepare, train_students
@@ -162,7 +162,7 @@ def test_every_student_sees_the_unlabelled_rows_as_minus_one(monkeypatch):
 
     monkeypatch.setattr(_transfer_runs, "distil_students", spy_distil)
     monkeypatch.setattr(_transfer_runs, "diagnosed", spy_diagnosed)
-    monkeypatch.setattr(_transfer_runs, "PAIR_EPOCHS", 1)
+    monkeypatch.setattr(_transfer_protocol, "PAIR_EPOCHS", 1)
     stack = transfer.students_for(transfer.SETTINGS["mfeat-fac-mor"], max_epochs=1)
     cells = list(_transfer_runs.seed_cells(0, 3, "mfeat-fac-mor", (3,), lambda _: stack, False, True))
     ((row, accuracy),) = cells
@@ -257,14 +257,14 @@ def test_settings_cover_every_dataset_and_come_from_the_grid():
 
 def test_tune_chooses_from_the_grid_on_validation_rows(monkeypatch):
     seen = []
-    split = _transfer_runs.split_rows
+    split = _transfer_protocol.split_rows
 
     def spy(y, seed, validation):
         seen.append(validation)
         return split(y, seed, validation)
 
-    monkeypatch.setattr(_transfer_runs, "split_rows", spy)
-    monkeypatch.setattr(_transfer_runs, "PAIR_EPOCHS", 2)
+    monkeypatch.setattr(_transfer_protocol, "split_rows", spy)
+    monkeypatch.setattr(_transfer_protocol, "PAIR_EPOCHS", 2)
     grid = dict(rho=(0.3,), temperature=(1.0, 4.0), epochs=(1, EPOCHS))
     chosen, scores = transfer.tune(["mfeat-fac-mor"], runs=1, budgets=(10,), grid=grid)
     assert seen == [True]  # one seed, one split: validation rows only
@@ -278,7 +278,7 @@ def test_tune_chooses_from_the_grid_on_validation_rows(monkeypatch):
 def test_quick_run_writes_report_figures_and_checks(tmp_path, monkeypatch):
     kept = ("mfeat-pix-fou", "mfeat-zer-pix", "mvd")
     monkeypatch.setattr(transfer, "DATASETS", {k: transfer.DATASETS[k] for k in kept})
-    monkeypatch.setattr(_transfer_runs, "PAIR_EPOCHS", 3)
+    monkeypatch.setattr(_transfer_protocol, "PAIR_EPOCHS", 3)
     result = transfer.run(tmp_path, quick=True)
     frame = result["frame"]
     assert set(frame["dataset"]) == set(kept) and set(frame["budget"]) == {"10", "all"}

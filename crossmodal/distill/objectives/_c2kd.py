@@ -115,6 +115,7 @@ class C2KD(DistillationObjective):
     }
 
     def __init__(self, temperature=1.0, threshold=0.0, unlabelled="teacher", student_layer=None, teacher_layer=None):
+        # scikit-learn's rule, as in every estimator here: store each argument as given.
         self.temperature = temperature
         self.threshold = threshold
         self.unlabelled = unlabelled

@@ -113,6 +113,7 @@ class CRD(DistillationObjective):
     }
 
     def __init__(self, feature_dim=128, nce_k=16384, nce_t=0.07, momentum=0.5, student_layer=None, teacher_layer=None):
+        # scikit-learn's rule, as in every estimator here: store each argument as given.
         self.feature_dim = feature_dim
         self.nce_k = nce_k
         self.nce_t = nce_t
