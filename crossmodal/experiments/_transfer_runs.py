@@ -147,12 +147,16 @@ def diagnosed(X_a, X_b, y_semi, seed):
     ``diagnose_error``: empty, or the message of the ValueError that
     ``diagnose`` raised on these data (its numbers are then NaN and its
     verdict ``"error"``, so the report shows the failure instead of hiding
-    the cell).
+    the cell). Folds: 5, or as many as the smallest class has labelled
+    rows (at least 2), as the error of ``diagnose`` advises a user with so
+    few labels.
     """
     from crossmodal.diagnosis._diagnose import diagnose
 
+    labelled = y_semi[y_semi >= 0]
+    folds = int(max(2, min(5, np.bincount(labelled).min()))) if len(labelled) else 5
     try:
-        result = diagnose(X_a, X_b, y_semi, random_state=seed)
+        result = diagnose(X_a, X_b, y_semi, cv=folds, random_state=seed)
     except ValueError as exc:
         nan = float("nan")
         return dict(
