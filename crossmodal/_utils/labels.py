@@ -161,9 +161,17 @@ def labelled_cross_entropy(logits, y, label_weight=None, sample_weight=None):
         others are skipped). None when every row is labelled: the plain mean,
         weighted by ``sample_weight``.
     sample_weight : torch.Tensor of shape (m,) or None
+
+    Notes
+    -----
+    A batch with no labelled row gets a constant 0 (no graph to run
+    backwards through), so a fit on a few labels among many pairs skips the
+    cross-entropy of most batches instead of computing it on every row.
     """
     if label_weight is not None:
         rows = label_weight.nonzero(as_tuple=True)[0]
+        if rows.numel() == 0:
+            return logits.new_zeros(())
         return (F.cross_entropy(logits[rows], y[rows], reduction="none") * label_weight[rows]).sum() / len(y)
     if sample_weight is None:
         return F.cross_entropy(logits, y)
