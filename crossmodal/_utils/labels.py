@@ -164,14 +164,15 @@ def labelled_cross_entropy(logits, y, label_weight=None, sample_weight=None):
 
     Notes
     -----
-    A batch with no labelled row gets a constant 0 (no graph to run
-    backwards through), so a fit on a few labels among many pairs skips the
-    cross-entropy of most batches instead of computing it on every row.
+    A batch with no labelled row gets 0 without computing a cross-entropy
+    (still tied to the logits, so that a loss made of this term alone can
+    run backwards: its gradient is 0), so a fit on a few labels among many
+    pairs skips the cross-entropy of most batches.
     """
     if label_weight is not None:
         rows = label_weight.nonzero(as_tuple=True)[0]
         if rows.numel() == 0:
-            return logits.new_zeros(())
+            return logits.sum() * 0.0
         return (F.cross_entropy(logits[rows], y[rows], reduction="none") * label_weight[rows]).sum() / len(y)
     if sample_weight is None:
         return F.cross_entropy(logits, y)

@@ -284,3 +284,16 @@ def test_ranker_and_joint_teacher_train_on_every_pair(data):
     assert np.isfinite(kd.focus_.pair_net_.history[:, "train_loss"]).all()
     with pytest.raises(ValueError, match=r"y's labelled rows hold no class beside 240 rows"):
         ModalityGeneralRanker(estimator_a=pair, estimator_b=pair).fit(X_a, np.full(len(y), -1), X_b=X_b)
+
+
+def test_a_batch_without_labels_trains_a_labels_only_student(data):
+    """rho=1 with batches that hold no labelled row: the term is 0 with a zero gradient, not an error."""
+    X_a, X_b, y, y_semi = data
+    kd = CrossModalDistiller(student=student(batch_size=8), rho=1.0, random_state=0).fit(X_b, y_semi)
+    assert np.isfinite(kd.history_[:, "train_loss"]).all()
+    logits = torch.zeros(3, 2, requires_grad=True)
+    from crossmodal._utils.labels import labelled_cross_entropy
+
+    zero = labelled_cross_entropy(logits, torch.tensor([-1, -1, -1]), torch.zeros(3))
+    zero.backward()
+    assert zero.item() == 0.0 and torch.equal(logits.grad, torch.zeros(3, 2))
