@@ -43,6 +43,7 @@ from sklearn.frozen import FrozenEstimator
 from skorch import NeuralNetClassifier
 
 from crossmodal import CrossModalDistiller
+from crossmodal._utils.skorch_helpers import mlp_template
 from crossmodal._utils.torch_helpers import torch_threads
 from crossmodal.distill.objectives import DKD, KD, MLLD, RKD, Hint, ObjectiveBatch, TeacherOutputs
 from crossmodal.nets import MLP
@@ -173,18 +174,7 @@ def problem(seed=0):
 
 
 def student_template():
-    return NeuralNetClassifier(
-        MLP,
-        module__hidden_sizes=(STUDENT_HIDDEN,),
-        optimizer=torch.optim.Adam,
-        lr=LR,
-        max_epochs=EPOCHS,
-        batch_size=BATCH,
-        iterator_train__shuffle=True,
-        train_split=None,
-        callbacks="disable",
-        verbose=0,
-    )
+    return mlp_template((STUDENT_HIDDEN,), max_epochs=EPOCHS, lr=LR, batch_size=BATCH)
 
 
 def fit_distiller(name, X_s, X_t, y, teacher):

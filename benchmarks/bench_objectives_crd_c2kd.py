@@ -29,10 +29,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from sklearn.frozen import FrozenEstimator
-from skorch import NeuralNetClassifier
 from torch import nn
 
 from crossmodal import CrossModalDistiller, make_modality_venn
+from crossmodal._utils.skorch_helpers import mlp_template
 from crossmodal.distill.objectives import C2KD, CRD
 from crossmodal.nets import MLP
 
@@ -48,20 +48,7 @@ def problem(seed=0):
 
 
 def template(**params):
-    return NeuralNetClassifier(
-        MLP,
-        module__hidden_sizes=(HIDDEN,),
-        optimizer=torch.optim.Adam,
-        lr=LR,
-        max_epochs=EPOCHS,
-        batch_size=BATCH,
-        iterator_train__shuffle=True,
-        train_split=None,
-        callbacks="disable",
-        verbose=0,
-        criterion=torch.nn.CrossEntropyLoss,
-        **params,
-    )
+    return mlp_template((HIDDEN,), max_epochs=EPOCHS, lr=LR, batch_size=BATCH, **params)
 
 
 def body_and_head(mlp):

@@ -46,25 +46,13 @@ from sklearn.preprocessing import StandardScaler
 from skorch import NeuralNetClassifier
 
 from crossmodal import CrossModalDistiller, MVDGenerator
+from crossmodal.experiments.synthetic import fig2_params
 from crossmodal.nets import MLP
 
 scale = float(os.environ.get("CROSSMODAL_EXAMPLE_SCALE", "1.0"))
 n_seeds = max(2, round(5 * scale))
 n_epochs = max(30, round(300 * scale))
 n_train, n_test = 200, max(200, round(1000 * scale))
-
-
-def fig2_params(overlap):
-    """The paper's Fig. 2 diagram for an overlap of ``overlap`` latents."""
-    return dict(
-        n_general=overlap,
-        n_specific_a=10 - overlap,
-        n_specific_b=10 - overlap,
-        n_hidden=overlap,
-        n_noise_a=15,
-        n_noise_b=40,
-        hyperplane="normal",
-    )
 
 
 overlaps = {"low": 0, "high": 10}

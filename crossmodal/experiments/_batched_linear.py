@@ -1,10 +1,10 @@
 """Full-batch training of many tiny linear softmax classifiers at once.
 
 The paper's synthetic experiments train thousands of ``nn.Linear(d, 2)``
-models, each for 1,000 full-batch SGD steps on 200 rows. One such model is a
-few microseconds of arithmetic per step and tens of microseconds of Python
-and autograd overhead, so the authors' scripts spend most of their time on
-overhead. Here ``R`` models of one input width are stacked and trained by a
+models, each for 1,000 full-batch SGD steps on 200 rows. One such model's
+step is a few thousand multiply-adds, far less work than the Python and
+autograd calls around it, so the authors' scripts spend most of their time
+on overhead. Here ``R`` models of one input width are stacked and trained by a
 handful of batched tensor operations per step, with the gradient in closed
 form (no autograd):
 
