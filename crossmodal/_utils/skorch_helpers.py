@@ -203,12 +203,17 @@ def fit_seeded(net, batch, y, seed):
 
     The torch RNG is forked and seeded (weights and shuffling), and a net whose
     training step is tiny trains on one torch thread (see
-    :func:`crossmodal._utils.torch_helpers.threads_for_work`).
+    :func:`crossmodal._utils.torch_helpers.threads_for_work`). A step's work
+    is counted from the net's learnable parameters and the buffers of its
+    modules: a buffer such as a memory of embeddings that every row is scored
+    against costs per row what a parameter does.
     """
     n_rows = len(y)
     with seeded(seed, net.device):
         net.initialize()
         n_params = sum(p.numel() for _, p in net.get_all_learnable_params())
+        modules = [v for k, v in vars(net).items() if k.endswith("_") and isinstance(v, torch.nn.Module)]
+        n_params += sum(b.numel() for module in modules for b in module.buffers())
         rows = n_rows if net.batch_size in (None, -1) else min(n_rows, int(net.batch_size))
         with torch_threads(threads_for_work(rows, n_params, net.device)):
             net.partial_fit(batch, y)

@@ -164,3 +164,38 @@ def test_memory_fits_one_teacher_for_every_objective_and_caches_its_features(dat
     np.testing.assert_array_equal(fits[0].teacher_proba_, fits[1].teacher_proba_)
     uncached = CrossModalDistiller(teacher=net(), student=net(), objective=FeatureMatch(), random_state=0)
     np.testing.assert_array_equal(uncached.fit(X_b, y, X_teacher=X_a).predict_proba(X_b), fits[1].predict_proba(X_b))
+
+
+class BufferedKD(DistillationObjective):
+    """KD plus a memory buffer of ``rows`` x 64 that the step's work is counted with; records the torch threads."""
+
+    def __init__(self, rows=1):
+        self.rows = rows
+
+    def targets(self, teacher):
+        return KD().targets(teacher)
+
+    def build_module(self, context):
+        module = torch.nn.Module()
+        module.register_buffer("memory", torch.zeros(self.rows, 64))
+        return module
+
+    def loss(self, batch):
+        BufferedKD.threads.append(torch.get_num_threads())
+        return KD().loss(batch)
+
+
+@pytest.mark.parametrize(("rows", "threads"), [(1, 1), (4096, 2)])
+def test_a_modules_buffers_count_in_the_thread_choice(data, rows, threads):
+    """A step over a large buffer (a memory every row is scored against) is not tiny: torch's threads, not one."""
+    X_a, X_b, y = data
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    BufferedKD.threads = []
+    try:
+        CrossModalDistiller(teacher=net(), student=net(), objective=BufferedKD(rows), random_state=0).fit(
+            X_b, y, X_teacher=X_a
+        )
+    finally:
+        torch.set_num_threads(previous)
+    assert set(BufferedKD.threads) == {threads}
