@@ -98,7 +98,8 @@ class DistillationNet(FittedModuleReferenceMixin, TightLoopMixin, NeuralNetClass
         logits : torch.Tensor of shape (m, n_classes)
         y_true : torch.Tensor of shape (m,)
         batch : dict of str to torch.Tensor
-            ``sample_weight`` (optional) and the objective's targets for these rows.
+            ``sample_weight`` and ``label_weight`` (optional) and the
+            objective's targets for these rows (an ``"X"`` entry is ignored).
         """
         sample_weight = batch.get("sample_weight")
         ce = labelled_cross_entropy(logits, y_true, batch.get("label_weight"), sample_weight)
@@ -111,7 +112,6 @@ class DistillationNet(FittedModuleReferenceMixin, TightLoopMixin, NeuralNetClass
                 student_logits=logits,
                 targets=targets,
                 y=y_true,
-                labelled=y_true >= 0,
                 sample_weight=sample_weight,
                 student_features=None if tap is None else tap.output,
                 module=getattr(self, "objective_module_", None),
@@ -124,7 +124,7 @@ class DistillationNet(FittedModuleReferenceMixin, TightLoopMixin, NeuralNetClass
 
     def batch_loss(self, batch, y):
         """Loss of one batch dict in the tight loop (see :class:`~crossmodal._utils.tight_loop.TightLoopMixin`)."""
-        return self.distillation_loss(self.module_(batch["X"]), y, {k: v for k, v in batch.items() if k != "X"})
+        return self.distillation_loss(self.module_(batch["X"]), y, batch)
 
 
 def as_distillation_net(template, n_features, n_classes, device, **loss_params):

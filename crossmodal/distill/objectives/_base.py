@@ -100,6 +100,22 @@ class ModuleContext:
     n_teacher_inputs: int = None
 
 
+class _LabelledRows:
+    """``ObjectiveBatch.labelled``: the mask given, else ``y >= 0`` computed when it is read."""
+
+    def __set_name__(self, owner, name):
+        self.name = "_" + name
+
+    def __get__(self, batch, owner=None):
+        if batch is None:  # the dataclass's default
+            return None
+        given = batch.__dict__.get(self.name)
+        return given if given is not None or batch.y is None else batch.y >= 0
+
+    def __set__(self, batch, value):
+        batch.__dict__[self.name] = value
+
+
 @dataclass
 class ObjectiveBatch:
     """What an objective receives for one mini-batch of ``m`` rows.
@@ -115,7 +131,8 @@ class ObjectiveBatch:
         Encoded labels (``0 .. n_classes - 1``); ``-1`` on a row without a
         label.
     labelled : torch.Tensor of shape (m,), bool
-        Which rows carry a label (``y >= 0``).
+        Which rows carry a label: as given, else ``y >= 0`` computed when
+        read (most objectives never read it; a mini-batch does not pay for it).
     sample_weight : torch.Tensor of shape (m,) or None
         Per-row weights (mean 1 over the training rows), or None.
     student_features : torch.Tensor of shape (m, n_student_features) or None
@@ -133,7 +150,7 @@ class ObjectiveBatch:
     student_logits: torch.Tensor
     targets: dict = field(default_factory=dict)
     y: torch.Tensor = None
-    labelled: torch.Tensor = None
+    labelled: torch.Tensor = _LabelledRows()
     sample_weight: torch.Tensor = None
     student_features: torch.Tensor = None
     module: torch.nn.Module = None
