@@ -33,8 +33,21 @@ from sklearn.datasets import load_breast_cancer, load_digits
 from sklearn.model_selection import train_test_split
 
 from crossmodal import MVDGenerator
-from crossmodal.experiments._diagnose_gains import few_labels
 from crossmodal.experiments._views import standardized_views
+
+def few_labels(codes, per_class, seed):
+    """``codes`` with all but ``per_class`` rows of each class (drawn with ``seed``) set to -1; None keeps all.
+
+    The calibration's own draw, kept as the recorded gains were measured with it.
+    """
+    if per_class is None:
+        return codes
+    rng = np.random.default_rng(seed)
+    keep = np.concatenate([rng.choice(np.flatnonzero(codes == c), per_class, replace=False) for c in np.unique(codes)])
+    out = np.full_like(codes, -1)
+    out[keep] = codes[keep]
+    return out
+
 
 BUDGETS = {"digits": (None, 3, 10, 30), "cancer": (None, 5, 20)}
 MVD_BUDGETS = (None, 10, 50)
