@@ -35,6 +35,7 @@ from sklearn.model_selection import train_test_split
 from crossmodal import MVDGenerator
 from crossmodal.experiments._views import standardized_views
 
+
 def few_labels(codes, per_class, seed):
     """``codes`` with all but ``per_class`` rows of each class (drawn with ``seed``) set to -1; None keeps all.
 

@@ -157,17 +157,24 @@ def labelled_cross_entropy(logits, y, label_weight=None, sample_weight=None):
         Codes; -1 on rows without a label (only with ``label_weight``).
     label_weight : torch.Tensor of shape (m,) or None
         The rows' :func:`label_weights` when some training rows carry no
-        label: ``sum(label_weight * CE) / m`` over the labelled rows (the
-        others are skipped). None when every row is labelled: the plain mean,
-        weighted by ``sample_weight``.
+        label and the rows are weighted: ``sum(label_weight * CE) / m`` over
+        the labelled rows (the others are skipped).
     sample_weight : torch.Tensor of shape (m,) or None
+        Used only when every row is labelled (``label_weight`` includes them).
+
+    Returns
+    -------
+    torch.Tensor
+        0-d. Without ``label_weight`` every row is labelled: the plain mean,
+        weighted by ``sample_weight``. (Unweighted rows of which some carry
+        no label share one factor, ``n / n_labelled``: the distiller then
+        sums one fused cross-entropy that ignores the -1 rows and applies
+        the factor with ``rho``.)
 
     Notes
     -----
-    A batch with no labelled row gets 0 without computing a cross-entropy
-    (still tied to the logits, so that a loss made of this term alone can
-    run backwards: its gradient is 0), so a fit on a few labels among many
-    pairs skips the cross-entropy of most batches.
+    A batch with no labelled row gets 0 (still tied to the logits, so that a
+    loss made of this term alone can run backwards: its gradient is 0).
     """
     if label_weight is not None:
         rows = label_weight.nonzero(as_tuple=True)[0]

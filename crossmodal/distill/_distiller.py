@@ -326,8 +326,11 @@ class CrossModalDistiller(StudentPredictionsMixin, ClassifierMixin, BaseEstimato
             if outputs.inputs is not None:
                 context.n_teacher_inputs = outputs.inputs.shape[1]
         extra["sample_weight"] = weights
-        if not labelled.all():
+        label_scale = None
+        if not labelled.all() and weights is not None:
             extra["label_weight"] = label_weights(labelled, weights)
+        elif not labelled.all():  # every labelled row's factor is the same: one fused, -1-ignoring cross-entropy
+            label_scale = len(labelled) / labelled.sum() if labelled.any() else 0.0
         template = self.student if self.student is not None else default_student()
         net = as_distillation_net(
             template,
@@ -337,6 +340,7 @@ class CrossModalDistiller(StudentPredictionsMixin, ClassifierMixin, BaseEstimato
             rho=self.rho,
             objective=objective,
             objective_context=context,
+            label_scale=label_scale,
         )
         if self.verbose:
             print(f"[CrossModalDistiller] training the student on {X.shape} ({len(self.classes_)} classes)")

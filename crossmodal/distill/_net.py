@@ -17,6 +17,7 @@ from dataclasses import replace
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from skorch import NeuralNetClassifier
 
 from crossmodal._utils.compat import _check_sample_weight
@@ -51,13 +52,20 @@ class DistillationNet(FittedModuleReferenceMixin, TightLoopMixin, NeuralNetClass
     objective_context : ModuleContext or None, default=None
         What the objective's :meth:`build_module` is sized by (the
         student's feature width is filled in here).
+    label_scale : float or None, default=None
+        Set when some training rows carry no label (code -1) and the rows are
+        not weighted: ``n / n_labelled``, each labelled row's factor of the
+        cross-entropy term (see
+        :func:`~crossmodal._utils.labels.labelled_cross_entropy`). Weighted
+        rows bring their factors in the batch's ``label_weight`` instead.
     """
 
-    def __init__(self, module, *args, rho=1.0, objective=None, objective_context=None, **kwargs):
+    def __init__(self, module, *args, rho=1.0, objective=None, objective_context=None, label_scale=None, **kwargs):
         super().__init__(module, *args, **kwargs)
         self.rho = rho
         self.objective = objective
         self.objective_context = objective_context
+        self.label_scale = label_scale
 
     def initialize_module(self):
         super().initialize_module()
@@ -102,10 +110,17 @@ class DistillationNet(FittedModuleReferenceMixin, TightLoopMixin, NeuralNetClass
             objective's targets for these rows (an ``"X"`` entry is ignored).
         """
         sample_weight = batch.get("sample_weight")
-        ce = labelled_cross_entropy(logits, y_true, batch.get("label_weight"), sample_weight)
+        label_weight = batch.get("label_weight")
+        if label_weight is None and self.label_scale is not None:
+            # Every labelled row's factor is the same: one fused sum that skips the -1 rows, its factor applied
+            # with rho's below (no more operations per step than a fully labelled batch).
+            ce = F.cross_entropy(logits, y_true, ignore_index=-1, reduction="sum")
+            ce_factor = self.label_scale / len(y_true)
+        else:
+            ce, ce_factor = labelled_cross_entropy(logits, y_true, label_weight, sample_weight), None
         targets = {k: v for k, v in batch.items() if k not in _INPUTS}
         if self.objective is None or not targets or self.rho == 1.0:
-            return ce
+            return ce if ce_factor is None else ce * ce_factor
         tap = getattr(self, "feature_tap_", None)
         term = self.objective.loss(
             ObjectiveBatch(
@@ -115,11 +130,14 @@ class DistillationNet(FittedModuleReferenceMixin, TightLoopMixin, NeuralNetClass
                 sample_weight=sample_weight,
                 student_features=None if tap is None else tap.output,
                 module=getattr(self, "objective_module_", None),
-                label_weight=batch.get("label_weight"),
+                label_weight=label_weight,
+                label_scale=self.label_scale,
             )
         )
         if self.rho == 0.0:
             return term
+        if ce_factor is not None:
+            return torch.add((1.0 - self.rho) * term, ce, alpha=self.rho * ce_factor)
         return self.rho * ce + (1.0 - self.rho) * term
 
     def batch_loss(self, batch, y):
@@ -139,7 +157,7 @@ def as_distillation_net(template, n_features, n_classes, device, **loss_params):
     device : torch.device or None
         Overrides the template's device when given.
     **loss_params
-        ``rho``, ``objective`` and ``objective_context`` of the :class:`DistillationNet`.
+        ``rho``, ``objective``, ``objective_context`` and ``label_scale`` of the :class:`DistillationNet`.
     """
     if type(template) not in (NeuralNetClassifier, DistillationNet):
         raise TypeError(
@@ -160,7 +178,7 @@ def as_distillation_net(template, n_features, n_classes, device, **loss_params):
     params = template.get_params(deep=False)
     params.pop("_metadata_request", None)
     params["module"] = fresh_module(params["module"])
-    for key in ("rho", "objective", "objective_context"):
+    for key in ("rho", "objective", "objective_context", "label_scale"):
         params.pop(key, None)
     params.update(sized_module_params(template, n_features, n_classes))
     params["criterion"] = torch.nn.CrossEntropyLoss

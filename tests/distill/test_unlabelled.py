@@ -93,6 +93,61 @@ def test_mixed_batch_loss_equals_a_hand_computation():
     np.testing.assert_allclose(loss.item(), rho * ce + (1 - rho) * kd, rtol=1e-5)
 
 
+def test_unweighted_mixed_batch_shares_one_factor_and_matches_the_weighted_path():
+    """Without sample weights every labelled row shares the factor ``n / n_labelled`` (the net's ``label_scale``)."""
+    torch.manual_seed(1)
+    m, k, rho = 7, 4, 0.4
+    logits = torch.randn(m, k, dtype=torch.float64)
+    y = torch.tensor([3, -1, -1, 0, -1, -1, 1])
+    scale = 1000 / 30  # 30 of 1,000 training rows labelled
+    teacher_p = torch.softmax(torch.randn(m, k, dtype=torch.float64), dim=1).numpy()
+    objective = KD()
+    targets = {k: torch.as_tensor(v) for k, v in objective.targets(TeacherOutputs(teacher_p)).items()}
+    net = as_distillation_net(student(), 2, k, "cpu", rho=rho, objective=objective, label_scale=scale)
+    loss = net.distillation_loss(logits, y, dict(targets))
+
+    log_q = torch.log_softmax(logits, dim=1).numpy()
+    ce = scale * sum(-log_q[i, y[i]] for i in range(m) if y[i] >= 0) / m
+    kd = np.mean((teacher_p * (np.log(teacher_p) - log_q)).sum(1))
+    np.testing.assert_allclose(loss.item(), rho * ce + (1 - rho) * kd, rtol=1e-6)  # the targets are float32
+    # The per-row factors the weighted path would use give the same loss.
+    weighted = as_distillation_net(student(), 2, k, "cpu", rho=rho, objective=objective)
+    factors = torch.as_tensor(np.where(y.numpy() >= 0, scale, 0.0))
+    np.testing.assert_allclose(
+        weighted.distillation_loss(logits, y, {**targets, "label_weight": factors}).item(), loss.item()
+    )
+    # A batch without a labelled row: the term is 0 and still runs backwards.
+    unl = torch.full((m,), -1)
+    ce_only = as_distillation_net(student(), 2, k, "cpu", rho=1.0, objective=objective, label_scale=scale)
+    free = logits.clone().requires_grad_(True)
+    zero = ce_only.distillation_loss(free, unl, {})
+    zero.backward()
+    assert zero.item() == 0.0 and torch.count_nonzero(free.grad) == 0
+
+
+def test_objectives_read_label_weights_computed_from_the_shared_factor():
+    from crossmodal.distill.objectives import ObjectiveBatch
+
+    y = torch.tensor([2, -1, 0, -1])
+    batch = ObjectiveBatch(student_logits=torch.zeros(4, 3), y=y, label_scale=2.5)
+    np.testing.assert_array_equal(batch.label_weight.numpy(), [2.5, 0.0, 2.5, 0.0])
+    given = torch.ones(4)
+    assert (
+        ObjectiveBatch(student_logits=torch.zeros(4, 3), y=y, label_weight=given, label_scale=2.5).label_weight is given
+    )
+    assert ObjectiveBatch(student_logits=torch.zeros(4, 3), y=torch.tensor([0, 1, 2, 0])).label_weight is None
+
+
+def test_distiller_trains_unweighted_few_labels_on_the_shared_factor(data):
+    X_a, X_b, _, y_few = data
+    kd = CrossModalDistiller(student=student(max_epochs=1), random_state=0).fit(X_b, y_few, X_teacher=X_a)
+    labelled = int(np.sum(y_few >= 0))
+    assert kd.student_.label_scale == pytest.approx(len(y_few) / labelled)
+    weighted = CrossModalDistiller(student=student(max_epochs=1), random_state=0)
+    weighted.fit(X_b, y_few, X_teacher=X_a, sample_weight=np.linspace(0.5, 1.5, len(y_few)))
+    assert weighted.student_.label_scale is None
+
+
 def test_label_weights_estimate_the_labelled_mean_without_bias():
     rng = np.random.RandomState(1)
     labelled = rng.rand(1000) < 0.03

@@ -116,6 +116,25 @@ class _LabelledRows:
         batch.__dict__[self.name] = value
 
 
+class _LabelWeights:
+    """``ObjectiveBatch.label_weight``: the factors given, else ``label_scale`` on the labelled rows (0 elsewhere),
+    computed when read; None when every training row is labelled."""
+
+    def __set_name__(self, owner, name):
+        self.name = "_" + name
+
+    def __get__(self, batch, owner=None):
+        if batch is None:  # the dataclass's default
+            return None
+        given = batch.__dict__.get(self.name)
+        if given is not None or batch.label_scale is None or batch.y is None:
+            return given
+        return (batch.y >= 0).to(batch.student_logits.dtype) * batch.label_scale
+
+    def __set__(self, batch, value):
+        batch.__dict__[self.name] = value
+
+
 @dataclass
 class ObjectiveBatch:
     """What an objective receives for one mini-batch of ``m`` rows.
@@ -144,7 +163,12 @@ class ObjectiveBatch:
         cross-entropy term (see :func:`crossmodal._utils.labels.label_weights`):
         ``sum(label_weight * CE) / m`` over the labelled rows is the
         distiller's own estimate of the weighted mean cross-entropy over the
-        labelled training rows. None when every row is labelled.
+        labelled training rows. None when every row is labelled. Without
+        sample weights it is ``label_scale`` on the labelled rows and 0 on the
+        others, computed when read.
+    label_scale : float or None
+        When some training rows carry no label and the rows are not weighted,
+        the factor every labelled row shares (``n / n_labelled``); else None.
     """
 
     student_logits: torch.Tensor
@@ -154,7 +178,8 @@ class ObjectiveBatch:
     sample_weight: torch.Tensor = None
     student_features: torch.Tensor = None
     module: torch.nn.Module = None
-    label_weight: torch.Tensor = None
+    label_weight: torch.Tensor = _LabelWeights()
+    label_scale: float = None
 
 
 class DistillationObjective(BaseEstimator):
