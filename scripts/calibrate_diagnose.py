@@ -21,12 +21,17 @@ Method, per regime ("labelled": every row labelled; "few labels"):
    weighted alike. Each is scored by leave-one-source-out prediction (the
    map is meant for kinds of data it never saw): the median over (cell,
    seed) of ``|prediction from that seed's statistics - the cell's gain|``.
-   The lowest wins and is refitted on every cell.
+   The one-standard-error rule picks among them: the map with the fewest
+   statistics whose error is within one standard error (a bootstrap over
+   cells) of the lowest, ties to the lower error; it is refitted on every
+   cell. (A map with more statistics fits the sources' common range better
+   and extrapolates worse beyond it.)
 3. Interval ``gain +- factor * sqrt(floor^2 + sd^2)``, ``sd`` the bootstrap
    standard deviation of the gain: for each ``floor`` of a grid, ``factor``
-   is the 90% quantile of the held-out (by source) ``|error| / sqrt(floor^2
-   + sd^2)``;
-   the pair with the narrowest mean width is kept.
+   is the largest over held-out sources of the 90% quantile of that
+   source's held-out ``|error| / sqrt(floor^2 + sd^2)``, so that each kind of
+   data, not only their pool, is covered 90% of the time; the pair with the
+   narrowest mean width is kept.
 4. Verdict rule: "helps" at ``gain >= helps``, "likely to hurt" at
    ``gain <= hurts``, optionally only where the 90% interval excludes 0;
    the grid pair and option that maximise the share of held-out (cell,
@@ -82,6 +87,10 @@ CANDIDATES = {
         ("teacher_fit_error",),
         ("imitation_gain", "teacher_fit_error"),
         ("distillation_gain", "teacher_fit_error"),
+        ("imitation_gain_x_teacher_fit_error",),
+        ("imitation_gain", "imitation_gain_x_teacher_fit_error"),
+        ("teacher_fit_error", "imitation_gain_x_teacher_fit_error"),
+        ("imitation_gain_x_teacher_fit_error", "student_accuracy"),
     ),
     "few labels": (
         ("accuracy_gap",),
@@ -108,10 +117,18 @@ CANDIDATES = {
             "imitation_gain",
             "imitation_gain_per_root_label",
         ),
+        ("teacher_accuracy", "student_accuracy"),
+        ("teacher_accuracy", "student_accuracy", "mimic_r2"),
+        ("teacher_accuracy_x_mimic_r2", "student_accuracy"),
+        ("teacher_accuracy_x_mimic_r2", "student_accuracy", "inverse_root_labels"),
+        ("imitator_accuracy", "student_accuracy"),
+        ("imitator_accuracy", "student_accuracy", "inverse_root_labels"),
+        ("accuracy_gap", "inverse_root_labels"),
+        ("accuracy_gap", "accuracy_gap_per_root_label", "inverse_root_labels"),
     ),
 }
 FLOORS = (0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0)
-THRESHOLDS = tuple(np.round(np.arange(0.0, 4.01, 0.25), 2))
+THRESHOLDS = tuple(np.round(np.arange(0.0, 10.01, 0.25), 2))
 
 
 def statistics(gains):
@@ -155,7 +172,7 @@ def _covariance(row):
 def table():
     gains = pd.read_csv(GAINS, dtype={"seed": str, "budget": str})
     stats = statistics(gains)
-    data = gains.merge(stats, on=["source", "seed", "budget", "teacher", "student"])
+    data = gains.merge(stats, on=["source", "seed", "budget", "teacher", "student"]).copy()
     data["gain"] *= 100.0  # points
     data["regime"] = np.where(data["budget"] == "all", "labelled", "few labels")
     real = data["source"] != "mvd"
@@ -195,15 +212,33 @@ def _sd(rows, features, beta):
     return np.array([np.sqrt(max(coef @ _covariance(r)[np.ix_(index, index)] @ coef, 0.0)) for _, r in rows.iterrows()])
 
 
-def interval(errors, sd):
+def interval(errors, sd, groups):
     best = None
     for floor in FLOORS:
         scale = np.hypot(floor, sd)
-        factor = float(np.quantile(np.abs(errors) / np.maximum(scale, 1e-12), 0.9))
+        ratio = np.abs(errors) / np.maximum(scale, 1e-12)
+        factor = max(float(np.quantile(ratio[groups == g], 0.9)) for g in np.unique(groups))
         width = float(np.mean(factor * scale))
         if best is None or width < best[2]:
             best = (floor, factor, width)
     return best
+
+
+def one_standard_error_choice(part, scored, n_boot=500, seed=0):
+    """The candidate with the fewest statistics whose held-out median |error| is within one bootstrap standard
+    error (cells resampled) of the lowest; ties to the lower error. ``scored``: (error, features, |errors| per row)."""
+    cells = part["cell"].to_numpy()
+    names, index = np.unique(cells, return_inverse=True)
+    rng = np.random.default_rng(seed)
+    best_error, _, best_rows = min(scored, key=lambda item: item[0])
+    medians = []
+    for _ in range(n_boot):
+        picked = np.bincount(rng.integers(0, len(names), len(names)), minlength=len(names))
+        medians.append(np.median(np.repeat(best_rows, picked[index])))
+    bar = best_error + float(np.std(medians, ddof=1))
+    eligible = [item for item in scored if item[0] <= bar]
+    error, features, _ = min(eligible, key=lambda item: (len(item[1]), item[0]))
+    return error, features, bar
 
 
 def outcome(gain):
@@ -236,12 +271,14 @@ def main():
         scores = []
         for features in CANDIDATES[regime]:
             pred, _ = held_out(part, list(features))
-            scores.append((float(np.median(np.abs(pred - part["cell_gain"]))), features))
+            errors = np.abs(pred - part["cell_gain"].to_numpy())
+            scores.append((float(np.median(errors)), features, errors))
             print(f"{regime:10s} {' + '.join(features):90s} held-out median |error| {scores[-1][0]:.2f} points")
-        error, features = min(scores)
+        error, features, bar = one_standard_error_choice(part, scores)
+        print(f"{regime}: within one standard error of the lowest (<= {bar:.2f}), fewest statistics: {features}")
         pred, sd = held_out(part, list(features))
         beta = _fit(part.groupby("cell")[[*features, "cell_gain"]].mean(), list(features))
-        floor, factor, width = interval(pred - part["cell_gain"].to_numpy(), sd)
+        floor, factor, width = interval(pred - part["cell_gain"].to_numpy(), sd, part["group"].to_numpy())
         errors = part.assign(error=np.abs(pred - part["cell_gain"]), covered=False)
         scale = factor * np.hypot(floor, sd)
         errors["covered"] = errors["error"] <= scale

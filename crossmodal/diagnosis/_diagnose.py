@@ -128,39 +128,43 @@ def diagnose(
     to the labels, to the teacher's out-of-fold probabilities (the
     imitator), and to the distiller's targets with ``rho=0.5`` (labels and
     teacher probabilities, label weight ``n / n_labelled``; the distilled
-    model). Their out-of-fold accuracies on the labelled rows give four
+    model). Their out-of-fold accuracies on the labelled rows give the
+    teacher's, the student's and the imitator's accuracy and four
     differences with the label-trained student (teacher: accuracy and
     probability of the true class; imitator; distilled model), each also
     divided by the square root of the labelled rows per class; besides, the
     teacher's in-sample error on the labelled rows it was fitted on, the
-    mimic's uncorrected R^2 on every pair, and the accuracy gap times that
-    R^2 (the part of the teacher's advantage *b* can follow).
+    mimic's uncorrected R^2 on every pair, and products of them (see
+    :data:`crossmodal.diagnosis._gain.STATISTICS`).
 
     *Calibration.* A linear map from those statistics to points was chosen
     per regime among a fixed list of feature sets by leave-one-source-out
-    error (the map is meant for kinds of data it never saw), and fitted, on
-    data no report uses: scikit-learn's digits cut into ten views (90
-    ordered pairs), the breast-cancer table's three views, and 100 random
-    MVD diagrams (structure seeds 10,000 and up, both directions), all
-    labelled or with 3 to 50 labels per class, 4 seeds each, the gain
-    measured with the estimator itself (``scripts/measure_diagnose_gains.py``,
-    ``scripts/calibrate_diagnose.py``; constants in
-    :mod:`crossmodal.diagnosis._calibration`). Every row labelled, it reads
-    the imitator's gain and the teacher's in-sample error (held-out median
-    error 0.35 points over 196 cells); with few labels, the accuracy gap
-    times the mimic's R^2, the same divided by the square root of the
-    labelled rows per class, and the R^2 (held-out median error 5.0 points
-    over 482 cells, 2.4 to 8.5 depending on source and labels: with few
-    labels, a new kind of data is far less predictable). The 90% interval
-    is ``gain +- factor * sqrt(floor^2 + sd^2)``, ``sd`` the row
-    bootstrap's, with ``floor`` and ``factor`` set so that 90% of the
-    held-out predictions fell within it of their cell's seed-averaged gain.
-    The verdict's thresholds, per regime
+    error (the map is meant for kinds of data it never saw; the one-standard-
+    error rule prefers fewer statistics), and fitted, on data no report
+    uses: scikit-learn's digits cut into ten views (90 ordered pairs), the
+    breast-cancer table's three views, and 150 random MVD diagrams
+    (structure seeds 10,000 and up, both directions), all labelled or with 3 to 50 labels per
+    class, 4 seeds each, the gain measured with the estimator itself
+    (``scripts/measure_diagnose_gains.py``, ``scripts/calibrate_diagnose.py``;
+    constants in :mod:`crossmodal.diagnosis._calibration`). Every row
+    labelled, it reads the imitator's gain times the teacher's in-sample
+    error (a distiller's targets differ from the labels only where its
+    teacher does not fit them; held-out median error 0.29 points over 196
+    cells); with few labels, the teacher's accuracy times the mimic's R^2,
+    the student's accuracy and ``1 / sqrt(labelled rows per class)``
+    (held-out median error 3.7 points over 482 cells, 2.9 to 6.4 depending
+    on source and labels: with few labels, a new kind of data is far less
+    predictable, and on mfeat the gains are about twice as large per point
+    of accuracy gap as on the calibration data). The 90% interval is ``gain
+    +- factor * sqrt(floor^2 + sd^2)``, ``sd`` the row bootstrap's, with
+    ``floor`` and ``factor`` set so that 90% of each source's held-out
+    predictions fell within it of their cell's seed-averaged gain. The
+    verdict's thresholds, per regime
     (:data:`~crossmodal.diagnosis._calibration.VERDICT_THRESHOLDS`, points),
     maximised the held-out agreement with the measured outcome (a gain
-    beyond +-0.5 points, or none): 75% every row labelled (61% for the most
+    beyond +-0.5 points, or none): 76% every row labelled (61% for the most
     common outcome); with few labels the verdict is the sign of the
-    predicted gain, right in 32% of held-out cases across sources (the
+    predicted gain, right in 54% of held-out cases across sources (the
     most common outcome alone: 55%).
 
     *gamma* and *shared gamma*: see :mod:`crossmodal.diagnosis._intervals`

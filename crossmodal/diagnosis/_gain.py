@@ -34,21 +34,29 @@ STATISTICS = tuple(_BASE) + tuple(f"{name}_per_root_label" for name in _BASE) + 
 #: The accuracy gap times the mimic's R^2 (and the same per root label): the part of the teacher's advantage that b
 #: can follow, as the modality focusing hypothesis has it.
 STATISTICS += ("accuracy_gap_x_mimic_r2", "accuracy_gap_per_root_label_x_mimic_r2")
+#: The imitation gain times the teacher's in-sample error: with every row labelled, a distiller's targets differ from
+#: the labels only where its teacher does not fit them, so that is where imitating the teacher can change the student.
+STATISTICS += ("imitation_gain_x_teacher_fit_error",)
+#: The cross-fitted accuracies themselves (not only their differences): how far each model is from the ceiling.
+_LEVELS = ("teacher", "student", "imitator")
+STATISTICS += tuple(f"{name}_accuracy" for name in _LEVELS)
+#: The teacher's accuracy times the mimic's R^2 (what a student that follows the teacher on every pair can reach), and
+#: ``1 / sqrt(labelled rows per class)`` itself.
+STATISTICS += ("teacher_accuracy_x_mimic_r2", "inverse_root_labels")
 
 
 def _row_values(fits, codes):
-    """Per labelled row: each base statistic's difference (columns in ``_BASE`` order)."""
+    """Per labelled row: each base statistic's difference (columns in ``_BASE`` order), then each of ``_LEVELS``'
+    correctness (1 or 0); and the teacher's in-sample error."""
     labelled = np.flatnonzero(codes >= 0)
     y = codes[labelled]
-    columns = []
-    for first, second, kind in _BASE.values():
-        values = []
-        for name in (first, second):
-            P = fits[name][labelled]
-            values.append(
-                (np.argmax(P, axis=1) == y).astype(np.float64) if kind == "correct" else P[np.arange(len(y)), y]
-            )
-        columns.append(values[0] - values[1])
+
+    def per_row(name, kind):
+        P = fits[name][labelled]
+        return (np.argmax(P, axis=1) == y).astype(np.float64) if kind == "correct" else P[np.arange(len(y)), y]
+
+    columns = [per_row(first, kind) - per_row(second, kind) for first, second, kind in _BASE.values()]
+    columns += [per_row(name, "correct") for name in _LEVELS]
     return np.column_stack(columns), fits["teacher_fit_error"][labelled]
 
 
@@ -76,17 +84,49 @@ def gain_statistics(fits, codes, W):
     rows, fit_error = _row_values(fits, codes)
     weights = W[:, labelled]
     total = np.maximum(weights.sum(axis=1, keepdims=True), 1.0)
-    boot, boot_fit = (weights @ rows) / total, (weights @ fit_error)[:, None] / total
-    point = rows.mean(axis=0)
+    boot_all, boot_fit = (weights @ rows) / total, (weights @ fit_error)[:, None] / total
+    point_all = rows.mean(axis=0)
+    n_base = len(_BASE)
+    point, boot, levels, boot_levels = (
+        point_all[:n_base],
+        boot_all[:, :n_base],
+        point_all[n_base:],
+        boot_all[:, n_base:],
+    )
     n_classes = fits["teacher"].shape[1]
     scale = 1.0 / np.sqrt(labelled.sum() / n_classes)
     L = _centred_log(fits["teacher"])
     r2 = _weighted_r2(np.vstack([np.ones((1, len(codes))), W]), L, fits["mimic"])
+    imitation = list(_BASE).index("imitation_gain")
     point = np.concatenate(
-        [point, scale * point, [fit_error.mean()], r2[:1], point[0] * r2[:1], scale * point[0] * r2[:1]]
+        [
+            point,
+            scale * point,
+            [fit_error.mean()],
+            r2[:1],
+            point[0] * r2[:1],
+            scale * point[0] * r2[:1],
+            [point[imitation] * fit_error.mean()],
+            levels,
+            levels[:1] * r2[:1],
+            [scale],
+        ]
     )
     followed = boot[:, :1] * r2[1:, None]
-    boot = np.hstack([boot, scale * boot, boot_fit, r2[1:, None], followed, scale * followed])
+    boot = np.hstack(
+        [
+            boot,
+            scale * boot,
+            boot_fit,
+            r2[1:, None],
+            followed,
+            scale * followed,
+            boot[:, imitation : imitation + 1] * boot_fit,
+            boot_levels,
+            boot_levels[:, :1] * r2[1:, None],
+            np.full((len(boot), 1), scale),
+        ]
+    )
     return dict(zip(STATISTICS, (float(v) for v in point))), boot
 
 

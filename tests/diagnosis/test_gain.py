@@ -85,17 +85,27 @@ def test_gain_statistics_are_row_means_and_resample_with_the_labelled_rows():
     assert point["probability_gap"] == pytest.approx(gap.mean())
     per_class = labelled.sum() / 3
     assert point["accuracy_gap_per_root_label"] == pytest.approx(point["accuracy_gap"] / np.sqrt(per_class))
+    assert point["inverse_root_labels"] == pytest.approx(1 / np.sqrt(per_class))
+    for name in ("teacher", "student", "imitator"):
+        assert point[f"{name}_accuracy"] == pytest.approx(np.mean(correct[name]))
+    assert point["imitation_gain_x_teacher_fit_error"] == pytest.approx(
+        point["imitation_gain"] * fits["teacher_fit_error"][labelled].mean()
+    )
     # The mimic's R^2 uses every row, labelled or not: 1 - SSE / SST of the centred teacher log-probabilities.
     L = np.log(fits["teacher"])
     L -= L.mean(axis=1, keepdims=True)
     r2 = 1 - np.sum((L - fits["mimic"]) ** 2) / np.sum((L - L.mean(axis=0)) ** 2)
     assert point["mimic_r2"] == pytest.approx(r2) and 0.3 < r2 < 1
+    assert point["teacher_accuracy_x_mimic_r2"] == pytest.approx(np.mean(correct["teacher"]) * r2)
     # A resample that repeats one labelled row twice and drops none weighs that row twice.
     one = np.ones((1, 60))
     one[0, 1] = 2.0
     _, single = _gain.gain_statistics(fits, codes, one)
     diff = correct["teacher"].astype(float) - correct["student"]
     assert single[0, 0] == pytest.approx((diff.sum() + diff[0]) / (labelled.sum() + 1))
+    teacher_level = _gain.STATISTICS.index("teacher_accuracy")
+    hits = correct["teacher"].astype(float)
+    assert single[0, teacher_level] == pytest.approx((hits.sum() + hits[0]) / (labelled.sum() + 1))
 
 
 @pytest.mark.parametrize("regime", _gain.REGIMES)
