@@ -125,6 +125,14 @@ CANDIDATES = {
         ("imitator_accuracy", "student_accuracy", "inverse_root_labels"),
         ("accuracy_gap", "inverse_root_labels"),
         ("accuracy_gap", "accuracy_gap_per_root_label", "inverse_root_labels"),
+        ("teacher_accuracy_x_mimic_r2_x_log2_features_b", "student_accuracy_x_log2_features_b"),
+        ("teacher_accuracy_x_mimic_r2_x_log2_features_b", "student_accuracy_x_log2_features_b", "inverse_root_labels"),
+        (
+            "teacher_accuracy_x_mimic_r2_x_log2_features_b",
+            "student_accuracy_x_log2_features_b",
+            "log2_features_b",
+            "inverse_root_labels",
+        ),
     ),
 }
 FLOORS = (0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0)
@@ -145,7 +153,7 @@ def statistics(gains):
             X_a, X_b = (draw["train"][v].astype(np.float64) for v in (a, b))
             cv = min(5, int(np.bincount(draw["codes"][draw["codes"] >= 0]).min()))
             parts = _cross_fitted(X_a, X_b, draw["codes"], None, None, None, cv, N_BOOTSTRAP, draw["seed"], None, False)
-            point, boot = gain_statistics(parts.fits, parts.codes, parts.W)
+            point, boot = gain_statistics(parts.fits, parts.codes, parts.W, parts.n_features_b)
             cov = np.cov(boot, rowvar=False)
             row = dict(source=key[0], seed=key[1], budget=key[2], teacher=a, student=b, **point)
             row.update(

@@ -211,7 +211,7 @@ def diagnose(
     ba = _extrapolated(_centred_log(fits["student"]), fits["mimic_back"], parts.replicates_ba, W)
     shared_gamma, shared_gamma_ci = _shared_gamma(ab, ba)
     regime = REGIMES[0] if np.all(codes >= 0) else REGIMES[1]
-    gain, gain_ci, _ = predicted_gain(regime, *gain_statistics(fits, codes, W))
+    gain, gain_ci, _ = predicted_gain(regime, *gain_statistics(fits, codes, W, parts.n_features_b))
     labelled = codes >= 0
     scores = {
         f"{name}_score": float(np.mean(np.argmax(fits[key][labelled], axis=1) == codes[labelled]))
@@ -271,4 +271,5 @@ def _cross_fitted(X_a, X_b, y, teacher, mimic, student, cv, n_bootstrap, random_
     draws = np.random.default_rng(boot_seed).integers(0, n, size=(n_bootstrap, n))
     draws += np.arange(n_bootstrap)[:, None] * n  # one bincount for every resample (a third of multinomial's time)
     W = np.bincount(draws.ravel(), minlength=n_bootstrap * n).reshape(n_bootstrap, n).astype(np.float64)
-    return SimpleNamespace(fits=fits, codes=codes, folds=folds, replicates=halves[0], replicates_ba=halves[1], W=W)
+    parts = dict(fits=fits, codes=codes, folds=folds, replicates=halves[0], replicates_ba=halves[1], W=W)
+    return SimpleNamespace(**parts, n_features_b=X_b.shape[1])

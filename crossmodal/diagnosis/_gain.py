@@ -43,6 +43,9 @@ STATISTICS += tuple(f"{name}_accuracy" for name in _LEVELS)
 #: The teacher's accuracy times the mimic's R^2 (what a student that follows the teacher on every pair can reach), and
 #: ``1 / sqrt(labelled rows per class)`` itself.
 STATISTICS += ("teacher_accuracy_x_mimic_r2", "inverse_root_labels")
+#: ``log2`` of b's column count, and the last two accuracies times it: with few labels, a student with more inputs
+#: follows its teacher on the unlabelled pairs more closely (its gain per point of accuracy gap grows with them).
+STATISTICS += ("log2_features_b", "student_accuracy_x_log2_features_b", "teacher_accuracy_x_mimic_r2_x_log2_features_b")
 
 
 def _row_values(fits, codes):
@@ -60,7 +63,7 @@ def _row_values(fits, codes):
     return np.column_stack(columns), fits["teacher_fit_error"][labelled]
 
 
-def gain_statistics(fits, codes, W):
+def gain_statistics(fits, codes, W, n_features_b):
     """Every statistic of :data:`STATISTICS`, on all labelled rows and per bootstrap resample.
 
     Parameters
@@ -73,6 +76,8 @@ def gain_statistics(fits, codes, W):
         Encoded labels, -1 on unlabelled rows.
     W : ndarray of shape (n_bootstrap, n_samples)
         Multinomial row counts; resamples weigh the labelled rows by them.
+    n_features_b : int
+        Columns of the student's modality.
 
     Returns
     -------
@@ -98,6 +103,7 @@ def gain_statistics(fits, codes, W):
     L = _centred_log(fits["teacher"])
     r2 = _weighted_r2(np.vstack([np.ones((1, len(codes))), W]), L, fits["mimic"])
     imitation = list(_BASE).index("imitation_gain")
+    log_features = float(np.log2(n_features_b))
     point = np.concatenate(
         [
             point,
@@ -110,6 +116,9 @@ def gain_statistics(fits, codes, W):
             levels,
             levels[:1] * r2[:1],
             [scale],
+            [log_features],
+            levels[1:2] * log_features,
+            levels[:1] * r2[:1] * log_features,
         ]
     )
     followed = boot[:, :1] * r2[1:, None]
@@ -125,6 +134,9 @@ def gain_statistics(fits, codes, W):
             boot_levels,
             boot_levels[:, :1] * r2[1:, None],
             np.full((len(boot), 1), scale),
+            np.full((len(boot), 1), log_features),
+            boot_levels[:, 1:2] * log_features,
+            boot_levels[:, :1] * r2[1:, None] * log_features,
         ]
     )
     return dict(zip(STATISTICS, (float(v) for v in point))), boot

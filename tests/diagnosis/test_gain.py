@@ -71,7 +71,7 @@ def test_gain_statistics_are_row_means_and_resample_with_the_labelled_rows():
     codes[::4] = -1
     labelled = codes >= 0
     W = np.random.default_rng(0).multinomial(60, np.full(60, 1 / 60), size=50).astype(float)
-    point, boot = _gain.gain_statistics(fits, codes, W)
+    point, boot = _gain.gain_statistics(fits, codes, W, 12)
     assert set(point) == set(_gain.STATISTICS) and boot.shape == (50, len(_gain.STATISTICS))
     names = ("teacher", "student", "imitator", "distilled")
     correct = {k: np.argmax(fits[k][labelled], axis=1) == codes[labelled] for k in names}
@@ -97,10 +97,15 @@ def test_gain_statistics_are_row_means_and_resample_with_the_labelled_rows():
     r2 = 1 - np.sum((L - fits["mimic"]) ** 2) / np.sum((L - L.mean(axis=0)) ** 2)
     assert point["mimic_r2"] == pytest.approx(r2) and 0.3 < r2 < 1
     assert point["teacher_accuracy_x_mimic_r2"] == pytest.approx(np.mean(correct["teacher"]) * r2)
+    assert point["log2_features_b"] == pytest.approx(np.log2(12))
+    assert point["student_accuracy_x_log2_features_b"] == pytest.approx(np.mean(correct["student"]) * np.log2(12))
+    assert point["teacher_accuracy_x_mimic_r2_x_log2_features_b"] == pytest.approx(
+        np.mean(correct["teacher"]) * r2 * np.log2(12)
+    )
     # A resample that repeats one labelled row twice and drops none weighs that row twice.
     one = np.ones((1, 60))
     one[0, 1] = 2.0
-    _, single = _gain.gain_statistics(fits, codes, one)
+    _, single = _gain.gain_statistics(fits, codes, one, 12)
     diff = correct["teacher"].astype(float) - correct["student"]
     assert single[0, 0] == pytest.approx((diff.sum() + diff[0]) / (labelled.sum() + 1))
     teacher_level = _gain.STATISTICS.index("teacher_accuracy")
