@@ -24,6 +24,10 @@ ordered view pairs.
   latents, either hyperplane. Diagram ``i`` is labelled in full on 200
   training rows when ``i % 3 == 0``, else has 10 (``i % 3 == 1``) or 50
   labelled rows per class among 1,000 training pairs; 1,000 test rows.
+* ``mvd-wide``: random diagrams as wide as real views (structure seeds
+  20_000 and up): 20 to 300 noise columns per modality, 2, 5 or 10
+  classes (either hyperplane with 2, "normal" with more), 10 (even ``i``) or 30 labelled rows per class among 1,000
+  training pairs (10 where a class of the draw has fewer than 30); 1,000 test rows.
 """
 
 import itertools
@@ -112,37 +116,63 @@ def mvd_diagram(i):
     return params, MVD_BUDGETS[i % 3]
 
 
-def _mvd_draws(diagrams, seeds):
+def mvd_wide_diagram(i):
+    """Parameters of wide random diagram ``i`` (structure seed ``20_000 + i``) and its labelled rows per class."""
+    rng = np.random.default_rng(20_000 + i)
+    params = dict(
+        n_general=int(rng.integers(0, 11)),
+        n_specific_a=int(rng.integers(0, 11)),
+        n_specific_b=int(rng.integers(0, 11)),
+        n_hidden=int(rng.integers(0, 6)),
+        n_noise_a=int(rng.integers(20, 301)),
+        n_noise_b=int(rng.integers(20, 301)),
+        n_classes=int(rng.choice([2, 5, 10])),
+    )
+    # hyperplane="ones" is a binary rule.
+    params["hyperplane"] = str(rng.choice(["normal", "ones"])) if params["n_classes"] == 2 else "normal"
+    if params["n_general"] + params["n_specific_a"] == 0:
+        params["n_specific_a"] = 1
+    if params["n_general"] + params["n_specific_b"] == 0:
+        params["n_specific_b"] = 1
+    return params, (10, 30)[i % 2]
+
+
+def _mvd_draws(diagrams, seeds, source="mvd"):
+    diagram, structure = (mvd_diagram, 10_000) if source == "mvd" else (mvd_wide_diagram, 20_000)
     for i in diagrams:
-        params, budget = mvd_diagram(i)
-        gen = MVDGenerator(**params, random_state=10_000 + i).fit()
+        params, budget = diagram(i)
+        gen = MVDGenerator(**params, random_state=structure + i).fit()
         for seed in seeds:
             draw_seed = 1000 * i + seed
             n_train = 200 if budget is None else 1000
             X_a, X_b, y = gen.sample(n_train, random_state=draw_seed)
+            # A wide diagram's draw whose smallest class is too small for 30 labels each gets 10.
+            per_class = 10 if budget is not None and np.bincount(y).min() < budget else budget
             T_a, T_b, y_test = gen.sample(1000, random_state=draw_seed + 500)
             f32 = lambda X: np.asarray(X, dtype=np.float32)  # noqa: E731
             yield dict(
-                source="mvd",
+                source=source,
                 seed=draw_seed,
-                budget=budget,
+                budget=per_class,
                 diagram=i,
                 train={"a": f32(X_a), "b": f32(X_b)},
                 test={"a": f32(T_a), "b": f32(T_b)},
-                codes=few_labels(y, budget, draw_seed),
+                codes=few_labels(y, per_class, draw_seed),
                 y_test=y_test,
             )
 
 
-def draws(sources=("digits", "cancer", "mvd"), *, seeds=4, diagrams=150):
+def draws(sources=("digits", "cancer", "mvd", "mvd-wide"), *, seeds=4, diagrams=150, wide_diagrams=30):
     """Every calibration draw of ``sources``: dicts with ``train``, ``test``, ``codes``, ``y_test`` and their keys."""
     for source in sources:
         if source == "digits":
             yield from _split_draws("digits", *digits_views(), range(seeds))
         elif source == "cancer":
             yield from _split_draws("cancer", *cancer_views(), range(seeds))
-        else:
+        elif source == "mvd":
             yield from _mvd_draws(range(diagrams), range(seeds))
+        else:
+            yield from _mvd_draws(range(wide_diagrams), range(seeds), "mvd-wide")
 
 
 def pairs_of(draw):

@@ -21,7 +21,10 @@ Method, per regime ("labelled": every row labelled; "few labels"):
    weighted alike. Each is scored by leave-one-source-out prediction (the
    map is meant for kinds of data it never saw): the median over (cell,
    seed) of ``|prediction from that seed's statistics - the cell's gain|``.
-   The one-standard-error rule picks among them: the map with the fewest
+   Applied to a held-out source, a map's statistics are clipped to their
+   range on the sources it was fitted on (a linear map is not extrapolated
+   beyond the data that fitted it; ``diagnose`` clips to the range over
+   every source the same way). The one-standard-error rule picks among them: the map with the fewest
    statistics whose error is within one standard error (a bootstrap over
    cells) of the lowest, ties to the lower error; it is refitted on every
    cell. (A map with more statistics fits the sources' common range better
@@ -151,7 +154,7 @@ def statistics(gains):
             continue
         for a, b in pairs_of(draw):
             X_a, X_b = (draw["train"][v].astype(np.float64) for v in (a, b))
-            cv = min(5, int(np.bincount(draw["codes"][draw["codes"] >= 0]).min()))
+            cv = min(5, int(np.unique(draw["codes"][draw["codes"] >= 0], return_counts=True)[1].min()))
             parts = _cross_fitted(X_a, X_b, draw["codes"], None, None, None, cv, N_BOOTSTRAP, draw["seed"], None, False)
             point, boot = gain_statistics(parts.fits, parts.codes, parts.W, parts.n_features_b)
             cov = np.cov(boot, rowvar=False)
@@ -183,7 +186,7 @@ def table():
     data = gains.merge(stats, on=["source", "seed", "budget", "teacher", "student"]).copy()
     data["gain"] *= 100.0  # points
     data["regime"] = np.where(data["budget"] == "all", "labelled", "few labels")
-    real = data["source"] != "mvd"
+    real = ~data["source"].str.startswith("mvd")
     diagram = data["seed"].astype(int) // 1000  # an MVD draw's seed is 1000 * diagram + seed
     pair = data["teacher"] + "->" + data["student"] + np.where(real, "", " of diagram " + diagram.astype(str))
     data["cell"] = data["source"] + ":" + pair + "@" + data["budget"]
@@ -198,8 +201,13 @@ def _fit(cells, features):
     return np.linalg.lstsq(X, cells["cell_gain"].to_numpy(), rcond=None)[0]
 
 
-def _predict(rows, features, beta):
-    return beta[0] + sum(b * rows[f].to_numpy() for b, f in zip(beta[1:], features))
+def _ranges(rows, features):
+    """Each statistic's smallest and largest value over ``rows`` (draws): the range a map is not extrapolated beyond."""
+    return {f: (float(rows[f].min()), float(rows[f].max())) for f in features}
+
+
+def _predict(rows, features, beta, ranges):
+    return beta[0] + sum(b * np.clip(rows[f].to_numpy(), *ranges[f]) for b, f in zip(beta[1:], features))
 
 
 def held_out(data, features):
@@ -209,7 +217,7 @@ def held_out(data, features):
         test = (data["group"] == group).to_numpy()
         cells = data[~test].groupby("cell")[[*features, "cell_gain"]].mean()
         beta = _fit(cells, features)
-        pred[test] = _predict(data[test], features, beta)
+        pred[test] = _predict(data[test], features, beta, _ranges(data[~test], features))
         sd[test] = _sd(data[test], features, beta)
     return pred, sd
 
@@ -299,6 +307,7 @@ def main():
         models[regime] = {
             "intercept": round(float(beta[0]), 4),
             "terms": {f: round(float(b), 4) for f, b in zip(features, beta[1:])},
+            "ranges": {f: [round(lo, 4), round(hi, 4)] for f, (lo, hi) in _ranges(part, features).items()},
         }
         intervals[regime] = {"floor": floor, "factor": round(factor, 4)}
         truth = outcome(part["cell_gain"].to_numpy())

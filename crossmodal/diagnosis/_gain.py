@@ -143,8 +143,16 @@ def gain_statistics(fits, codes, W, n_features_b):
 
 
 def _apply(model, values):
-    """The calibrated map: intercept plus coefficients times statistics, in accuracy points."""
-    return model["intercept"] + sum(coef * values[..., STATISTICS.index(name)] for name, coef in model["terms"].items())
+    """The calibrated map: intercept plus coefficients times statistics, in accuracy points.
+
+    Each statistic is first clipped to its range on the calibration data (``model["ranges"]``): the linear map is
+    not extrapolated beyond the data that fitted it.
+    """
+    ranges = model.get("ranges", {})
+    return model["intercept"] + sum(
+        coef * np.clip(values[..., STATISTICS.index(name)], *ranges.get(name, (-np.inf, np.inf)))
+        for name, coef in model["terms"].items()
+    )
 
 
 def predicted_gain(regime, point, boot):

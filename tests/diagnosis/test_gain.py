@@ -118,6 +118,9 @@ def test_predicted_gain_is_the_calibrated_map_with_its_interval(regime):
     point = {name: 0.01 * (i + 1) for i, name in enumerate(_gain.STATISTICS)}
     values = np.array([point[name] for name in _gain.STATISTICS])
     model = GAIN_MODELS[regime]
+    inside = {name: float(np.mean(model["ranges"][name])) for name in model["terms"]}  # the ranges' midpoints
+    point.update(inside)
+    values = np.array([point[name] for name in _gain.STATISTICS])
     expected = model["intercept"] + sum(c * point[name] for name, c in model["terms"].items())
     no_noise = np.tile(values, (30, 1))
     gain, (low, high), sd = _gain.predicted_gain(regime, point, no_noise)
@@ -127,6 +130,18 @@ def test_predicted_gain_is_the_calibrated_map_with_its_interval(regime):
     noisy = no_noise + np.random.default_rng(0).normal(scale=0.02, size=no_noise.shape)
     wider = _gain.predicted_gain(regime, point, noisy)
     assert wider[0] == gain and wider[2] > 0 and wider[1][1] - wider[1][0] > high - low
+
+
+@pytest.mark.parametrize("regime", _gain.REGIMES)
+def test_the_map_is_not_extrapolated_beyond_its_calibration_range(regime):
+    model = GAIN_MODELS[regime]
+    low = np.array([[model["ranges"].get(name, (0.0, 0.0))[0] for name in _gain.STATISTICS]])
+    high = np.array([[model["ranges"].get(name, (0.0, 0.0))[1] for name in _gain.STATISTICS]])
+    step = np.ones_like(low)
+    assert _gain._apply(model, low - step) == pytest.approx(_gain._apply(model, low))
+    assert _gain._apply(model, high + step) == pytest.approx(_gain._apply(model, high))
+    assert _gain._apply(model, low) != pytest.approx(_gain._apply(model, high))
+    assert set(model["ranges"]) == set(model["terms"])
 
 
 @pytest.mark.parametrize("regime", _gain.REGIMES)
