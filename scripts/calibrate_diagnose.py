@@ -6,7 +6,7 @@ wide must a 90% interval be, and which thresholds (in points) make the
 verdict agree best with the measured outcome?
 
 Data: the draws of ``scripts/_diagnose_sources.py`` (digits and
-breast-cancer views, random MVD diagrams; all labelled, or 3 to 50 labels
+breast-cancer views, random MVD diagrams, narrow and wide; all labelled, or 3 to 50 labels
 per class; 4 seeds) with the gains measured by
 ``scripts/measure_diagnose_gains.py``. A *cell* is (source, pair, labels
 per class); its gain is the mean over seeds.

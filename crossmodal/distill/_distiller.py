@@ -330,7 +330,7 @@ class CrossModalDistiller(StudentPredictionsMixin, ClassifierMixin, BaseEstimato
         if not labelled.all() and weights is not None:
             extra["label_weight"] = label_weights(labelled, weights)
         elif not labelled.all():  # every labelled row's factor is the same: one fused, -1-ignoring cross-entropy
-            label_scale = len(labelled) / labelled.sum() if labelled.any() else 0.0
+            label_scale = float(len(labelled) / labelled.sum()) if labelled.any() else 0.0
         template = self.student if self.student is not None else default_student()
         net = as_distillation_net(
             template,
