@@ -1,0 +1,76 @@
+"""The scripts behind diagnose's calibration: their data still draw, and their rules do what their docstrings say."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
+
+
+@pytest.fixture(scope="module")
+def scripts(monkeypatch_module):
+    monkeypatch_module.syspath_prepend(str(SCRIPTS))
+    import _diagnose_sources
+    import calibrate_diagnose
+
+    return _diagnose_sources, calibrate_diagnose
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch
+
+
+def test_sources_draw_labelled_rows_per_class_and_wide_diagrams(scripts):
+    sources, _ = scripts
+    draw = next(sources.draws(sources=("cancer",), seeds=1))
+    assert draw["budget"] is None and np.all(draw["codes"] >= 0)
+    few = next(d for d in sources.draws(sources=("cancer",), seeds=1) if d["budget"] == 5)
+    labelled = few["codes"][few["codes"] >= 0]
+    assert np.bincount(labelled).tolist() == [5, 5]
+    assert sources.pairs_of(few) == [(a, b) for a in few["train"] for b in few["train"] if a != b]
+    wide = list(sources.draws(sources=("mvd-wide",), seeds=1, wide_diagrams=2))
+    assert [d["source"] for d in wide] == ["mvd-wide"] * 2
+    for d in wide:
+        counts = np.bincount(d["codes"][d["codes"] >= 0])
+        assert set(counts[counts > 0]) == {d["budget"]} and d["train"]["b"].shape[0] == 1000
+        assert d["train"]["b"].shape[1] >= 20  # at least 20 noise columns
+
+
+def test_one_standard_error_rule_prefers_fewer_statistics_within_the_error_bar(scripts):
+    _, calibrate = scripts
+    rng = np.random.default_rng(0)
+    part = pd.DataFrame({"cell": np.repeat(np.arange(50), 4)})
+    best = np.abs(rng.normal(1.0, 0.5, len(part)))
+    close = best + 0.01  # within any bootstrap standard error of the best
+    far = best + 1.0
+    scored = [
+        (float(np.median(best)), ("a", "b"), best),
+        (float(np.median(close)), ("a",), close),
+        (float(np.median(far)), ("c",), far),
+    ]
+    error, features, bar = calibrate.one_standard_error_choice(part, scored)
+    assert features == ("a",) and error == pytest.approx(np.median(close))
+    assert np.median(best) < bar < np.median(far)
+
+
+def test_interval_covers_every_source_not_only_their_pool(scripts):
+    _, calibrate = scripts
+    rng = np.random.default_rng(1)
+    groups = np.repeat(["small", "large"], 500)
+    errors = np.where(groups == "small", rng.normal(0, 0.5, 1000), rng.normal(0, 3.0, 1000))
+    sd = np.full(1000, 0.1)
+    floor, factor, _ = calibrate.interval(errors, sd, groups)
+    half_width = factor * np.hypot(floor, sd)
+    for g in ("small", "large"):
+        assert np.mean(np.abs(errors[groups == g]) <= half_width[groups == g]) >= 0.9 - 1e-9
+
+
+def test_held_out_predictions_are_clipped_to_the_fitting_sources_range(scripts):
+    _, calibrate = scripts
+    rows = pd.DataFrame({"x": [0.0, 1.0, 5.0]})
+    assert calibrate._predict(rows, ["x"], [1.0, 2.0], {"x": (0.0, 1.0)}).tolist() == [1.0, 3.0, 3.0]
+    assert calibrate._ranges(rows, ["x"]) == {"x": (0.0, 5.0)}
