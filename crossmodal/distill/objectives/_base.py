@@ -100,8 +100,8 @@ class ModuleContext:
     n_teacher_inputs: int = None
 
 
-class _LabelledRows:
-    """``ObjectiveBatch.labelled``: the mask given, else ``y >= 0`` computed when it is read."""
+class _ComputedWhenRead:
+    """A field of :class:`ObjectiveBatch` that is the value given, else :meth:`compute` of the batch when read."""
 
     def __set_name__(self, owner, name):
         self.name = "_" + name
@@ -110,29 +110,29 @@ class _LabelledRows:
         if batch is None:  # the dataclass's default
             return None
         given = batch.__dict__.get(self.name)
-        return given if given is not None or batch.y is None else batch.y >= 0
+        return given if given is not None else self.compute(batch)
 
     def __set__(self, batch, value):
         batch.__dict__[self.name] = value
 
 
-class _LabelWeights:
-    """``ObjectiveBatch.label_weight``: the factors given, else ``label_scale`` on the labelled rows (0 elsewhere),
-    computed when read; None when every training row is labelled."""
+class _LabelledRows(_ComputedWhenRead):
+    """``ObjectiveBatch.labelled``: the mask given, else ``y >= 0``."""
 
-    def __set_name__(self, owner, name):
-        self.name = "_" + name
+    @staticmethod
+    def compute(batch):
+        return None if batch.y is None else batch.y >= 0
 
-    def __get__(self, batch, owner=None):
-        if batch is None:  # the dataclass's default
+
+class _LabelWeights(_ComputedWhenRead):
+    """``ObjectiveBatch.label_weight``: the factors given, else ``label_scale`` on the labelled rows (0 elsewhere);
+    None when every training row is labelled."""
+
+    @staticmethod
+    def compute(batch):
+        if batch.label_scale is None or batch.y is None:
             return None
-        given = batch.__dict__.get(self.name)
-        if given is not None or batch.label_scale is None or batch.y is None:
-            return given
         return (batch.y >= 0).to(batch.student_logits.dtype) * batch.label_scale
-
-    def __set__(self, batch, value):
-        batch.__dict__[self.name] = value
 
 
 @dataclass
