@@ -88,58 +88,38 @@ def gain_statistics(fits, codes, W, n_features_b):
     labelled = codes >= 0
     rows, fit_error = _row_values(fits, codes)
     weights = W[:, labelled]
-    total = np.maximum(weights.sum(axis=1, keepdims=True), 1.0)
-    boot_all, boot_fit = (weights @ rows) / total, (weights @ fit_error)[:, None] / total
-    point_all = rows.mean(axis=0)
+    total = np.maximum(weights.sum(axis=1), 1.0)
+    # One line per evaluation: the rows as they are (line 0), then each resample.
+    means = np.vstack([rows.mean(axis=0), (weights @ rows) / total[:, None]])
+    fit = np.concatenate([[fit_error.mean()], (weights @ fit_error) / total])[:, None]
     n_base = len(_BASE)
-    point, boot, levels, boot_levels = (
-        point_all[:n_base],
-        boot_all[:, :n_base],
-        point_all[n_base:],
-        boot_all[:, n_base:],
-    )
-    n_classes = fits["teacher"].shape[1]
-    scale = 1.0 / np.sqrt(labelled.sum() / n_classes)
+    diffs, levels = means[:, :n_base], means[:, n_base:]
+    scale = 1.0 / np.sqrt(labelled.sum() / fits["teacher"].shape[1])
     L = _centred_log(fits["teacher"])
-    r2 = _weighted_r2(np.vstack([np.ones((1, len(codes))), W]), L, fits["mimic"])
-    imitation = list(_BASE).index("imitation_gain")
+    r2 = _weighted_r2(np.vstack([np.ones((1, len(codes))), W]), L, fits["mimic"])[:, None]
+    gap = diffs[:, :1]
+    imitation = diffs[:, list(_BASE).index("imitation_gain")][:, None]
+    teacher, student = levels[:, :1], levels[:, 1:2]
     log_features = float(np.log2(n_features_b))
-    point = np.concatenate(
+    constant = np.ones_like(r2)
+    values = np.hstack(
         [
-            point,
-            scale * point,
-            [fit_error.mean()],
-            r2[:1],
-            point[0] * r2[:1],
-            scale * point[0] * r2[:1],
-            [point[imitation] * fit_error.mean()],
+            diffs,
+            scale * diffs,
+            fit,
+            r2,
+            gap * r2,
+            scale * gap * r2,
+            imitation * fit,
             levels,
-            levels[:1] * r2[:1],
-            [scale],
-            [log_features],
-            levels[1:2] * log_features,
-            levels[:1] * r2[:1] * log_features,
+            teacher * r2,
+            scale * constant,
+            log_features * constant,
+            student * log_features,
+            teacher * r2 * log_features,
         ]
     )
-    followed = boot[:, :1] * r2[1:, None]
-    boot = np.hstack(
-        [
-            boot,
-            scale * boot,
-            boot_fit,
-            r2[1:, None],
-            followed,
-            scale * followed,
-            boot[:, imitation : imitation + 1] * boot_fit,
-            boot_levels,
-            boot_levels[:, :1] * r2[1:, None],
-            np.full((len(boot), 1), scale),
-            np.full((len(boot), 1), log_features),
-            boot_levels[:, 1:2] * log_features,
-            boot_levels[:, :1] * r2[1:, None] * log_features,
-        ]
-    )
-    return dict(zip(STATISTICS, (float(v) for v in point))), boot
+    return dict(zip(STATISTICS, (float(v) for v in values[0]))), values[1:]
 
 
 def _apply(model, values):
