@@ -96,45 +96,43 @@ def _split_draws(source, views, y, seeds):
             yield dict(source=source, seed=seed, budget=budget, train=train, test=test, codes=codes, y_test=y[idx_te])
 
 
-def mvd_diagram(i):
-    """Parameters of random diagram ``i`` (structure seed ``10_000 + i``) and its labelled rows per class."""
-    rng = np.random.default_rng(10_000 + i)
-    params = dict(
+def _random_latents(rng, noise_a, noise_b):
+    """Random latent counts of a diagram, the noise columns of a and of b drawn from ``[low, high)`` each."""
+    return dict(
         n_general=int(rng.integers(0, 11)),
         n_specific_a=int(rng.integers(0, 11)),
         n_specific_b=int(rng.integers(0, 11)),
         n_hidden=int(rng.integers(0, 6)),
-        n_noise_a=int(rng.integers(5, 30)),
-        n_noise_b=int(rng.integers(5, 40)),
-        hyperplane=str(rng.choice(["normal", "ones"])),
+        n_noise_a=int(rng.integers(*noise_a)),
+        n_noise_b=int(rng.integers(*noise_b)),
     )
-    # Each modality sees at least one decisive latent, so that both teacher and student can learn something.
+
+
+def _each_modality_decides(params):
+    """At least one decisive latent per modality, so that both teacher and student can learn something."""
     if params["n_general"] + params["n_specific_a"] == 0:
         params["n_specific_a"] = 1
     if params["n_general"] + params["n_specific_b"] == 0:
         params["n_specific_b"] = 1
-    return params, MVD_BUDGETS[i % 3]
+    return params
+
+
+def mvd_diagram(i):
+    """Parameters of random diagram ``i`` (structure seed ``10_000 + i``) and its labelled rows per class."""
+    rng = np.random.default_rng(10_000 + i)
+    params = _random_latents(rng, (5, 30), (5, 40))
+    params["hyperplane"] = str(rng.choice(["normal", "ones"]))
+    return _each_modality_decides(params), MVD_BUDGETS[i % 3]
 
 
 def mvd_wide_diagram(i):
     """Parameters of wide random diagram ``i`` (structure seed ``20_000 + i``) and its labelled rows per class."""
     rng = np.random.default_rng(20_000 + i)
-    params = dict(
-        n_general=int(rng.integers(0, 11)),
-        n_specific_a=int(rng.integers(0, 11)),
-        n_specific_b=int(rng.integers(0, 11)),
-        n_hidden=int(rng.integers(0, 6)),
-        n_noise_a=int(rng.integers(20, 301)),
-        n_noise_b=int(rng.integers(20, 301)),
-        n_classes=int(rng.choice([2, 5, 10])),
-    )
+    params = _random_latents(rng, (20, 301), (20, 301))
+    params["n_classes"] = int(rng.choice([2, 5, 10]))
     # hyperplane="ones" is a binary rule.
     params["hyperplane"] = str(rng.choice(["normal", "ones"])) if params["n_classes"] == 2 else "normal"
-    if params["n_general"] + params["n_specific_a"] == 0:
-        params["n_specific_a"] = 1
-    if params["n_general"] + params["n_specific_b"] == 0:
-        params["n_specific_b"] = 1
-    return params, (10, 30)[i % 2]
+    return _each_modality_decides(params), (10, 30)[i % 2]
 
 
 def _mvd_draws(diagrams, seeds, source="mvd"):

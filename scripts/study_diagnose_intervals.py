@@ -55,6 +55,8 @@ Prints coverage and mean width per method.
 """
 
 import argparse
+import os
+import sys
 
 import numpy as np
 from scipy.stats import norm
@@ -82,20 +84,16 @@ from crossmodal.diagnosis._lda import default_estimator
 from crossmodal.experiments._diagnose_mvd import _mvd_settings, teacher_share
 from crossmodal.experiments._synthetic_protocol import PAPER_SETUP, _draw, _run_seeds
 
+sys.path.insert(0, os.path.dirname(__file__))
+
+from _diagnose_sources import _random_latents  # noqa: E402
+
 Z = norm.ppf(0.975)
 
 
 def _diagram(rng):
     """Random diagram parameters (decision weights drawn at random)."""
-    return dict(
-        n_general=int(rng.integers(0, 11)),
-        n_specific_a=int(rng.integers(0, 11)),
-        n_specific_b=int(rng.integers(0, 11)),
-        n_hidden=int(rng.integers(0, 6)),
-        n_noise_a=int(rng.integers(5, 30)),
-        n_noise_b=int(rng.integers(5, 40)),
-        hyperplane="normal",
-    )
+    return {**_random_latents(rng, (5, 30), (5, 40)), "hyperplane": "normal"}
 
 
 def _cross_fit(X_a, X_b, y, folds, n_classes):
