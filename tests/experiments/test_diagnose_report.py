@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from conftest import quick_template
 from skorch import NeuralNetClassifier
 
 from crossmodal import CrossModalDistiller, MVDGenerator
@@ -31,16 +32,8 @@ def test_stacked_students_and_the_teacher_equal_the_distillers_own(small, labels
     proba = np.random.default_rng(1).dirichlet(np.ones(3), size=(3, 150))
     rho = [0.0, 0.5, 1.0]
     logits = stacked_students(X, codes, proba, rho, 3, hidden_sizes=(5,), epochs=6, batch_size=32, lr=1e-2)(X)
-    net = NeuralNetClassifier(
-        MLP,
-        module__hidden_sizes=(5,),
-        optimizer=torch.optim.Adam,
-        lr=1e-2,
-        max_epochs=6,
-        batch_size=32,
-        iterator_train__shuffle=True,
-        train_split=None,
-        callbacks="disable",
+    net = quick_template(
+        (5,), optimizer=torch.optim.Adam, lr=1e-2, max_epochs=6, batch_size=32, iterator_train__shuffle=True
     )
     for r in range(3):
         kd = CrossModalDistiller(student=net, rho=rho[r], random_state=3).fit(X, codes, teacher_proba=proba[r])

@@ -9,14 +9,13 @@ import numpy as np
 import pandas as pd
 import scipy.stats
 import torch
-from skorch import NeuralNetClassifier
+from conftest import quick_template
 
 from crossmodal import CrossModalDistiller, ModalityGeneralRanker
 from crossmodal._utils.torch_helpers import torch_threads
 from crossmodal.experiments import ranking
 from crossmodal.experiments._batched_mlp import distil_students
 from crossmodal.experiments._ranking_protocol import _net
-from crossmodal.nets import MLP
 
 EPOCHS = 2
 REPEATS = 2
@@ -73,16 +72,8 @@ def test_stacked_students_equal_the_distiller_up_to_rounding():
         X, y, proba, rho, temperature=2.0, hidden_sizes=(5,), epochs=6, batch_size=32, lr=1e-2, random_state=3
     )(X)
     assert logits.shape == (2, 150, 3)
-    net = NeuralNetClassifier(
-        MLP,
-        module__hidden_sizes=(5,),
-        optimizer=torch.optim.Adam,
-        lr=1e-2,
-        max_epochs=6,
-        batch_size=32,
-        iterator_train__shuffle=True,
-        train_split=None,
-        callbacks="disable",
+    net = quick_template(
+        (5,), optimizer=torch.optim.Adam, lr=1e-2, max_epochs=6, batch_size=32, iterator_train__shuffle=True
     )
     for r in range(2):
         kd = CrossModalDistiller(student=net, rho=rho[r], temperature=2.0, random_state=3)
