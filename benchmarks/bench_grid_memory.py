@@ -8,7 +8,7 @@ does it take with a cold disk cache against ``memory=None``, and does it pick
 the same ``best_params_`` with the same ``cv_results_`` scores? Without memory
 every one of the 27 candidate fits (and the refit) trains a ranker, a teacher
 and a student; with it each fold trains one ranker, one teacher per ratio and
-the 9 students. Target (issue 13): >= 3x (not met here: see benchmarks/RESULTS.md).
+the 9 students. The library's target: >= 3x (not met here: see benchmarks/RESULTS.md).
 
 Per fold the search without memory costs 9 (R + T + S) and the cached one
 R + 3 T + 9 S, with R, T and S the CPU cost of one ranker, one teacher (with

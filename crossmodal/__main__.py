@@ -111,7 +111,7 @@ def build_parser():
     rep.add_argument(
         "--quick",
         action="store_true",
-        help="a reduced run (fewer runs, epochs and settings; under a minute) to check the pipeline",
+        help="a reduced run (fewer runs, epochs and settings) to check the pipeline",
     )
     rep.add_argument("--out", default="crossmodal_reproduce", help="output folder (default: ./crossmodal_reproduce)")
     rep.add_argument("--quiet", action="store_true", help="no progress bars")

@@ -71,7 +71,7 @@ from crossmodal.diagnosis._gain import STATISTICS, gain_statistics  # noqa: E402
 
 HERE = os.path.dirname(__file__)
 GAINS = os.path.join(HERE, "diagnose_calibration_gains.csv")
-# diagnose's statistics per draw take minutes to recompute and megabytes to keep: cached outside the repository.
+# diagnose's statistics of every draw are costly to recompute and megabytes to keep: cached outside the repository.
 CACHE = os.path.join(tempfile.gettempdir(), "crossmodal_diagnose_calibration_statistics.csv")
 TARGET = os.path.join(HERE, os.pardir, "crossmodal", "diagnosis", "_calibration.py")
 MARGIN = 0.5  # points: a measured gain within +-MARGIN counts as no change

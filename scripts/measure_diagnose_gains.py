@@ -12,7 +12,7 @@ fits them (the library's own teacher fit; the students of one student view
 in one stack, equal to the estimator's up to rounding). One CSV row per
 (source, pair, seed, budget); ``scripts/calibrate_diagnose.py`` reads it.
 
-Run (about half an hour on two busy cores; it appends, so it can resume)::
+Run (it appends, so it can resume; its time is in ``benchmarks/RESULTS.md``)::
 
     PYTHONPATH=. nice python scripts/measure_diagnose_gains.py [--out scripts/diagnose_calibration_gains.csv]
 """

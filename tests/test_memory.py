@@ -1,4 +1,4 @@
-"""Salience and prediction under a working-memory bound (issue: bounded memory).
+"""Salience and prediction under a working-memory bound.
 
 The peak at n=200000, d=2048 is measured by ``benchmarks/bench_memory.py``;
 here the same mechanisms are checked at small sizes: the bound drives the

@@ -1,4 +1,4 @@
-"""Nothing a template sets is silently ignored (issue 10, section 4).
+"""Nothing a template sets is silently ignored.
 
 A student, teacher or ranker template either has its settings honoured (the
 tight loop hands over to skorch's own loop when a template customises how

@@ -1,4 +1,4 @@
-"""CrossModalDistiller(memory=...): the cached focus ranker and teacher (issue 13).
+"""CrossModalDistiller(memory=...): the cached focus ranker and teacher.
 
 Every cache test counts the fits that actually ran (a wrapper around
 ``crossmodal.distill._teacher.fit_teacher`` and ``ModalityGeneralRanker.fit``): a

@@ -1,4 +1,4 @@
-"""What reaches a user's teacher and what comes back from it (issue: trust)."""
+"""What reaches a user's teacher and what comes back from it."""
 
 import warnings
 
