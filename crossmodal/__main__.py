@@ -109,9 +109,7 @@ def build_parser():
         help="parallel workers over runs, -1 for all cores; results do not depend on it (default: -1)",
     )
     rep.add_argument(
-        "--quick",
-        action="store_true",
-        help="a reduced run (fewer runs, epochs and settings) to check the pipeline",
+        "--quick", action="store_true", help="a reduced run (fewer runs, epochs and settings) to check the pipeline"
     )
     rep.add_argument("--out", default="crossmodal_reproduce", help="output folder (default: ./crossmodal_reproduce)")
     rep.add_argument("--quiet", action="store_true", help="no progress bars")
