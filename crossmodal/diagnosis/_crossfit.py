@@ -17,7 +17,7 @@ from sklearn.utils.validation import has_fit_parameter
 from crossmodal._utils.proba import CENTRED_LOG_PROBA_FLOOR, clipped_log
 from crossmodal._utils.random import seeded_clone
 from crossmodal.diagnosis._lda import _ShrunkLDA
-from crossmodal.diagnosis._ridge import _gram_stats, _ridge_fit_predict
+from crossmodal.diagnosis._ridge import _gram_stats, _leave_block_out_stats, _ridge_fit_predict
 
 # Soft labels below this mass are dropped when a student learns them through sample weights.
 _SOFT_LABEL_FLOOR = 1e-3
@@ -181,16 +181,44 @@ def _fold_teacher(teacher, X_a, codes, train, test, n_classes, seed, stats=None)
     return _aligned_proba(_fit_classifier(teacher, X_a[fit_rows], codes[fit_rows], seed, shared), X_a[test], n_classes)
 
 
-def _half_of(train, codes, rng):
-    """A random half of the rows ``train`` (rounded up), stratified by class (the unlabelled rows as one more)."""
-    labels = codes[train]
-    halves = [rng.permutation(train[labels == c])[: (int(np.sum(labels == c)) + 1) // 2] for c in np.unique(labels)]
-    return np.sort(np.concatenate(halves))
+def _replicate_half(folds, codes, rng):
+    """One replicate's half of the rows: a boolean mask, a random half of every (test fold, class) cell.
+
+    The unlabelled rows count as one more class. Where a cell has an odd
+    number of rows, its half is rounded up in a random half of the class's
+    odd cells (the first ones of a random order) and down in the others, so
+    that every class is halved as evenly as its cells allow.
+    """
+    keep = np.zeros(len(codes), dtype=bool)
+    for c in np.unique(codes):
+        cells = [te[codes[te] == c] for _, te in folds]
+        odd = [k for k, cell in enumerate(cells) if len(cell) % 2]
+        up = set(rng.permutation(odd)[: (len(odd) + 1) // 2].tolist())
+        for k, cell in enumerate(cells):
+            keep[rng.permutation(cell)[: (len(cell) + (k in up)) // 2]] = True
+    return keep
 
 
 def half_plan(folds, codes, rng):
-    """``(replicate, test rows, half of the training rows)`` for every replicate and fold (:func:`_half_of`)."""
-    return [(r, te, _half_of(tr, codes, rng)) for r in range(_N_SUBSAMPLES) for tr, te in folds]
+    """The half-data replicates' rows: ``(replicate, test rows, half of the training rows)`` per replicate and fold.
+
+    Each replicate draws one half of every row (:func:`_replicate_half`),
+    and a fold's half is that half's share of the fold's training rows: a
+    random half of them, stratified by class, so that a fold's half is the
+    replicate's half without one block, as :func:`_leave_block_out_stats`
+    uses. Where the share misses a class the fold's training rows have, a
+    random row of that class is added (the half then gets its own Gram
+    matrix).
+    """
+    plan = []
+    for r in range(_N_SUBSAMPLES):
+        keep = _replicate_half(folds, codes, rng)
+        for tr, te in folds:
+            half = tr[keep[tr]]
+            for c in np.setdiff1d(codes[tr], codes[half]):
+                half = np.append(half, rng.choice(tr[codes[tr] == c]))
+            plan.append((r, te, np.sort(half)))
+    return plan
 
 
 def _subsampled_cross_fits(teacher, mimic, X_a, X_b, codes, folds, n_classes, seed, rng, n_jobs, plan=None, stats=None):
@@ -230,11 +258,33 @@ def _subsampled_cross_fits(teacher, mimic, X_a, X_b, codes, folds, n_classes, se
     return list(zip(L, M))
 
 
-def fold_stats(X_a, X_b, train, shares):
-    """The training rows' :func:`~._ridge._gram_stats` of a and of b, or Nones where no default model shares them."""
+def _gram_stats_of(X, sets, blocks):
+    """:func:`~._ridge._gram_stats` of ``X[rows]`` for each ``rows`` of ``sets``.
+
+    Where ``sets[k]`` is the union of ``blocks`` without ``blocks[k]`` (a
+    fold's training rows, or a replicate's half without the fold's test
+    rows), all come from one pass (:func:`~._ridge._leave_block_out_stats`);
+    any other set gets its own.
+    """
+    pool = np.zeros(len(X), dtype=bool)
+    for block in blocks:
+        pool[block] = True
+    n_pool = int(pool.sum())
+    structured = []
+    for rows, block in zip(sets, blocks):
+        outside = pool.copy()
+        outside[block] = False
+        structured.append(len(rows) == n_pool - len(block) and bool(np.all(outside[rows])))
+    shared = _leave_block_out_stats(X, blocks) if any(structured) else None
+    return [shared[k] if structured[k] else _gram_stats(X[rows]) for k, rows in enumerate(sets)]
+
+
+def fold_stats(X_a, X_b, sets, blocks, shares):
+    """Per set of rows, ``(stats of a, stats of b)`` (:func:`_gram_stats_of`), or Nones where no default model
+    shares them."""
     if not shares:
-        return None, None
-    return _gram_stats(X_a[train]), _gram_stats(X_b[train])
+        return [(None, None)] * len(sets)
+    return list(zip(_gram_stats_of(X_a, sets, blocks), _gram_stats_of(X_b, sets, blocks)))
 
 
 def _cross_fit(teacher, student, mimic, X_a, X_b, codes, folds, n_classes, seed, n_jobs, rho):
@@ -254,7 +304,7 @@ def _cross_fit(teacher, student, mimic, X_a, X_b, codes, folds, n_classes, seed,
     parallel = Parallel(n_jobs=n_jobs)
     # The default models on the same training rows share one standardisation and Gram matrix per fold and view.
     shares = mimic is None or isinstance(student, _ShrunkLDA) or isinstance(teacher, _ShrunkLDA)
-    stats = parallel(delayed(fold_stats)(X_a, X_b, tr, shares) for tr, _ in folds)
+    stats = fold_stats(X_a, X_b, [tr for tr, _ in folds], [te for _, te in folds], shares)
     fitted = parallel(
         delayed(_fold_probabilities)(teacher, student, X_a, X_b, codes, tr, te, n_classes, seed + k, stats[k])
         for k, (tr, te) in enumerate(folds)

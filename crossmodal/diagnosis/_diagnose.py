@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from types import SimpleNamespace
 
 import numpy as np
-from sklearn.utils.parallel import Parallel, delayed
 from threadpoolctl import threadpool_limits
 
 from crossmodal._utils.random import draw_seeds
@@ -263,7 +262,13 @@ def _cross_fitted(X_a, X_b, y, teacher, mimic, student, cv, n_bootstrap, random_
             # Both directions refit on the same halves, so the default models share each half's Gram matrices.
             plan = half_plan(folds, codes, np.random.default_rng(half_seed))
             shares = mimic is None or isinstance(student, _ShrunkLDA) or isinstance(teacher, _ShrunkLDA)
-            stats = Parallel(n_jobs=n_jobs)(delayed(fold_stats)(X_a, X_b, half, shares) for _, _, half in plan)
+            stats = []
+            for r in range(_N_SUBSAMPLES):
+                # A replicate's halves are its half of all rows without one test fold each.
+                entries = [(te, half) for i, te, half in plan if i == r]
+                halves_r = [half for _, half in entries]
+                blocks = [np.intersect1d(te, np.concatenate(halves_r)) for te, _ in entries]
+                stats += fold_stats(X_a, X_b, halves_r, blocks, shares)
             halves[0] = _subsampled_cross_fits(
                 teacher, mimic, X_a, X_b, codes, folds, n_classes, seed_ab, None, n_jobs, plan, stats
             )

@@ -44,6 +44,42 @@ def _gram_stats(X):
     return mean, scale, Z.T @ Z
 
 
+def _leave_block_out_stats(X, blocks):
+    """:func:`_gram_stats` of the rows of every block but one, for each block left out, from one pass over the rows.
+
+    ``blocks``: disjoint arrays of row indices of ``X``. Each block's column
+    sums and cross-products are taken once, on rows shifted by the mean of
+    all blocks' rows (so that the moments subtracted below are of nearly
+    centred data and do not cancel); the statistics of the union without
+    block ``k`` are the totals minus block ``k``'s. Equal to
+    ``_gram_stats(X[rows])`` up to rounding, at the cost of one Gram matrix
+    of the union instead of one per block left out. A column constant on
+    the rows gets scale 1, as in :func:`_standardised` (here: a scale below
+    ``1e-14`` of the column's magnitude, where rounding alone leaves a
+    nonzero variance).
+    """
+    parts = [np.asarray(X[b], dtype=np.float64) for b in blocks]
+    n = sum(len(b) for b in blocks)
+    shift = sum(part.sum(axis=0) for part in parts) / n
+    sums, grams = [], []
+    for part in parts:
+        part = part - shift
+        sums.append(part.sum(axis=0))
+        grams.append(part.T @ part)
+    total_sum, total_gram = sum(sums), sum(grams)
+    out = []
+    for block, block_sum, block_gram in zip(blocks, sums, grams):
+        m = n - len(block)
+        s = total_sum - block_sum
+        offset = s / m
+        scatter = (total_gram - block_gram) - np.outer(s, offset)
+        scale = np.sqrt(np.clip(np.diag(scatter) / m, 0.0, None))
+        magnitude = np.sqrt(np.clip(np.diag(total_gram - block_gram) / m, 0.0, None)) + np.abs(shift)
+        scale[scale <= 1e-14 * magnitude] = 1.0
+        out.append((shift + offset, scale, scatter / np.outer(scale, scale)))
+    return out
+
+
 def _standardised_as(X, stats):
     """``(mean, scale, Z, gram)``: ``X`` standardised, with the means, scales and Gram matrix of ``stats``
     (:func:`_gram_stats` of the same rows) or computed here when ``stats`` is None."""
@@ -105,17 +141,21 @@ def _ridge_fit_predict(X_train, T_train, X_test, alphas=_RIDGE_ALPHAS, stats=Non
     target columns; ties go to the first, smallest penalty. ``stats``: the
     rows' :func:`_gram_stats`, when another fit has them already.
     """
-    mean, scale, Z, gram = _standardised_as(X_train, stats)
+    gcv = len(T_train) >= _GCV_ROWS_PER_COLUMN * np.shape(X_train)[1]
     t_mean = T_train.mean(axis=0)
     T = T_train - t_mean
+    if gcv and stats is not None:
+        # The standardised rows are not needed: with T centred, Z^T T = (X^T T) / scale.
+        mean, scale, gram = stats
+        ZT = (np.asarray(X_train, dtype=np.float64).T @ T) / scale[:, None]
+    else:
+        mean, scale, Z, gram = _standardised_as(X_train, stats)
+        ZT = Z.T @ T
     eigval, eigvec = np.linalg.eigh(gram)
     eigval = np.clip(eigval, 0.0, None)
-    B = eigvec.T @ (Z.T @ T)  # (p, targets)
+    B = eigvec.T @ ZT  # (p, targets)
     inv = 1.0 / (eigval[:, None] + np.asarray(alphas, dtype=np.float64)[None, :])  # (p, n_alphas)
-    if len(T) >= _GCV_ROWS_PER_COLUMN * Z.shape[1]:
-        errors = _gcv_errors(T, eigval, B, inv)
-    else:
-        errors = _loo_errors(Z, T, eigval, eigvec, inv)
+    errors = _gcv_errors(T, eigval, B, inv) if gcv else _loo_errors(Z, T, eigval, eigvec, inv)
     best = int(np.argmin(errors))  # ties: the first, smallest penalty
-    coef = eigvec @ (B * inv[:, best][:, None])
-    return ((np.asarray(X_test, dtype=np.float64) - mean) / scale) @ coef + t_mean
+    coef = (eigvec @ (B * inv[:, best][:, None])) / scale[:, None]  # per raw column
+    return np.asarray(X_test, dtype=np.float64) @ coef - mean @ coef + t_mean

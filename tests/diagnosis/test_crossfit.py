@@ -130,3 +130,60 @@ def test_a_memorising_teacher_is_scored_out_of_fold():
     res = diagnose(X_a, X_b, y, teacher=KNeighborsClassifier(n_neighbors=1), n_bootstrap=50, random_state=0)
     assert res.teacher_score < 0.6
     assert res.student_score > 0.8
+
+
+def test_half_plan_halves_each_fold_stratified_and_shares_one_half_per_replicate():
+    from crossmodal.diagnosis._crossfit import _folds, half_plan
+
+    rng = np.random.default_rng(0)
+    codes = np.where(rng.random(503) < 0.3, rng.integers(0, 4, 503), -1)
+    codes[:8] = [0, 0, 1, 1, 2, 2, 3, 3]  # every class has labelled rows
+    folds = _folds(5, codes, 0)
+    plan = half_plan(folds, codes, np.random.default_rng(1))
+    assert len(plan) == _N_SUBSAMPLES * len(folds)
+    for r in range(_N_SUBSAMPLES):
+        entries = [(te, half) for i, te, half in plan if i == r]
+        union = np.unique(np.concatenate([half for _, half in entries]))
+        for (tr, te), (te_plan, half) in zip(folds, entries):
+            assert np.array_equal(te, te_plan)
+            assert np.all(np.isin(half, tr)) and len(np.unique(half)) == len(half)
+            # The replicate's half without this fold's test rows: one half of every row, shared by the folds.
+            assert np.array_equal(half, np.setdiff1d(union, te))
+            for c in np.unique(codes[tr]):
+                n_train, n_half = np.sum(codes[tr] == c), np.sum(codes[half] == c)
+                # Each test fold's cell is halved, rounded up or down: at most one row per fold from exactly half.
+                assert abs(n_half - n_train / 2) <= len(folds) / 2 + 0.5 and n_half >= 1
+
+
+def test_half_plan_keeps_every_class_of_a_fold_even_with_one_labelled_row_per_fold():
+    from crossmodal.diagnosis._crossfit import _folds, half_plan
+
+    codes = np.full(60, -1)
+    codes[[0, 1, 2, 3, 4, 5]] = [0, 0, 0, 1, 1, 1]  # 3 labelled rows per class, 3 folds: one per fold
+    folds = _folds(3, codes, 0)
+    for seed in range(20):
+        for _, te, half in half_plan(folds, codes, np.random.default_rng(seed)):
+            train_classes = np.unique(codes[np.setdiff1d(np.arange(60), te)])
+            assert np.array_equal(np.unique(codes[half]), train_classes)
+
+
+def test_gram_statistics_shared_across_folds_equal_each_fold_alone():
+    from crossmodal.diagnosis._crossfit import _gram_stats_of
+    from crossmodal.diagnosis._ridge import _gram_stats
+
+    rng = np.random.default_rng(0)
+    # Offsets far from 0 and a constant column: the one pass shifts the rows first, and gives the constant scale 1.
+    X = (rng.normal(size=(400, 6)) * [1.0, 2.0, 1e-3, 5.0, 1.0, 1.0] + [0.0, 1e4, -5.0, 7.0, 3.3, 0.0]).astype(
+        np.float32
+    )
+    X[:, 5] = 0.1
+    blocks = np.array_split(rng.permutation(400), 4)
+    sets = [np.setdiff1d(np.arange(400), b) for b in blocks]
+    sets[2] = sets[2][1:]  # not the union without its block: computed on its own
+    for rows, (mean, scale, gram) in zip(sets, _gram_stats_of(X, sets, blocks)):
+        ref_mean, ref_scale, ref_gram = _gram_stats(X[rows])
+        eps = np.finfo(np.float64).eps
+        np.testing.assert_allclose(mean, ref_mean, rtol=1e3 * eps)
+        np.testing.assert_allclose(scale, ref_scale, rtol=1e3 * eps)
+        assert scale[5] == 1.0
+        np.testing.assert_allclose(gram, ref_gram, rtol=0, atol=1e3 * eps * np.abs(ref_gram).max())
