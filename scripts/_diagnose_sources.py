@@ -28,11 +28,17 @@ ordered view pairs.
   20_000 and up): 20 to 300 noise columns per modality, 2, 5 or 10
   classes (either hyperplane with 2, "normal" with more), 10 (even ``i``) or 30 labelled rows per class among 1,000
   training pairs (10 where a class of the draw has fewer than 30); 1,000 test rows.
+* ``mnist``: the 2,000 MNIST digits of the av-digits archive that no
+  shipped pair uses, as six views built like mfeat's (pixel blocks,
+  principal components, shape profiles, Zernike moments, ring Fourier
+  magnitudes, morphology; ``scripts/_mnist_views.py``). 30 ordered pairs;
+  50/50 stratified split per seed; all labelled, or 3, 10 or 30 per class.
 """
 
 import itertools
 
 import numpy as np
+from _mnist_views import mnist_views
 from sklearn.datasets import load_breast_cancer, load_digits
 from sklearn.model_selection import train_test_split
 
@@ -54,7 +60,7 @@ def few_labels(codes, per_class, seed):
     return out
 
 
-BUDGETS = {"digits": (None, 3, 10, 30), "cancer": (None, 5, 20)}
+BUDGETS = {"digits": (None, 3, 10, 30), "cancer": (None, 5, 20), "mnist": (None, 3, 10, 30)}
 MVD_BUDGETS = (None, 10, 50)
 
 
@@ -160,13 +166,15 @@ def _mvd_draws(diagrams, seeds, source="mvd"):
             )
 
 
-def draws(sources=("digits", "cancer", "mvd", "mvd-wide"), *, seeds=4, diagrams=150, wide_diagrams=30):
+def draws(sources=("digits", "cancer", "mvd", "mvd-wide", "mnist"), *, seeds=4, diagrams=150, wide_diagrams=30):
     """Every calibration draw of ``sources``: dicts with ``train``, ``test``, ``codes``, ``y_test`` and their keys."""
     for source in sources:
         if source == "digits":
             yield from _split_draws("digits", *digits_views(), range(seeds))
         elif source == "cancer":
             yield from _split_draws("cancer", *cancer_views(), range(seeds))
+        elif source == "mnist":
+            yield from _split_draws("mnist", *mnist_views(), range(seeds))
         elif source == "mvd":
             yield from _mvd_draws(range(diagrams), range(seeds))
         else:

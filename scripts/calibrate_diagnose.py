@@ -5,8 +5,8 @@ points predicts the gain of ``CrossModalDistiller()``'s defaults best, how
 wide must a 90% interval be, and which thresholds (in points) make the
 verdict agree best with the measured outcome?
 
-Data: the draws of ``scripts/_diagnose_sources.py`` (digits and
-breast-cancer views, random MVD diagrams, narrow and wide; all labelled, or 3 to 50 labels
+Data: the draws of ``scripts/_diagnose_sources.py`` (digits,
+breast-cancer and MNIST views, random MVD diagrams, narrow and wide; all labelled, or 3 to 50 labels
 per class; 4 seeds) with the gains measured by
 ``scripts/measure_diagnose_gains.py``. A *cell* is (source, pair, labels
 per class); its gain is the mean over seeds.
@@ -134,6 +134,17 @@ CANDIDATES = {
             "teacher_accuracy_x_mimic_r2_x_log2_features_b",
             "student_accuracy_x_log2_features_b",
             "log2_features_b",
+            "inverse_root_labels",
+        ),
+        ("accuracy_gap_below_zero", "accuracy_gap_above_zero"),
+        ("accuracy_gap_below_zero", "accuracy_gap_above_zero_x_mimic_share"),
+        ("accuracy_gap_below_zero", "accuracy_gap_above_zero", "inverse_root_labels"),
+        ("accuracy_gap_below_zero", "accuracy_gap_above_zero_x_mimic_share", "inverse_root_labels"),
+        ("accuracy_gap_below_zero", "accuracy_gap_above_zero", "accuracy_gap_above_zero_x_mimic_share"),
+        (
+            "accuracy_gap_below_zero",
+            "accuracy_gap_above_zero",
+            "accuracy_gap_above_zero_x_mimic_share",
             "inverse_root_labels",
         ),
     ),

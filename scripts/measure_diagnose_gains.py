@@ -1,8 +1,8 @@
 """Measure the KD gain of ``CrossModalDistiller()``'s defaults on ``diagnose``'s calibration data.
 
 Question: on data that no report of the library uses
-(``scripts/_diagnose_sources.py``: digits and breast-cancer views, random
-MVD diagrams), what does distilling with ``CrossModalDistiller()``'s
+(``scripts/_diagnose_sources.py``: digits and breast-cancer views, MNIST
+views, random MVD diagrams), what does distilling with ``CrossModalDistiller()``'s
 defaults (default MLP teacher and student, ``rho=0.5``, ``T=1``) change
 in test accuracy against the same estimator with ``rho=1``, fully labelled
 and with few labels?
@@ -48,6 +48,7 @@ def main():
     parser.add_argument("--out", default=DEFAULT_OUT)
     parser.add_argument("--seeds", type=int, default=4)
     parser.add_argument("--diagrams", type=int, default=150)
+    parser.add_argument("--sources", nargs="+", default=None, help="measure only these sources (default: all)")
     args = parser.parse_args()
     done = _done(args.out)
     new = not os.path.exists(args.out)
@@ -55,7 +56,8 @@ def main():
         writer = csv.DictWriter(f, fieldnames=FIELDS)
         if new:
             writer.writeheader()
-        for draw in draws(seeds=args.seeds, diagrams=args.diagrams):
+        sources = {} if args.sources is None else {"sources": tuple(args.sources)}
+        for draw in draws(seeds=args.seeds, diagrams=args.diagrams, **sources):
             key = (draw["source"], str(draw["seed"]), str(draw["budget"] or "all"))
             if key in done:
                 continue

@@ -69,7 +69,6 @@ from crossmodal.diagnosis._crossfit import (
     _centred_log,
     _fold_regress,
     _fold_teacher,
-    _half_of,
     _subsampled_cross_fits,
 )
 from crossmodal.diagnosis._intervals import (
@@ -106,6 +105,13 @@ def _cross_fit(X_a, X_b, y, folds, n_classes):
     for tr, te in folds:
         M[te] = _fold_regress(None, X_b, L, tr, te, 0)
     return L, M
+
+
+def _half_of(train, y, rng):
+    """A random half of the rows ``train`` (rounded up), stratified by class."""
+    labels = y[train]
+    halves = [rng.permutation(train[labels == c])[: (int(np.sum(labels == c)) + 1) // 2] for c in np.unique(labels)]
+    return np.sort(np.concatenate(halves))
 
 
 def _r2(L, M):

@@ -46,6 +46,10 @@ STATISTICS += ("teacher_accuracy_x_mimic_r2", "inverse_root_labels")
 #: ``log2`` of b's column count, and the last two accuracies times it: with few labels, a student with more inputs
 #: follows its teacher on the unlabelled pairs more closely (its gain per point of accuracy gap grows with them).
 STATISTICS += ("log2_features_b", "student_accuracy_x_log2_features_b", "teacher_accuracy_x_mimic_r2_x_log2_features_b")
+#: The accuracy gap's negative part, its positive part, and the positive part times the mimic's R^2 clipped to
+#: [0, 1]: with few labels, a teacher less accurate than the student drags it towards the teacher's errors, while a
+#: more accurate one helps only as far as b can follow its decision (the modality focusing hypothesis).
+STATISTICS += ("accuracy_gap_below_zero", "accuracy_gap_above_zero", "accuracy_gap_above_zero_x_mimic_share")
 
 
 def _row_values(fits, codes):
@@ -117,6 +121,9 @@ def gain_statistics(fits, codes, W, n_features_b):
             log_features * constant,
             student * log_features,
             teacher * r2 * log_features,
+            np.minimum(gap, 0.0),
+            np.maximum(gap, 0.0),
+            np.maximum(gap, 0.0) * np.clip(r2, 0.0, 1.0),
         ]
     )
     return dict(zip(STATISTICS, (float(v) for v in values[0]))), values[1:]

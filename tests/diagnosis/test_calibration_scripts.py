@@ -40,6 +40,32 @@ def test_sources_draw_labelled_rows_per_class_and_wide_diagrams(scripts):
         assert d["train"]["b"].shape[1] >= 20  # at least 20 noise columns
 
 
+def test_mnist_views_use_only_images_no_shipped_pair_uses_and_rotation_invariant_views_are(scripts):
+    import _mnist_views
+
+    from crossmodal.datasets._files import open_data_file
+
+    views, y = _mnist_views.mnist_views()
+    with open_data_file("av_digits.npz") as npz:
+        images, used = npz["images"].astype(np.float64) / 255.0, npz["image_index"]
+    free = np.setdiff1d(np.arange(len(images)), used)
+    assert np.bincount(y).tolist() == [200] * 10
+    assert {name: v.shape[1] for name, v in views.items()} == dict(pix=196, kar=64, fac=168, zer=49, fou=72, mor=6)
+    # pix is the unused images' 2 x 2 block means, row for row.
+    blocks = images[free].reshape(-1, 14, 2, 14, 2).mean(axis=(2, 4)).reshape(len(free), -1)
+    np.testing.assert_allclose(views["pix"], blocks, rtol=1e-12)
+    # Zernike magnitudes and ring Fourier magnitudes do not change when a digit is turned half a turn.
+    img = images[free[:20]].reshape(-1, 28, 28)
+    turned = img[:, ::-1, ::-1]
+    flat, flat_turned = img.reshape(20, -1), turned.reshape(20, -1)
+    rho, theta = _mnist_views._polar(img)
+    rho_t, theta_t = _mnist_views._polar(turned)
+    for features in (_mnist_views._zernike, _mnist_views._ring_fourier):
+        np.testing.assert_allclose(features(flat, rho, theta), features(flat_turned, rho_t, theta_t), atol=1e-9)
+    # The pixel view does: a half turn reverses its blocks.
+    assert not np.allclose(views["pix"][:20], blocks[:20, ::-1])
+
+
 def test_one_standard_error_rule_prefers_fewer_statistics_within_the_error_bar(scripts):
     _, calibrate = scripts
     rng = np.random.default_rng(0)

@@ -102,6 +102,10 @@ def test_gain_statistics_are_row_means_and_resample_with_the_labelled_rows():
     assert point["teacher_accuracy_x_mimic_r2_x_log2_features_b"] == pytest.approx(
         np.mean(correct["teacher"]) * r2 * np.log2(12)
     )
+    gap = point["accuracy_gap"]
+    assert point["accuracy_gap_below_zero"] == pytest.approx(min(gap, 0.0))
+    assert point["accuracy_gap_above_zero"] == pytest.approx(max(gap, 0.0))
+    assert point["accuracy_gap_above_zero_x_mimic_share"] == pytest.approx(max(gap, 0.0) * min(max(r2, 0.0), 1.0))
     # A resample that repeats one labelled row twice and drops none weighs that row twice.
     one = np.ones((1, 60))
     one[0, 1] = 2.0
@@ -111,6 +115,20 @@ def test_gain_statistics_are_row_means_and_resample_with_the_labelled_rows():
     teacher_level = _gain.STATISTICS.index("teacher_accuracy")
     hits = correct["teacher"].astype(float)
     assert single[0, teacher_level] == pytest.approx((hits.sum() + hits[0]) / (labelled.sum() + 1))
+
+
+def test_the_accuracy_gaps_parts_split_by_sign_and_only_the_positive_part_is_scaled_by_the_share():
+    fits = _fits()
+    codes = np.arange(60) % 3
+    W = np.ones((1, 60))
+    for teacher, student in (("teacher", "student"), ("student", "teacher")):
+        swapped = dict(fits, teacher=fits[teacher], student=fits[student])
+        point, _ = _gain.gain_statistics(swapped, codes, W, 12)
+        gap, share = point["accuracy_gap"], np.clip(point["mimic_r2"], 0.0, 1.0)
+        assert gap != 0
+        assert point["accuracy_gap_below_zero"] + point["accuracy_gap_above_zero"] == pytest.approx(gap)
+        assert point["accuracy_gap_below_zero"] <= 0 <= point["accuracy_gap_above_zero"]
+        assert point["accuracy_gap_above_zero_x_mimic_share"] == pytest.approx(point["accuracy_gap_above_zero"] * share)
 
 
 @pytest.mark.parametrize("regime", _gain.REGIMES)
