@@ -27,15 +27,26 @@ from sklearn.linear_model import LogisticRegression
 from threadpoolctl import threadpool_limits
 
 from crossmodal._utils.labels import label_weights
+from crossmodal._utils.torch_helpers import torch_threads
 from crossmodal.distill._joint_teacher import joint_teacher, joint_teacher_proba
 from crossmodal.experiments import _transfer_protocol as protocol
 from crossmodal.experiments._batched_mlp import distil_students
+from crossmodal.experiments._diagnose_gains import measure_gains
 from crossmodal.experiments._ranking_protocol import _net
 from crossmodal.experiments._rows import labelled_rows
 from crossmodal.experiments._views import standardized_views
 from crossmodal.focus._ranker import ModalityGeneralRanker
 
-__all__ = ["Student", "prepare", "fit_teachers", "train_students", "diagnosed", "teacher_model", "seed_cells"]
+__all__ = [
+    "Student",
+    "prepare",
+    "fit_teachers",
+    "train_students",
+    "diagnosed",
+    "default_distiller_accuracy",
+    "teacher_model",
+    "seed_cells",
+]
 
 #: The logistic-regression teacher's iteration cap (lbfgs reaches its tolerance well before it on these data).
 LR_MAX_ITER = 1000
@@ -178,12 +189,29 @@ def diagnosed(X_a, X_b, y_semi, seed):
     )
 
 
+def default_distiller_accuracy(Xt_fit, Xt_eval, Xs_fit, Xs_eval, codes, eval_codes, seed):
+    """Test accuracy of ``CrossModalDistiller()``'s defaults and of their labels-only twin (``rho=1``), on these rows.
+
+    The configuration whose gain ``diagnose`` predicts: the default MLP
+    teacher fitted on the labelled rows and queried on every pair, the
+    default MLP student, ``rho=0.5``, ``T=1`` (fitted as
+    :func:`~crossmodal.experiments._diagnose_gains.measure_gains` fits it).
+    Returns ``default_kd_acc`` and ``default_labels_acc``.
+    """
+    train = {"a": np.asarray(Xt_fit, np.float32), "b": np.asarray(Xs_fit, np.float32)}
+    test = {"a": np.asarray(Xt_eval, np.float32), "b": np.asarray(Xs_eval, np.float32)}
+    with torch_threads(1), threadpool_limits(limits=1):
+        _, kd, labels = measure_gains(train, test, codes, eval_codes, [("a", "b")], seed)[("a", "b")]
+    return dict(default_kd_acc=kd, default_labels_acc=labels)
+
+
 def seed_cells(run, run_seed, dataset, budgets, students, validation, diagnose_cells, modes=protocol.JOINT_MODES):
     """Yield ``(row, accuracy)`` per budget of one seed: the cell's shared columns and its students' scores.
 
     ``students(budget)`` gives the :class:`Student` stack of a budget; the
     teachers are fitted on that budget's labelled rows, and ``diagnose`` is
-    called when ``diagnose_cells`` is true.
+    called when ``diagnose_cells`` is true (and, with few labels,
+    :func:`default_distiller_accuracy`).
     """
     Xt_fit, Xt_eval, Xs_fit, Xs_eval, y_fit, y_eval = prepare(dataset, run_seed, validation)
     classes = np.unique(y_fit)
@@ -204,4 +232,8 @@ def seed_cells(run, run_seed, dataset, budgets, students, validation, diagnose_c
         if diagnose_cells:
             with threadpool_limits(limits=1, user_api="blas"):
                 row.update(diagnosed(Xt_fit, Xs_fit, y_semi, run_seed))
+            # Beside diagnose, the gain of the configuration it predicts (few labels: where its regime is).
+            nan = dict(default_kd_acc=float("nan"), default_labels_acc=float("nan"))
+            defaults = default_distiller_accuracy(Xt_fit, Xt_eval, Xs_fit, Xs_eval, codes, eval_codes, run_seed)
+            row.update(nan if labelled.all() else defaults)
         yield row, accuracy

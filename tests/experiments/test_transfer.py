@@ -160,8 +160,13 @@ def test_every_student_sees_the_unlabelled_rows_as_minus_one(monkeypatch):
         seen["diagnose_y"] = np.array(y_semi)
         return real_diagnosed(X_a[:0], X_b[:0], y_semi[:0], seed)  # no rows: diagnose's error is recorded
 
+    def spy_gains(train, test, codes, eval_codes, pairs, seed):
+        seen.update(default_codes=np.array(codes), default_rows=(len(train["b"]), len(test["b"])), pairs=pairs)
+        return {("a", "b"): (0.1, 0.8, 0.7)}
+
     monkeypatch.setattr(_transfer_runs, "distil_students", spy_distil)
     monkeypatch.setattr(_transfer_runs, "diagnosed", spy_diagnosed)
+    monkeypatch.setattr(_transfer_runs, "measure_gains", spy_gains)
     monkeypatch.setattr(_transfer_protocol, "PAIR_EPOCHS", 1)
     stack = transfer.students_for(transfer.SETTINGS["mfeat-fac-mor"], max_epochs=1)
     cells = list(_transfer_runs.seed_cells(0, 3, "mfeat-fac-mor", (3,), lambda _: stack, False, True))
@@ -176,6 +181,10 @@ def test_every_student_sees_the_unlabelled_rows_as_minus_one(monkeypatch):
         assert (seen["kd_weight"][keys.index(key)] == 1).all()  # the KD term covers every pair
     assert (seen["kd_weight"][keys.index("kd_labelled")][unlabelled] == 0).all()
     assert row["verdict"] == "error" and np.isnan(row["predicted_gain"]) and row["diagnose_error"]
+    # The defaults' gain, which diagnose predicts, is measured on the same training pairs, labels and test rows.
+    np.testing.assert_array_equal(seen["default_codes"], seen["y"])
+    assert seen["default_rows"] == (len(seen["y"]), 2000 - len(seen["y"]))  # mfeat has 2,000 rows
+    assert seen["pairs"] == [("a", "b")] and (row["default_kd_acc"], row["default_labels_acc"]) == (0.8, 0.7)
     assert set(accuracy) == {(s.key, 1) for s in stack}
 
 
@@ -197,6 +206,10 @@ def _frame(gain_pix=0.12, gain_zer=-0.05, general=0.0, specific=-0.03, regular=-
                 row.update(student_regular_acc=base + regular + noise[1])
                 row.update(student_general_acc=base + general * scale + noise[2])
                 row.update(student_specific_acc=base + specific * scale + noise[3])
+                # the defaults' gain, measured at the few-labels budget only
+                few = budget != "all"
+                default = base + gain + noise[0] if few else np.nan
+                row.update(default_labels_acc=base if few else np.nan, default_kd_acc=default)
                 pred = scale * gain if predicted is None else predicted[dataset]
                 hurts = pred <= -0.03
                 row.update(predicted_gain=pred, verdict="likely to hurt" if hurts else "helps")
@@ -235,11 +248,16 @@ def test_trend_checks_pass_and_fail_on_the_numbers():
     missing.loc[missing["dataset"] == "mvd", "predicted_gain"] = np.nan
     checks = check_trends(missing)
     assert [c.verdict for c in checks][3:5] == ["FAIL", "FAIL"]
-    assert "2 of 6 cells without a prediction" in checks[3].observed
+    assert "1 of 3 cells without a prediction" in checks[3].observed
+    # The checks compare with the defaults' gain: a tuned student's reversed gains leave them as they are.
+    tuned = _frame()
+    tuned["student_kd_every_acc"] = 2 * tuned["student_labels_acc"] - tuned["student_kd_every_acc"]
+    checks = check_trends(tuned)
+    assert [c.verdict for c in checks][3:5] == ["PASS", "PASS"] and "tuned settings" in checks[3].observed
     mfh = [c.verdict for c in check_trends(_frame(general=-0.02, specific=0.0))][5:]
     assert mfh == ["FAIL", "FAIL", "FAIL"]
     all_labels = check_trends(_frame().query("budget == 'all'"))
-    assert [c.verdict for c in all_labels] == ["N/A"] * 3 + ["PASS"] * 2 + ["N/A"] * 3
+    assert [c.verdict for c in all_labels] == ["N/A"] * 8  # the defaults are measured with few labels only
 
 
 # ---------------------------------------------------------------- settings, tuning and the quick run
@@ -286,10 +304,13 @@ def test_quick_run_writes_report_figures_and_checks(tmp_path, monkeypatch):
     columns = pd.read_csv(os.path.join(tmp_path, "transfer.csv")).columns
     expected = {f"student_{s}_acc" for s in transfer.STUDENTS} | {"teacher_lr_acc", "teacher_general_acc"}
     expected |= {"measured_gain", "predicted_gain", "predicted_gain_lo", "predicted_gain_hi", "verdict", "budget"}
-    assert expected <= set(columns)
+    assert expected | {"default_kd_acc", "default_labels_acc"} <= set(columns)
+    defaults = frame.set_index("budget")[["default_kd_acc", "default_labels_acc"]]
+    assert defaults.loc["all"].isna().all().all() and defaults.loc["10"].apply(lambda c: c.between(0, 1)).all().all()
     np.testing.assert_allclose(frame["measured_gain"], frame["student_kd_every_acc"] - frame["student_labels_acc"])
     scores = frame.filter(like="_acc")
-    assert ((scores >= 0) & (scores <= 1)).all().drop("teacher_lr_unlabelled_acc").all()
+    unlabelled_or_few = ["teacher_lr_unlabelled_acc", "default_kd_acc", "default_labels_acc"]  # NaN where all labelled
+    assert ((scores >= 0) & (scores <= 1)).all().drop(unlabelled_or_few).all()
     pseudo = frame.set_index("budget")["teacher_lr_unlabelled_acc"]  # no unlabelled pair when every label is kept
     assert pseudo.loc["all"].isna().all() and pseudo.loc["10"].between(0, 1).all()
     names = sorted(os.path.basename(f) for f in result["files"])
