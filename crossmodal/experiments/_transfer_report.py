@@ -10,6 +10,7 @@ from crossmodal.experiments._report import check_list, format_difference, format
 from crossmodal.experiments._summaries import summarize
 from crossmodal.experiments._transfer_checks import cell_differences, cell_gains, check_trends, default_gains
 from crossmodal.experiments._transfer_protocol import (
+    DEFAULT_RUNS,
     JOINT_MODES,
     MVD_GAMMA,
     N_REPEATS,
@@ -114,8 +115,8 @@ def _gains_table(frame):
     text = markdown_table(headers, rows) + (
         "\n\n`diagnose` predicts the gain of `CrossModalDistiller()`'s defaults (MLP teacher and student, rho 0.5, "
         "T 1) over the same estimator at rho 1; the tuned student (logistic-regression teacher, settings above) is "
-        "another configuration. The defaults are measured at the few-labels budgets. The verdict of a cell is the "
-        "most common over its seeds."
+        f"another configuration. The defaults are measured at the few-labels budgets, {DEFAULT_RUNS} seeds. "
+        "The verdict of a cell is the most common over its seeds."
     )
     failed = frame[frame["verdict"] == "error"] if "diagnose_error" in frame else frame.iloc[:0]
     if len(failed):
@@ -223,7 +224,8 @@ def _protocol(out, datasets, settings):
         "predicted gain is set beside the measured gain of KD on every pair over labels only, and beside that of "
         "the configuration it predicts: `CrossModalDistiller(random_state=seed)` with its defaults (MLP teacher "
         "fitted on the labelled rows and queried on every pair, MLP student, rho 0.5, T 1) against the same "
-        "estimator at rho 1, at the few-labels budgets (the checks compare with this one). Accuracies are "
+        f"estimator at rho 1, at the few-labels budgets of the first {DEFAULT_RUNS} seeds (the checks compare "
+        "with this one). Accuracies are "
         f"on the test rows, mean ± sd over {out.runs} seeds; differences are paired per seed: mean [95% "
         "confidence interval of a paired t test] (share of seeds > 0). The MVD setting (`make_modality_venn`, "
         f"linear mixing, a new diagram per seed) has gamma = {MVD_GAMMA:.3f}.\n\n"

@@ -210,7 +210,8 @@ def seed_cells(run, run_seed, dataset, budgets, students, validation, diagnose_c
 
     ``students(budget)`` gives the :class:`Student` stack of a budget; the
     teachers are fitted on that budget's labelled rows, and ``diagnose`` is
-    called when ``diagnose_cells`` is true (and, with few labels,
+    called when ``diagnose_cells`` is true (and, with few labels in the
+    first :data:`~._transfer_protocol.DEFAULT_RUNS` runs,
     :func:`default_distiller_accuracy`).
     """
     Xt_fit, Xt_eval, Xs_fit, Xs_eval, y_fit, y_eval = prepare(dataset, run_seed, validation)
@@ -233,7 +234,7 @@ def seed_cells(run, run_seed, dataset, budgets, students, validation, diagnose_c
             with threadpool_limits(limits=1, user_api="blas"):
                 row.update(diagnosed(Xt_fit, Xs_fit, y_semi, run_seed))
             # Beside diagnose, the gain of the configuration it predicts (few labels: where its regime is).
-            nan = dict(default_kd_acc=float("nan"), default_labels_acc=float("nan"))
-            defaults = default_distiller_accuracy(Xt_fit, Xt_eval, Xs_fit, Xs_eval, codes, eval_codes, run_seed)
-            row.update(nan if labelled.all() else defaults)
+            row.update(default_kd_acc=float("nan"), default_labels_acc=float("nan"))
+            if run < protocol.DEFAULT_RUNS and not labelled.all():
+                row.update(default_distiller_accuracy(Xt_fit, Xt_eval, Xs_fit, Xs_eval, codes, eval_codes, run_seed))
         yield row, accuracy

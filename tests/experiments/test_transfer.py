@@ -185,6 +185,11 @@ def test_every_student_sees_the_unlabelled_rows_as_minus_one(monkeypatch):
     np.testing.assert_array_equal(seen["default_codes"], seen["y"])
     assert seen["default_rows"] == (len(seen["y"]), 2000 - len(seen["y"]))  # mfeat has 2,000 rows
     assert seen["pairs"] == [("a", "b")] and (row["default_kd_acc"], row["default_labels_acc"]) == (0.8, 0.7)
+    # Later runs leave the defaults out (NaN), to keep the main job's time.
+    seen.clear()
+    later = _transfer_protocol.DEFAULT_RUNS
+    ((row, _),) = list(_transfer_runs.seed_cells(later, 3, "mfeat-fac-mor", (3,), lambda _: stack, False, True))
+    assert "default_codes" not in seen and np.isnan(row["default_kd_acc"]) and np.isnan(row["default_labels_acc"])
     assert set(accuracy) == {(s.key, 1) for s in stack}
 
 
