@@ -24,7 +24,8 @@ _SOFT_LABEL_FLOOR = 1e-3
 # Replicates of the gamma cross-fit on half of each fold's training rows, behind gamma's bias correction.
 # Chosen on MVD data that no report uses (run seeds 100+, 260 draws at n=200; harness:
 # scripts/study_diagnose_intervals.py): the intervals covered the teacher's true decision share in 81% of the
-# draws with 2 replicates and 87% with 4. Each costs about half of the main cross-fit's teacher and mimic fits.
+# draws with 2 replicates and 87% with 4 (each fold then drew its own half; with one half of all rows per
+# replicate, 88%). Each costs about half of the main cross-fit's teacher and mimic fits.
 _N_SUBSAMPLES = 4
 
 
