@@ -61,7 +61,7 @@ def _folds(cv, codes, seed):
         raise ValueError(f"cv must be an integer >= 2 or a cross-validation splitter; got {cv!r}.")
     seen = np.zeros(n, dtype=int)
     for tr, te in folds:
-        seen[te] += 1
+        np.add.at(seen, te, 1)  # a row repeated in one test fold counts twice
         if np.intersect1d(tr, te).size:
             raise ValueError("cv yields a split whose training and test rows overlap; cross-fitting needs them apart.")
     if len(folds) < 2 or np.any(seen != 1):
@@ -264,20 +264,24 @@ def _gram_stats_of(X, sets, blocks):
 
     Where ``sets[k]`` is the union of ``blocks`` without ``blocks[k]`` (a
     fold's training rows, or a replicate's half without the fold's test
-    rows), all come from one pass (:func:`~._ridge._leave_block_out_stats`);
-    any other set gets its own.
+    rows; each row once), all come from one pass
+    (:func:`~._ridge._leave_block_out_stats`); any other set, and any whose
+    shared statistics would lose their digits, gets its own.
     """
-    pool = np.zeros(len(X), dtype=bool)
-    for block in blocks:
-        pool[block] = True
-    n_pool = int(pool.sum())
+    n = len(X)
+    in_blocks = np.bincount(np.concatenate(blocks), minlength=n) if len(blocks) else np.zeros(n, dtype=int)
     structured = []
-    for rows, block in zip(sets, blocks):
-        outside = pool.copy()
-        outside[block] = False
-        structured.append(len(rows) == n_pool - len(block) and bool(np.all(outside[rows])))
-    shared = _leave_block_out_stats(X, blocks) if any(structured) else None
-    return [shared[k] if structured[k] else _gram_stats(X[rows]) for k, rows in enumerate(sets)]
+    if in_blocks.max(initial=0) <= 1:  # disjoint blocks of distinct rows
+        for rows, block in zip(sets, blocks):
+            wanted = in_blocks.copy()
+            wanted[block] = 0
+            structured.append(np.array_equal(np.bincount(rows, minlength=n), wanted))
+    else:
+        structured = [False] * len(sets)
+    shared = _leave_block_out_stats(X, blocks) if any(structured) else [None] * len(sets)
+    return [
+        shared[k] if structured[k] and shared[k] is not None else _gram_stats(X[rows]) for k, rows in enumerate(sets)
+    ]
 
 
 def fold_stats(X_a, X_b, sets, blocks, shares):

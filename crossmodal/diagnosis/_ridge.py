@@ -19,10 +19,13 @@ _GCV_ROWS_PER_COLUMN = 10
 
 
 def _standardised(X):
-    """Column means, scales (1 where constant) and the standardised ``X`` (float64), on one centred copy.
+    """Column means, scales and the standardised ``X`` (float64), on one centred copy.
 
     ``X.mean(axis=0)``, ``X.std(axis=0)`` and ``(X - mean) / scale`` up to
-    rounding (the squares are summed without a temporary array).
+    rounding (the squares are summed without a temporary array). A column
+    constant on the rows (its largest value equals its smallest) gets that
+    value as its mean, scale 1 and standardised values exactly 0, whatever
+    rounding the mean would leave.
     """
     X = np.asarray(X)
     if X.dtype == np.float64:
@@ -33,7 +36,11 @@ def _standardised(X):
         mean = Z.mean(axis=0)
         Z -= mean
     scale = np.sqrt(np.einsum("ij,ij->j", Z, Z) / len(Z))
-    scale[scale == 0] = 1.0
+    constant = np.ptp(X, axis=0) == 0 if len(X) else np.ones(X.shape[1], dtype=bool)
+    if constant.any():
+        mean[constant] = X[0, constant] if len(X) else 0.0
+        Z[:, constant] = 0.0
+    scale[constant | (scale == 0)] = 1.0
     Z /= scale
     return mean, scale, Z
 
@@ -44,23 +51,33 @@ def _gram_stats(X):
     return mean, scale, Z.T @ Z
 
 
+# The shared statistics of a set of rows are kept where at most this share of a column's digits can be lost to
+# subtracting a block's cross-products (the block's rows much larger than the kept ones' spread); elsewhere the
+# caller computes them from the rows.
+_MAX_CANCELLATION = 1e6
+
+
 def _leave_block_out_stats(X, blocks):
     """:func:`_gram_stats` of the rows of every block but one, for each block left out, from one pass over the rows.
 
-    ``blocks``: disjoint arrays of row indices of ``X``. Each block's column
-    sums and cross-products are taken once, on rows shifted by the mean of
-    all blocks' rows (so that the moments subtracted below are of nearly
-    centred data and do not cancel); the statistics of the union without
-    block ``k`` are the totals minus block ``k``'s. Equal to
-    ``_gram_stats(X[rows])`` up to rounding, at the cost of one Gram matrix
-    of the union instead of one per block left out. A column constant on
-    the rows gets scale 1, as in :func:`_standardised` (here: a scale below
-    ``1e-14`` of the column's magnitude, where rounding alone leaves a
-    nonzero variance).
+    ``blocks``: disjoint arrays of distinct row indices of ``X``. Each
+    block's column sums, cross-products, smallest and largest values are
+    taken once, the sums and products on rows shifted by the mean of all
+    blocks' rows (so that the moments subtracted below are of nearly
+    centred data); the statistics of the union without block ``k`` are the
+    totals minus block ``k``'s. Equal to ``_gram_stats(X[rows])`` up to
+    rounding, at the cost of one Gram matrix of the union instead of one per
+    block left out. A column constant on the kept rows (their largest value
+    equals their smallest) gets that value as its mean, scale 1 and zero
+    cross-products, as in :func:`_standardised`. Where subtracting a block
+    would leave a column's spread to rounding (its kept rows' sum of
+    squares below ``1 / _MAX_CANCELLATION`` of all rows'), the entry is None.
     """
     parts = [np.asarray(X[b], dtype=np.float64) for b in blocks]
     n = sum(len(b) for b in blocks)
     shift = sum(part.sum(axis=0) for part in parts) / n
+    lows = [part.min(axis=0) if len(part) else np.full(part.shape[1], np.inf) for part in parts]
+    highs = [part.max(axis=0) if len(part) else np.full(part.shape[1], -np.inf) for part in parts]
     sums, grams = [], []
     for part in parts:
         part = part - shift
@@ -68,15 +85,23 @@ def _leave_block_out_stats(X, blocks):
         grams.append(part.T @ part)
     total_sum, total_gram = sum(sums), sum(grams)
     out = []
-    for block, block_sum, block_gram in zip(blocks, sums, grams):
+    for k, (block, block_sum, block_gram) in enumerate(zip(blocks, sums, grams)):
         m = n - len(block)
+        others = [j for j in range(len(blocks)) if j != k]
+        low = np.min([lows[j] for j in others], axis=0)
+        constant = low == np.max([highs[j] for j in others], axis=0)
         s = total_sum - block_sum
         offset = s / m
         scatter = (total_gram - block_gram) - np.outer(s, offset)
-        scale = np.sqrt(np.clip(np.diag(scatter) / m, 0.0, None))
-        magnitude = np.sqrt(np.clip(np.diag(total_gram - block_gram) / m, 0.0, None)) + np.abs(shift)
-        scale[scale <= 1e-14 * magnitude] = 1.0
-        out.append((shift + offset, scale, scatter / np.outer(scale, scale)))
+        spread = np.diag(scatter)
+        if np.any(~constant & (spread * _MAX_CANCELLATION <= np.diag(total_gram))):
+            out.append(None)
+            continue
+        mean, scale = shift + offset, np.sqrt(np.clip(spread / m, 0.0, None))
+        mean[constant], scale[constant] = low[constant], 1.0
+        scatter[constant, :] = 0.0
+        scatter[:, constant] = 0.0
+        out.append((mean, scale, scatter / np.outer(scale, scale)))
     return out
 
 
@@ -145,9 +170,9 @@ def _ridge_fit_predict(X_train, T_train, X_test, alphas=_RIDGE_ALPHAS, stats=Non
     t_mean = T_train.mean(axis=0)
     T = T_train - t_mean
     if gcv and stats is not None:
-        # The standardised rows are not needed: with T centred, Z^T T = (X^T T) / scale.
+        # The standardised rows are not needed: Z^T T = ((X - mean)^T T) / scale.
         mean, scale, gram = stats
-        ZT = (np.asarray(X_train, dtype=np.float64).T @ T) / scale[:, None]
+        ZT = ((np.asarray(X_train, dtype=np.float64) - mean).T @ T) / scale[:, None]
     else:
         mean, scale, Z, gram = _standardised_as(X_train, stats)
         ZT = Z.T @ T
@@ -157,5 +182,5 @@ def _ridge_fit_predict(X_train, T_train, X_test, alphas=_RIDGE_ALPHAS, stats=Non
     inv = 1.0 / (eigval[:, None] + np.asarray(alphas, dtype=np.float64)[None, :])  # (p, n_alphas)
     errors = _gcv_errors(T, eigval, B, inv) if gcv else _loo_errors(Z, T, eigval, eigvec, inv)
     best = int(np.argmin(errors))  # ties: the first, smallest penalty
-    coef = (eigvec @ (B * inv[:, best][:, None])) / scale[:, None]  # per raw column
-    return np.asarray(X_test, dtype=np.float64) @ coef - mean @ coef + t_mean
+    coef = (eigvec @ (B * inv[:, best][:, None])) / scale[:, None]  # per centred raw column
+    return (np.asarray(X_test, dtype=np.float64) - mean) @ coef + t_mean

@@ -116,16 +116,29 @@ def _check_zer_pix(frame):
 
 
 def default_gains(frame):
-    """Per few-labels cell: the measured gain of ``CrossModalDistiller()``'s defaults over their labels-only twin
-    (paired per seed, :func:`cell_differences`) and ``diagnose``'s mean prediction; empty where not measured."""
+    """Per few-labels cell: the measured gain of ``CrossModalDistiller()``'s defaults over their labels-only twin and
+    ``diagnose``'s mean prediction, over the same seeds; empty where the defaults were not measured.
+
+    The paired difference (:func:`cell_differences`) and the prediction use
+    the seeds with both; ``n_default`` counts the seeds that measured the
+    defaults and ``n_predicted`` those of them with a prediction (a cell
+    without any has NaN gain and prediction).
+    """
     if "default_kd_acc" not in frame:
         return frame.iloc[:0]
     part = frame[np.isfinite(frame["default_kd_acc"]) & np.isfinite(frame["default_labels_acc"])]
     if part.empty:
         return part
-    gains = cell_differences(part, "default_kd_acc", "default_labels_acc")
-    predicted = part.groupby(["dataset", "budget"], sort=False)["predicted_gain"].mean().rename("predicted_gain")
-    return gains.merge(predicted.reset_index(), on=["dataset", "budget"])
+    by = ["dataset", "budget"]
+    cells = part.groupby(by, sort=False).agg(
+        n_default=("default_kd_acc", "size"), n_predicted=("predicted_gain", "count")
+    )
+    both = part[np.isfinite(part["predicted_gain"])]
+    if both.empty:
+        return cells.reset_index().assign(diff_mean=np.nan, predicted_gain=np.nan)
+    gains = cell_differences(both, "default_kd_acc", "default_labels_acc")
+    predicted = both.groupby(by, sort=False)["predicted_gain"].mean().reset_index()
+    return cells.reset_index().merge(gains.merge(predicted, on=by), on=by, how="left")
 
 
 def _check_diagnose(frame):
@@ -141,8 +154,8 @@ def _check_diagnose(frame):
     if gains.empty:
         return [_not_run(n, LIBRARY) for n in names]
     known = gains[np.isfinite(gains["predicted_gain"])]
-    n_missing = len(gains) - len(known)
-    missing = f"; {n_missing} of {len(gains)} cells without a prediction" if n_missing else ""
+    n_missing = int(np.sum(gains["n_predicted"] < gains["n_default"]))
+    missing = f"; {n_missing} of {len(gains)} cells without a prediction in every seed" if n_missing else ""
     rho = spearman(known["predicted_gain"], known["diff_mean"])
     error = float(np.median(np.abs(known["predicted_gain"] - known["diff_mean"]))) if len(known) else float("nan")
     tuned = cell_gains(frame).merge(known[["dataset", "budget"]], on=["dataset", "budget"])

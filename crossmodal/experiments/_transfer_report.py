@@ -96,7 +96,8 @@ def _gains_table(frame):
         default = None if defaults is None or key not in defaults.index else defaults.loc[key]
         predicted = 100 * rec["predicted_gain"]
         known = np.isfinite(predicted)
-        cells = [format_difference(rec), "n/a" if default is None else format_difference(default)]
+        measured = default is not None and np.isfinite(default["diff_mean"])
+        cells = [format_difference(rec), format_difference(default) if measured else "n/a"]
         cells.append(f"{predicted:+.2f}" if known else "n/a")
         # the prediction over the seeds that measured the defaults, as the checks compare them
         error = None if default is None else 100 * (default["predicted_gain"] - default["diff_mean"])
@@ -117,8 +118,9 @@ def _gains_table(frame):
     text = markdown_table(headers, rows) + (
         "\n\n`diagnose` predicts the gain of `CrossModalDistiller()`'s defaults (MLP teacher and student, rho 0.5, "
         "T 1) over the same estimator at rho 1; the tuned student (logistic-regression teacher, settings above) is "
-        f"another configuration. The defaults are measured at the few-labels budgets, {DEFAULT_RUNS} seeds. "
-        "The verdict of a cell is the most common over its seeds."
+        f"another configuration. The defaults are measured at the few-labels budgets, {DEFAULT_RUNS} seeds; "
+        "`predicted` is the mean over every seed, its error against the defaults the mean over the seeds that "
+        "measured them. The verdict of a cell is the most common over its seeds."
     )
     failed = frame[frame["verdict"] == "error"] if "diagnose_error" in frame else frame.iloc[:0]
     if len(failed):

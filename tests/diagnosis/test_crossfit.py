@@ -187,3 +187,56 @@ def test_gram_statistics_shared_across_folds_equal_each_fold_alone():
         np.testing.assert_allclose(scale, ref_scale, rtol=1e3 * eps)
         assert scale[5] == 1.0
         np.testing.assert_allclose(gram, ref_gram, rtol=0, atol=1e3 * eps * np.abs(ref_gram).max())
+
+
+def test_shared_gram_statistics_match_each_fold_alone_where_a_column_lives_in_one_block():
+    from crossmodal.diagnosis._crossfit import _gram_stats_of
+    from crossmodal.diagnosis._ridge import _gram_stats, _ridge_fit_predict
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(500, 5))
+    X[:, 2] = 0.0
+    X[:7, 2] = rng.uniform(1, 17, 7)  # constant on every fold's training rows but the first fold's
+    X[:, 3] = 0.1  # constant everywhere, a value whose mean rounding does not return exactly
+    X[:, 4] = 1e-3 * X[:, 4]
+    X[100:103, 4] = 1e5  # the second block's rows dwarf the others' spread: shared sums would lose its digits
+    blocks = np.array_split(np.arange(500), 5)
+    sets = [np.setdiff1d(np.arange(500), b) for b in blocks]
+    T = rng.normal(size=(400, 3))
+    eps = np.finfo(np.float64).eps
+    for rows, block, stats in zip(sets, blocks, _gram_stats_of(X, sets, blocks)):
+        alone = _gram_stats(X[rows])
+        if block[0] == 0:  # the first block left out: the column is 0 on every kept row
+            assert stats[1][2] == 1.0 and np.all(stats[2][2] == 0.0)
+        assert stats[1][3] == 1.0 and stats[0][3] == 0.1 and np.all(stats[2][3] == 0.0)
+        for shared, own in zip(stats, alone):
+            np.testing.assert_allclose(shared, own, rtol=1e4 * eps, atol=1e4 * eps * np.abs(own).max())
+        np.testing.assert_allclose(
+            _ridge_fit_predict(X[rows], T, X[block], stats=stats), _ridge_fit_predict(X[rows], T, X[block]), atol=1e-9
+        )
+
+
+def test_sets_that_repeat_a_row_get_their_own_gram_statistics_and_repeated_test_rows_are_rejected():
+    from crossmodal.diagnosis._crossfit import _folds, _gram_stats_of
+    from crossmodal.diagnosis._ridge import _gram_stats
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(100, 3))
+    blocks = np.array_split(np.arange(100), 4)
+    sets = [np.setdiff1d(np.arange(100), b) for b in blocks]
+    sets[1] = np.concatenate([sets[1][1:], sets[1][1:2]])  # one row twice, another missing: as long as the rest
+    for rows, stats in zip(sets, _gram_stats_of(X, sets, blocks)):
+        for shared, own in zip(stats, _gram_stats(X[rows])):
+            np.testing.assert_allclose(shared, own, rtol=1e-12, atol=1e-12)
+
+    class Repeating:
+        def split(self, X, y):
+            for b in blocks:
+                test = np.concatenate([b, b[:1]]) if b[0] == 0 else b
+                yield np.setdiff1d(np.arange(100), b), test
+
+        def get_n_splits(self, *args):
+            return 4
+
+    with pytest.raises(ValueError, match="exactly one test fold"):
+        _folds(Repeating(), np.zeros(100, dtype=int), 0)

@@ -21,7 +21,7 @@ from crossmodal.experiments import _transfer_protocol, _transfer_runs, transfer
 from crossmodal.experiments._batched_mlp import distil_students, stacked_loss
 from crossmodal.experiments._ranking_protocol import _net
 from crossmodal.experiments._rows import labelled_rows
-from crossmodal.experiments._transfer_checks import cell_differences, cell_gains, check_trends
+from crossmodal.experiments._transfer_checks import cell_differences, cell_gains, check_trends, default_gains
 from crossmodal.experiments._transfer_protocol import (
     STUDENT_HIDDEN,
     TEST_SHARE,
@@ -253,12 +253,25 @@ def test_trend_checks_pass_and_fail_on_the_numbers():
     missing.loc[missing["dataset"] == "mvd", "predicted_gain"] = np.nan
     checks = check_trends(missing)
     assert [c.verdict for c in checks][3:5] == ["FAIL", "FAIL"]
-    assert "1 of 3 cells without a prediction" in checks[3].observed
+    assert "1 of 3 cells without a prediction in every seed" in checks[3].observed
     # The checks compare with the defaults' gain: a tuned student's reversed gains leave them as they are.
     tuned = _frame()
     tuned["student_kd_every_acc"] = 2 * tuned["student_labels_acc"] - tuned["student_kd_every_acc"]
     checks = check_trends(tuned)
     assert [c.verdict for c in checks][3:5] == ["PASS", "PASS"] and "tuned settings" in checks[3].observed
+    # A seed that measured the defaults without a prediction leaves the cell's gain to the seeds with both.
+    partial = _frame()
+    first = (partial["dataset"] == "mvd") & (partial["budget"] == "10") & (partial["run"] == 0)
+    partial.loc[first, "predicted_gain"] = np.nan
+    partial.loc[first, "default_kd_acc"] += 0.5  # an outlier, if it were counted
+    gains = default_gains(partial).set_index("dataset")
+    rest = partial[(partial["dataset"] == "mvd") & (partial["budget"] == "10") & ~first]
+    expected = (rest["default_kd_acc"] - rest["default_labels_acc"]).mean()
+    assert gains.loc["mvd", "diff_mean"] == pytest.approx(expected)
+    assert (gains.loc["mvd", "n_default"], gains.loc["mvd", "n_predicted"]) == (5, 4)
+    checks = check_trends(partial)
+    assert [c.verdict for c in checks][3:5] == ["FAIL", "FAIL"]
+    assert "1 of 3 cells without a prediction in every seed" in checks[3].observed
     mfh = [c.verdict for c in check_trends(_frame(general=-0.02, specific=0.0))][5:]
     assert mfh == ["FAIL", "FAIL", "FAIL"]
     all_labels = check_trends(_frame().query("budget == 'all'"))
