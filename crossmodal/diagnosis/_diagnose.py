@@ -155,13 +155,13 @@ def diagnose(
     clipped to their range on those data (it is not extrapolated). Every
     row labelled, it reads the imitator's gain times the teacher's
     in-sample error (a distiller's targets differ from the labels only
-    where its teacher does not fit them; held-out median error 0.28 points
+    where its teacher does not fit them; held-out median error 0.29 points
     over 226 cells); with few labels, the accuracy gap's negative part (a
     teacher less accurate than the student drags it towards its errors),
     its positive part times the mimic's R^2 clipped to [0, 1] (a more
     accurate teacher helps as far as *b* can follow its decision, as the
     modality focusing hypothesis has it) and ``1 / sqrt(labelled rows per
-    class)`` (held-out median error 3.4 points over 632 cells, 1.9 to 5.4
+    class)`` (held-out median error 3.4 points over 632 cells, 2.0 to 5.4
     depending on source and labels: with few labels, a new kind of data is
     far less predictable). The 90% interval is ``gain +- factor *
     sqrt(floor^2 + sd^2)``, ``sd`` the row bootstrap's, with ``floor`` and
