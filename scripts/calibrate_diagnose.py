@@ -295,15 +295,15 @@ def main():
     models, intervals, verdicts, summary = {}, {}, {}, []
     for regime in ("labelled", "few labels"):
         part = data[data["regime"] == regime].reset_index(drop=True)
-        scores = []
+        scores, predictions = [], {}
         for features in CANDIDATES[regime]:
-            pred, _ = held_out(part, list(features))
-            errors = np.abs(pred - part["cell_gain"].to_numpy())
+            predictions[features] = held_out(part, list(features))
+            errors = np.abs(predictions[features][0] - part["cell_gain"].to_numpy())
             scores.append((float(np.median(errors)), features, errors))
             print(f"{regime:10s} {' + '.join(features):90s} held-out median |error| {scores[-1][0]:.2f} points")
         error, features, bar = one_standard_error_choice(part, scores)
         print(f"{regime}: within one standard error of the lowest (<= {bar:.2f}), fewest statistics: {features}")
-        pred, sd = held_out(part, list(features))
+        pred, sd = predictions[features]
         beta = _fit(part.groupby("cell")[[*features, "cell_gain"]].mean(), list(features))
         floor, factor, width = interval(pred - part["cell_gain"].to_numpy(), sd, part["group"].to_numpy())
         errors = part.assign(error=np.abs(pred - part["cell_gain"]), covered=False)

@@ -292,6 +292,27 @@ def fold_stats(X_a, X_b, sets, blocks, shares):
     return list(zip(_gram_stats_of(X_a, sets, blocks), _gram_stats_of(X_b, sets, blocks)))
 
 
+def half_stats(X_a, X_b, plan, shares):
+    """:func:`fold_stats` of every half of ``plan`` (:func:`half_plan`), in its order.
+
+    A replicate's halves are its half of all rows without one test fold
+    each, so each replicate's are computed together, with the blocks that
+    half's rows form in the test folds.
+    """
+    stats = []
+    for r in range(_N_SUBSAMPLES):
+        entries = [(te, half) for i, te, half in plan if i == r]
+        halves = [half for _, half in entries]
+        rows = np.concatenate(halves)
+        stats += fold_stats(X_a, X_b, halves, [np.intersect1d(te, rows) for te, _ in entries], shares)
+    return stats
+
+
+def default_models_share(teacher, student, mimic):
+    """Whether a default model is among ``diagnose``'s: then fits on the same rows share their Gram statistics."""
+    return mimic is None or isinstance(student, _ShrunkLDA) or isinstance(teacher, _ShrunkLDA)
+
+
 def _cross_fit(teacher, student, mimic, X_a, X_b, codes, folds, n_classes, seed, n_jobs, rho):
     """Out-of-fold probabilities of the teacher, the label-trained, teacher-imitating and distilled students; mimics.
 
@@ -308,7 +329,7 @@ def _cross_fit(teacher, student, mimic, X_a, X_b, codes, folds, n_classes, seed,
     n = len(codes)
     parallel = Parallel(n_jobs=n_jobs)
     # The default models on the same training rows share one standardisation and Gram matrix per fold and view.
-    shares = mimic is None or isinstance(student, _ShrunkLDA) or isinstance(teacher, _ShrunkLDA)
+    shares = default_models_share(teacher, student, mimic)
     stats = fold_stats(X_a, X_b, [tr for tr, _ in folds], [te for _, te in folds], shares)
     fitted = parallel(
         delayed(_fold_probabilities)(teacher, student, X_a, X_b, codes, tr, te, n_classes, seed + k, stats[k])

@@ -26,12 +26,12 @@ from crossmodal.diagnosis._crossfit import (
     _cross_fit,
     _folds,
     _subsampled_cross_fits,
-    fold_stats,
+    default_models_share,
     half_plan,
+    half_stats,
 )
 from crossmodal.diagnosis._gain import REGIMES, gain_statistics, predicted_gain, verdict
 from crossmodal.diagnosis._intervals import _corrected_gamma, _extrapolated, _shared_gamma
-from crossmodal.diagnosis._lda import _ShrunkLDA
 from crossmodal.diagnosis._result import DiagnoseResult
 
 __all__ = ["CALIBRATED_RHO", "diagnose"]
@@ -265,14 +265,7 @@ def _cross_fitted(X_a, X_b, y, teacher, mimic, student, cv, n_bootstrap, random_
         if replicates:
             # Both directions refit on the same halves, so the default models share each half's Gram matrices.
             plan = half_plan(folds, codes, np.random.default_rng(half_seed))
-            shares = mimic is None or isinstance(student, _ShrunkLDA) or isinstance(teacher, _ShrunkLDA)
-            stats = []
-            for r in range(_N_SUBSAMPLES):
-                # A replicate's halves are its half of all rows without one test fold each.
-                entries = [(te, half) for i, te, half in plan if i == r]
-                halves_r = [half for _, half in entries]
-                blocks = [np.intersect1d(te, np.concatenate(halves_r)) for te, _ in entries]
-                stats += fold_stats(X_a, X_b, halves_r, blocks, shares)
+            stats = half_stats(X_a, X_b, plan, default_models_share(teacher, student, mimic))
             halves[0] = _subsampled_cross_fits(
                 teacher, mimic, X_a, X_b, codes, folds, n_classes, seed_ab, None, n_jobs, plan, stats
             )
