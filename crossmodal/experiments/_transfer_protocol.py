@@ -55,7 +55,7 @@ PAIR_RATIO = 0.5
 N_REPEATS = 3
 #: Runs (the first ones) whose few-labels cells also measure ``CrossModalDistiller()``'s defaults, the
 #: configuration whose gain ``diagnose`` predicts (each costs a default teacher and two default students).
-DEFAULT_RUNS = 3
+DEFAULT_RUNS = 5
 #: Share of each data set's rows held out as test rows; the rest are the training pairs.
 TEST_SHARE = 1 / 3
 #: Share of the training pairs held out as validation rows by :func:`~crossmodal.experiments.transfer.tune`.

@@ -84,6 +84,13 @@ def _differences_table(part):
     return markdown_table(headers, rows)
 
 
+def _default_seeds(frame):
+    """How many seeds measured the gain of ``CrossModalDistiller()``'s defaults."""
+    if "default_kd_acc" not in frame:
+        return 0
+    return int(frame.loc[frame["default_kd_acc"].notna(), "run"].nunique())
+
+
 def _gains_table(frame):
     """Every cell: measured gain of KD on every pair (tuned, and the defaults ``diagnose`` predicts), ``diagnose``'s
     prediction and verdict; then its errors."""
@@ -118,7 +125,8 @@ def _gains_table(frame):
     text = markdown_table(headers, rows) + (
         "\n\n`diagnose` predicts the gain of `CrossModalDistiller()`'s defaults (MLP teacher and student, rho 0.5, "
         "T 1) over the same estimator at rho 1; the tuned student (logistic-regression teacher, settings above) is "
-        f"another configuration. The defaults are measured at the few-labels budgets, {DEFAULT_RUNS} seeds; "
+        f"another configuration. The defaults are measured at the few-labels budgets, {_default_seeds(frame)} "
+        "seeds; "
         "`predicted` is the mean over every seed, its error against the defaults the mean over the seeds that "
         "measured them. The verdict of a cell is the most common over its seeds."
     )
@@ -228,8 +236,9 @@ def _protocol(out, datasets, settings):
         "predicted gain is set beside the measured gain of KD on every pair over labels only, and beside that of "
         "the configuration it predicts: `CrossModalDistiller(random_state=seed)` with its defaults (MLP teacher "
         "fitted on the labelled rows and queried on every pair, MLP student, rho 0.5, T 1) against the same "
-        f"estimator at rho 1, at the few-labels budgets of the first {DEFAULT_RUNS} seeds (the checks compare "
-        "with this one). Accuracies are "
+        "estimator at rho 1, at the few-labels budgets of "
+        + ("every seed" if out.runs <= DEFAULT_RUNS else f"the first {DEFAULT_RUNS} seeds")
+        + " (the checks compare with this one). Accuracies are "
         f"on the test rows, mean ± sd over {out.runs} seeds; differences are paired per seed: mean [95% "
         "confidence interval of a paired t test] (share of seeds > 0). The MVD setting (`make_modality_venn`, "
         f"linear mixing, a new diagram per seed) has gamma = {MVD_GAMMA:.3f}.\n\n"
