@@ -163,6 +163,31 @@ def test_cells_average_seeds_and_judge_each_seed_against_the_mean():
     assert set(cells["group"]) == {"MVD settings", "mfeat", "few labels"}
 
 
+def test_verdict_agreement_states_its_spread_over_resampled_seeds():
+    from crossmodal.experiments._diagnose_report import seed_resampled_agreement
+
+    # Verdicts that match the outcome of every seed: every resample agrees fully.
+    mvd, real = _frames(0.0)
+    rows = experiment.cell_rows(mvd, real)
+    judged = rows[rows["group"].isin(["MVD settings", "mfeat"])]
+    assert seed_resampled_agreement(judged) == (1.0, 1.0)
+    # A cell whose seeds disagree on the side of +-0.5 points: its outcome depends on the seeds drawn.
+    flip = pd.DataFrame(
+        {
+            "cell": ["c"] * 2 + ["d"] * 2,
+            "run": [0, 1, 0, 1],
+            "measured_gain": [2.0, -2.0, 3.0, 3.0],
+            "verdict": ["helps"] * 4,
+        }
+    )
+    low, high = seed_resampled_agreement(flip, n_boot=400)
+    # Runs drawn (0, 0): all 4 agree; (1, 1): cell c hurts, 2 of 4; mixed: c's mean is 0, 2 of 4.
+    assert (low, high) == (0.5, 1.0)
+    checks = {c.name: c for c in experiment.check_trends(mvd, real)}
+    verdict = next(c for name, c in checks.items() if name.startswith("Verdict agrees"))
+    assert "95% interval with the seeds resampled: 100% to 100%" in verdict.observed
+
+
 def test_teacher_share_is_the_general_share_of_what_the_teacher_sees():
     ones = MVDGenerator(**{**fig2_params(4), "hyperplane": "ones"}, random_state=0).fit()
     assert ones.gamma_ == 4 / 16 and experiment.teacher_share(ones) == 4 / 10

@@ -21,7 +21,13 @@ from crossmodal.experiments import _transfer_protocol, _transfer_runs, transfer
 from crossmodal.experiments._batched_mlp import distil_students, stacked_loss
 from crossmodal.experiments._ranking_protocol import _net
 from crossmodal.experiments._rows import labelled_rows
-from crossmodal.experiments._transfer_checks import cell_differences, cell_gains, check_trends, default_gains
+from crossmodal.experiments._transfer_checks import (
+    cell_differences,
+    cell_gains,
+    check_trends,
+    default_gains,
+    seed_resampled_agreement,
+)
 from crossmodal.experiments._transfer_protocol import (
     STUDENT_HIDDEN,
     TEST_SHARE,
@@ -276,6 +282,44 @@ def test_trend_checks_pass_and_fail_on_the_numbers():
     assert mfh == ["FAIL", "FAIL", "FAIL"]
     all_labels = check_trends(_frame().query("budget == 'all'"))
     assert [c.verdict for c in all_labels] == ["N/A"] * 8  # the defaults are measured with few labels only
+
+
+def _few_cells(n_cells=8, runs=5, noise=0.0, seed=0):
+    """One row per (cell, run) at 10 labels per class: the defaults' two accuracies and a prediction of their gain."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for cell in range(n_cells):
+        for run in range(runs):
+            gain = 0.02 * cell + rng.normal(0, noise)
+            base = 0.6 + rng.normal(0, 0.05)
+            rows.append(dict(dataset=f"d{cell}", budget="10", run=run, default_labels_acc=base))
+            rows[-1].update(default_kd_acc=base + gain, predicted_gain=0.02 * cell)
+    return pd.DataFrame(rows)
+
+
+def test_seed_resampling_shows_how_far_the_agreement_moves_with_the_seeds():
+    # Predictions equal to every seed's measured gain: every resample ranks perfectly, with no error.
+    exact = _few_cells()
+    exact["predicted_gain"] = exact["default_kd_acc"] - exact["default_labels_acc"]
+    (rho_lo, rho_hi), (err_lo, err_hi) = seed_resampled_agreement(exact)
+    assert rho_lo == pytest.approx(1.0) and rho_hi == pytest.approx(1.0)
+    assert err_lo == pytest.approx(0.0, abs=1e-12) and err_hi == pytest.approx(0.0, abs=1e-12)
+    # Noisy measured gains: the intervals are wide and hold the statistics of the seeds as drawn.
+    noisy = _few_cells(noise=0.03)
+    (rho_lo, rho_hi), (err_lo, err_hi) = seed_resampled_agreement(noisy)
+    gains = default_gains(noisy)
+    rho = scipy.stats.spearmanr(gains["predicted_gain"], gains["diff_mean"])[0]
+    error = np.median(np.abs(gains["predicted_gain"] - gains["diff_mean"]))
+    assert rho_lo <= rho <= rho_hi and rho_hi - rho_lo > 0.05
+    assert err_lo <= error <= err_hi and err_hi > err_lo
+    # A resample that draws only runs a cell lacks leaves that cell out, not the resample.
+    gappy = noisy[~((noisy["dataset"] == "d0") & (noisy["run"] > 0))]
+    (rho_lo, rho_hi), _ = seed_resampled_agreement(gappy)
+    assert np.isfinite([rho_lo, rho_hi]).all()
+    # The check states both intervals beside the statistics.
+    checks = check_trends(_frame())
+    assert "95% interval with the seeds resampled" in checks[3].observed
+    assert "95% interval with the seeds resampled" in checks[4].observed
 
 
 # ---------------------------------------------------------------- settings, tuning and the quick run
