@@ -35,8 +35,14 @@ _GAMMA_TAGS = ("200", str(N_BIG))
 
 
 def outcome(gain):
-    """The measured outcome of a gain in points, in the verdict's words."""
-    gain = np.asarray(gain, dtype=float)
+    """The measured outcome of a gain in points, in the verdict's words.
+
+    Gains are rounded to 1e-9 points first: test accuracies are multiples of
+    one row's share, so a seed-averaged gain can land exactly on the margin,
+    and it must count as on it whichever way floating point rounded the mean
+    (and whether or not it went through a CSV file).
+    """
+    gain = np.round(np.asarray(gain, dtype=float), 9)
     return np.where(gain > MARGIN, "helps", np.where(gain < -MARGIN, "likely to hurt", "unlikely to help"))
 
 
@@ -168,7 +174,7 @@ def _gamma_checks(mvd):
     return checks
 
 
-def seed_resampled_agreement(judged, n_boot=1000, seed=0, confidence=0.95):
+def seed_resampled_verdict_agreement(judged, n_boot=1000, seed=0, confidence=0.95):
     """Percentile interval of the verdicts' agreement with the seeds resampled.
 
     ``judged``: one row per (cell, run) with ``cell``, ``run``,
@@ -211,7 +217,7 @@ def check_trends(mvd, real):
     judged = rows[rows["group"].isin(["MVD settings", "mfeat"])]
     agree = float(judged["agrees"].mean()) if len(judged) else float("nan")
     fixed = max(float(np.mean(outcome(judged["cell_gain"]) == k)) for k in np.unique(outcome(judged["cell_gain"])))
-    low, high = seed_resampled_agreement(judged) if len(judged) else (np.nan, np.nan)
+    low, high = seed_resampled_verdict_agreement(judged) if len(judged) else (np.nan, np.nan)
     checks.append(
         TrendCheck(
             "Verdict agrees with the measured outcome (gain beyond +-0.5 points, or none), MVD settings and mfeat",

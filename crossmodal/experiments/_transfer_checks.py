@@ -23,7 +23,7 @@ __all__ = [
     "cell_differences",
     "cell_gains",
     "default_gains",
-    "seed_resampled_agreement",
+    "seed_resampled_rank_and_error",
     "check_trends",
 ]
 
@@ -144,7 +144,7 @@ def default_gains(frame):
     return cells.reset_index().merge(gains.merge(predicted, on=by), on=by, how="left")
 
 
-def seed_resampled_agreement(both, n_boot=1000, seed=0, confidence=0.95):
+def seed_resampled_rank_and_error(both, n_boot=1000, seed=0, confidence=0.95):
     """Intervals of the Spearman and median |error| of ``diagnose`` against the defaults' gain, seeds resampled.
 
     ``both``: one row per (dataset, budget, run) with the defaults' two
@@ -196,7 +196,7 @@ def _check_diagnose(frame):
     rho = spearman(known["predicted_gain"], known["diff_mean"])
     error = float(np.median(np.abs(known["predicted_gain"] - known["diff_mean"]))) if len(known) else float("nan")
     part = frame[np.isfinite(frame["default_kd_acc"]) & np.isfinite(frame["default_labels_acc"])]
-    (rho_lo, rho_hi), (err_lo, err_hi) = seed_resampled_agreement(part[np.isfinite(part["predicted_gain"])])
+    (rho_lo, rho_hi), (err_lo, err_hi) = seed_resampled_rank_and_error(part[np.isfinite(part["predicted_gain"])])
     spread = "95% interval with the seeds resampled"
     tuned = cell_gains(frame).merge(known[["dataset", "budget"]], on=["dataset", "budget"])
     tuned = tuned[np.isfinite(tuned["predicted_gain"])]

@@ -164,13 +164,13 @@ def test_cells_average_seeds_and_judge_each_seed_against_the_mean():
 
 
 def test_verdict_agreement_states_its_spread_over_resampled_seeds():
-    from crossmodal.experiments._diagnose_report import seed_resampled_agreement
+    from crossmodal.experiments._diagnose_report import seed_resampled_verdict_agreement
 
     # Verdicts that match the outcome of every seed: every resample agrees fully.
     mvd, real = _frames(0.0)
     rows = experiment.cell_rows(mvd, real)
     judged = rows[rows["group"].isin(["MVD settings", "mfeat"])]
-    assert seed_resampled_agreement(judged) == (1.0, 1.0)
+    assert seed_resampled_verdict_agreement(judged) == (1.0, 1.0)
     # A cell whose seeds disagree on the side of +-0.5 points: its outcome depends on the seeds drawn.
     flip = pd.DataFrame(
         {
@@ -180,12 +180,22 @@ def test_verdict_agreement_states_its_spread_over_resampled_seeds():
             "verdict": ["helps"] * 4,
         }
     )
-    low, high = seed_resampled_agreement(flip, n_boot=400)
+    low, high = seed_resampled_verdict_agreement(flip, n_boot=400)
     # Runs drawn (0, 0): all 4 agree; (1, 1): cell c hurts, 2 of 4; mixed: c's mean is 0, 2 of 4.
     assert (low, high) == (0.5, 1.0)
     checks = {c.name: c for c in experiment.check_trends(mvd, real)}
     verdict = next(c for name, c in checks.items() if name.startswith("Verdict agrees"))
     assert "95% interval with the seeds resampled: 100% to 100%" in verdict.observed
+
+
+def test_a_gain_on_the_margin_counts_as_no_change_however_it_was_rounded():
+    from crossmodal.experiments._diagnose_report import outcome
+
+    # 62.3% - 61.8% of the test rows is 0.5 points; in floating point it is 0.5000000000000004.
+    on_margin = 100 * (0.623 - 0.618)
+    assert on_margin != 0.5
+    assert outcome([on_margin, -on_margin, 0.5]).tolist() == ["unlikely to help"] * 3
+    assert outcome([0.5 + 1e-6, -0.5 - 1e-6]).tolist() == ["helps", "likely to hurt"]
 
 
 def test_teacher_share_is_the_general_share_of_what_the_teacher_sees():

@@ -26,7 +26,7 @@ from crossmodal.experiments._transfer_checks import (
     cell_gains,
     check_trends,
     default_gains,
-    seed_resampled_agreement,
+    seed_resampled_rank_and_error,
 )
 from crossmodal.experiments._transfer_protocol import (
     STUDENT_HIDDEN,
@@ -301,12 +301,12 @@ def test_seed_resampling_shows_how_far_the_agreement_moves_with_the_seeds():
     # Predictions equal to every seed's measured gain: every resample ranks perfectly, with no error.
     exact = _few_cells()
     exact["predicted_gain"] = exact["default_kd_acc"] - exact["default_labels_acc"]
-    (rho_lo, rho_hi), (err_lo, err_hi) = seed_resampled_agreement(exact)
+    (rho_lo, rho_hi), (err_lo, err_hi) = seed_resampled_rank_and_error(exact)
     assert rho_lo == pytest.approx(1.0) and rho_hi == pytest.approx(1.0)
     assert err_lo == pytest.approx(0.0, abs=1e-12) and err_hi == pytest.approx(0.0, abs=1e-12)
     # Noisy measured gains: the intervals are wide and hold the statistics of the seeds as drawn.
     noisy = _few_cells(noise=0.03)
-    (rho_lo, rho_hi), (err_lo, err_hi) = seed_resampled_agreement(noisy)
+    (rho_lo, rho_hi), (err_lo, err_hi) = seed_resampled_rank_and_error(noisy)
     gains = default_gains(noisy)
     rho = scipy.stats.spearmanr(gains["predicted_gain"], gains["diff_mean"])[0]
     error = np.median(np.abs(gains["predicted_gain"] - gains["diff_mean"]))
@@ -314,7 +314,7 @@ def test_seed_resampling_shows_how_far_the_agreement_moves_with_the_seeds():
     assert err_lo <= error <= err_hi and err_hi > err_lo
     # A resample that draws only runs a cell lacks leaves that cell out, not the resample.
     gappy = noisy[~((noisy["dataset"] == "d0") & (noisy["run"] > 0))]
-    (rho_lo, rho_hi), _ = seed_resampled_agreement(gappy)
+    (rho_lo, rho_hi), _ = seed_resampled_rank_and_error(gappy)
     assert np.isfinite([rho_lo, rho_hi]).all()
     # The check states both intervals beside the statistics.
     checks = check_trends(_frame())
