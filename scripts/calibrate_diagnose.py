@@ -269,6 +269,8 @@ def one_standard_error_choice(part, scored, n_boot=500, seed=0):
 
 
 def outcome(gain):
+    """The cell's outcome, as ``crossmodal reproduce diagnose`` judges it (a gain on the margin is no change)."""
+    gain = np.round(np.asarray(gain, dtype=float), 9)
     return np.where(gain > MARGIN, "helps", np.where(gain < -MARGIN, "likely to hurt", "unlikely to help"))
 
 

@@ -169,7 +169,7 @@ def diagnose(
     within it of their cell's seed-averaged gain. The verdict's thresholds,
     per regime (:data:`~crossmodal.diagnosis._calibration.VERDICT_THRESHOLDS`,
     points), maximised the held-out agreement with the measured outcome (a
-    gain beyond +-0.5 points, or none): 76% every row labelled (62% for the
+    gain beyond +-0.5 points, or none): 77% every row labelled (63% for the
     most common outcome); with few labels the verdict is the sign of the
     predicted gain, right in 65% of held-out cases (the most common outcome
     alone: 55%).
