@@ -68,13 +68,13 @@ from _diagnose_sources import draws, pairs_of  # noqa: E402
 
 from crossmodal.diagnosis._diagnose import _cross_fitted  # noqa: E402
 from crossmodal.diagnosis._gain import STATISTICS, gain_statistics  # noqa: E402
+from crossmodal.experiments._diagnose_report import outcome  # noqa: E402  (the report's judgement of a cell)
 
 HERE = os.path.dirname(__file__)
 GAINS = os.path.join(HERE, "diagnose_calibration_gains.csv")
 # diagnose's statistics of every draw are costly to recompute and megabytes to keep: cached outside the repository.
 CACHE = os.path.join(tempfile.gettempdir(), "crossmodal_diagnose_calibration_statistics.csv")
 TARGET = os.path.join(HERE, os.pardir, "crossmodal", "diagnosis", "_calibration.py")
-MARGIN = 0.5  # points: a measured gain within +-MARGIN counts as no change
 N_BOOTSTRAP = 200
 
 # Feature sets tried for each regime (names of crossmodal.diagnosis._gain.STATISTICS).
@@ -266,12 +266,6 @@ def one_standard_error_choice(part, scored, n_boot=500, seed=0):
     eligible = [item for item in scored if item[0] <= bar]
     error, features, _ = min(eligible, key=lambda item: (len(item[1]), item[0]))
     return error, features, bar
-
-
-def outcome(gain):
-    """The cell's outcome, as ``crossmodal reproduce diagnose`` judges it (a gain on the margin is no change)."""
-    gain = np.round(np.asarray(gain, dtype=float), 9)
-    return np.where(gain > MARGIN, "helps", np.where(gain < -MARGIN, "likely to hurt", "unlikely to help"))
 
 
 def thresholds(pred, truth, low, high):

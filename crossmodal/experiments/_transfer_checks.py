@@ -22,6 +22,7 @@ __all__ = [
     "MFH_SOURCE",
     "cell_differences",
     "cell_gains",
+    "rows_with_defaults",
     "default_gains",
     "seed_resampled_rank_and_error",
     "check_trends",
@@ -118,6 +119,13 @@ def _check_zer_pix(frame):
     ]
 
 
+def rows_with_defaults(frame):
+    """The (cell, seed) rows that measured ``CrossModalDistiller()``'s defaults (both accuracies finite)."""
+    if "default_kd_acc" not in frame:
+        return frame.iloc[:0]
+    return frame[np.isfinite(frame["default_kd_acc"]) & np.isfinite(frame["default_labels_acc"])]
+
+
 def default_gains(frame):
     """Per few-labels cell: the measured gain of ``CrossModalDistiller()``'s defaults over their labels-only twin and
     ``diagnose``'s mean prediction, over the same seeds; empty where the defaults were not measured.
@@ -127,9 +135,7 @@ def default_gains(frame):
     defaults and ``n_predicted`` those of them with a prediction (a cell
     without any has NaN gain and prediction).
     """
-    if "default_kd_acc" not in frame:
-        return frame.iloc[:0]
-    part = frame[np.isfinite(frame["default_kd_acc"]) & np.isfinite(frame["default_labels_acc"])]
+    part = rows_with_defaults(frame)
     if part.empty:
         return part
     by = ["dataset", "budget"]
@@ -195,7 +201,7 @@ def _check_diagnose(frame):
     missing = f"; {n_missing} of {len(gains)} cells without a prediction in every seed" if n_missing else ""
     rho = spearman(known["predicted_gain"], known["diff_mean"])
     error = float(np.median(np.abs(known["predicted_gain"] - known["diff_mean"]))) if len(known) else float("nan")
-    part = frame[np.isfinite(frame["default_kd_acc"]) & np.isfinite(frame["default_labels_acc"])]
+    part = rows_with_defaults(frame)
     (rho_lo, rho_hi), (err_lo, err_hi) = seed_resampled_rank_and_error(part[np.isfinite(part["predicted_gain"])])
     spread = "95% interval with the seeds resampled"
     tuned = cell_gains(frame).merge(known[["dataset", "budget"]], on=["dataset", "budget"])

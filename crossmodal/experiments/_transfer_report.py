@@ -8,7 +8,13 @@ from crossmodal import __version__
 from crossmodal.experiments._figures import new_grid, plot_band, save_figure
 from crossmodal.experiments._report import check_list, format_difference, format_mean_sd, markdown_table
 from crossmodal.experiments._summaries import summarize
-from crossmodal.experiments._transfer_checks import cell_differences, cell_gains, check_trends, default_gains
+from crossmodal.experiments._transfer_checks import (
+    cell_differences,
+    cell_gains,
+    check_trends,
+    default_gains,
+    rows_with_defaults,
+)
 from crossmodal.experiments._transfer_protocol import (
     DEFAULT_RUNS,
     JOINT_MODES,
@@ -86,9 +92,7 @@ def _differences_table(part):
 
 def _default_seeds(frame):
     """How many seeds measured the gain of ``CrossModalDistiller()``'s defaults."""
-    if "default_kd_acc" not in frame:
-        return 0
-    return int(frame.loc[frame["default_kd_acc"].notna(), "run"].nunique())
+    return int(rows_with_defaults(frame)["run"].nunique())
 
 
 def _gains_table(frame):
