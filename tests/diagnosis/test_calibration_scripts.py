@@ -100,3 +100,20 @@ def test_held_out_predictions_are_clipped_to_the_fitting_sources_range(scripts):
     rows = pd.DataFrame({"x": [0.0, 1.0, 5.0]})
     assert calibrate._predict(rows, ["x"], [1.0, 2.0], {"x": (0.0, 1.0)}).tolist() == [1.0, 3.0, 3.0]
     assert calibrate._ranges(rows, ["x"]) == {"x": (0.0, 5.0)}
+
+
+def test_transfer_bound_calls_diagnose_as_the_transfer_report_does(monkeypatch_module):
+    monkeypatch_module.syspath_prepend(str(SCRIPTS))
+    import diagnose_transfer_bound
+
+    from crossmodal.experiments._rows import labelled_rows
+    from crossmodal.experiments._transfer_runs import diagnosed, prepare
+
+    rows = list(diagnose_transfer_bound.cell_rows("mvd", 0))
+    assert [r["budget"] for r in rows] == ["3", "10", "30"]
+    X_a, _, X_b, _, y, _ = prepare("mvd", 0, False)
+    for row, per_class in zip(rows, diagnose_transfer_bound.BUDGETS):
+        y_semi = np.where(labelled_rows(y, per_class, 0), y, -1)
+        # the report's own call, in accuracy; the script's prediction is in points
+        assert row["predicted"] == pytest.approx(100 * diagnosed(X_a, X_b, y_semi, 0)["predicted_gain"], abs=1e-9)
+        assert all(0.0 <= row[f"{m}_unlabelled"] <= 1.0 for m in ("teacher", "student", "imitator"))
