@@ -234,3 +234,23 @@ def test_the_report_has_every_table_and_the_figure(tmp_path):
         assert heading in report
     assert "complementarity I(T;S) - I(S;Y)" in report and "Mean regret over student views: 0.00 points" in report
     assert "labelled: helps at >=" in report and (tmp_path / "diagnose.png").exists()
+
+
+def test_gamma_coverage_states_its_spread_over_resampled_runs():
+    from crossmodal.experiments._diagnose_report import run_resampled_share
+
+    # Two runs of two rows, one run all hits and one all misses: resamples give 0, 1/2 or 1 (each run drawn twice
+    # with probability 1/4), so the 95% interval is (0, 1); runs alike give their common share every time.
+    assert run_resampled_share([True, True, False, False], [0, 0, 1, 1], n_boot=400) == (0.0, 1.0)
+    assert run_resampled_share([True, False, True, False], [0, 0, 1, 1]) == (0.5, 0.5)
+    # Runs of different sizes pool their rows: with each run drawn once (half the resamples), 1 hit of 4 rows, not
+    # the mean of the runs' shares (1/2); the central 20% of the resamples lie there.
+    assert run_resampled_share([True, False, False, False], [0, 1, 1, 1], n_boot=2000, confidence=0.2) == (0.25, 0.25)
+    mvd, real = _frames(0.0)
+    miss = (mvd["hyperplane"] == "ones") & (mvd["run"] == 1) & (mvd["true_gamma"] == 0.5)
+    mvd.loc[miss, "shared_gamma_hi_200"] = 0.4  # one run's interval misses one setting's gamma
+    checks = {c.name: c for c in experiment.check_trends(mvd, real)}
+    shared = next(c for name, c in checks.items() if "shared_gamma_ci" in name)
+    assert shared.observed.startswith("n=200: 83%, n=2000: 100% of 6 (setting, run) cases each")
+    assert "misses at n=200 per run: 0 / 1" in shared.observed
+    assert "runs resampled: n=200: 67% to 100%, n=2000: 100% to 100%" in shared.observed
