@@ -13,7 +13,7 @@ import pandas as pd
 
 from crossmodal.experiments._diagnose_mvd import N_BIG
 from crossmodal.experiments._report import LIBRARY, TrendCheck
-from crossmodal.experiments._summaries import spearman
+from crossmodal.experiments._summaries import percentile_interval, spearman
 
 __all__ = [
     "MARGIN",
@@ -193,9 +193,7 @@ def run_resampled_share(hits, runs, n_boot=1000, seed=0, confidence=0.95):
     count = np.bincount(index, minlength=len(names))
     hit = np.bincount(index, weights=hits, minlength=len(names))
     drawn = np.random.default_rng(seed).integers(0, len(names), size=(n_boot, len(names)))
-    shares = hit[drawn].sum(axis=1) / count[drawn].sum(axis=1)
-    tail = 100 * (1 - confidence) / 2
-    return tuple(float(v) for v in np.percentile(shares, [tail, 100 - tail]))
+    return percentile_interval(hit[drawn].sum(axis=1) / count[drawn].sum(axis=1), confidence)
 
 
 def seed_resampled_verdict_agreement(judged, n_boot=1000, seed=0, confidence=0.95):
@@ -216,8 +214,7 @@ def seed_resampled_verdict_agreement(judged, n_boot=1000, seed=0, confidence=0.9
         drawn = pd.concat([by_run[r] for r in rng.choice(runs, len(runs))], ignore_index=True)
         gain = drawn.groupby("cell")["measured_gain"].transform("mean")
         shares[b] = float(np.mean(drawn["verdict"].to_numpy() == outcome(gain)))
-    tail = 100 * (1 - confidence) / 2
-    return tuple(float(v) for v in np.percentile(shares, [tail, 100 - tail]))
+    return percentile_interval(shares, confidence)
 
 
 def check_trends(mvd, real):

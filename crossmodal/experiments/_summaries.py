@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr, ttest_rel
 
-__all__ = ["summarize", "paired_difference", "spearman"]
+__all__ = ["summarize", "paired_difference", "spearman", "percentile_interval"]
 
 
 def summarize(frame, by, columns):
@@ -135,3 +135,20 @@ def spearman(x, y):
     if len(x) < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
         return float("nan")
     return float(spearmanr(x, y).statistic)
+
+
+def percentile_interval(values, confidence=0.95):
+    """The central ``confidence`` percentile interval of ``values``, NaNs left out; ``(nan, nan)`` if none is finite.
+
+    Examples
+    --------
+    >>> percentile_interval(np.arange(101.0), confidence=0.5)
+    (25.0, 75.0)
+    >>> percentile_interval([np.nan])
+    (nan, nan)
+    """
+    values = np.asarray(values, dtype=float)
+    if not np.isfinite(values).any():
+        return (float("nan"), float("nan"))
+    tail = 100 * (1 - confidence) / 2
+    return tuple(float(v) for v in np.nanpercentile(values, [tail, 100 - tail]))

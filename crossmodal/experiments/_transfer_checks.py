@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from crossmodal.experiments._report import LIBRARY, TrendCheck, format_difference
-from crossmodal.experiments._summaries import paired_difference, spearman
+from crossmodal.experiments._summaries import paired_difference, percentile_interval, spearman
 
 __all__ = [
     "GAIN_TARGET",
@@ -177,11 +177,7 @@ def seed_resampled_rank_and_error(both, n_boot=1000, seed=0, confidence=0.95):
             ok = np.isfinite(m) & np.isfinite(p)
             rhos[b] = spearman(p[ok], m[ok])
             errors[b] = np.median(np.abs(p[ok] - m[ok])) if ok.any() else np.nan
-    tail = 100 * (1 - confidence) / 2
-    return tuple(
-        tuple(float(v) for v in np.nanpercentile(x, [tail, 100 - tail])) if np.isfinite(x).any() else (np.nan, np.nan)
-        for x in (rhos, errors)
-    )
+    return percentile_interval(rhos, confidence), percentile_interval(errors, confidence)
 
 
 def _check_diagnose(frame):
