@@ -23,7 +23,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.cluster import KMeans
 from sklearn.exceptions import NotFittedError
+from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import KFold
 from skorch import NeuralNetBinaryClassifier, NeuralNetRegressor
 
 import crossmodal
@@ -79,6 +81,11 @@ def fit_kd(X_=X, y=Y, **kwargs):
     if "X_teacher" not in kwargs and "teacher_proba" not in kwargs:
         kwargs["teacher_proba"] = P
     return distiller(**params).fit(X_, y, **kwargs)
+
+
+def _prefit(labels):
+    """A logistic regression on X_T fitted to ``labels``: a prefit teacher."""
+    return LogisticRegression().fit(X_T, labels)
 
 
 def fit_ranker(X_=X, y=Y, X_b=X_B, **params):
@@ -191,6 +198,44 @@ DISTILLER_FIT = [
         lambda: fit_kd(y=np.array([0, 1] * (N // 2 - 1) + [0, None], dtype=object), X_teacher=X_T),
         ValueError,
         r"y holds None in 1 row\(s\) of numeric labels.*-1",
+    ),
+    row(
+        "kd.fit-prefit-teacher-class-is-the-marker",
+        lambda: fit_kd(
+            y=np.full(N, -1), X_teacher=X_T, params={"teacher": FrozenEstimator(_prefit(np.where(Y == 0, -1, 1)))}
+        ),
+        ValueError,
+        r"The prefit teacher's classes_ include -1, which marks a row without a label",
+    ),
+    row(
+        "kd.fit-prefit-teacher-strings-beside-numbers",
+        lambda: fit_kd(
+            y=np.where(np.arange(N) < 4, Y, -1),
+            X_teacher=X_T,
+            params={"teacher": FrozenEstimator(_prefit(np.array(["a", "b"])[Y]))},
+        ),
+        ValueError,
+        r"The prefit teacher's classes_ \(\['a', 'b'\]\) and y's labels \(\[0, 1\]\) mix strings and numbers",
+    ),
+    row(
+        "kd.fit-sample_weight-zero-on-every-labelled-row",
+        lambda: fit_kd(
+            y=np.where(np.arange(N) < 4, Y, -1), X_teacher=X_T, sample_weight=np.where(np.arange(N) < 4, 0.0, 1.0)
+        ),
+        ValueError,
+        r"sample_weight sums to 0.0 over the 4 labelled rows of y",
+    ),
+    row(
+        "kd.fit-teacher_proba-1d-without-labels",
+        lambda: fit_kd(y=np.full(N, -1), teacher_proba=P[:, 0]),
+        ValueError,
+        r"teacher_proba must be a 2-D array.*got 1-D input",
+    ),
+    row(
+        "kd.fit-teacher_proba-one-column-without-labels",
+        lambda: fit_kd(y=np.full(N, -1), teacher_proba=P[:, :1] / P[:, :1]),
+        ValueError,
+        r"teacher_proba has 1 column; with no labelled row in y its columns are the classes",
     ),
     row(
         "kd.fit-teacher_proba-rows-with-unlabelled",
@@ -656,6 +701,12 @@ DIAGNOSE = [
         r"teacher must be a scikit-learn classifier with fit and predict_proba; got KMeans",
     ),
     row("diagnose-cv", lambda: _diagnose(cv=1), ValueError, r"cv must be an integer >= 2"),
+    row(
+        "diagnose-cv-split-without-labelled-training-rows",
+        lambda: _diagnose(y=np.where(np.arange(40) < 8, _diagnose_data()[2], -1), cv=KFold(5)),
+        ValueError,
+        r"cv's split 0 leaves 0 class\(es\) among its labelled training rows \(0 of 32 training rows labelled\)",
+    ),
     row("diagnose-random_state", lambda: _diagnose(random_state="seed"), ValueError, r"'seed' cannot be used to seed"),
 ]
 

@@ -16,6 +16,7 @@ from sklearn.utils.multiclass import check_classification_targets
 __all__ = [
     "UNLABELLED",
     "check_label_classes",
+    "check_labelled_weight",
     "encode_labels",
     "label_weights",
     "labelled_cross_entropy",
@@ -92,7 +93,27 @@ def check_label_classes(classes, labelled, name="y"):
     )
 
 
-def encode_labels(y, name="y", extra_classes=None):
+def _check_extra_classes(known, extra, extra_name, name):
+    """Raise unless ``extra`` classes are valid classes beside the labelled values ``known`` (same kind, no marker)."""
+    extra = list(np.asarray(extra, dtype=object).ravel())
+    title = extra_name[:1].upper() + extra_name[1:]
+    markers = [v for v in extra if v is None or _is_marker_number(v) or (isinstance(v, str) and v == "-1")]
+    if markers:
+        raise ValueError(
+            f"{title} include {markers[0]!r}, which marks a row without a label here (-1 among numeric labels, "
+            f"None among strings), so it cannot be a class; got {extra_name} {extra[:10]!r}. Refit it with other "
+            "class labels."
+        )
+    kinds = {isinstance(v, str) for v in extra} | {isinstance(v, str) for v in known.tolist()}
+    if len(kinds) > 1:
+        labels = sorted(set(known.tolist()), key=repr)[:5]
+        raise ValueError(
+            f"{title} ({extra[:5]!r}) and {name}'s labels ({labels!r}) mix strings and numbers; label both with "
+            "the same kind of class."
+        )
+
+
+def encode_labels(y, name="y", extra_classes=None, extra_name="extra_classes"):
     """Classes of the labelled rows and every row's code (``-1`` where it has no label).
 
     Parameters
@@ -102,7 +123,11 @@ def encode_labels(y, name="y", extra_classes=None):
     name : str, default="y"
         The argument's name in messages.
     extra_classes : array-like or None, default=None
-        Classes to add to those of the labelled rows (a prefit teacher's).
+        Classes to add to those of the labelled rows (a prefit teacher's);
+        they must be of the labels' kind (strings or numbers) and never the
+        marker of an unlabelled row.
+    extra_name : str, default="extra_classes"
+        Their name in messages.
 
     Returns
     -------
@@ -120,6 +145,7 @@ def encode_labels(y, name="y", extra_classes=None):
     elif labelled.any():
         check_classification_targets(known)
     if extra_classes is not None:
+        _check_extra_classes(known, extra_classes, extra_name, name)
         known = np.concatenate([known.astype(object), np.asarray(extra_classes, dtype=object)])
         known = np.asarray(known.tolist())
     if known.size == 0:
@@ -127,6 +153,19 @@ def encode_labels(y, name="y", extra_classes=None):
     classes = np.unique(known)
     codes[labelled] = np.searchsorted(classes, np.asarray(y)[labelled])
     return classes, codes, labelled
+
+
+def check_labelled_weight(sample_weight, labelled, name="sample_weight"):
+    """Raise if ``sample_weight`` gives every labelled row (of some) a weight of 0: the labels would then count
+    for nothing, and a teacher fitted on them could not be fitted."""
+    if sample_weight is None or not np.any(labelled):
+        return
+    total = float(np.asarray(sample_weight, dtype=np.float64)[np.asarray(labelled)].sum())
+    if not total > 0:
+        raise ValueError(
+            f"{name} sums to {total} over the {int(np.sum(labelled))} labelled rows of y; the labelled rows need a "
+            "positive total weight (mark a row with -1, or None among strings, to leave its label out)."
+        )
 
 
 def label_weights(labelled, weights=None):

@@ -89,7 +89,7 @@ def check_probabilities(P, n_samples, n_classes, name="teacher_proba", atol=1e-4
     if P.shape != (n_samples, n_classes):
         raise ValueError(
             f"{name} must have shape (n_samples, n_classes) = ({n_samples}, {n_classes}) "
-            f"(one column per class in classes_, sorted as np.unique(y)); got shape {P.shape}."
+            f"(one column per class in classes_, sorted as np.unique of y's labelled rows); got shape {P.shape}."
         )
     if np.any(P < 0) or np.any(P > 1):
         raise ValueError(

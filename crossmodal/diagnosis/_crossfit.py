@@ -69,6 +69,15 @@ def _folds(cv, codes, seed):
             "cv must put every row in exactly one test fold (a partition, like KFold); "
             f"got {len(folds)} split(s) covering {int(np.sum(seen == 1))} of {n} rows once."
         )
+    for k, (tr, _) in enumerate(folds):
+        held = np.unique(codes[tr][codes[tr] >= 0])
+        if len(held) < 2:
+            raise ValueError(
+                f"cv's split {k} leaves {len(held)} class(es) among its labelled training rows "
+                f"({int(np.sum(codes[tr] >= 0))} of {len(tr)} training rows labelled); the teacher and the student "
+                "fit every split's labelled training rows, which need at least 2 classes. Pass an integer cv: its "
+                "folds are stratified over the labelled rows."
+            )
     return folds
 
 

@@ -8,7 +8,7 @@ import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from crossmodal._utils.compat import HasMethods, Interval, StrOptions, _fit_context
-from crossmodal._utils.labels import label_weights
+from crossmodal._utils.labels import check_labelled_weight, label_weights
 from crossmodal._utils.random import draw_seeds
 from crossmodal._utils.skorch_helpers import mlp_template
 from crossmodal._utils.torch_helpers import resolve_device
@@ -90,7 +90,10 @@ class CrossModalDistiller(StudentPredictionsMixin, ClassifierMixin, BaseEstimato
         an unbiased estimate of the weighted mean cross-entropy over the
         labelled rows, so ``rho`` weighs labels against teacher whatever the
         share of labels; the objective's term is the batch mean over every
-        row. With no labelled row the cross-entropy term is 0.
+        row. With no labelled row the cross-entropy term is 0, so ``rho``
+        only scales the loss by ``1 - rho``: Adam (the default student's
+        optimizer) takes the same steps whatever that scale, so ``rho`` then
+        changes nothing (with plain SGD it scales the learning rate).
         ``rho=1`` is the no-KD baseline: no teacher is fitted, and neither
         ``X_teacher`` nor ``teacher_proba`` is needed (``teacher_`` and
         ``teacher_proba_`` are then None).
@@ -271,14 +274,19 @@ class CrossModalDistiller(StudentPredictionsMixin, ClassifierMixin, BaseEstimato
             Class labels; ``-1`` (``None`` among string labels, in an object
             array) marks a row without a label. With no labelled row at all,
             a prefit teacher (``FrozenEstimator``) or ``teacher_proba`` is
-            required, and ``classes_`` come from the teacher.
+            required, and ``classes_`` come from the teacher. With ``None``
+            among string labels, give ``cross_val_score`` or ``GridSearchCV``
+            a splitter (``KFold(5, shuffle=True)``), not an integer ``cv``:
+            scikit-learn sorts the labels to choose a stratified split, and
+            ``None`` does not sort beside strings.
         X_teacher : array-like of shape (n_samples, n_teacher_features), default=None
             The teacher's modality, row i paired with row i of ``X``.
             Required unless ``teacher_proba`` is given or
             ``teacher_input="student"``.
         teacher_proba : array-like of shape (n_samples, n_classes), default=None
-            Precomputed teacher probabilities (columns in the order of
-            ``np.unique(y)``); no teacher is fitted.
+            Precomputed teacher probabilities (columns in the order of the
+            sorted classes of ``y``'s labelled rows; with no labelled row, the
+            columns are the classes 0, 1, ...); no teacher is fitted.
         sample_weight : array-like of shape (n_samples,), default=None
             Per-sample weights of both loss terms of the student (rescaled to
             mean 1) and of the teacher's training: the library's nets use
@@ -298,6 +306,7 @@ class CrossModalDistiller(StudentPredictionsMixin, ClassifierMixin, BaseEstimato
         sample_weight, weights = student_weights(sample_weight, X)
         teacher_seed, focus_seed, student_seed = draw_seeds(self.random_state, 3)
         self.classes_, codes, labelled = _teacher.encode_targets(y, self.teacher, self.rho, teacher_proba)
+        check_labelled_weight(sample_weight, labelled)
 
         objective = resolve_objective(self.objective, self.temperature, self.kl_reduction)
         self.teacher_ = self.focus_ = self.teacher_proba_ = None

@@ -19,6 +19,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from skorch import NeuralNetClassifier
+from skorch.callbacks import EpochScoring
+from skorch.utils import to_numpy
 
 from crossmodal._utils.compat import _check_sample_weight
 from crossmodal._utils.labels import labelled_cross_entropy
@@ -33,6 +35,18 @@ __all__ = ["DistillationNet", "as_distillation_net", "fit_net", "student_weights
 
 # Entries of a batch dict that are not the objective's targets.
 _INPUTS = ("X", "sample_weight", "label_weight")
+
+
+def labelled_accuracy(net, X, y):
+    """Accuracy over the rows that carry a label (code >= 0): skorch's ``valid_acc`` of a distiller's student.
+
+    A row without a label (-1) is not an error; with none labelled the score is NaN.
+    """
+    y = to_numpy(y)
+    keep = y >= 0
+    if not keep.any():
+        return float("nan")
+    return float(np.mean(net.predict(X)[keep] == y[keep]))
 
 
 class DistillationNet(FittedModuleReferenceMixin, TightLoopMixin, NeuralNetClassifier):
@@ -84,6 +98,12 @@ class DistillationNet(FittedModuleReferenceMixin, TightLoopMixin, NeuralNetClass
         if built is not None:
             self.objective_module_ = built.to(self.device)
         return self
+
+    @property
+    def _default_callbacks(self):
+        """skorch's, with ``valid_acc`` counting the labelled validation rows only (:func:`labelled_accuracy`)."""
+        scoring = EpochScoring(labelled_accuracy, name="valid_acc", lower_is_better=False)
+        return [(name, scoring if name == "valid_acc" else cb) for name, cb in super()._default_callbacks]
 
     # skorch passes a dict batch to the module as keyword arguments; the
     # student only takes the student modality.

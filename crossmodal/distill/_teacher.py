@@ -65,10 +65,16 @@ def encode_targets(y, teacher, rho, teacher_proba):
     partial = not labelled_mask(y).all()
     uses_teacher = rho < 1 and teacher_proba is None and isinstance(teacher, FrozenEstimator)
     extra = getattr(teacher, "classes_", None) if partial and uses_teacher else None
-    classes, codes, labelled = encode_labels(y, extra_classes=extra)
+    classes, codes, labelled = encode_labels(y, extra_classes=extra, extra_name="the prefit teacher's classes_")
     if classes is None:
         if rho < 1 and teacher_proba is not None:
-            classes = np.arange(np.shape(teacher_proba)[1])
+            n_columns = check_modality(teacher_proba, "teacher_proba").shape[1]
+            if n_columns < 2:
+                raise ValueError(
+                    f"teacher_proba has {n_columns} column; with no labelled row in y its columns are the classes "
+                    "(classes_ = 0, 1, ...), and a classifier needs at least 2."
+                )
+            classes = np.arange(n_columns)
         else:
             raise ValueError(
                 f"y has no labelled row (all {len(y)} rows are marked as unlabelled). Distilling without any "

@@ -16,12 +16,13 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.compose import ColumnTransformer
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
+from sklearn.model_selection import GridSearchCV, KFold, StratifiedKFold, cross_val_score
 from sklearn.pipeline import make_pipeline
+from skorch.dataset import ValidSplit
 
 from crossmodal import CrossModalDistiller, MVDGenerator, make_modality_venn
 from crossmodal._utils.labels import encode_labels, label_weights
-from crossmodal.distill._net import as_distillation_net
+from crossmodal.distill._net import as_distillation_net, labelled_accuracy
 from crossmodal.distill.objectives import KD, TeacherOutputs
 
 
@@ -186,6 +187,37 @@ def test_string_labels_with_none_markers(data):
     kd.fit(X_b, names, X_teacher=X_a)
     np.testing.assert_array_equal(kd.classes_, ["one", "two", "zero"])
     assert set(kd.predict(X_b)) <= {"one", "two", "zero"}
+
+
+def test_cross_validation_with_none_markers_scores_as_with_minus_one(data):
+    # String labels with None go through a splitter (scikit-learn cannot sort None beside strings to stratify an
+    # integer cv); with the classes named in the same order, the folds' scores equal those of the -1 encoding.
+    X_a, X_b, y, y_semi = data
+    names = np.array(["a", "b", "c"], dtype=object)[np.maximum(y_semi, 0)]
+    names[y_semi < 0] = None
+    kd = CrossModalDistiller(teacher=LogisticRegression(), student=student(), random_state=0)
+    cv = KFold(3, shuffle=True, random_state=0)
+    with_none = cross_val_score(kd, X_b, names, cv=cv, params={"X_teacher": X_a})
+    with_minus_one = cross_val_score(kd, X_b, y_semi, cv=cv, params={"X_teacher": X_a})
+    np.testing.assert_allclose(with_none, with_minus_one)
+    assert np.all((with_none > 0) & (with_none <= 1))
+
+
+def test_skorch_validation_accuracy_counts_labelled_rows_only(data):
+    X_a, X_b, y, y_semi = data
+    net = student(train_split=ValidSplit(4), callbacks=None)
+    kd = CrossModalDistiller(teacher=LogisticRegression(), student=net, random_state=0).fit(X_b, y_semi, X_teacher=X_a)
+    # The rows the student's own split held out (it depends on the codes alone, -1 included).
+    net = kd.student_
+    valid = np.asarray(net.train_split(net.get_dataset(X_b.astype(np.float32), y_semi), y_semi)[1].indices)
+    keep = valid[y_semi[valid] >= 0]
+    assert 0 < len(keep) < len(valid)
+    expected = np.mean(kd.predict(X_b[keep]) == y_semi[keep])
+    assert kd.history_[-1, "valid_acc"] == pytest.approx(expected)
+    # The scorer itself: -1 rows are left out; no labelled row gives NaN.
+    stub = type("Stub", (), {"predict": lambda self, X: np.array([0, 0, 0, 1])})()
+    assert labelled_accuracy(stub, None, np.array([0, -1, 1, -1])) == 0.5
+    assert np.isnan(labelled_accuracy(stub, None, np.full(4, -1)))
 
 
 # ------------------------------------------------------------------ teacher and student
