@@ -83,6 +83,13 @@ def fit_kd(X_=X, y=Y, **kwargs):
     return distiller(**params).fit(X_, y, **kwargs)
 
 
+def _strings_with_nan():
+    """String labels as pandas holds them with two missing: NaN in an object array."""
+    y = np.array(["a", "b"], dtype=object)[Y]
+    y[:2] = np.nan
+    return y
+
+
 def _prefit(labels):
     """A logistic regression on X_T fitted to ``labels``: a prefit teacher."""
     return LogisticRegression().fit(X_T, labels)
@@ -198,6 +205,12 @@ DISTILLER_FIT = [
         lambda: fit_kd(y=np.array([0, 1] * (N // 2 - 1) + [0, None], dtype=object), X_teacher=X_T),
         ValueError,
         r"y holds None in 1 row\(s\) of numeric labels.*-1",
+    ),
+    row(
+        "kd.fit-y-missing-strings-from-pandas",
+        lambda: fit_kd(y=_strings_with_nan(), X_teacher=X_T),
+        ValueError,
+        r"y holds NaN or NA in 2 row\(s\) among string labels.*where\(y.notna\(\), None\)",
     ),
     row(
         "kd.fit-prefit-teacher-class-is-the-marker",
@@ -405,10 +418,22 @@ DISTILLER_PREDICT = [
     row("kd.predict-3d", lambda: fitted_kd().predict(X[:, :, None]), ValueError, r"dim 3"),
     row("kd.predict-empty", lambda: fitted_kd().predict(X[:0]), ValueError, r"0 sample\(s\)"),
     row("kd.predict-strings", lambda: fitted_kd().predict(_strings(N, 3)), ValueError, r"X.*string|string.*X"),
+    row(
+        "kd.score-y-missing-strings-from-pandas",
+        lambda: fitted_kd().score(X, _strings_with_nan()),
+        ValueError,
+        r"y holds NaN or NA in 2 row\(s\) among string labels",
+    ),
 ]
 
 RANKER = [
     row("ranker.fit-X-nan", lambda: fit_ranker(_with(X, np.nan)), ValueError, r"Input X contains NaN"),
+    row(
+        "ranker.fit-y-missing-strings-from-pandas",
+        lambda: fit_ranker(y=_strings_with_nan()),
+        ValueError,
+        r"y holds NaN or NA in 2 row\(s\) among string labels",
+    ),
     row("ranker.fit-X-inf", lambda: fit_ranker(_with(X, np.inf)), ValueError, r"Input X contains infinity"),
     row("ranker.fit-X-1d", lambda: fit_ranker(X[:, 0]), ValueError, r"Expected 2D array, got 1D array"),
     row("ranker.fit-X-empty", lambda: fit_ranker(X[:0], Y[:0], X_B[:0]), ValueError, r"0 sample\(s\)"),

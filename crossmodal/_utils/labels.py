@@ -21,6 +21,7 @@ __all__ = [
     "label_weights",
     "labelled_cross_entropy",
     "labelled_mask",
+    "reject_missing_strings",
 ]
 
 #: The label of a row without one, for numeric labels (``None`` for string labels).
@@ -29,6 +30,31 @@ UNLABELLED = -1
 
 def _is_marker_number(value):
     return isinstance(value, numbers.Number) and not isinstance(value, bool) and value == UNLABELLED
+
+
+def _is_missing_scalar(value):
+    """NaN or pandas' NA: how pandas stores a missing entry of a string column."""
+    return (isinstance(value, float) and value != value) or type(value).__name__ == "NAType"
+
+
+def reject_missing_strings(y, name="y"):
+    """Raise if ``y`` holds NaN (or pandas' NA) among string labels.
+
+    pandas stores a missing string as NaN (or NA), while this library's
+    marker of a row without a string label is ``None`` in an object array;
+    the message says how to convert. Numeric arrays return at once.
+    """
+    values = np.asarray(y)
+    if values.dtype.kind != "O":
+        return
+    values = values.ravel().tolist()
+    n_missing = sum(_is_missing_scalar(v) for v in values)
+    if n_missing and any(isinstance(v, str) for v in values):
+        raise ValueError(
+            f"{name} holds NaN or NA in {n_missing} row(s) among string labels (pandas stores a missing string "
+            "that way). A row without a string label is None in an object array: for a pandas Series pass "
+            "y.astype(object).where(y.notna(), None)."
+        )
 
 
 def labelled_mask(y, name="y"):
@@ -46,6 +72,7 @@ def labelled_mask(y, name="y"):
     if y.dtype.kind in "US":
         _reject_string_marker(y == "-1", name)
         return np.ones(len(y), dtype=bool)
+    reject_missing_strings(y, name)
     values = list(y)
     missing = np.array([v is None for v in values], dtype=bool)
     present = [v for v, m in zip(values, missing) if not m]
@@ -85,7 +112,12 @@ def check_label_classes(classes, labelled, name="y"):
     n_unlabelled = int((~np.asarray(labelled)).sum())
     if n_unlabelled == 0:
         raise ValueError(f"{name} has 1 class ({list(classes)!r}); a classifier needs at least 2 classes.")
-    held = "no class" if n_classes == 0 else f"1 class ({np.asarray(classes).tolist()[0]!r})"
+    if n_classes == 0:
+        raise ValueError(
+            f"{name} has no labelled row (all {n_unlabelled} rows are marked as unlabelled); this fit needs "
+            "labelled rows of at least 2 classes."
+        )
+    held = f"1 class ({np.asarray(classes).tolist()[0]!r})"
     raise ValueError(
         f"{name}'s labelled rows hold {held} beside {n_unlabelled} rows marked as unlabelled; at least 2 classes "
         "are needed. -1 marks a row without a label, so labels such as -1 and 1 read as one class and unlabelled "

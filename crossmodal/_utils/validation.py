@@ -11,6 +11,8 @@ import numpy as np
 from sklearn.utils import check_array
 from sklearn.utils.validation import validate_data
 
+from crossmodal._utils.labels import reject_missing_strings
+
 __all__ = [
     "check_at_least_two_classes",
     "check_modality",
@@ -64,7 +66,10 @@ def check_modality(X, name, *, dtype=(np.float32, np.float64), ensure_2d=True, a
 
 
 def validate_numeric_data(estimator, X, y="no_validation", **kwargs):
-    """:func:`sklearn.utils.validation.validate_data`, naming ``X`` when it holds non-numbers."""
+    """:func:`sklearn.utils.validation.validate_data`, naming ``X`` when it holds non-numbers and ``y`` when it holds
+    NaN among string labels (:func:`~crossmodal._utils.labels.reject_missing_strings`)."""
+    if not (isinstance(y, str) and y == "no_validation") and y is not None:
+        reject_missing_strings(y)
     try:
         return validate_data(estimator, X, y, **kwargs)
     except ValueError as exc:

@@ -189,6 +189,17 @@ def test_string_labels_with_none_markers(data):
     assert set(kd.predict(X_b)) <= {"one", "two", "zero"}
 
 
+def test_pandas_strings_with_missing_values_get_the_conversion_that_works(data):
+    X_a, X_b, y, y_semi = data
+    names = pd.Series(np.array(["zero", "one", "two"], dtype=object)[np.maximum(y_semi, 0)], dtype="string")
+    names[y_semi < 0] = None  # a pandas string Series stores these as missing values (NA), not None
+    kd = CrossModalDistiller(teacher=LogisticRegression(), student=student(max_epochs=1), random_state=0)
+    with pytest.raises(ValueError, match=r"NaN or NA in 216 row\(s\).*y.astype\(object\).where\(y.notna\(\), None\)"):
+        kd.fit(X_b, names, X_teacher=X_a)
+    kd.fit(X_b, names.astype(object).where(names.notna(), None), X_teacher=X_a)
+    np.testing.assert_array_equal(kd.classes_, ["one", "two", "zero"])
+
+
 def test_cross_validation_with_none_markers_scores_as_with_minus_one(data):
     # String labels with None go through a splitter (scikit-learn cannot sort None beside strings to stratify an
     # integer cv); with the classes named in the same order, the folds' scores equal those of the -1 encoding.
@@ -369,7 +380,7 @@ def test_ranker_and_joint_teacher_train_on_every_pair(data):
     kd.fit(X_b, y_semi, X_teacher=X_a)
     assert kd.teacher_proba_.shape == (len(y), 3)
     assert np.isfinite(kd.focus_.pair_net_.history[:, "train_loss"]).all()
-    with pytest.raises(ValueError, match=r"y's labelled rows hold no class beside 240 rows"):
+    with pytest.raises(ValueError, match=r"y has no labelled row \(all 240 rows are marked as unlabelled\)"):
         ModalityGeneralRanker(estimator_a=pair, estimator_b=pair).fit(X_a, np.full(len(y), -1), X_b=X_b)
 
 
