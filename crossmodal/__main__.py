@@ -49,14 +49,24 @@ def load_experiment(name):
     return importlib.import_module(EXPERIMENTS[name]).run
 
 
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        value = None
-    if value is None or value < 1:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1; got {text!r}")
-    return value
+def int_between(low, high=None):
+    """An argparse type: an integer in ``[low, high]`` (no upper bound when ``high`` is None)."""
+    required = f"an integer >= {low}" if high is None else f"an integer from {low} to {high}"
+
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"must be {required}; got {text!r}")
+        return value
+
+    return parse
+
+
+# numpy's seeds: 0 to 2**32 - 1.
+_seed = int_between(0, 2**32 - 1)
 
 
 def _jobs(text):
@@ -67,13 +77,6 @@ def _jobs(text):
     if value == 0 or value < -1:
         raise argparse.ArgumentTypeError(f"must be a positive integer or -1 (all cores); got {text!r}")
     return value
-
-
-def _int(text):
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer; got {text!r}") from None
 
 
 def build_parser():
@@ -99,9 +102,12 @@ def build_parser():
         help=f"which experiments to run (choose from {', '.join(names)}; default: all)",
     )
     rep.add_argument(
-        "--runs", type=_positive_int, default=None, help="independent runs per setting (default: 10, or 3 with --quick)"
+        "--runs",
+        type=int_between(1),
+        default=None,
+        help="independent runs per setting (default: 10, or 3 with --quick)",
     )
-    rep.add_argument("--seed", type=_int, default=0, help="base seed; run r uses seed + r (default: 0)")
+    rep.add_argument("--seed", type=_seed, default=0, help="base seed; run r uses seed + r (default: 0)")
     rep.add_argument(
         "--jobs",
         type=_jobs,
@@ -119,7 +125,7 @@ def build_parser():
         help="exit with status 1 when any trend check fails (N/A checks, not evaluated, do not "
         "count); default: status 0 whatever the checks say",
     )
-    _diagnose_cli.add_parser(commands, _positive_int, _int)
+    _diagnose_cli.add_parser(commands, int_between)
     return parser
 
 

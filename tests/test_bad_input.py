@@ -733,6 +733,24 @@ DIAGNOSE = [
         r"cv's split 0 leaves 0 class\(es\) among its labelled training rows \(0 of 32 training rows labelled\)",
     ),
     row("diagnose-random_state", lambda: _diagnose(random_state="seed"), ValueError, r"'seed' cannot be used to seed"),
+    row(
+        "diagnose-random_state-negative",
+        lambda: _diagnose(random_state=-1),
+        ValueError,
+        r"random_state must be None, an integer from 0 to 2\*\*32 - 1 or a numpy RandomState; got -1",
+    ),
+    row(
+        "diagnose-teacher-class",
+        lambda: _diagnose(teacher=LogisticRegression),
+        TypeError,
+        r"teacher must be an estimator instance, not a class; got LogisticRegression",
+    ),
+    row(
+        "diagnose-views-X_b-rows",
+        lambda: _diagnose(X_a={"v": _diagnose_data()[0], "w": _diagnose_data()[0]}, X_b=_diagnose_data()[1][:30]),
+        ValueError,
+        r"^X_b and y have different numbers of samples: 30 and 40",
+    ),
 ]
 
 BAD_INPUTS = DISTILLER_FIT + DISTILLER_PREDICT + RANKER + SALIENCE + GENERATOR + DIAGNOSE

@@ -349,3 +349,25 @@ def test_generator_same_seed_same_structure_and_samples(mixing, n_classes):
     assert not np.array_equal(other.coef_, first.coef_)
     X_a, _, _ = make_modality_venn(30, random_state=6, **params)
     assert not np.array_equal(X_a, venn_one[0])
+
+
+def test_nested_estimators_are_seeded_from_random_state():
+    from sklearn.ensemble import ExtraTreesClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from crossmodal import diagnose
+    from crossmodal._utils.random import seeded_clone
+
+    pipe = make_pipeline(StandardScaler(), ExtraTreesClassifier(5))
+    key = "extratreesclassifier__random_state"
+    seeded = seeded_clone(pipe, 7).get_params()[key]
+    assert isinstance(seeded, int) and seeded == seeded_clone(pipe, 7).get_params()[key]
+    assert seeded != seeded_clone(pipe, 8).get_params()[key]
+    # A seed the user set is kept.
+    mine = make_pipeline(StandardScaler(), ExtraTreesClassifier(5, random_state=3))
+    assert seeded_clone(mine, 7).get_params()[key] == 3
+    # So diagnose with a pipeline teacher repeats itself under one random_state.
+    X_a, X_b, y = make_modality_venn(120, n_general=3, n_specific_a=1, n_specific_b=1, random_state=1)
+    first, second = (diagnose(X_a, X_b, y, teacher=pipe, n_bootstrap=5, random_state=0) for _ in range(2))
+    assert first.to_dict() == second.to_dict()

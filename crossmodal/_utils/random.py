@@ -19,18 +19,33 @@ SEED_MAX = int(np.iinfo(np.int32).max)
 
 def draw_seeds(random_state, n):
     """``n`` integer seeds drawn from ``random_state`` (int, RandomState or None)."""
-    return [int(s) for s in check_random_state(random_state).randint(0, SEED_MAX, size=n)]
+    try:
+        rng = check_random_state(random_state)
+    except ValueError as exc:
+        raise ValueError(
+            f"random_state must be None, an integer from 0 to 2**32 - 1 or a numpy RandomState; got "
+            f"{random_state!r} ({exc})"
+        ) from exc
+    return [int(s) for s in rng.randint(0, SEED_MAX, size=n)]
 
 
 def seeded_clone(estimator, seed, **params):
     """An unfitted clone of ``estimator`` with ``params`` set, seeded with ``seed`` where its ``random_state`` is None.
 
-    A ``random_state`` the user set is kept: the clone then draws what the
-    user asked for.
+    Nested estimators (a Pipeline's steps, a meta-estimator's base
+    estimator) whose ``random_state`` is None get seeds drawn from ``seed``,
+    one per parameter in sorted order, so the clone is reproducible as a
+    whole. A ``random_state`` the user set is kept: the clone then draws
+    what the user asked for.
     """
     est = clone(estimator)
     if params:
         est.set_params(**params)
     if est.get_params(deep=False).get("random_state", 0) is None:
         est.set_params(random_state=seed)
+    nested = sorted(
+        key for key, value in est.get_params(deep=True).items() if key.endswith("__random_state") and value is None
+    )
+    if nested:
+        est.set_params(**dict(zip(nested, draw_seeds(seed, len(nested)))))
     return est

@@ -7,9 +7,18 @@ from crossmodal._utils.labels import check_label_classes, encode_labels
 from crossmodal.diagnosis._lda import default_estimator
 
 
+def _reject_class(estimator, name):
+    if isinstance(estimator, type):
+        raise TypeError(
+            f"{name} must be an estimator instance, not a class; got {estimator.__name__} (call it: "
+            f"{estimator.__name__}())."
+        )
+
+
 def _check_classifier(estimator, name):
     if estimator is None:
         return default_estimator()
+    _reject_class(estimator, name)
     if not hasattr(estimator, "fit") or not hasattr(estimator, "predict_proba"):
         raise TypeError(
             f"{name} must be a scikit-learn classifier with fit and predict_proba; got {type(estimator).__name__}."
@@ -20,6 +29,7 @@ def _check_classifier(estimator, name):
 def _check_mimic(mimic):
     if mimic is None:
         return None
+    _reject_class(mimic, "mimic")
     if not hasattr(mimic, "fit") or not hasattr(mimic, "predict"):
         raise TypeError(
             f"mimic must be a scikit-learn regressor with fit and predict (multi-output); got {type(mimic).__name__}."
@@ -27,7 +37,7 @@ def _check_mimic(mimic):
     return mimic
 
 
-def _check_target(y, n_samples):
+def _check_target(y, n_samples, other="X_a"):
     """Classes of the labelled rows and every row's code (-1 on a row without a label).
 
     As :class:`~crossmodal.CrossModalDistiller`: -1 marks a row without a
@@ -37,7 +47,7 @@ def _check_target(y, n_samples):
         raise ValueError("y is required; got None.")
     y = column_or_1d(np.asarray(y), warn=False)
     if len(y) != n_samples:
-        raise ValueError(f"X_a and y have different numbers of samples: {n_samples} and {len(y)}.")
+        raise ValueError(f"{other} and y have different numbers of samples: {n_samples} and {len(y)}.")
     if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
         raise ValueError(f"y must hold class labels; got {int(np.sum(~np.isfinite(y)))} NaN or infinite value(s).")
     if y.dtype.kind == "O" and any(isinstance(v, float) and not np.isfinite(v) for v in y):

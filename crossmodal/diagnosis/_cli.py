@@ -26,14 +26,14 @@ __all__ = ["add_parser", "run"]
 _PARQUET = (".parquet", ".pq")
 
 
-def add_parser(commands, positive_int, integer):
-    """Add the ``diagnose`` subcommand to an argparse subparsers object."""
+def add_parser(commands, int_between):
+    """Add the ``diagnose`` subcommand to an argparse subparsers object (``int_between(low, high)``: an int type)."""
     sub = commands.add_parser(
         "diagnose",
         help="predict whether crossmodal KD will pay off on tabular data",
         description="Cross-fitted diagnosis of crossmodal distillation from the teacher's columns (modality a) to "
-        "the student's columns (modality b): gamma, shared gamma, the predicted accuracy gain with 95% intervals, "
-        "and a verdict. "
+        "the student's columns (modality b): gamma and shared gamma with 95% intervals, the predicted accuracy gain "
+        "with its 90% interval, and a verdict. "
         "Give one file with --teacher-columns, --student-columns and --target, or three files (teacher, student, "
         "target) with the same rows in the same order.",
     )
@@ -59,9 +59,9 @@ def add_parser(commands, positive_int, integer):
         help="name of the label column (required with one file; with three files, needed only when the target "
         "file has several columns); -1 or an empty cell marks a row without a label",
     )
-    sub.add_argument("--cv", type=positive_int, default=5, help="cross-fitting folds (default: 5)")
-    sub.add_argument("--n-bootstrap", type=positive_int, default=200, help="bootstrap resamples (default: 200)")
-    sub.add_argument("--seed", type=integer, default=0, help="random seed (default: 0)")
+    sub.add_argument("--cv", type=int_between(2), default=5, help="cross-fitting folds (default: 5)")
+    sub.add_argument("--n-bootstrap", type=int_between(1), default=200, help="bootstrap resamples (default: 200)")
+    sub.add_argument("--seed", type=int_between(0, 2**32 - 1), default=0, help="random seed (default: 0)")
     sub.add_argument("--json", action="store_true", help="print one JSON object instead of the summary")
     sub.set_defaults(diagnose_parser=sub)
     return sub
@@ -126,20 +126,27 @@ def _groups(parser, frame, specs, path, default_all):
 
 
 def _target(parser, frame, target):
-    """The label column; an empty cell becomes the unlabelled marker (-1 for numbers, None for strings)."""
+    """The label column; an empty cell, or -1, becomes the unlabelled marker (-1 for numbers, None for strings).
+
+    A text column's ``-1`` cells read as the string ``"-1"``: they mark rows
+    without a label too. Other non-numeric cells (True/False beside empty
+    cells) become their text, as the file holds them.
+    """
     from pandas.api.types import is_numeric_dtype
 
     column = frame[target]
-    missing = column.isna().to_numpy()
-    if not missing.any():
-        return column.to_numpy()
+    missing = np.array(column.isna(), dtype=bool)
     if is_numeric_dtype(column.dtype):
+        if not missing.any():
+            return column.to_numpy()
         values = np.array(column, dtype=float)
         values[missing] = -1
         if np.all(values == np.round(values)):
             return values.astype(np.int64)
         return values
     values = column.to_numpy(dtype=object, copy=True)
+    values[~missing] = [v if isinstance(v, str) else str(v) for v in values[~missing]]
+    missing |= np.array([isinstance(v, str) and v.strip() == "-1" for v in values], dtype=bool)
     values[missing] = None
     return values
 
@@ -175,6 +182,11 @@ def _inputs(parser, args):
         frames = (frame, frame, frame)
         target = args.target
     elif len(args.files) == 3:
+        if len({os.path.realpath(path) for path in args.files}) < 3:
+            parser.error(
+                f"argument FILE: the teacher, student and target files must differ; got {args.files}. To take "
+                "them from one file, give it once with --teacher-columns, --student-columns and --target"
+            )
         frames = tuple(_read(parser, path, "FILE") for path in args.files)
         frames = tuple(f.set_axis([str(c) for c in f.columns], axis=1) for f in frames)
         teachers = _groups(parser, frames[0], args.teacher_columns, args.files[0], True)

@@ -3,6 +3,8 @@
 import pandas as pd
 
 from crossmodal._utils.random import draw_seeds
+from crossmodal._utils.validation import check_modality
+from crossmodal.diagnosis._checks import _check_target
 
 __all__ = ["TeacherRanking", "rank_teachers"]
 
@@ -96,6 +98,8 @@ def rank_teachers(views, X_b, y, settings, *, random_state=None, n_jobs=None):
     bad = [name for name in views if not isinstance(name, str)]
     if bad:
         raise TypeError(f"X_a's keys must be the candidate views' names (str); got {bad[0]!r}.")
+    # X_b and y are every candidate's: checked once here, so that an error in a candidate's run is that candidate's.
+    _check_target(y, len(check_modality(X_b, "X_b")), "X_b")
     # One integer seed for every candidate: the same folds and bootstrap rows, so the candidates are compared paired.
     seed = draw_seeds(random_state, 1)[0]
     results = {}

@@ -150,11 +150,19 @@ def test_json_matches_the_function_and_three_files_match_one(tables, capsys):
         ),
         (
             ["{one}", "--teacher-columns", "a_*", "--student-columns", "b_*", "--target", "label", "--cv", "0"],
-            "argument --cv: must be an integer >= 1; got '0'",
+            "argument --cv: must be an integer >= 2; got '0'",
         ),
         (
             ["{one}", "--teacher-columns", "a_*", "--student-columns", "b_*", "--target", "label", "--cv", "1"],
-            "cv must be an integer >= 2",
+            "argument --cv: must be an integer >= 2; got '1'",
+        ),
+        (
+            ["{one}", "--teacher-columns", "a_*", "--student-columns", "b_*", "--target", "label", "--seed", "-1"],
+            "argument --seed: must be an integer from 0 to 4294967295; got '-1'",
+        ),
+        (
+            ["{one}", "{one}", "{one}", "--target", "label"],
+            "argument FILE: the teacher, student and target files must differ",
         ),
     ],
 )
@@ -200,6 +208,9 @@ def test_help_lists_the_options(capsys):
     out = capsys.readouterr().out
     for option in ("--teacher-columns", "--student-columns", "--target", "--json", "--cv", "--n-bootstrap"):
         assert option in out
+    assert "gamma and shared gamma with 95% intervals, the predicted accuracy gain with its 90% interval" in " ".join(
+        out.split()
+    )
     assert np.all(["diagnose" in cli.available_experiments()])
 
 
@@ -222,7 +233,12 @@ def test_several_teacher_groups_are_ranked_and_empty_targets_are_unlabelled(tabl
     frame["word"] = np.where(frame["label"] == 1, "yes", np.where(frame["label"] == 0, "no", None))
     path = tmp_path / "few.csv"
     frame.to_csv(path, index=False)
-    for target in ("label", "word"):
+    # A text column's -1 cells mark rows without a label too, and True/False labels may have empty cells.
+    frame["word_minus_one"] = frame["word"].fillna("-1")
+    frame["flag"] = np.where(frame["label"] == 1, "True", np.where(frame["label"] == 0, "False", None))
+    frame.to_csv(path, index=False)
+    assert pd.read_csv(path)["flag"].dtype == object  # pandas keeps True/False beside empty cells as objects
+    for target in ("label", "word", "word_minus_one", "flag"):
         argv = ["diagnose", str(path), "--teacher-columns", "a_*", "--student-columns", "b_*", "--target", target]
         cli.main(argv + ["--n-bootstrap", "20", "--cv", "3", "--json"])
         out = json.loads(capsys.readouterr().out)
