@@ -188,8 +188,8 @@ def encode_labels(y, name="y", extra_classes=None, extra_name="extra_classes"):
 
 
 def check_labelled_weight(sample_weight, labelled, name="sample_weight"):
-    """Raise if ``sample_weight`` gives every labelled row (of some) a weight of 0: the labels would then count
-    for nothing, and a teacher fitted on them could not be fitted."""
+    """Raise if some rows carry a label but ``sample_weight`` is 0 on all of them: the labels would count for
+    nothing, and a teacher could not be fitted on them."""
     if sample_weight is None or not np.any(labelled):
         return
     total = float(np.asarray(sample_weight, dtype=np.float64)[np.asarray(labelled)].sum())
