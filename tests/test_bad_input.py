@@ -704,6 +704,13 @@ def _diagnose(**changes):
     return crossmodal.diagnose(args.pop("X_a"), args.pop("X_b"), args.pop("y"), **args)
 
 
+def _few_named_labels():
+    """String labels of the diagnose data: 6 'cat' and 2 'dog' rows labelled, the others None."""
+    y = np.full(40, None, dtype=object)
+    y[:8] = ["cat"] * 6 + ["dog"] * 2
+    return y
+
+
 def _with_nan(X):
     X = X.copy()
     X[0, 0] = np.nan
@@ -738,6 +745,13 @@ DIAGNOSE = [
         lambda: _diagnose(random_state=-1),
         ValueError,
         r"random_state must be None, an integer from 0 to 2\*\*32 - 1 or a numpy RandomState; got -1",
+    ),
+    row(
+        "diagnose-cv-names-the-short-class",
+        lambda: _diagnose(y=_few_named_labels()),
+        ValueError,
+        r"cv=5 needs at least 5 labelled samples of every class; the smallest class has 2 \(class 'dog'\)\. "
+        r"Pass cv=2",
     ),
     row(
         "diagnose-teacher-class",

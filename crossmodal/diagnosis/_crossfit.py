@@ -41,8 +41,19 @@ def _integer_folds(n_splits, codes, seed):
     return [(np.flatnonzero(fold_of != k), np.flatnonzero(fold_of == k)) for k in range(n_splits)]
 
 
-def _folds(cv, codes, seed):
-    """Test folds of ``cv`` over every row (``codes`` is -1 on unlabelled rows); they must cover every row once."""
+def _class_name(classes, code):
+    """The label of class ``code`` for a message: its repr, or its index among y's sorted classes."""
+    if classes is None:
+        return f"index {code} of y's sorted classes"
+    label = np.asarray(classes)[code]
+    return repr(label.item() if hasattr(label, "item") else label)
+
+
+def _folds(cv, codes, seed, classes=None):
+    """Test folds of ``cv`` over every row (``codes`` is -1 on unlabelled rows); they must cover every row once.
+
+    ``classes``: the labels behind the codes, named in messages.
+    """
     n = len(codes)
     counts = np.bincount(codes[codes >= 0])
     if isinstance(cv, numbers.Integral) and not isinstance(cv, (bool, np.bool_)):
@@ -52,7 +63,7 @@ def _folds(cv, codes, seed):
             hint = f" Pass cv={int(counts.min())} or fewer folds." if counts.min() >= 2 else ""
             raise ValueError(
                 f"cv={cv} needs at least {cv} labelled samples of every class; the smallest class has "
-                f"{int(counts.min())} (class index {int(np.argmin(counts))} of y's sorted classes).{hint}"
+                f"{int(counts.min())} (class {_class_name(classes, int(np.argmin(counts)))}).{hint}"
             )
         folds = _integer_folds(int(cv), codes, seed)
     elif hasattr(cv, "split") and hasattr(cv, "get_n_splits"):

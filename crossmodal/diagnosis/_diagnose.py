@@ -255,7 +255,7 @@ def _cross_fitted(X_a, X_b, y, teacher, mimic, student, cv, n_bootstrap, random_
     mimic = _check_mimic(mimic)
     n_bootstrap = check_positive_int(n_bootstrap, "n_bootstrap")
     fold_seed, fit_seed, boot_seed, half_seed = draw_seeds(random_state, 4)
-    folds = _folds(cv, codes, fold_seed)
+    folds = _folds(cv, codes, fold_seed, classes)
     n, n_classes = len(codes), len(classes)
     # Seeds of the two directions' half-data replicates, after the main cross-fit's.
     seed_ab, seed_ba = fit_seed + 4 * len(folds), fit_seed + (4 + 2 * _N_SUBSAMPLES) * len(folds)
