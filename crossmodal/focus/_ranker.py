@@ -54,7 +54,8 @@ class ModalityGeneralRanker(SelectorMixin, BaseEstimator):
         ``UserWarning`` naming them. ``None`` uses a one-hidden-layer MLP (Adam,
         lr 1e-3, 100 epochs, batches of 64). Fitted nets (or
         ``FrozenEstimator`` of fitted nets) are used as they are: with both
-        prefit, step 1 is skipped; with only ``estimator_a`` prefit, ``f_b``
+        prefit, step 1 is skipped (and ``y`` may hold no label at all: step
+        2 needs none); with only ``estimator_a`` prefit, ``f_b``
         is trained to agree with the frozen ``f_a``, with ``estimator_b``'s
         training settings.
     distance : {distance_names}, default="mse"
@@ -228,7 +229,9 @@ class ModalityGeneralRanker(SelectorMixin, BaseEstimator):
         X_b = check_modality(X_b, "X_b", dtype=_FLOAT_DTYPES)
         check_paired_samples(X, X_b, "X", "X_b")
         classes, y_encoded, labelled = encode_labels(y)
-        check_label_classes(classes, labelled)
+        both_prefit = is_prefit(self.estimator_a) and is_prefit(self.estimator_b)
+        if not both_prefit:  # step 1 trains on the labels
+            check_label_classes(classes, labelled)
         label_weight = None if labelled.all() else label_weights(labelled)
         device = resolve_device(self.device)
         train_seed, salience_seed, selection_seed = draw_seeds(self.random_state, 3)
@@ -236,7 +239,14 @@ class ModalityGeneralRanker(SelectorMixin, BaseEstimator):
         X32 = np.ascontiguousarray(X, dtype=np.float32)
         Xb32 = np.ascontiguousarray(X_b, dtype=np.float32)
         module_a, module_b, self.pair_net_ = fit_pair(
-            self, X32, Xb32, y_encoded.astype(np.int64), len(classes), device, train_seed, label_weight
+            self,
+            X32,
+            Xb32,
+            y_encoded.astype(np.int64),
+            0 if classes is None else len(classes),
+            device,
+            train_seed,
+            label_weight,
         )
         self.nets_ = (module_a, module_b)
 

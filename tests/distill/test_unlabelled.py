@@ -20,7 +20,7 @@ from sklearn.model_selection import GridSearchCV, KFold, StratifiedKFold, cross_
 from sklearn.pipeline import make_pipeline
 from skorch.dataset import ValidSplit
 
-from crossmodal import CrossModalDistiller, MVDGenerator, make_modality_venn
+from crossmodal import CrossModalDistiller, ModalityGeneralRanker, MVDGenerator, make_modality_venn
 from crossmodal._utils.labels import encode_labels, label_weights
 from crossmodal.distill._net import as_distillation_net, labelled_accuracy
 from crossmodal.distill.objectives import KD, TeacherOutputs
@@ -382,6 +382,22 @@ def test_ranker_and_joint_teacher_train_on_every_pair(data):
     assert np.isfinite(kd.focus_.pair_net_.history[:, "train_loss"]).all()
     with pytest.raises(ValueError, match=r"y has no labelled row \(all 240 rows are marked as unlabelled\)"):
         ModalityGeneralRanker(estimator_a=pair, estimator_b=pair).fit(X_a, np.full(len(y), -1), X_b=X_b)
+
+
+def test_ranker_with_both_nets_prefit_needs_no_label(data):
+    # Step 1 is skipped, and step 2 (the permutation salience) reads no label: y may be all -1.
+    X_a, X_b, y, y_semi = data
+    net_a, net_b = (
+        quick_template((8,), max_epochs=3, lr=0.05, module__in_features=X.shape[1], module__n_classes=3).fit(
+            X.astype(np.float32), y
+        )
+        for X in (X_a, X_b)
+    )
+    params = dict(estimator_a=FrozenEstimator(net_a), estimator_b=FrozenEstimator(net_b), n_repeats=2, random_state=0)
+    unlabelled = ModalityGeneralRanker(**params).fit(X_a, np.full(len(y), -1), X_b=X_b)
+    labelled = ModalityGeneralRanker(**params).fit(X_a, y, X_b=X_b)
+    np.testing.assert_array_equal(unlabelled.salience_, labelled.salience_)
+    assert unlabelled.pair_net_ is None
 
 
 def test_a_batch_without_labels_trains_a_labels_only_student(data):
