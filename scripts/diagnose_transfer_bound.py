@@ -38,7 +38,7 @@ labelled rows against ``diagnose``'s label-trained student: what a
 simulation of the default student would add, at the cost of one default
 student fit per cell.
 
-Run (about 15 seconds on 2 cores after the report, 2 minutes more with ``--mlp-imitator``)::
+Run (after the report; its time is in ``benchmarks/RESULTS.md``)::
 
     crossmodal reproduce transfer --out /tmp/reproduce
     PYTHONPATH=. nice python scripts/diagnose_transfer_bound.py /tmp/reproduce/transfer/transfer.csv [--mlp-imitator]

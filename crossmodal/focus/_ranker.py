@@ -229,9 +229,9 @@ class ModalityGeneralRanker(SelectorMixin, BaseEstimator):
         X_b = check_modality(X_b, "X_b", dtype=_FLOAT_DTYPES)
         check_paired_samples(X, X_b, "X", "X_b")
         classes, y_encoded, labelled = encode_labels(y)
-        both_prefit = is_prefit(self.estimator_a) and is_prefit(self.estimator_b)
-        if not both_prefit:  # step 1 trains on the labels
+        if not (is_prefit(self.estimator_a) and is_prefit(self.estimator_b)):  # step 1 trains on the labels
             check_label_classes(classes, labelled)
+        n_classes = 0 if classes is None else len(classes)
         label_weight = None if labelled.all() else label_weights(labelled)
         device = resolve_device(self.device)
         train_seed, salience_seed, selection_seed = draw_seeds(self.random_state, 3)
@@ -239,14 +239,7 @@ class ModalityGeneralRanker(SelectorMixin, BaseEstimator):
         X32 = np.ascontiguousarray(X, dtype=np.float32)
         Xb32 = np.ascontiguousarray(X_b, dtype=np.float32)
         module_a, module_b, self.pair_net_ = fit_pair(
-            self,
-            X32,
-            Xb32,
-            y_encoded.astype(np.int64),
-            0 if classes is None else len(classes),
-            device,
-            train_seed,
-            label_weight,
+            self, X32, Xb32, y_encoded.astype(np.int64), n_classes, device, train_seed, label_weight
         )
         self.nets_ = (module_a, module_b)
 
