@@ -67,14 +67,18 @@ def check_modality(X, name, *, dtype=(np.float32, np.float64), ensure_2d=True, a
 
 def validate_numeric_data(estimator, X, y="no_validation", **kwargs):
     """:func:`sklearn.utils.validation.validate_data`, naming ``X`` when it holds non-numbers and ``y`` when it holds
-    NaN among string labels (:func:`~crossmodal._utils.labels.reject_missing_strings`, on the error path only)."""
+    NaN among string labels (:func:`~crossmodal._utils.labels.reject_missing_strings`).
+
+    The labels are checked before scikit-learn sees them: what it raises on pandas' NA differs between its
+    versions (ValueError, TypeError or AttributeError).
+    """
+    if not (isinstance(y, str) and y == "no_validation") and y is not None:
+        reject_missing_strings(y)
     try:
         return validate_data(estimator, X, y, **kwargs)
-    except (ValueError, TypeError) as exc:  # pandas' NA among labels raises a TypeError
-        if isinstance(exc, ValueError) and "could not convert" in str(exc):
+    except ValueError as exc:
+        if "could not convert" in str(exc):
             raise ValueError(f"X must hold numbers (a string was found): {exc}") from exc
-        if not (isinstance(y, str) and y == "no_validation") and y is not None:
-            reject_missing_strings(y)
         raise
 
 
