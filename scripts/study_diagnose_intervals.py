@@ -22,7 +22,9 @@ Methods, all on the default models with 5-fold cross-fitting:
 * ``half-train x R`` (the library's, ``R = _N_SUBSAMPLES``): ``2 R^2 - mean R^2``
   over R replicates with each fold's models fitted on half of its training
   rows, interval ``+- 1.96 sd`` with ``sd^2 = v_rows + c var(replicates)``
-  for c = 0, 2 and 5 (5 is the library's).
+  for c = 0, 2 and 5 (5 is the library's); also ``Welch t``: c = 5 with
+  Student's t quantile at the Welch-Satterthwaite degrees of freedom of the
+  two variances (``n_boot - 1`` and ``R - 1``) instead of 1.96.
 * ``shared: ...``: the diagram's gamma from both directions, ``g_ab g_ba /
   (g_ab + g_ba - g_ab g_ba)``, where ``g_ab`` is the half-train estimate above
   and ``g_ba`` the same construction the other way round (the label-trained
@@ -30,7 +32,8 @@ Methods, all on the default models with 5-fold cross-fitting:
   its own 4 half-train replicates of the *b*-model and of the mimic on *a*).
   Intervals: ``box`` (the library's: the combination of both directions'
   lower ends and of their upper ends, each direction's interval built as
-  gamma's; also with only 2 or 3 *b*-side replicates), ``delta`` (row
+  gamma's; also with only 2 or 3 *b*-side replicates, and each direction's
+  interval with the Welch t quantile), ``delta`` (row
   bootstrap of the combination plus each direction's ``5 var(replicates)``
   carried by the combination's derivatives), ``rows only``, ``paired
   halves`` (5 times the variance of the combination of the r-th replicates of
@@ -59,7 +62,7 @@ import os
 import sys
 
 import numpy as np
-from scipy.stats import norm
+from scipy.stats import norm, t
 from sklearn.model_selection import StratifiedKFold
 from threadpoolctl import threadpool_limits
 
@@ -88,6 +91,12 @@ sys.path.insert(0, os.path.dirname(__file__))
 from _diagnose_sources import _random_latents  # noqa: E402
 
 Z = norm.ppf(0.975)
+
+
+def _welch_quantile(v_rows, n_rows, v_fit, n_fit):
+    """Student t quantile at Welch-Satterthwaite's degrees of freedom of ``v_rows + v_fit``."""
+    df = (v_rows + v_fit) ** 2 / (v_rows**2 / (n_rows - 1) + v_fit**2 / (n_fit - 1))
+    return float(t.ppf(0.975, df))
 
 
 def _diagram(rng):
@@ -155,12 +164,25 @@ def intervals(X_a, X_b, y, seed, n_boot=200, halves=(1, 2)):
     for c in (0.0, 2.0, _FIT_NOISE_FACTOR):
         sd = np.sqrt(v_rows + c * np.var(half, ddof=1))
         out[f"half-train x {_N_SUBSAMPLES}, c={c:g}"] = (est, est - Z * sd, est + Z * sd)
+    q = _welch_quantile(v_rows, n_boot, _FIT_NOISE_FACTOR * np.var(half, ddof=1), len(half))
+    sd = np.sqrt(v_rows + _FIT_NOISE_FACTOR * np.var(half, ddof=1))
+    out[f"half-train x {_N_SUBSAMPLES}, c=5, Welch t"] = (est, est - q * sd, est + q * sd)
     # The diagram's gamma from both directions: the label-trained b-model's decision regressed on X_a too.
     L_ba, M_ba = _cross_fit(X_b, X_a, y, folds, k)
     reps_ba = _subsampled_cross_fits(default_estimator(), None, X_b, X_a, y, folds, k, seed + 1, rng, None)
     ab, ba = _extrapolated(L, M, reps, W), _extrapolated(L_ba, M_ba, reps_ba, W)
     point, (lo, hi) = _shared_gamma(ab, ba)  # the library's: the box of both directions' intervals
     out["shared: box of both intervals"] = (point, lo, hi)
+    ends = []
+    for part in (ab, ba):
+        v_r, v_f = np.var(part[1], ddof=1), _FIT_NOISE_FACTOR * np.var(part[2], ddof=1)
+        m = _welch_quantile(v_r, len(part[1]), v_f, len(part[2])) * np.sqrt(v_r + v_f)
+        ends.append((part[0] - m, part[0] + m))
+    out["shared: box, Welch t"] = (
+        point,
+        float(_union_share(ends[0][0], ends[1][0])),
+        float(_union_share(ends[0][1], ends[1][1])),
+    )
     boot = _union_share(ab[1], ba[1])
     v_rows = np.var(boot, ddof=1)
     a, b = np.clip(ab[0], 0, 1), np.clip(ba[0], 0, 1)
