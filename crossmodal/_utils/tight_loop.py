@@ -4,8 +4,14 @@ skorch's ``fit_loop`` builds a DataLoader, notifies callbacks and records the
 history batch by batch. With ``callbacks="disable"`` and ``train_split=None``
 none of that does anything useful, yet on a 200-row problem it costs many
 times the optimisation step itself. :class:`TightLoopMixin` runs the same
-steps (same batches in the same order, same optimizer calls) directly on
-tensors and records ``train_loss`` per epoch in the history afterwards.
+kind of steps (batches of ``batch_size`` rows, unshuffled or in a fresh
+random order each epoch, one optimizer step per batch) directly on tensors
+and records ``train_loss`` per epoch in the history afterwards. Its random
+order is ``torch.randperm`` on torch's global generator, while skorch's
+DataLoader seeds its own generator from that one and draws once more per
+epoch even unshuffled: a net that trains in skorch's loop (callbacks on,
+say) takes other random draws than the tight loop under the same seed, and
+so ends at a slightly different fit.
 
 The tight loop implements ``batch_size``, ``iterator_train__shuffle``, the
 optimizer and ``max_epochs``. A net that sets anything else about how

@@ -12,6 +12,7 @@ __all__ = [
     "capture_layer",
     "chain_leaves",
     "find_layer",
+    "has_forward_hooks",
     "layer_activations",
     "resolve_layer",
     "split_module",
@@ -59,9 +60,18 @@ def resolve_layer(module, layer):
     return find_layer(module, layer)[1]
 
 
+def has_forward_hooks(module):
+    """True where ``module`` itself carries forward or forward-pre hooks (its children are not looked at)."""
+    return bool(module._forward_hooks or module._forward_pre_hooks)
+
+
 def _is_chain(module):
-    """True for an ``nn.Sequential`` whose forward is the plain chain."""
-    return isinstance(module, nn.Sequential) and type(module).forward is nn.Sequential.forward
+    """True for an ``nn.Sequential`` whose forward is the plain chain and that carries no hook of its own."""
+    return (
+        isinstance(module, nn.Sequential)
+        and type(module).forward is nn.Sequential.forward
+        and not has_forward_hooks(module)
+    )
 
 
 def chain_leaves(module):
@@ -143,9 +153,9 @@ def capture_layer(module, target, inputs, to_cpu=False):
 def layer_activations(module, layer, X, batch_rows=65536):
     """Outputs of ``layer`` when ``X`` (ndarray) runs through ``module`` in eval mode, as an ndarray."""
     target = resolve_layer(module, layer)
-    device = module_device_and_dtype(module)[0]
+    device, dtype = module_device_and_dtype(module)
     batches = (
-        torch.as_tensor(np.ascontiguousarray(X[start : start + batch_rows]), device=device)
+        torch.as_tensor(np.ascontiguousarray(X[start : start + batch_rows]), device=device, dtype=dtype)
         for start in range(0, len(X), batch_rows)
     )
     with eval_mode(module), torch.inference_mode():

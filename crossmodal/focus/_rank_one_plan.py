@@ -28,6 +28,7 @@ from torch import nn
 
 from crossmodal._kernels import _salience as kernels
 from crossmodal._utils.torch_helpers import torch_dtype
+from crossmodal.focus._layers import has_forward_hooks
 from crossmodal.focus._torch_plan import check_logits_shape
 
 __all__ = ["PARALLEL_MIN_WORK", "RankOnePlan", "build_rank_one_plan"]
@@ -249,6 +250,13 @@ def _first_layer_output(Z, W, b, rows_per_chunk):
     return H
 
 
+def _plain(module, kinds):
+    """True where ``module`` is one of ``kinds`` with that class's own forward and no hook: the compiled
+    path may stand in for it (anything else runs as itself, through torch)."""
+    kind = next((k for k in kinds if isinstance(module, k)), None)
+    return kind is not None and type(module).forward is kind.forward and not has_forward_hooks(module)
+
+
 def build_rank_one_plan(suffix, Z, dtype, ref, aux, code, rows, rows_per_chunk=65536):
     """A :class:`RankOnePlan` for the modules ``suffix`` fed by ``Z``, or None.
 
@@ -257,16 +265,17 @@ def build_rank_one_plan(suffix, Z, dtype, ref, aux, code, rows, rows_per_chunk=6
     used. Returns None when the compiled path does not apply: ``Z`` is not a
     2-D float32/float64 array, ``dtype`` is neither, or the first
     non-identity module of ``suffix`` is not an ``nn.Linear`` on the CPU
-    with that dtype.
+    with that dtype. A module with a hook or its own ``forward`` (a
+    subclass's) is never compiled: it runs as itself.
     """
-    mods = [m for m in suffix if not isinstance(m, _IDENTITY_IN_EVAL)]
+    mods = [m for m in suffix if not _plain(m, _IDENTITY_IN_EVAL)]
     dtype = np.dtype(dtype)
     if (
         Z.ndim != 2
         or Z.dtype not in (np.float32, np.float64)
         or dtype not in (np.float32, np.float64)
         or not mods
-        or not isinstance(mods[0], nn.Linear)
+        or not _plain(mods[0], (nn.Linear,))
     ):
         return None
     plan_dtype = torch_dtype(dtype)
@@ -278,7 +287,7 @@ def build_rank_one_plan(suffix, Z, dtype, ref, aux, code, rows, rows_per_chunk=6
     H = _first_layer_output(Z, W, b, rows_per_chunk)
     plan = RankOnePlan(kind="head", Z=Z, H=H, Wt=np.ascontiguousarray(W.T), ref=ref, aux=aux, code=code, rows=rows)
     rest = mods[1:]
-    pattern = ["R" if isinstance(m, nn.ReLU) else "L" if isinstance(m, nn.Linear) else "?" for m in rest]
+    pattern = ["R" if _plain(m, (nn.ReLU,)) else "L" if _plain(m, (nn.Linear,)) else "?" for m in rest]
     if not rest:
         plan.kind = "linear"
         if code == kernels.MSE_CODE:

@@ -182,6 +182,47 @@ def test_bare_linear_module_and_dropout_use_compiled_path(data, salience_plans):
     assert salience_plans == ["one_hidden", "linear"]
 
 
+class TripledLinear(nn.Linear):
+    """A Linear subclass with its own forward: the compiled path may not read its weights as a plain Linear."""
+
+    def forward(self, x):
+        return 3.0 * super().forward(x)
+
+
+def _halve(_module, _inputs, output):
+    return 0.5 * output
+
+
+@pytest.mark.parametrize(
+    "where, plans",
+    [
+        ("hidden hook", ["head"]),  # first Linear compiled, the hooked ReLU and the rest run in torch
+        ("first layer hook", ["torch-split"]),
+        ("container hook", ["torch-split"]),
+        ("pre-hook", ["torch-split"]),
+        ("subclass", ["torch-split"]),
+    ],
+)
+def test_hooks_and_own_forwards_are_honoured(data, where, plans, salience_plans):
+    X_a, X_b = data
+    torch.manual_seed(0)
+    first = TripledLinear(D_A, 8) if where == "subclass" else nn.Linear(D_A, 8)
+    module_a = nn.Sequential(first, nn.ReLU(), nn.Linear(8, N_CLASSES))
+    if where == "hidden hook":
+        module_a[1].register_forward_hook(_halve)
+    elif where == "first layer hook":
+        module_a[0].register_forward_hook(_halve)
+    elif where == "container hook":
+        module_a.register_forward_hook(_halve)
+    elif where == "pre-hook":
+        module_a[0].register_forward_pre_hook(lambda _module, inputs: (inputs[0] * 2.0,))
+    module_b = make_mlp(D_B, (), 2)
+    result = permutation_salience(module_a, module_b, X_a, X_b, n_repeats=2, random_state=0)
+    assert_matches_reference(result, reference_salience(module_a, module_b, X_a, X_b, 2, "mse", 0))
+    assert result.baseline_distance == pytest.approx(reference_baseline(module_a, module_b, X_a, X_b, "mse"), rel=1e-5)
+    assert salience_plans == plans
+
+
 @pytest.mark.parametrize("distance", ["mse", "kl"])
 def test_conv_module_matches_reference(distance):
     rng = np.random.RandomState(1)

@@ -43,10 +43,11 @@ def dkd_terms(student_logits, teacher_log_proba, target, temperature):
     lq_rest = torch.logsumexp(lq.masked_fill(is_target, -torch.inf), dim=1)
     lp_rest = torch.logsumexp(lp.masked_fill(is_target, -torch.inf), dim=1)
     tckd = lp_t.exp() * (lp_t - lq_t) + lp_rest.exp() * (lp_rest - lq_rest)
-    # Among the non-target classes: log p̂ = log p - log(1 - p_t). The target's
-    # entry is finite too, and the mask drops it.
-    lp_hat = lp - lp_rest.unsqueeze(1)
-    lq_hat = lq - lq_rest.unsqueeze(1)
+    # Among the non-target classes: log p̂ = log p - log(1 - p_t). At the target
+    # that difference is the log-odds / T, which overflows exp() for a confident
+    # teacher at T < 1 (and 0 * inf is NaN in backward): masked before exp().
+    lp_hat = (lp - lp_rest.unsqueeze(1)).masked_fill(is_target, 0.0)
+    lq_hat = (lq - lq_rest.unsqueeze(1)).masked_fill(is_target, 0.0)
     nckd = (lp_hat.exp() * (lp_hat - lq_hat)).masked_fill(is_target, 0.0).sum(dim=1)
     return tckd, nckd
 
@@ -76,8 +77,8 @@ class DKD(DistillationObjective):
         ``beta=8`` and ``T=4`` are the paper's settings for most
         teacher-student pairs on CIFAR-100. By name
         (``CrossModalDistiller(objective="dkd")``) the objective takes the
-        distiller's ``temperature`` (default 1.0): pass ``temperature=4.0``
-        there, or a ``DKD()`` object, for the paper's setting.
+        distiller's ``temperature`` where it is set, and 4.0 where it is
+        None (its default).
 
     Notes
     -----

@@ -91,7 +91,7 @@ class MLLD(DistillationObjective):
     temperatures : sequence of float > 0, default=(2.0, 3.0, 4.0, 5.0, 6.0)
         The temperatures ``T_j`` of the prediction augmentation, spread
         around the ``T = 4`` common on CIFAR-100. The distiller's own
-        ``temperature`` does not apply (it must stay at 1.0).
+        ``temperature`` does not apply (it must stay None, its default).
     reduction : {"mean", "paper"}, default="mean"
         ``"paper"``: the batch level divided by ``m`` and the class level
         over ``M = P^T P``, as the paper writes them; they then grow as

@@ -95,6 +95,24 @@ def test_a_confident_student_stays_finite():
     assert torch.isfinite(student.grad).all()
 
 
+@pytest.mark.parametrize("temperature", [0.5, 1e-3])
+def test_a_one_hot_teacher_at_a_low_temperature_has_finite_gradients(temperature):
+    """A tree's or kNN's 0/1 probabilities: the target's log-odds / T overflows float32's exp() below T ~ 0.78."""
+    proba = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    student = torch.zeros(2, 3, requires_grad=True)
+    dkd = DKD(temperature=temperature)
+    targets = {k: torch.as_tensor(v) for k, v in dkd.targets(TeacherOutputs(proba=proba)).items()}
+    y = torch.tensor([0, -1])
+    loss = dkd.loss(ObjectiveBatch(student, targets, y, y >= 0))
+    loss.backward()
+    assert np.isfinite(loss.item()) and torch.isfinite(student.grad).all()
+    # the same loss in float64, where nothing overflows at T = 0.5 (float32 rounds the clipped teacher's
+    # log-probabilities, about -69 / T, at about 1e-5)
+    if temperature == 0.5:
+        reference = objective_loss(DKD(temperature=0.5), proba, np.zeros((2, 3)), [0, -1])
+        assert loss.item() == pytest.approx(reference.item(), rel=1e-4)
+
+
 def test_gradcheck_float64():
     proba, student, y = problem(n=5, n_classes=4)
     y[2] = -1
