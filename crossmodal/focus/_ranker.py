@@ -1,6 +1,5 @@
 """ModalityGeneralRanker: Algorithm 1 of the MFH paper as a feature selector."""
 
-import copy
 from numbers import Integral, Real
 
 import numpy as np
@@ -12,12 +11,13 @@ from sklearn.utils.validation import check_is_fitted
 from crossmodal._utils.compat import HasMethods, Interval, StrOptions, _check_feature_names_in, _fit_context
 from crossmodal._utils.labels import check_label_classes, encode_labels, label_weights
 from crossmodal._utils.random import draw_seeds
-from crossmodal._utils.torch_helpers import resolve_device
+from crossmodal._utils.torch_helpers import cpu_copies, resolve_device
 from crossmodal._utils.validation import check_modality, check_paired_samples, validate_numeric_data
+from crossmodal.focus import _selection as selection
 from crossmodal.focus._distances import distance_constraint, document_distances
 from crossmodal.focus._layers import ChannelNullifier, resolve_layer
 from crossmodal.focus._salience import permutation_salience
-from crossmodal.focus._selection import MODES, NULLIFY, channel_means, fill_values, normalize_salience, select_channels
+from crossmodal.focus._selection import MODES, NULLIFY
 from crossmodal.focus._templates import fit_pair, is_prefit
 
 __all__ = ["ModalityGeneralRanker", "is_prefit"]
@@ -66,13 +66,13 @@ class ModalityGeneralRanker(SelectorMixin, BaseEstimator):
         Permutations per channel (M in the paper).
     normalize : {"max", "minmax"}, default="max"
         How ``salience_`` is scaled from each channel's mean increase ``g``
-        of the distance over the unpermuted one: ``g / max(g)`` or
-        ``(g - min(g)) / (max(g) - min(g))`` (the authors' code; the same as
-        min-max scaling the raw distances). The paper's text divides the raw
-        mean distance ``p = g + baseline`` by its maximum, which keeps the
-        same order but crowds every channel near 1 whenever the baseline
-        dominates (0.980-0.992 over the 128 hidden channels of an mfeat
-        teacher), so the increase is used instead.
+        of the distance over the unpermuted one: ``g / max(g)`` (by
+        ``max |g|`` where no ``g`` is positive) or ``(g - min(g)) / (max(g)
+        - min(g))`` (the authors' code; the same as min-max scaling the raw
+        distances). The paper's text divides the raw mean distance ``p = g
+        + baseline`` by its maximum, which keeps the same order but crowds
+        every channel near 1 whenever the baseline dominates (0.980-0.992
+        over the 128 hidden channels of an mfeat teacher).
     layer : int, str or None, default=None
         Rank the output channels of this child (index) or named submodule of
         ``f_a`` instead of the input columns, as the paper does for RAVDESS
@@ -82,7 +82,8 @@ class ModalityGeneralRanker(SelectorMixin, BaseEstimator):
     mode : {"general", "specific", "random"}, default="general"
         Which channels to remove.
     ratio : float in [0, 1), default=0.5
-        Fraction of channels removed (rounded to the nearest count).
+        Fraction of channels removed, rounded to the nearest count (ties to
+        the even one); at least one channel is always kept.
     nullify : {"mean", "zero", "drop"}, default="mean"
         Replace removed channels by their training mean (the authors'
         RAVDESS code), by zero (VGGSound), or drop the columns.
@@ -193,7 +194,6 @@ class ModalityGeneralRanker(SelectorMixin, BaseEstimator):
         random_state=None,
         verbose=0,
     ):
-        # scikit-learn's rule, as in every estimator here: store each argument as given; fit validates them.
         self.estimator_a = estimator_a
         self.estimator_b = estimator_b
         self.distance = distance
@@ -261,14 +261,11 @@ class ModalityGeneralRanker(SelectorMixin, BaseEstimator):
         self.importances_ = self.distances_ - self.baseline_distance_
         self.importances_mean_ = self.importances_.mean(axis=1)
         self.importances_std_ = np.asarray(result.importances_std)
-        self.salience_ = normalize_salience(self.importances_mean_, self.normalize)
-        order = np.argsort(-self.salience_, kind="stable")
-        self.ranking_ = np.empty(len(order), dtype=np.intp)
-        self.ranking_[order] = np.arange(1, len(order) + 1)
-        # mode, ratio and nullify act after fit (support_ and fill_values_ are
-        # properties): keep the random draw's seed and every channel's mean
+        self.salience_ = selection.normalize_salience(self.importances_mean_, self.normalize)
+        self.ranking_ = selection.ranks(self.salience_)
+        # mode, ratio and nullify act after fit (properties below): keep the random draw's seed and the means
         self._selection_seed = selection_seed
-        self._channel_means = channel_means(X32, module_a, self.layer, len(self.salience_))
+        self._channel_means = selection.channel_means(X32, module_a, self.layer, len(self.salience_))
         return self
 
     # ------------------------------------------------------------------ selection
@@ -292,7 +289,7 @@ class ModalityGeneralRanker(SelectorMixin, BaseEstimator):
         after fit.
         """
         check_is_fitted(self, "salience_")
-        return fill_values(self.nullify, self._channel_means)
+        return selection.fill_values(self.nullify, self._channel_means)
 
     def support_for(self, mode, ratio):
         """Support mask that another ``mode`` and ``ratio`` would give, without refitting.
@@ -308,13 +305,14 @@ class ModalityGeneralRanker(SelectorMixin, BaseEstimator):
             The random mode reuses the selection seed drawn at fit.
         """
         check_is_fitted(self, "salience_")
-        return select_channels(self.salience_, mode, ratio, self._selection_seed)
+        return selection.select_channels(self.salience_, mode, ratio, self._selection_seed)
 
     def _get_support_mask(self):
         check_is_fitted(self, "salience_")
         return self.support_
 
     def _check_input_level(self, what):
+        check_is_fitted(self, "salience_")
         if self.layer is not None:
             raise ValueError(
                 f"{what} applies to input columns, but this ranker ranks the channels of layer={self.layer!r} "
@@ -336,7 +334,6 @@ class ModalityGeneralRanker(SelectorMixin, BaseEstimator):
             ``"mean"`` and ``"zero"`` write float fill values, so float32 and
             float64 inputs keep their dtype and other inputs become float32.
         """
-        check_is_fitted(self, "support_")
         self._check_input_level("transform")
         if self.nullify == "drop":
             return super().transform(X)
@@ -346,9 +343,18 @@ class ModalityGeneralRanker(SelectorMixin, BaseEstimator):
         out[:, removed] = self.fill_values_[removed].astype(out.dtype)
         return out
 
+    def inverse_transform(self, X):
+        """``X`` at the fitted width with the removed channels 0, as scikit-learn's selectors give: ``"drop"``'s
+        output gets its columns back; ``"mean"`` and ``"zero"`` outputs have them, and they are set to 0."""
+        self._check_input_level("inverse_transform")
+        if self.nullify == "drop":
+            return super().inverse_transform(X)
+        out = np.array(validate_numeric_data(self, X, reset=False, dtype=_FLOAT_DTYPES), copy=True)
+        out[:, ~self.support_] = 0
+        return out
+
     def get_feature_names_out(self, input_features=None):
         """Names of the output columns (all of them unless ``nullify="drop"``)."""
-        check_is_fitted(self, "support_")
         self._check_input_level("get_feature_names_out")
         if self.nullify == "drop":
             return super().get_feature_names_out(input_features)
@@ -378,12 +384,11 @@ class ModalityGeneralRanker(SelectorMixin, BaseEstimator):
         return resolve_layer(module, self.layer).register_forward_hook(nullifier)
 
     def __getstate__(self):
-        # Pickle the salience networks as CPU copies, so that a ranker fitted on
-        # CUDA loads on a machine without CUDA (skorch handles pair_net_ itself).
-        state = dict(super().__getstate__())  # BaseEstimator hands back self.__dict__ itself
-        nets = state.get("nets_")
-        if nets is not None and any(p.is_cuda for m in nets for p in m.parameters()):
-            state["nets_"] = tuple(copy.deepcopy(m).to("cpu") for m in nets)
+        # The salience networks pickle as CPU copies, so that a ranker fitted on CUDA loads on a machine
+        # without CUDA (skorch handles pair_net_ itself); BaseEstimator hands back self.__dict__ itself.
+        state = dict(super().__getstate__())
+        if state.get("nets_") is not None:
+            state["nets_"] = cpu_copies(state["nets_"])
         return state
 
     def __sklearn_tags__(self):

@@ -7,7 +7,7 @@ import numpy as np
 from crossmodal.focus._layers import layer_activations
 from crossmodal.focus._salience import minmax_normalize
 
-__all__ = ["MODES", "NULLIFY", "channel_means", "fill_values", "normalize_salience", "select_channels"]
+__all__ = ["MODES", "NULLIFY", "channel_means", "fill_values", "normalize_salience", "ranks", "select_channels"]
 
 #: Which channels a selection removes: the least salient, the most salient, or a random set.
 MODES = ("general", "specific", "random")
@@ -20,18 +20,31 @@ def normalize_salience(increase, normalize):
 
     ``"minmax"`` spans [0, 1] exactly. ``"max"`` divides by the largest
     increase: 1 for the top channel, about 0 for channels whose
-    permutation does not move ``f_a`` away from ``f_b``, slightly below 0
-    when a permutation happened to bring them closer. Both keep the order
-    of the raw mean distances (the paper's ``p_i``).
+    permutation does not move ``f_a`` away from ``f_b``, below 0 when a
+    permutation brought them closer (far below where the top increase is
+    itself small). Where no increase is positive (a pair whose outputs do
+    not align), it divides by the largest ``|increase|`` instead (all 0
+    where every increase is). Both keep the order of the raw mean
+    distances (the paper's ``p_i``).
     """
     if normalize == "minmax":
         return minmax_normalize(increase)
     top = increase.max()
-    return increase / top if top > 0 else np.zeros_like(increase)
+    scale = top if top > 0 else np.abs(increase).max()
+    return increase / scale if scale > 0 else np.zeros_like(increase)
+
+
+def ranks(salience):
+    """Rank of each channel, 1 for the most salient; ties keep the channels' order."""
+    order = np.argsort(-salience, kind="stable")
+    out = np.empty(len(order), dtype=np.intp)
+    out[order] = np.arange(1, len(order) + 1)
+    return out
 
 
 def select_channels(salience, mode, ratio, seed):
-    """Support mask keeping all but ``round(ratio * n)`` channels, removed as ``mode`` says.
+    """Support mask keeping all but ``round(ratio * n)`` channels (ties to the even count, as Python's
+    ``round``; at least one channel is kept), removed as ``mode`` says.
 
     ``mode`` is one of :data:`MODES`, ``ratio`` in [0, 1); ``seed`` fixes the
     draw of ``mode="random"``.
@@ -41,7 +54,7 @@ def select_channels(salience, mode, ratio, seed):
     if not isinstance(ratio, Real) or not 0 <= ratio < 1:
         raise ValueError(f"ratio must be in [0, 1); got {ratio!r}.")
     n = len(salience)
-    n_remove = int(round(ratio * n))
+    n_remove = min(int(round(ratio * n)), n - 1)
     support = np.ones(n, dtype=bool)
     if n_remove == 0:
         return support

@@ -157,6 +157,8 @@ def test_mfeat_loading_is_deterministic(mfeat):
         ("PIX", r"Unknown view name\(s\) \['PIX'\]"),
         ([], r"views must name at least one view among \['fou'.*got \[\]"),
         (["pix", "fou", "pix"], r"views must not repeat a view; got \['pix', 'fou', 'pix'\], which repeats \['pix'\]"),
+        (3, r"views must be None, a view name or a sequence of view names among \['fou'.*got 3\."),
+        ({"pix": 1}, r"views must be None, a view name or a sequence.*got \{'pix': 1\}\."),
     ],
 )
 def test_mfeat_bad_views_raise(views, message):

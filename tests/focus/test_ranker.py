@@ -193,6 +193,56 @@ def test_hidden_layer_ranking_and_nullify_module():
     handle.remove()
 
 
+def test_hidden_layer_of_a_float64_pair_ranks_and_stores_float64_means():
+    X_a, X_b, y, info = mvd(n=200)
+    nets = [
+        tiny_net(module__in_features=X.shape[1], module__n_classes=2, module__hidden_sizes=(6,)).initialize()
+        for X in (X_a, X_b)
+    ]
+    for net in nets:
+        net.module_.double()
+    ranker = ModalityGeneralRanker(estimator_a=nets[0], estimator_b=nets[1], layer=1, n_repeats=2, random_state=0)
+    ranker.fit(X_a, y, X_b=X_b)
+    with torch.no_grad():
+        f_a = nets[0].module_
+        hidden = f_a[1](f_a[0](torch.as_tensor(X_a.astype(np.float32), dtype=torch.float64)))
+    np.testing.assert_allclose(ranker.set_params(nullify="mean").fill_values_, hidden.mean(0).numpy(), rtol=1e-12)
+
+
+def test_inverse_transform_restores_the_fitted_width_with_removed_channels_zero(fitted):
+    ranker, X_a, X_b, y, info = fitted
+    removed = ~ranker.support_
+    expected = np.where(removed, 0.0, X_a)
+    for nullify in ("mean", "zero", "drop"):
+        ranker.set_params(nullify=nullify)
+        np.testing.assert_array_equal(ranker.inverse_transform(ranker.transform(X_a)), expected)
+    ranker.set_params(nullify="mean")
+    with pytest.raises(ValueError, match="X has 5 features, but ModalityGeneralRanker is expecting 50"):
+        ranker.inverse_transform(X_a[:, :5])
+
+
+def test_max_normalisation_keeps_the_order_when_no_increase_is_positive():
+    from crossmodal.focus._selection import normalize_salience, ranks, select_channels
+
+    increase = np.array([-0.3, -0.1, -0.2, 0.0])
+    salience = normalize_salience(increase, "max")
+    np.testing.assert_allclose(salience, increase / 0.3)
+    assert ranks(salience).tolist() == [4, 2, 3, 1] == ranks(increase).tolist()
+    assert select_channels(salience, "general", 0.5, 0).tolist() == [False, True, False, True]
+    assert not normalize_salience(np.zeros(3), "max").any()
+    # a positive top divides everything by it, far below 0 where it is small
+    np.testing.assert_allclose(normalize_salience(np.array([1e-3, -0.5]), "max"), [1.0, -500.0])
+
+
+@pytest.mark.parametrize("ratio, n, kept", [(0.95, 10, 1), (0.6, 1, 1), (0.5, 5, 3), (0.5, 7, 3), (0.25, 8, 6)])
+def test_a_ratio_below_1_keeps_at_least_one_channel(ratio, n, kept):
+    from crossmodal.focus._selection import select_channels
+
+    salience = np.linspace(0.0, 1.0, n)
+    for mode in ("general", "specific", "random"):
+        assert select_channels(salience, mode, ratio, 0).sum() == kept
+
+
 # One call per bad argument or input lives in the table of tests/test_bad_input.py.
 
 
