@@ -105,7 +105,10 @@ def build_parser():
         "--runs",
         type=int_between(1),
         default=None,
-        help="independent runs per setting (default: 10, or 3 with --quick)",
+        help=(
+            "independent runs per setting (default: each experiment's own, with --quick in brackets: "
+            "synthetic 10 (3), diagnose 3 (2), the others 5 (2))"
+        ),
     )
     rep.add_argument("--seed", type=_seed, default=0, help="base seed; run r uses seed + r (default: 0)")
     rep.add_argument(

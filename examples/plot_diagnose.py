@@ -77,11 +77,6 @@ for overlap in (0, 2, 4, 6, 8, 10):
 # One result in full: its summary and its table.
 print(result)
 print(result.to_frame().round(3))
-
-# %%
-# One result in full: its summary and its table.
-print(result)
-print(result.to_frame().round(3))
 print(f"predicted gain of KD: {result.predicted_gain:+.1f} points, verdict {result.verdict!r}")
 
 # %%

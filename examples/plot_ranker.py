@@ -88,8 +88,9 @@ print(f"ROC AUC of the salience for 'is modality-general': {auc:.3f}")
 # Joint training pulls ``f_a`` towards what ``f_b`` can also predict, so it
 # leans on the general columns. Permuting a specific column barely moves it:
 # specific columns are decisive for the label, yet as salient as noise. (The
-# salience is the distance after permutation, not its increase, so columns
-# that change nothing sit at the pair's baseline distance, not at zero.)
+# salience is the increase of the distance over the unpermuted pair's,
+# divided by the largest increase, so columns that change nothing sit near
+# zero.)
 colors = {"general": "C2", "specific": "C1", "noise": "0.6"}
 fig, (ax_bar, ax_sorted) = plt.subplots(1, 2, figsize=(10, 3.5), width_ratios=[2, 1], layout="constrained")
 ax_bar.bar(np.arange(len(roles)), ranker.salience_, color=[colors[r] for r in roles])

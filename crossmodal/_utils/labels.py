@@ -111,7 +111,9 @@ def check_label_classes(classes, labelled, name="y"):
         return
     n_unlabelled = int((~np.asarray(labelled)).sum())
     if n_unlabelled == 0:
-        raise ValueError(f"{name} has 1 class ({list(classes)!r}); a classifier needs at least 2 classes.")
+        raise ValueError(
+            f"{name} has 1 class ({np.asarray(classes).tolist()!r}); a classifier needs at least 2 classes."
+        )
     if n_classes == 0:
         raise ValueError(
             f"{name} has no labelled row (all {n_unlabelled} rows are marked as unlabelled); this fit needs "

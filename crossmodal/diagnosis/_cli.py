@@ -11,7 +11,8 @@ Files are CSV, or parquet (``.parquet``/``.pq``) when pyarrow is installed.
 Column lists are comma-separated names or shell-style globs (``fnmatch``).
 Several ``--teacher-columns`` groups (each optionally named ``NAME=...``)
 are candidate teacher views, ranked by predicted gain. A target of -1, or
-an empty cell, marks a row without a label (the few-labels regime).
+an empty cell, marks a row without a label (the few-labels regime); every
+feature cell must hold a number.
 """
 
 import fnmatch
@@ -57,7 +58,8 @@ def add_parser(commands, int_between):
         "--target",
         default=None,
         help="name of the label column (required with one file; with three files, needed only when the target "
-        "file has several columns); -1 or an empty cell marks a row without a label",
+        "file has several columns); -1 or an empty cell marks a row without a label (feature cells may not be "
+        "empty)",
     )
     sub.add_argument("--cv", type=int_between(2), default=5, help="cross-fitting folds (default: 5)")
     sub.add_argument("--n-bootstrap", type=int_between(1), default=200, help="bootstrap resamples (default: 200)")
@@ -108,7 +110,15 @@ def _numeric(parser, frame, columns, option):
     bad = [c for c in columns if not is_numeric_dtype(part[c].dtype) or is_bool_dtype(part[c].dtype)]
     if bad:
         parser.error(f"argument {option}: columns must hold numbers; {bad[0]!r} has dtype {part[bad[0]].dtype}")
-    return part.to_numpy(dtype=float)
+    values = part.to_numpy(dtype=float)
+    row, col = np.nonzero(~np.isfinite(values))
+    if len(row):
+        parser.error(
+            f"argument {option}: column {columns[col[0]]!r} has an empty or non-finite cell in data row {row[0] + 1} "
+            f"({len(row)} such cells in these columns); every feature cell must hold a finite number (only the "
+            "target may be empty)"
+        )
+    return values
 
 
 def _groups(parser, frame, specs, path, default_all):
@@ -188,6 +198,11 @@ def _inputs(parser, args):
                 "them from one file, give it once with --teacher-columns, --student-columns and --target"
             )
         frames = tuple(_read(parser, path, "FILE") for path in args.files)
+        if len({len(f) for f in frames}) > 1:
+            parser.error(
+                f"argument FILE: the teacher, student and target files have {', '.join(str(len(f)) for f in frames)} "
+                f"data rows ({', '.join(args.files)}); row i of each file must be the same sample"
+            )
         frames = tuple(f.set_axis([str(c) for c in f.columns], axis=1) for f in frames)
         teachers = _groups(parser, frames[0], args.teacher_columns, args.files[0], True)
         student = (
@@ -222,7 +237,8 @@ def run(parser, args):
     try:
         result = diagnose(views, X_b, y, cv=args.cv, n_bootstrap=args.n_bootstrap, random_state=args.seed)
     except (TypeError, ValueError) as exc:
-        parser.error(str(exc))
+        names = "X_a: the teacher columns, X_b: the student columns, y: the target column, cv: --cv"
+        parser.error(f"{exc} (in the command's terms, {names})")
     if args.json:
         out = result.to_dict()
         columns = teachers if len(teachers) > 1 else next(iter(teachers.values()))

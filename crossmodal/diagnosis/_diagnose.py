@@ -30,7 +30,7 @@ from crossmodal.diagnosis._crossfit import (
     half_plan,
     half_stats,
 )
-from crossmodal.diagnosis._gain import REGIMES, gain_statistics, predicted_gain, verdict
+from crossmodal.diagnosis._gain import REGIMES, gain_statistics, predicted_gain, verdict, warn_outside_label_range
 from crossmodal.diagnosis._intervals import _corrected_gamma, _extrapolated, _shared_gamma
 from crossmodal.diagnosis._result import DiagnoseResult
 
@@ -105,6 +105,13 @@ def diagnose(
         ``regime``, ``predicted_gain`` (points), ``predicted_gain_ci``,
         ``verdict``, ``gamma``, ``shared_gamma`` and their intervals, the
         scores, the complementarity terms; ``to_frame()``, ``to_dict()``.
+
+    Warns
+    -----
+    UserWarning
+        In the few-labels regime, where the labelled rows per class lie
+        outside the range the map was calibrated on (3 to 50): the predicted
+        gain is then extrapolated.
 
     See Also
     --------
@@ -220,6 +227,8 @@ def diagnose(
     regime = REGIMES[0] if np.all(codes >= 0) else REGIMES[1]
     gain, gain_ci, _ = predicted_gain(regime, *gain_statistics(fits, codes, W, parts.n_features_b))
     labelled = codes >= 0
+    if regime == REGIMES[1]:
+        warn_outside_label_range(int(labelled.sum()), len(codes), fits["teacher"].shape[1])
     scores = {
         f"{name}_score": float(np.mean(np.argmax(fits[key][labelled], axis=1) == codes[labelled]))
         for name, key in (

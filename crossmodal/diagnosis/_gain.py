@@ -8,6 +8,8 @@ interval's width and the verdict's thresholds come from
 :mod:`._calibration`, where their provenance is recorded.
 """
 
+import warnings
+
 import numpy as np
 
 from crossmodal.diagnosis._calibration import GAIN_MODELS, INTERVALS, VERDICT_THRESHOLDS
@@ -139,6 +141,26 @@ def _apply(model, values):
     return model["intercept"] + sum(
         coef * np.clip(values[..., STATISTICS.index(name)], *ranges.get(name, (-np.inf, np.inf)))
         for name, coef in model["terms"].items()
+    )
+
+
+def warn_outside_label_range(n_labelled, n_samples, n_classes):
+    """Warn where the few-labels map meets more or fewer labelled rows per class than it was calibrated on."""
+    low, high = GAIN_MODELS[REGIMES[1]]["ranges"].get("inverse_root_labels", (0.0, np.inf))
+    per_class = n_labelled / n_classes
+    if low - 1e-4 <= 1.0 / np.sqrt(per_class) <= high + 1e-4:
+        return
+    warnings.warn(
+        f"diagnose's few-labels prediction is calibrated on {1 / high**2:.0f} to {1 / low**2:.0f} labelled rows per "
+        f"class; these data have {per_class:.1f} ({n_labelled} of {n_samples} rows labelled, {n_classes} classes), "
+        "so its statistics are clipped to that range and the predicted gain and verdict are extrapolated."
+        + (
+            " Where the unlabelled rows are few, the labelled regime (every row labelled) may describe them better."
+            if per_class > 1 / low**2
+            else ""
+        ),
+        UserWarning,
+        stacklevel=3,
     )
 
 

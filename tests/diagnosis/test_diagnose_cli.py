@@ -26,12 +26,18 @@ def tables(tmp_path_factory):
         "b": root / "b.csv",
         "y": root / "y.csv",
         "y2": root / "y2.csv",
+        "nan": root / "nan.csv",
+        "short": root / "short.csv",
+        "zeros": root / "zeros.csv",
     }
     one.to_csv(paths["one"], index=False)
     a.to_csv(paths["a"], index=False)
     b.to_csv(paths["b"], index=False)
     pd.DataFrame({"label": y}).to_csv(paths["y"], index=False)
     pd.DataFrame({"label": y, "other": y}).to_csv(paths["y2"], index=False)
+    one.assign(a_1=one["a_1"].mask(one.index.isin([5, 9]))).to_csv(paths["nan"], index=False)
+    b.iloc[:190].to_csv(paths["short"], index=False)
+    pd.DataFrame({"label": np.zeros(len(y), dtype=int)}).to_csv(paths["zeros"], index=False)
     return {k: str(v) for k, v in paths.items()}, (X_a, X_b, y)
 
 
@@ -163,6 +169,19 @@ def test_json_matches_the_function_and_three_files_match_one(tables, capsys):
         (
             ["{one}", "{one}", "{one}", "--target", "label"],
             "argument FILE: the teacher, student and target files must differ",
+        ),
+        (
+            ["{nan}", "--teacher-columns", "a_*", "--student-columns", "b_*", "--target", "label"],
+            "argument --teacher-columns: column 'a_1' has an empty or non-finite cell in data row 6 (2 such cells",
+        ),
+        (
+            ["{a}", "{short}", "{y}"],
+            "argument FILE: the teacher, student and target files have 200, 190, 200 data rows",
+        ),
+        (
+            ["{a}", "{b}", "{zeros}"],
+            "y has 1 class ([0]); a classifier needs at least 2 classes. (in the command's terms, X_a: the "
+            "teacher columns, X_b: the student columns, y: the target column, cv: --cv)",
         ),
     ],
 )

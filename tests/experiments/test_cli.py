@@ -57,6 +57,14 @@ def test_version_and_help(capsys):
     out = capsys.readouterr().out
     for option in ("--runs", "--seed", "--jobs", "--quick", "--out", "--quiet", "--strict", "synthetic"):
         assert option in out
+    # the default runs the help states are each experiment's own
+    stated = " ".join(out.split())
+    entries = {name: importlib.import_module(module).ENTRY for name, module in cli.EXPERIMENTS.items()}
+    for name, entry in entries.items():
+        if name in ("synthetic", "diagnose"):
+            assert f"{name} {entry.runs} ({entry.quick_runs})" in stated
+        else:
+            assert (entry.runs, entry.quick_runs) == (5, 2) and "the others 5 (2)" in stated
 
 
 @pytest.mark.parametrize(
