@@ -133,7 +133,7 @@ def gamma_summary(mvd, tag, family, hyperplane=None):
 
 def _gamma_checks(mvd):
     checks = []
-    for family, name in (("fig2", "Fig. 2 sweep"), ("table2", "Table 2 settings")):
+    for family, name in (("fig2", "Fig. 2 sweep (hyperplane='normal')"), ("table2", "Table 2 settings")):
         for tag, floor in ((str(N_BIG), 0.95), ("200", 0.9)):
             _, rho = gamma_summary(mvd, tag, family, "normal" if family == "fig2" else None)
             checks.append(

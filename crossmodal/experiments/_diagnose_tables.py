@@ -153,6 +153,11 @@ def _rules():
         extra = " with the interval excluding 0" if rule["interval_excludes_zero"] else ""
         words.append(
             f"{regime}: helps at >= {rule['helps']:+.2f}, likely to hurt at <= {rule['hurts']:+.2f} points{extra}"
+            + (
+                " (it never says 'unlikely to help', so a cell whose outcome is no change cannot agree)"
+                if rule["helps"] <= rule["hurts"]
+                else ""
+            )
         )
     return "; ".join(words)
 

@@ -245,7 +245,7 @@ def _protocol(out, datasets, settings):
         + " (the checks compare with this one). Accuracies are "
         f"on the test rows, mean ± sd over {out.runs} seeds; differences are paired per seed: mean [95% "
         "confidence interval of a paired t test] (share of seeds > 0). The MVD setting (`make_modality_venn`, "
-        f"linear mixing, a new diagram per seed) has gamma = {MVD_GAMMA:.3f}.\n\n"
+        f"identity mixing, a new diagram per seed) has gamma = {MVD_GAMMA:.3f}.\n\n"
         "rho / temperature / epochs of each student (below) were chosen by `transfer.tune` on validation rows "
         f"carved from the training pairs ({100 * VALIDATION_SHARE:g}% of them, with labels; the budgets drawn "
         "from the rest; seeds 100-102), never on the test rows: per dataset and student the best mean validation "
