@@ -32,6 +32,7 @@ from pathlib import Path
 
 import joblib
 import numpy as np
+from sklearn import get_config
 from sklearn.utils.validation import check_memory
 
 from crossmodal._utils.skorch_helpers import unwrap_frozen
@@ -112,6 +113,8 @@ def teacher_key(params, device):
     if params.get("focus") is not None:
         params["focus"] = focus_key(params["focus"])
     params["device"] = str(device)
+    # whether sample_weight reaches the teacher can depend on metadata routing (see teacher_fit_params)
+    params["metadata_routing"] = bool(get_config()["enable_metadata_routing"])
     return "teacher", sorted(params.items())
 
 

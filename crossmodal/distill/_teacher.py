@@ -291,14 +291,18 @@ def fit_and_query(params, data, device, teacher_seed, focus_seed, feature_layer=
         fitted["focus"] = _cache.fit_focus(memory, seeded_clone(focus, focus_seed, **focus_params), X_a, data.y, data.X)
         return fitted["focus"]
 
-    if isinstance(teacher, str):  # "joint": the paper's real-data protocol
+    if isinstance(teacher, str):
         check_joint_focus(focus, data.teacher_proba)
-        if data.sample_weight is not None:
-            warnings.warn(
-                "teacher='joint' trains the focus ranker's pair unweighted: sample_weight weighs the student only.",
-                UserWarning,
-                stacklevel=4,
-            )
+    if focus is not None and data.sample_weight is not None:
+        warnings.warn(
+            "teacher='joint' trains the focus ranker's pair unweighted: sample_weight weighs the student only."
+            if isinstance(teacher, str)
+            else "The focus ranker's pair trains unweighted: sample_weight weighs the teacher and the student, "
+            "not the ranking.",
+            UserWarning,
+            stacklevel=4,
+        )
+    if isinstance(teacher, str):  # "joint": the paper's real-data protocol
         X_t = teacher_input(mode, data.X_given, data.X, data.X_teacher, numeric)
         joint = joint_teacher(fit_focus(X_t))
         features = None if feature_layer is None else teacher_features(joint, feature_layer[1], X_t)

@@ -13,7 +13,7 @@ import warnings
 import numpy as np
 from sklearn import get_config
 from sklearn.frozen import FrozenEstimator
-from sklearn.utils.metadata_routing import get_routing_for_object
+from sklearn.utils.metadata_routing import MetadataRouter, get_routing_for_object
 from sklearn.utils.validation import has_fit_parameter
 
 from crossmodal._utils.skorch_helpers import fitted_net
@@ -65,28 +65,50 @@ def teacher_fit_params(teacher, sample_weight):
         return {}
     name = teacher_name(teacher)
     if get_config()["enable_metadata_routing"]:
-        request = get_routing_for_object(teacher)
-        wanted = getattr(getattr(request, "fit", None), "requests", {}).get("sample_weight")
-        if wanted is True:
-            return {"sample_weight": sample_weight}
-        if wanted is None:
-            warnings.warn(
-                f"sample_weight is not routed to the teacher {name}: its fit request for sample_weight "
-                "is not set. Call teacher.set_fit_request(sample_weight=True) to train it weighted, or "
-                "set_fit_request(sample_weight=False) to train it unweighted without this warning. "
-                "The student is weighted either way.",
-                UserWarning,
-                stacklevel=3,
+        routing = get_routing_for_object(teacher)
+        if isinstance(routing, MetadataRouter):  # a Pipeline or another meta-estimator: its steps' requests
+            if routing.consumes("fit", ["sample_weight"]):
+                return {"sample_weight": sample_weight}
+            advice = (
+                "none of its steps requests sample_weight in fit. Call step.set_fit_request(sample_weight=True) "
+                "on the steps to weigh"
             )
+        else:
+            requests = getattr(getattr(routing, "fit", None), "requests", {})
+            if "sample_weight" not in requests:
+                return _unweighted(name)
+            wanted = requests["sample_weight"]
+            if wanted is True or isinstance(wanted, str):  # requested, or under an alias
+                return {"sample_weight": sample_weight}
+            if wanted is False:
+                return {}
+            advice = (
+                "its fit request for sample_weight is not set. Call teacher.set_fit_request(sample_weight=True) to "
+                "train it weighted, or set_fit_request(sample_weight=False) to train it unweighted without this "
+                "warning"
+            )
+        warnings.warn(
+            f"sample_weight is not routed to the teacher {name}: {advice}. The student is weighted either way.",
+            UserWarning,
+            stacklevel=3,
+        )
         return {}
     if has_fit_parameter(teacher, "sample_weight"):
         return {"sample_weight": sample_weight}
+    return _unweighted(name, pipeline_hint=True)
+
+
+def _unweighted(name, pipeline_hint=False):
     warnings.warn(
         f"The teacher {name} has no sample_weight in its fit signature, so it trains unweighted; "
-        "the student is weighted. (With a Pipeline teacher, enable metadata routing and request "
-        "sample_weight on its steps.)",
+        "the student is weighted."
+        + (
+            " (With a Pipeline teacher, enable metadata routing and request sample_weight on its steps.)"
+            if pipeline_hint
+            else ""
+        ),
         UserWarning,
-        stacklevel=3,
+        stacklevel=4,
     )
     return {}
 

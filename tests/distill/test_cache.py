@@ -13,6 +13,7 @@ from pathlib import Path
 import joblib
 import numpy as np
 import pytest
+import sklearn
 import torch
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
@@ -191,6 +192,20 @@ def test_each_input_of_a_fit_invalidates_it(data, tmp_path, fits, name, params, 
         assert fits["teacher"] == int(teacher_refit)
     plain = distiller().set_params(**params).fit(X_b2, y2, X_teacher=X_a2, sample_weight=w2)
     assert_same_fit(plain, cached, X_b2)
+
+
+def test_metadata_routing_is_part_of_the_teachers_key(data, tmp_path, fits):
+    # With routing off a scikit-learn teacher gets sample_weight; on, only where it requests it.
+    X_a, X_b, y = data
+    w = np.where(y == 0, 5.0, 0.2)
+    distiller(teacher=LogisticRegression(), focus=None, memory=tmp_path).fit(X_b, y, X_teacher=X_a, sample_weight=w)
+    fits["reset"]()
+    with sklearn.config_context(enable_metadata_routing=True), pytest.warns(UserWarning, match="is not routed"):
+        cached = distiller(teacher=LogisticRegression(), focus=None, memory=tmp_path)
+        cached.fit(X_b, y, X_teacher=X_a, sample_weight=w)
+        plain = distiller(teacher=LogisticRegression(), focus=None).fit(X_b, y, X_teacher=X_a, sample_weight=w)
+    assert fits["teacher"] == 2  # not served the weighted teacher of the unrouted fit
+    assert_same_fit(plain, cached, X_b)
 
 
 @pytest.mark.parametrize("name, params", KEEPING, ids=[c[0] for c in KEEPING])

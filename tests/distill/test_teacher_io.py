@@ -270,6 +270,25 @@ def test_sample_weight_is_routed_to_the_teacher_under_metadata_routing():
             unset.fit(X_b, y, X_teacher=X_a, sample_weight=w)
 
 
+def test_routing_reaches_the_steps_of_a_pipeline_teacher_and_names_what_to_do():
+    X_a, X_b, y = paired()
+    w = np.random.RandomState(1).uniform(0.5, 2.0, len(y))
+    with sklearn.config_context(enable_metadata_routing=True):
+        scaler = StandardScaler().set_fit_request(sample_weight=False)
+        pipe = make_pipeline(scaler, WeightRecorder().set_fit_request(sample_weight=True))
+        kd = CrossModalDistiller(teacher=pipe, student=student(), random_state=0)
+        kd.fit(X_b, y, X_teacher=X_a, sample_weight=w)
+        np.testing.assert_array_equal(kd.teacher_[-1].seen_weight_, w)
+        unset = CrossModalDistiller(teacher=make_pipeline(StandardScaler(), WeightRecorder()), student=student())
+        with pytest.warns(UserWarning, match=r"none of its steps requests sample_weight in fit. Call step.set_fit"):
+            unset.fit(X_b, y, X_teacher=X_a, sample_weight=w)
+        assert unset.teacher_[-1].seen_weight_ is None
+        # a teacher whose fit takes no sample_weight is told so, not to call a set_fit_request it does not have
+        plain = CrossModalDistiller(teacher=NoWeights(), student=student(), random_state=0)
+        with pytest.warns(UserWarning, match=r"teacher NoWeights has no sample_weight in its fit signature"):
+            plain.fit(X_b, y, X_teacher=X_a, sample_weight=w)
+
+
 def test_default_teacher_is_trained_weighted():
     X_a, X_b, y = paired()
     # Zero weight on every row of class 1: a weighted teacher learns class 0 only.
@@ -309,3 +328,19 @@ def test_joint_teacher_says_the_pair_trains_unweighted():
     kd = CrossModalDistiller(teacher="joint", focus=focus, student=student(), random_state=0)
     with pytest.warns(UserWarning, match=r"teacher='joint' trains the focus ranker's pair unweighted"):
         kd.fit(X_b, y, X_teacher=X_a, sample_weight=np.ones(len(y)))
+
+
+def test_an_input_focus_says_its_ranking_is_unweighted():
+    from crossmodal import ModalityGeneralRanker
+
+    X_a, X_b, y = paired()
+    pair = student(max_epochs=2)
+    focus = ModalityGeneralRanker(estimator_a=pair, estimator_b=pair, n_repeats=1)
+    kd = CrossModalDistiller(teacher=LogisticRegression(), focus=focus, student=student(), random_state=0)
+    with pytest.warns(
+        UserWarning, match=r"The focus ranker's pair trains unweighted: sample_weight weighs the teacher"
+    ):
+        kd.fit(X_b, y, X_teacher=X_a, sample_weight=np.ones(len(y)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        kd.fit(X_b, y, X_teacher=X_a)  # no weights, nothing to say
