@@ -22,6 +22,7 @@ import torch
 from conftest import ConvNet, quick_template
 from joblib import parallel_config
 from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, KFold
 from torch import nn
 
 from crossmodal import (
@@ -277,6 +278,22 @@ def test_distiller_predictions_are_bitwise_identical(venn, params):
         np.testing.assert_array_equal(proba, first, err_msg=run)
     other = _distiller_proba(venn, **{**params, "random_state": 1})
     assert not np.array_equal(other, first)
+
+
+def test_fits_in_concurrent_threads_equal_sequential_fits(venn):
+    # torch's global generator is one per process: fits on joblib's threading backend take turns with it.
+    X_a, X_b, y = venn
+    distiller = CrossModalDistiller(teacher=_tiny_net(max_epochs=20), student=_tiny_net(max_epochs=20), random_state=0)
+    search = dict(param_grid={"rho": [0.2, 0.4, 0.6, 0.8]}, cv=KFold(3), refit=False)
+
+    def scores(n_jobs, backend):
+        with parallel_config(backend=backend):
+            grid = GridSearchCV(distiller, n_jobs=n_jobs, **search).fit(X_b, y, X_teacher=X_a)
+        return np.column_stack([grid.cv_results_[f"split{i}_test_score"] for i in range(3)])
+
+    sequential = scores(1, "loky")
+    for attempt in range(3):
+        np.testing.assert_array_equal(scores(2, "threading"), sequential, err_msg=f"attempt {attempt}")
 
 
 def test_distiller_does_not_touch_the_global_torch_stream(venn):

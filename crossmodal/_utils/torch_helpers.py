@@ -4,6 +4,7 @@ bound."""
 
 import contextlib
 import copy
+import threading
 
 import numpy as np
 import torch
@@ -52,18 +53,25 @@ def resolve_device(device, name="device"):
     return dev
 
 
+#: Held by every :func:`seeded` block: torch's global generator (and its thread count) is one per process.
+_GLOBAL_RNG_LOCK = threading.RLock()
+
+
 @contextlib.contextmanager
 def seeded(seed, device=None):
     """Run a block with torch's global RNG seeded, restoring it afterwards.
 
     skorch draws initial weights and shuffling from torch's global generator;
     forking it keeps an estimator's fit deterministic without disturbing the
-    caller's random stream.
+    caller's random stream. One block runs at a time per process (a
+    re-entrant lock): fits in concurrent threads (joblib's threading backend,
+    a Dask worker's threads) would otherwise reseed the generator under each
+    other's draws, so they run one after the other, each with its own seed.
     """
     devices = []
     if device is not None and torch.device(device).type == "cuda":
         devices = [torch.device(device).index or 0]
-    with torch.random.fork_rng(devices=devices):
+    with _GLOBAL_RNG_LOCK, torch.random.fork_rng(devices=devices):
         torch.manual_seed(int(seed))
         yield
 
