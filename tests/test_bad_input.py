@@ -254,7 +254,7 @@ DISTILLER_FIT = [
         "kd.fit-teacher_proba-rows-with-unlabelled",
         lambda: fit_kd(y=np.where(np.arange(N) < 4, Y, -1), teacher_proba=P[:-2]),
         ValueError,
-        r"teacher_proba must have shape .*\(20, 2\).*got shape \(18, 2\)",
+        r"X and teacher_proba have different numbers of samples: 20 and 18",
     ),
     row(
         "kd.fit-teacher_proba-nan",
@@ -275,7 +275,7 @@ DISTILLER_FIT = [
         "kd.fit-teacher_proba-rows",
         lambda: fit_kd(teacher_proba=P[:-1]),
         ValueError,
-        r"teacher_proba must have shape .*\(20, 2\).*got shape \(19, 2\)",
+        r"X and teacher_proba have different numbers of samples: 20 and 19",
     ),
     row(
         "kd.fit-teacher_proba-unseen-class",
@@ -397,6 +397,31 @@ DISTILLER_FIT = [
     ),
 ]
 
+
+class _NanTeacher(LogisticRegression):
+    """Fits as a logistic regression, answers NaN."""
+
+    def predict_proba(self, X):
+        return np.full((len(X), 2), np.nan)
+
+
+class _FlatMimic:
+    """A regressor that flattens its multi-output prediction."""
+
+    def fit(self, X, y):
+        self.n_ = y.shape[1]
+        return self
+
+    def predict(self, X):
+        return np.zeros(len(X) * self.n_)
+
+    def get_params(self, deep=True):
+        return {}
+
+    def set_params(self, **params):
+        return self
+
+
 DISTILLER_PREDICT = [
     row("kd.predict-not-fitted", lambda: distiller().predict(X), NotFittedError, r"CrossModalDistiller.*not fitted"),
     row("kd.predict_proba-not-fitted", lambda: distiller().predict_proba(X), NotFittedError, r"not fitted"),
@@ -418,6 +443,24 @@ DISTILLER_PREDICT = [
     row("kd.predict-3d", lambda: fitted_kd().predict(X[:, :, None]), ValueError, r"dim 3"),
     row("kd.predict-empty", lambda: fitted_kd().predict(X[:0]), ValueError, r"0 sample\(s\)"),
     row("kd.predict-strings", lambda: fitted_kd().predict(_strings(N, 3)), ValueError, r"X.*string|string.*X"),
+    row(
+        "kd.predict-beyond-float32",
+        lambda: fitted_kd().predict(_with(X, 1e300)),
+        ValueError,
+        r"X holds values up to 1e\+300 in magnitude, beyond float32's range",
+    ),
+    row(
+        "kd.score-lengths",
+        lambda: fitted_kd().score(X, Y[:10]),
+        ValueError,
+        r"inconsistent numbers of samples: \[20, 10\]",
+    ),
+    row(
+        "kd.score-sample_weight-length",
+        lambda: fitted_kd().score(X, Y, sample_weight=np.ones(19)),
+        ValueError,
+        r"inconsistent numbers of samples: \[20, 20, 19\]",
+    ),
     row(
         "kd.score-y-missing-strings-from-pandas",
         lambda: fitted_kd().score(X, _strings_with_nan()),
@@ -764,6 +807,81 @@ DIAGNOSE = [
         lambda: _diagnose(X_a={"v": _diagnose_data()[0], "w": _diagnose_data()[0]}, X_b=_diagnose_data()[1][:30]),
         ValueError,
         r"^X_b and y have different numbers of samples: 30 and 40",
+    ),
+]
+
+DISTILLER_FIT += [
+    row(
+        "kd.fit-unused-X_teacher-rows",
+        lambda: fit_kd(params={"rho": 1.0}, X_teacher=X_T[:7]),
+        ValueError,
+        r"X and X_teacher have different numbers of samples: 20 and 7",
+    ),
+    row(
+        "kd.fit-unused-teacher_proba-rows",
+        lambda: fit_kd(params={"rho": 1.0}, teacher_proba=P[:3]),
+        ValueError,
+        r"X and teacher_proba have different numbers of samples: 20 and 3",
+    ),
+    row(
+        "kd.fit-beyond-float32",
+        lambda: fit_kd(_with(X, -1e300), X_teacher=X_T),
+        ValueError,
+        r"X holds values up to 1e\+300 in magnitude, beyond float32's range",
+    ),
+]
+
+SALIENCE += [
+    row(
+        "salience-X_a-beyond-float32",
+        lambda: salience(X_a=_with(X, 1e300)),
+        ValueError,
+        r"X_a holds values up to 1e\+300 in magnitude, beyond float32's range",
+    ),
+    row("salience-n_jobs", lambda: salience(n_jobs=1.5), ValueError, r"n_jobs must be None or an integer .*got 1.5"),
+]
+
+RANKER += [
+    row(
+        "ranker.fit-X-beyond-float32",
+        lambda: fit_ranker(_with(X, 1e300)),
+        ValueError,
+        r"^X holds values up to 1e\+300 in magnitude",
+    ),
+    row(
+        "ranker.fit-X_b-beyond-float32",
+        lambda: fit_ranker(X_b=_with(X_B, -1e300)),
+        ValueError,
+        r"^X_b holds values up to 1e\+300 in magnitude",
+    ),
+]
+
+DIAGNOSE += [
+    row(
+        "diagnose-teacher-returns-nan",
+        lambda: _diagnose(teacher=_NanTeacher()),
+        ValueError,
+        r"diagnose's teacher \(_NanTeacher\) returned predict_proba of shape \(8, 2\) \(none finite, 16 not finite\)",
+    ),
+    row(
+        "diagnose-mimic-flat",
+        lambda: _diagnose(mimic=_FlatMimic()),
+        ValueError,
+        r"diagnose's mimic \(_FlatMimic\) predicted shape \(16,\) with 0 NaN or infinite values; required: finite "
+        r"values of shape \(8, 2\)",
+    ),
+    row(
+        "diagnose-beyond-float64-squares",
+        lambda: _diagnose(X_a=_with(_diagnose_data()[0], 1e160)),
+        ValueError,
+        r"X_a holds values up to 1e\+160 in magnitude; diagnose's sums of squares overflow",
+    ),
+    row("diagnose-n_jobs", lambda: _diagnose(n_jobs=1.5), ValueError, r"n_jobs must be None or an integer .*got 1.5"),
+    row(
+        "diagnose-X_a-no-columns",
+        lambda: _diagnose(X_a=np.zeros((40, 0))),
+        ValueError,
+        r"^X_a: Found array with 0 feature\(s\)",
     ),
 ]
 

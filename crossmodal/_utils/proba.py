@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-__all__ = ["CENTRED_LOG_PROBA_FLOOR", "KD_PROBA_FLOOR", "clipped_log", "logits_to_proba"]
+__all__ = ["CENTRED_LOG_PROBA_FLOOR", "KD_PROBA_FLOOR", "PROBA_ATOL", "clipped_log", "logits_to_proba"]
 
 #: Teacher probabilities are clipped here before the logarithm that makes the
 #: KD targets: a zero becomes a finite log-probability whose softmax weight is
@@ -15,6 +15,9 @@ KD_PROBA_FLOOR = 1e-30
 #: 1e-20 and below) from dominating the targets' variance with classes that
 #: carry no decision.
 CENTRED_LOG_PROBA_FLOOR = 1e-6
+#: Values beyond [0, 1] and row sums off 1 by more than this are not rounding: float32 probabilities over 1000
+#: classes sum to 1 within ~1e-5.
+PROBA_ATOL = 1e-4
 
 
 def clipped_log(proba, floor):

@@ -14,8 +14,11 @@ from sklearn.utils.validation import validate_data
 from crossmodal._utils.labels import reject_missing_strings
 
 __all__ = [
+    "FLOAT32_MAX",
     "check_at_least_two_classes",
+    "check_float32_range",
     "check_modality",
+    "check_n_jobs",
     "check_paired_samples",
     "check_positive_int",
     "check_positive_real",
@@ -61,7 +64,26 @@ def check_modality(X, name, *, dtype=(np.float32, np.float64), ensure_2d=True, a
     except (TypeError, ValueError) as exc:
         if name in str(exc):
             raise
-        raise ValueError(f"{name} must hold numbers: {exc}") from exc
+        text = str(exc).lower()
+        numbers_problem = any(k in text for k in ("convert", "complex", "dtype", "sparse", "string"))
+        raise ValueError(f"{name} must hold numbers: {exc}" if numbers_problem else f"{name}: {exc}") from exc
+    return X
+
+
+#: The largest magnitude float32 holds; the torch networks compute in float32 by default.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def check_float32_range(X, name):
+    """Return ``X`` (a validated float array) unless a value is beyond float32's range, where a float32
+    network would see infinity and answer NaN; then raise, naming ``name``."""
+    if X.dtype.itemsize > 4 and X.size:
+        top = max(float(X.max()), -float(X.min()))  # no copy of X
+        if top > FLOAT32_MAX:
+            raise ValueError(
+                f"{name} holds values up to {top:.3g} in magnitude, beyond float32's range ({FLOAT32_MAX:.3g}) in "
+                "which the networks compute; rescale it (a StandardScaler in a Pipeline, say)."
+            )
     return X
 
 
@@ -130,6 +152,13 @@ def check_positive_real(value, name, required="a finite real number > 0"):
     ):
         raise ValueError(f"{name} must be {required}; got {value!r}.")
     return float(value)
+
+
+def check_n_jobs(n_jobs):
+    """Return ``n_jobs`` if it is None or an integer (joblib's meaning: -1 for every core), else raise."""
+    if n_jobs is not None and (isinstance(n_jobs, (bool, np.bool_)) or not isinstance(n_jobs, numbers.Integral)):
+        raise ValueError(f"n_jobs must be None or an integer (-1 for every core); got {n_jobs!r}.")
+    return n_jobs
 
 
 def check_positive_int(value, name, minimum=1):

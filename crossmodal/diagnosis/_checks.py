@@ -4,6 +4,7 @@ import numpy as np
 from sklearn.utils.validation import column_or_1d
 
 from crossmodal._utils.labels import check_label_classes, encode_labels
+from crossmodal._utils.proba import PROBA_ATOL
 from crossmodal.diagnosis._lda import default_estimator
 
 
@@ -62,3 +63,53 @@ def _check_target(y, n_samples, other="X_a"):
         )
     check_label_classes(classes, labelled)
     return classes, codes
+
+
+#: Beyond this magnitude the squares in diagnose's Gram matrices overflow float64 (1e154 ** 2 ~ 1e308).
+_MAX_MAGNITUDE = 1e150
+
+
+def _check_magnitude(X, name):
+    """``X`` unless a value is so large that its square overflows float64; then a ValueError naming ``name``."""
+    top = max(float(X.max()), -float(X.min())) if X.size else 0.0
+    if top > _MAX_MAGNITUDE:
+        raise ValueError(
+            f"{name} holds values up to {top:.3g} in magnitude; diagnose's sums of squares overflow float64 beyond "
+            f"about {_MAX_MAGNITUDE:.0e}: rescale it (a StandardScaler, say)."
+        )
+    return X
+
+
+def _check_proba_output(estimator, raw, n_rows, n_classes, role):
+    """The column of each of ``estimator``'s classes, once its ``predict_proba`` output ``raw`` is checked: what a
+    user's teacher or student returns is input too (``role`` names it)."""
+    known = np.asarray(estimator.classes_)
+    sums = raw.sum(axis=-1) if raw.ndim == 2 else np.zeros(0)
+    if (
+        raw.shape != (n_rows, len(known))
+        or not np.all(np.isfinite(raw))
+        or raw.min(initial=0.0) < -PROBA_ATOL
+        or raw.max(initial=0.0) > 1 + PROBA_ATOL
+        or np.any(np.abs(sums - 1.0) > PROBA_ATOL)
+        or not np.isin(known, np.arange(n_classes)).all()
+    ):
+        finite = raw[np.isfinite(raw)]
+        span = f"finite values in [{finite.min():.4g}, {finite.max():.4g}]" if finite.size else "none finite"
+        raise ValueError(
+            f"diagnose's {role} ({type(estimator).__name__}) returned predict_proba of shape {raw.shape} ({span}, "
+            f"{raw.size - finite.size} not finite) for classes_ {known.tolist()}; required: shape "
+            f"({n_rows}, {len(known)}), finite probabilities whose rows sum to 1, classes_ among the codes 0 to "
+            f"{n_classes - 1} it was fitted on."
+        )
+    return known.astype(int)
+
+
+def _check_mimic_output(model, out, n_rows, n_classes):
+    """``out``, the mimic's prediction on ``n_rows`` rows, once it is finite and has one column per class."""
+    if out.shape != (n_rows, n_classes) or not np.all(np.isfinite(out)):
+        raise ValueError(
+            f"diagnose's mimic ({type(model).__name__}) predicted shape {out.shape} with "
+            f"{int(np.sum(~np.isfinite(out)))} NaN or infinite values; required: finite values of shape "
+            f"({n_rows}, {n_classes}), one column per class (a multi-output regressor)."
+        )
+    return out

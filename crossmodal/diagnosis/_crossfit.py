@@ -16,6 +16,7 @@ from sklearn.utils.validation import has_fit_parameter
 
 from crossmodal._utils.proba import CENTRED_LOG_PROBA_FLOOR, clipped_log
 from crossmodal._utils.random import seeded_clone
+from crossmodal.diagnosis._checks import _check_mimic_output, _check_proba_output
 from crossmodal.diagnosis._lda import _ShrunkLDA
 from crossmodal.diagnosis._ridge import _gram_stats, _leave_block_out_stats, _ridge_fit_predict
 
@@ -92,11 +93,12 @@ def _folds(cv, codes, seed, classes=None):
     return folds
 
 
-def _aligned_proba(estimator, X, n_classes):
-    """predict_proba with one column per encoded class (classes unseen in training get 0)."""
+def _aligned_proba(estimator, X, n_classes, role):
+    """predict_proba with one column per encoded class (classes unseen in training get 0); checked, naming ``role``."""
     raw = np.asarray(estimator.predict_proba(X), dtype=np.float64)
+    known = _check_proba_output(estimator, raw, len(X), n_classes, role)
     proba = np.zeros((len(X), n_classes))
-    proba[:, np.asarray(estimator.classes_, dtype=int)] = raw
+    proba[:, known] = raw
     return proba
 
 
@@ -125,9 +127,9 @@ def _fold_probabilities(teacher, student, X_a, X_b, codes, train, test, n_classe
     t = _fit_classifier(teacher, X_a[fit_rows], codes[fit_rows], seed, shared[0])
     s = _fit_classifier(student, X_b[fit_rows], codes[fit_rows], seed, shared[1])
     return (
-        _aligned_proba(t, X_a[test], n_classes),
-        _aligned_proba(s, X_b[test], n_classes),
-        _aligned_proba(t, X_a[train], n_classes),
+        _aligned_proba(t, X_a[test], n_classes, "teacher"),
+        _aligned_proba(s, X_b[test], n_classes, "student"),
+        _aligned_proba(t, X_a[train], n_classes, "teacher"),
     )
 
 
@@ -173,7 +175,7 @@ def _fold_distilled(student, X_b, codes, train_proba, train, test, rho, seed):
     """One fold: the student trained on the distiller's targets over every training row, scored on test."""
     targets, weight = distillation_targets(codes[train], train_proba, rho)
     model = _fit_to_teacher(student, X_b[train], targets, seed, sample_weight=weight)
-    return _aligned_proba(model, X_b[test], train_proba.shape[1])
+    return _aligned_proba(model, X_b[test], train_proba.shape[1], "student")
 
 
 def _fold_regress(mimic, X_b, targets, train, test, seed, stats=None):
@@ -181,14 +183,15 @@ def _fold_regress(mimic, X_b, targets, train, test, seed, stats=None):
     if mimic is None:
         return _ridge_fit_predict(X_b[train], targets[train], X_b[test], stats=stats)
     model = seeded_clone(mimic, seed).fit(X_b[train], targets[train])
-    return np.asarray(model.predict(X_b[test]), dtype=np.float64).reshape(len(test), targets.shape[1])
+    out = np.asarray(model.predict(X_b[test]), dtype=np.float64)
+    return _check_mimic_output(model, out, len(test), targets.shape[1])
 
 
 def _fold_mimic(mimic, student, X_b, proba, targets, train, test, seed, stats=None):
     """One fold: the teacher-imitating student (classifier) and the mimic regressor, scored on test."""
     n_classes = proba.shape[1]
     imitator = _fit_to_teacher(student, X_b[train], proba[train], seed, stats=stats)
-    imitated = _aligned_proba(imitator, X_b[test], n_classes)
+    imitated = _aligned_proba(imitator, X_b[test], n_classes, "student")
     return imitated, _fold_regress(mimic, X_b, targets, train, test, seed, stats)
 
 
@@ -199,7 +202,8 @@ def _fold_teacher(teacher, X_a, codes, train, test, n_classes, seed, stats=None)
     """
     fit_rows = _labelled(train, codes)
     shared = stats if len(fit_rows) == len(train) else None
-    return _aligned_proba(_fit_classifier(teacher, X_a[fit_rows], codes[fit_rows], seed, shared), X_a[test], n_classes)
+    fitted = _fit_classifier(teacher, X_a[fit_rows], codes[fit_rows], seed, shared)
+    return _aligned_proba(fitted, X_a[test], n_classes, "teacher")
 
 
 def _replicate_half(folds, codes, rng):

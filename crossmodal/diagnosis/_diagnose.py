@@ -17,8 +17,8 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from crossmodal._utils.random import draw_seeds
-from crossmodal._utils.validation import check_modality, check_paired_samples, check_positive_int
-from crossmodal.diagnosis._checks import _check_classifier, _check_mimic, _check_target
+from crossmodal._utils.validation import check_modality, check_n_jobs, check_paired_samples, check_positive_int
+from crossmodal.diagnosis._checks import _check_classifier, _check_magnitude, _check_mimic, _check_target
 from crossmodal.diagnosis._complementarity import complementarity
 from crossmodal.diagnosis._crossfit import (
     _N_SUBSAMPLES,
@@ -255,9 +255,10 @@ def _cross_fitted(X_a, X_b, y, teacher, mimic, student, cv, n_bootstrap, random_
 
     ``replicates=False`` skips gamma's half-data replicates (``None``), which the predicted gain does not use.
     """
-    X_a = check_modality(X_a, "X_a")
-    X_b = check_modality(X_b, "X_b")
+    X_a = _check_magnitude(check_modality(X_a, "X_a"), "X_a")
+    X_b = _check_magnitude(check_modality(X_b, "X_b"), "X_b")
     check_paired_samples(X_a, X_b, "X_a", "X_b")
+    n_jobs = check_n_jobs(n_jobs)
     classes, codes = _check_target(y, len(X_a))
     teacher = _check_classifier(teacher, "teacher")
     student = _check_classifier(student, "student")

@@ -12,7 +12,12 @@ from crossmodal._utils.labels import check_labelled_weight, label_weights
 from crossmodal._utils.random import draw_seeds
 from crossmodal._utils.skorch_helpers import mlp_template
 from crossmodal._utils.torch_helpers import resolve_device
-from crossmodal._utils.validation import check_probabilities, validate_numeric_data
+from crossmodal._utils.validation import (
+    check_float32_range,
+    check_paired_samples,
+    check_probabilities,
+    validate_numeric_data,
+)
 from crossmodal.distill import _teacher
 from crossmodal.distill._net import as_distillation_net, fit_net, student_weights
 from crossmodal.distill._student import StudentPredictionsMixin
@@ -305,6 +310,10 @@ class CrossModalDistiller(StudentPredictionsMixin, ClassifierMixin, BaseEstimato
         """
         X_given = X  # a scikit-learn teacher on teacher_input="student" or "both" sees it as given
         X, y = validate_numeric_data(self, X, y, dtype=_FLOAT_DTYPES)
+        check_float32_range(X, "X")
+        for name, given in (("X_teacher", X_teacher), ("teacher_proba", teacher_proba)):
+            if given is not None and hasattr(given, "__len__"):  # checked even where this fit does not use it
+                check_paired_samples(X, given, "X", name)
         device = resolve_device(self.device)
         sample_weight, weights = student_weights(sample_weight, X)
         teacher_seed, focus_seed, student_seed = draw_seeds(self.random_state, 3)

@@ -2,13 +2,13 @@
 
 import numpy as np
 from sklearn.metrics import accuracy_score
-from sklearn.utils.validation import check_is_fitted, column_or_1d
+from sklearn.utils.validation import check_consistent_length, check_is_fitted, column_or_1d
 
 from crossmodal._utils.compat import _safe_indexing
 from crossmodal._utils.labels import labelled_mask
 from crossmodal._utils.proba import logits_to_proba
 from crossmodal._utils.torch_helpers import predict_logits
-from crossmodal._utils.validation import validate_numeric_data
+from crossmodal._utils.validation import check_float32_range, validate_numeric_data
 
 __all__ = ["StudentPredictionsMixin"]
 
@@ -38,7 +38,7 @@ class StudentPredictionsMixin:
         copied, whatever its float dtype.
         """
         check_is_fitted(self, "student_")
-        X = validate_numeric_data(self, X, reset=False, dtype=_FLOAT_DTYPES)
+        X = check_float32_range(validate_numeric_data(self, X, reset=False, dtype=_FLOAT_DTYPES), "X")
         logits = predict_logits(self.student_.module_, X, self.student_.device)
         return logits_to_proba(logits)
 
@@ -76,6 +76,7 @@ class StudentPredictionsMixin:
             When no row of ``y`` carries a label.
         """
         y = column_or_1d(np.asarray(y))
+        check_consistent_length(X, y, *([] if sample_weight is None else [sample_weight]))
         labelled = labelled_mask(y)
         if not labelled.any():
             raise ValueError(f"score needs at least one labelled row; all {len(y)} rows of y are marked unlabelled.")

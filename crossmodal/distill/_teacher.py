@@ -21,7 +21,7 @@ from crossmodal._utils.proba import KD_PROBA_FLOOR, logits_to_proba
 from crossmodal._utils.random import seeded_clone
 from crossmodal._utils.skorch_helpers import fitted_net, mlp_template
 from crossmodal._utils.torch_helpers import predict_logits
-from crossmodal._utils.validation import check_modality, check_paired_samples
+from crossmodal._utils.validation import check_float32_range, check_modality, check_paired_samples
 from crossmodal.distill import _cache
 from crossmodal.distill._features import teacher_features
 from crossmodal.distill._joint_teacher import check_joint_focus, joint_teacher, joint_teacher_proba
@@ -145,6 +145,11 @@ def teacher_input(mode, X_given, X, X_teacher, numeric, transform=None):
     check_paired_samples(X, X_teacher, "X", "X_teacher")
     if transform is not None:
         X_teacher = np.asarray(transform(X_teacher))
+        if X_teacher.ndim != 2 or len(X_teacher) != len(X):
+            raise ValueError(
+                f"focus.transform returned shape {X_teacher.shape}; required: ({len(X)}, n_features), one row per "
+                "row of X_teacher."
+            )
     if mode == "both":
         if frame:
             return _side_by_side(X_teacher, X_given, X)
@@ -176,7 +181,7 @@ def fit_teacher(teacher, X_t, y, y_encoded, n_classes, device, seed, sample_weig
     if teacher is None or isinstance(teacher, NeuralNetClassifier):
         template = default_teacher() if teacher is None else teacher
         net = as_distillation_net(template, X_t.shape[1], n_classes, device if teacher is None else None)
-        X32 = np.ascontiguousarray(X_t, dtype=np.float32)
+        X32 = np.ascontiguousarray(check_float32_range(np.asarray(X_t), "The teacher's input"), dtype=np.float32)
         return fit_net(net, X32, y_encoded.astype(np.int64), seed, {"sample_weight": student_weights})
     if not (hasattr(teacher, "predict_proba") or hasattr(teacher, "decision_function")):
         raise TypeError(f"teacher must have predict_proba or decision_function; got {type(teacher).__name__}.")
@@ -195,7 +200,8 @@ def teacher_proba(teacher, X_t, classes):
     that ``classes`` lacks is an error.
     """
     if isinstance(teacher, NeuralNetClassifier):
-        return logits_to_proba(predict_logits(teacher.module_, X_t, teacher.device))
+        proba = logits_to_proba(predict_logits(teacher.module_, X_t, teacher.device))
+        return check_teacher_output(proba, teacher, len(X_t), len(classes))
     n_classes = len(classes)
     teacher_classes = np.asarray(getattr(teacher, "classes_", classes))
     unknown = np.setdiff1d(teacher_classes, classes)

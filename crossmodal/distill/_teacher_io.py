@@ -16,14 +16,11 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.utils.metadata_routing import MetadataRouter, get_routing_for_object
 from sklearn.utils.validation import has_fit_parameter
 
+from crossmodal._utils.proba import PROBA_ATOL
 from crossmodal._utils.skorch_helpers import fitted_net
 from crossmodal._utils.torch_helpers import numpy_dtype
 
 __all__ = ["check_teacher_output", "n_rows", "teacher_fit_params", "teacher_name", "to_teacher_dtype"]
-
-# Values beyond [0, 1] and row sums off 1 by more than this are not rounding:
-# float32 probabilities over 1000 classes sum to 1 within ~1e-5.
-PROBA_ATOL = 1e-4
 
 
 def teacher_name(teacher):

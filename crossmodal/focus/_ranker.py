@@ -8,6 +8,7 @@ from sklearn.base import BaseEstimator
 from sklearn.feature_selection import SelectorMixin
 from sklearn.utils.validation import check_is_fitted
 
+from crossmodal._utils import validation
 from crossmodal._utils.compat import HasMethods, Interval, StrOptions, _check_feature_names_in, _fit_context
 from crossmodal._utils.labels import check_label_classes, encode_labels, label_weights
 from crossmodal._utils.random import draw_seeds
@@ -235,9 +236,8 @@ class ModalityGeneralRanker(SelectorMixin, BaseEstimator):
         label_weight = None if labelled.all() else label_weights(labelled)
         device = resolve_device(self.device)
         train_seed, salience_seed, selection_seed = draw_seeds(self.random_state, 3)
-
-        X32 = np.ascontiguousarray(X, dtype=np.float32)
-        Xb32 = np.ascontiguousarray(X_b, dtype=np.float32)
+        X32 = np.ascontiguousarray(validation.check_float32_range(X, "X"), dtype=np.float32)
+        Xb32 = np.ascontiguousarray(validation.check_float32_range(X_b, "X_b"), dtype=np.float32)
         module_a, module_b, self.pair_net_ = fit_pair(
             self, X32, Xb32, y_encoded.astype(np.int64), n_classes, device, train_seed, label_weight
         )

@@ -21,7 +21,13 @@ from crossmodal._utils.torch_helpers import (
     torch_threads,
     working_memory_bytes,
 )
-from crossmodal._utils.validation import check_modality, check_paired_samples, check_positive_int
+from crossmodal._utils.validation import (
+    check_float32_range,
+    check_modality,
+    check_n_jobs,
+    check_paired_samples,
+    check_positive_int,
+)
 from crossmodal.focus._distances import document_distances, get_distance
 from crossmodal.focus._layers import split_module
 from crossmodal.focus._plans import CPU_MAX_FORWARD_ROWS, to_tensor
@@ -210,14 +216,15 @@ def permutation_salience(
     module_a = module_of(module_a, "module_a")
     module_b = module_of(module_b, "module_b")
     n_repeats = check_positive_int(n_repeats, "n_repeats")
+    n_jobs = check_n_jobs(n_jobs)
     dist = get_distance(distance)
     if batch_size is not None:
         batch_size = check_positive_int(batch_size, "batch_size")
     wm_bytes = working_memory_bytes(working_memory)
     device_a, dtype_a = module_device_and_dtype(module_a)
     device_b, dtype_b = module_device_and_dtype(module_b)
-    X_a = _as_array(X_a, "X_a")
-    X_b = _as_array(X_b, "X_b")
+    X_a = _as_array(X_a, "X_a", dtype_a)
+    X_b = _as_array(X_b, "X_b", dtype_b)
     check_paired_samples(X_a, X_b, "X_a", "X_b")
     prefix, suffix, target = split_module(module_a, layer)
     (seed,) = draw_seeds(random_state, 1)
@@ -268,8 +275,9 @@ def _baseline(plan, n_samples):
     return float(plan.evaluate(np.arange(1), identity, False)[0, 0])
 
 
-def _as_array(X, name):
-    """``X`` as a float32/float64 ndarray with at least 2 axes, all finite; never copied when it already is."""
+def _as_array(X, name, dtype=torch.float64):
+    """``X`` as a float32/float64 ndarray with at least 2 axes, all finite (in ``dtype``, the module's, too);
+    never copied when it already is."""
     if isinstance(X, torch.Tensor):
         X = X.detach().cpu().numpy()
     shape = np.shape(X)
@@ -281,4 +289,4 @@ def _as_array(X, name):
     fast = isinstance(X, np.ndarray) and X.dtype in (np.float32, np.float64) and X.size and np.isfinite(X.sum())
     if not fast:
         X = check_modality(X, name, allow_nd=True)
-    return X
+    return check_float32_range(X, name) if dtype == torch.float32 else X
