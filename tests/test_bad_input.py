@@ -21,6 +21,7 @@ import torch
 from conftest import quick_template
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy import sparse
 from sklearn.cluster import KMeans
 from sklearn.exceptions import NotFittedError
 from sklearn.frozen import FrozenEstimator
@@ -853,6 +854,48 @@ RANKER += [
         lambda: fit_ranker(X_b=_with(X_B, -1e300)),
         ValueError,
         r"^X_b holds values up to 1e\+300 in magnitude",
+    ),
+]
+
+RANKER += [
+    row(
+        "ranker.transform-drop-sparse",
+        lambda: fitted_ranker(nullify="drop").transform(sparse.csr_matrix(X)),
+        TypeError,
+        r"Sparse data was passed for X, but dense data is required",
+    ),
+    row(
+        "ranker.transform-drop-strings",
+        lambda: fitted_ranker(nullify="drop").transform(_strings(N, 3)),
+        ValueError,
+        r"X must hold numbers|not compatible with arrays of bytes/strings",
+    ),
+]
+
+GENERATOR += [
+    row(
+        "load_mfeat-return_X_y",
+        lambda: crossmodal.datasets.load_mfeat(views="mor", return_X_y="no"),
+        ValueError,
+        r"return_X_y must be True or False; got 'no'",
+    ),
+    row(
+        "load_mfeat-as_frame",
+        lambda: crossmodal.datasets.load_mfeat(views="mor", as_frame="no"),
+        ValueError,
+        r"as_frame must be True or False; got 'no'",
+    ),
+    row(
+        "load_av_digits-random_state",
+        lambda: crossmodal.datasets.load_av_digits(random_state=-1),
+        ValueError,
+        r"random_state must be None, an integer from 0 to 2\*\*32 - 1 or a numpy RandomState; got -1",
+    ),
+    row(
+        "generator.sample-random_state",
+        lambda: fitted_generator().sample(3, random_state=-1),
+        ValueError,
+        r"random_state must be None, an integer from 0 to 2\*\*32 - 1 or a numpy RandomState; got -1",
     ),
 ]
 

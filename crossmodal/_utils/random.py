@@ -10,22 +10,26 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.utils import check_random_state
 
-__all__ = ["SEED_MAX", "draw_seeds", "seeded_clone"]
+__all__ = ["SEED_MAX", "checked_random_state", "draw_seeds", "seeded_clone"]
 
 #: Exclusive upper bound of the seeds drawn from a ``random_state`` for each
 #: sub-step (``rng.randint(SEED_MAX)``): any int32 seed but the largest.
 SEED_MAX = int(np.iinfo(np.int32).max)
 
 
+def checked_random_state(random_state, name="random_state"):
+    """:func:`sklearn.utils.check_random_state`, with a message that names the argument and what it accepts."""
+    try:
+        return check_random_state(random_state)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"{name} must be None, an integer from 0 to 2**32 - 1 or a numpy RandomState; got {random_state!r} ({exc})"
+        ) from exc
+
+
 def draw_seeds(random_state, n):
     """``n`` integer seeds drawn from ``random_state`` (int, RandomState or None)."""
-    try:
-        rng = check_random_state(random_state)
-    except ValueError as exc:
-        raise ValueError(
-            f"random_state must be None, an integer from 0 to 2**32 - 1 or a numpy RandomState; got "
-            f"{random_state!r} ({exc})"
-        ) from exc
+    rng = checked_random_state(random_state)
     return [int(s) for s in rng.randint(0, SEED_MAX, size=n)]
 
 

@@ -16,6 +16,7 @@ from crossmodal._utils.labels import reject_missing_strings
 __all__ = [
     "FLOAT32_MAX",
     "check_at_least_two_classes",
+    "check_flag",
     "check_float32_range",
     "check_modality",
     "check_n_jobs",
@@ -152,6 +153,13 @@ def check_positive_real(value, name, required="a finite real number > 0"):
     ):
         raise ValueError(f"{name} must be {required}; got {value!r}.")
     return float(value)
+
+
+def check_flag(value, name):
+    """Return ``value`` if it is a bool (numpy's too), else raise: a truthy string is not a yes."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be True or False; got {value!r}.")
+    return bool(value)
 
 
 def check_n_jobs(n_jobs):

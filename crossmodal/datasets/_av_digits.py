@@ -9,6 +9,8 @@ Dataset utterances as MFCC sequences. Both ship inside the package (see
 import numpy as np
 from sklearn.utils import Bunch, check_random_state
 
+from crossmodal._utils.random import checked_random_state
+from crossmodal._utils.validation import check_flag
 from crossmodal.datasets._files import open_data_file
 
 __all__ = ["load_av_digits"]
@@ -168,8 +170,9 @@ def load_av_digits(*, random_state=None, return_X_y=False):
         target = npz["audio_labels"].astype(np.int64)
         image_index = npz["image_index"].astype(np.int64)
 
+    check_flag(return_X_y, "return_X_y")
     if random_state is not None:
-        image_index = pair_within_class(image_labels, target, random_state)
+        image_index = pair_within_class(image_labels, target, checked_random_state(random_state))
 
     image = images[image_index].astype(np.float64) / 255.0
     audio = mfcc_summary_features(frames, lengths)

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 from sklearn.utils import Bunch
 
+from crossmodal._utils.validation import check_flag
 from crossmodal.datasets._files import open_data_file
 
 __all__ = ["load_mfeat"]
@@ -150,6 +151,8 @@ def load_mfeat(*, views=None, return_X_y=False, as_frame=False):
     ['fou', 'fac', 'kar', 'pix', 'zer', 'mor']
     """
     names = _check_view_names(views)
+    check_flag(return_X_y, "return_X_y")
+    check_flag(as_frame, "as_frame")
     with open_data_file(_DATA_FILE) as npz:
         arrays = {name: decode_decimal(npz[name], npz[name + "_exponent"]) for name in names}
         target = npz["target"].astype(np.int64)

@@ -13,7 +13,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from crossmodal._utils.compat import Interval, StrOptions, _fit_context
-from crossmodal._utils.random import SEED_MAX
+from crossmodal._utils.random import SEED_MAX, checked_random_state
 from crossmodal._utils.validation import check_positive_int
 from crossmodal.datasets._mvd_mixing import apply_mixing, mixing_layers, row_independent_product
 
@@ -283,7 +283,7 @@ class MVDGenerator(BaseEstimator):
         """
         check_is_fitted(self, "coef_")
         n_samples = check_positive_int(n_samples, "n_samples")
-        rng = self._sample_rng if random_state is None else check_random_state(random_state)
+        rng = self._sample_rng if random_state is None else checked_random_state(random_state)
         seed_latent, seed_noise_a, seed_noise_b = rng.randint(SEED_MAX, size=3)
 
         latents = np.random.RandomState(seed_latent).standard_normal((n_samples, self.coef_.shape[1]))

@@ -335,10 +335,10 @@ class ModalityGeneralRanker(SelectorMixin, BaseEstimator):
             float64 inputs keep their dtype and other inputs become float32.
         """
         self._check_input_level("transform")
-        if self.nullify == "drop":
+        Xn = validate_numeric_data(self, X, reset=False, dtype="numeric" if self.nullify == "drop" else _FLOAT_DTYPES)
+        if self.nullify == "drop":  # on X as given, whose dtype and column names scikit-learn's selectors keep
             return super().transform(X)
-        X = validate_numeric_data(self, X, reset=False, dtype=_FLOAT_DTYPES)
-        out = np.array(X, copy=True)
+        out = np.array(Xn, copy=True)
         removed = ~self.support_
         out[:, removed] = self.fill_values_[removed].astype(out.dtype)
         return out
