@@ -899,6 +899,39 @@ GENERATOR += [
     ),
 ]
 
+
+def _class_labelled_proba(columns):
+    import pandas as pd
+
+    return pd.DataFrame(P, columns=columns)
+
+
+def _diverged_kd():
+    kd = distiller().fit(X, Y, teacher_proba=P)
+    with torch.no_grad():
+        next(kd.student_.module_.parameters()).fill_(float("nan"))
+    return kd
+
+
+DISTILLER_FIT += [
+    row(
+        "kd.fit-teacher_proba-frame-classes-reordered",
+        lambda: fit_kd(teacher_proba=_class_labelled_proba([1, 0])),
+        ValueError,
+        r"teacher_proba's columns are labelled \[1, 0\], the classes in another order; its columns are read by "
+        r"position as classes_ \[0, 1\]",
+    )
+]
+
+DISTILLER_PREDICT += [
+    row(
+        "kd.predict-diverged-student",
+        lambda: _diverged_kd().predict(X),
+        ValueError,
+        r"The student's outputs hold 40 NaN or infinite values on X: its training diverged",
+    )
+]
+
 DIAGNOSE += [
     row(
         "diagnose-teacher-returns-nan",

@@ -115,8 +115,21 @@ def check_paired_samples(X, X_other, name="X", other_name="X_teacher"):
         )
 
 
-def check_probabilities(P, n_samples, n_classes, name="teacher_proba", atol=1e-4):
-    """Validate an (n_samples, n_classes) matrix of class probabilities."""
+def check_probabilities(P, n_samples, n_classes, name="teacher_proba", atol=1e-4, classes=None):
+    """Validate an (n_samples, n_classes) matrix of class probabilities.
+
+    Columns are read by position. A DataFrame whose column labels are the
+    ``classes`` in another order is an error, not silently misread.
+    """
+    labels = getattr(P, "columns", None)
+    if classes is not None and labels is not None and len(labels) == len(classes):
+        given, wanted = [str(c) for c in labels], [str(c) for c in classes]
+        if sorted(given) == sorted(wanted) and given != wanted:
+            order = np.asarray(classes).tolist()
+            raise ValueError(
+                f"{name}'s columns are labelled {list(labels)}, the classes in another order; its columns are read "
+                f"by position as classes_ {order}: pass {name}[{order!r}]."
+            )
     P = check_modality(P, name)
     if P.shape != (n_samples, n_classes):
         raise ValueError(

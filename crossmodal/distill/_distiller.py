@@ -327,7 +327,8 @@ class CrossModalDistiller(StudentPredictionsMixin, ClassifierMixin, BaseEstimato
             pass  # the no-KD baseline: the objective has weight 0, so no teacher is fitted
         elif teacher_proba is not None and not isinstance(self.teacher, str):
             check_teacher_proba_serves(objective, self.focus)
-            self.teacher_proba_ = check_probabilities(teacher_proba, len(X), len(self.classes_)).astype(np.float64)
+            proba = check_probabilities(teacher_proba, len(X), len(self.classes_), classes=self.classes_)
+            self.teacher_proba_ = proba.astype(np.float64)
         else:
             data = _teacher.TeacherData(
                 X_given, X, y, codes, labelled, self.classes_, X_teacher, teacher_proba, sample_weight, weights

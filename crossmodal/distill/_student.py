@@ -39,8 +39,13 @@ class StudentPredictionsMixin:
         """
         check_is_fitted(self, "student_")
         X = check_float32_range(validate_numeric_data(self, X, reset=False, dtype=_FLOAT_DTYPES), "X")
-        logits = predict_logits(self.student_.module_, X, self.student_.device)
-        return logits_to_proba(logits)
+        proba = logits_to_proba(predict_logits(self.student_.module_, X, self.student_.device))
+        if not np.all(np.isfinite(proba)):
+            raise ValueError(
+                f"The student's outputs hold {int(np.sum(~np.isfinite(proba)))} NaN or infinite values on X: its "
+                "training diverged (see history_'s train_loss); a lower learning rate, or scaled inputs, may help."
+            )
+        return proba
 
     def predict(self, X):
         """Predicted class labels of the student on ``X`` (the student's modality), shape ``(n_samples,)``."""
