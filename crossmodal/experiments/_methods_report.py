@@ -119,7 +119,7 @@ def _figure(out, frame):
     return out.figure(fig, "methods.png")
 
 
-def write_report(out, frame, settings, datasets=DATASETS):
+def write_report(out, frame, settings, datasets=DATASETS, epochs=10):
     """Write ``report.md`` and the figure into ``out``; return the trend checks."""
     checks = check_trends(frame, out.runs, datasets)
     figure = _figure(out, frame)
@@ -142,7 +142,7 @@ def write_report(out, frame, settings, datasets=DATASETS):
         f"labelled, and {LABELS_PER_CLASS} labels per class with every other training pair kept unlabelled (-1). "
         "One teacher (the library's MLP, 128 hidden units, 30 epochs) per regime, shared by every method through "
         f"`memory=`; every method distils into the same student (MLP, 64 hidden units, Adam lr 3e-3, batches of "
-        f"128, 10 epochs) with rho = {RHO}. `focus` is `teacher='joint'` with a modality-general ranker "
+        f"128, {epochs} epochs) with rho = {RHO}. `focus` is `teacher='joint'` with a modality-general ranker "
         "(Algorithm 1 on the pair's hidden layer, no retraining). Settings below were chosen on validation rows "
         "carved from the training halves (`python -m crossmodal.experiments.methods`), never on the test halves."
     )

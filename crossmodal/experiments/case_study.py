@@ -43,7 +43,8 @@ def _case_run(run, run_seed, epochs, rho, train_size):
 
     data = load_av_digits()
     image, y = data.image, data.target
-    # AV-MNIST injects noise into its audio; here: seeded Gaussian noise of AUDIO_NOISE x each feature's sd.
+    # AV-MNIST injects noise into its audio; here: seeded Gaussian noise of AUDIO_NOISE x each feature's sd over
+    # all 3,000 rows, as part of building the data set before the split (no label is used).
     noise = np.random.RandomState(run_seed).standard_normal(data.audio.shape)
     audio = data.audio + AUDIO_NOISE * data.audio.std(axis=0) * noise
     idx_train, idx_test = train_test_split(np.arange(len(y)), train_size=train_size, stratify=y, random_state=run_seed)

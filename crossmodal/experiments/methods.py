@@ -156,7 +156,7 @@ def run(out_dir, *, runs=None, seed=0, jobs=None, quick=False, progress=False):
     frame = run_methods(runs=out.runs, seed=seed, jobs=jobs, progress=progress, **extra)
     out.computed()
     out.csv(frame, "methods.csv")
-    checks = write_report(out, frame, SETTINGS, extra.get("datasets", DATASETS))
+    checks = write_report(out, frame, SETTINGS, extra.get("datasets", DATASETS), extra.get("epochs", 10))
     return out.result(checks, frame=frame)
 
 
