@@ -920,7 +920,25 @@ DISTILLER_FIT += [
         ValueError,
         r"teacher_proba's columns are labelled \[1, 0\], the classes in another order; its columns are read by "
         r"position as classes_ \[0, 1\]",
-    )
+    ),
+    row(
+        "kd.fit-teacher_proba-frame-csv-labels-reordered",
+        lambda: fit_kd(teacher_proba=_class_labelled_proba(["1", "0"])),
+        ValueError,
+        r"columns are labelled \['1', '0'\], the classes in another order; .* pass teacher_proba\[\['0', '1'\]\]",
+    ),
+    row(
+        "kd.fit-teacher_proba-frame-float-classes",
+        lambda: fit_kd(y=Y.astype(float), teacher_proba=_class_labelled_proba([1, 0])),
+        ValueError,
+        r"columns are labelled \[1, 0\], the classes in another order; .*classes_ \[0.0, 1.0\]",
+    ),
+    row(
+        "kd.fit-sparse-X_teacher",
+        lambda: fit_kd(X_teacher=sparse.csr_matrix(X_T), params={"teacher": LogisticRegression()}),
+        TypeError,
+        r"Sparse data was passed for X_teacher, but dense data is required",
+    ),
 ]
 
 DISTILLER_PREDICT += [

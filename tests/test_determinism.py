@@ -16,6 +16,9 @@ generator must give the same bits for the same ``random_state``, and a
 different ``random_state`` a different result, so that these tests can fail.
 """
 
+import multiprocessing
+import threading
+
 import numpy as np
 import pytest
 import torch
@@ -294,6 +297,46 @@ def test_fits_in_concurrent_threads_equal_sequential_fits(venn):
     sequential = scores(1, "loky")
     for attempt in range(3):
         np.testing.assert_array_equal(scores(2, "threading"), sequential, err_msg=f"attempt {attempt}")
+
+
+def _seeded_draw(queue):
+    from crossmodal._utils.torch_helpers import seeded
+
+    with seeded(0):
+        queue.put(float(torch.rand(1)))
+
+
+@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="needs fork")
+def test_a_child_forked_while_a_thread_fits_does_not_wait_on_the_lock():
+    from crossmodal._utils import torch_helpers
+
+    held, release = threading.Event(), threading.Event()
+
+    def hold():
+        with torch_helpers.seeded(1):
+            held.set()
+            release.wait(30)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    held.wait(30)
+    try:
+        context = multiprocessing.get_context("fork")
+        queue = context.Queue()
+        child = context.Process(target=_seeded_draw, args=(queue,))
+        child.start()
+        child.join(20)
+        alive = child.is_alive()
+        if alive:
+            child.kill()
+        assert (
+            not alive
+            and child.exitcode == 0
+            and queue.get(timeout=5) == pytest.approx(torch.rand(1, generator=torch.Generator().manual_seed(0)).item())
+        )
+    finally:
+        release.set()
+        thread.join()
 
 
 def test_distiller_does_not_touch_the_global_torch_stream(venn):

@@ -4,6 +4,7 @@ bound."""
 
 import contextlib
 import copy
+import os
 import threading
 
 import numpy as np
@@ -14,7 +15,6 @@ from crossmodal._utils.validation import check_positive_real
 
 __all__ = [
     "activation_bytes",
-    "cpu_copies",
     "eval_mode",
     "forward_in_chunks",
     "module_device_and_dtype",
@@ -23,6 +23,7 @@ __all__ = [
     "predict_logits",
     "resolve_device",
     "seeded",
+    "state_with_cpu_nets",
     "threads_for_work",
     "torch_dtype",
     "torch_threads",
@@ -55,6 +56,16 @@ def resolve_device(device, name="device"):
 
 #: Held by every :func:`seeded` block: torch's global generator (and its thread count) is one per process.
 _GLOBAL_RNG_LOCK = threading.RLock()
+
+
+def _fresh_lock_after_fork():
+    # A child forked while another thread held the lock would wait on it forever.
+    global _GLOBAL_RNG_LOCK
+    _GLOBAL_RNG_LOCK = threading.RLock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_fresh_lock_after_fork)
 
 
 @contextlib.contextmanager
@@ -152,11 +163,14 @@ def module_device_and_dtype(module):
     return torch.device("cpu"), torch.get_default_dtype()
 
 
-def cpu_copies(modules):
-    """``modules`` (a tuple) as they are when none has a CUDA parameter, else as CPU copies."""
-    if any(p.is_cuda for m in modules for p in m.parameters()):
-        return tuple(copy.deepcopy(m).to("cpu") for m in modules)
-    return modules
+def state_with_cpu_nets(state, name="nets_"):
+    """A copy of an estimator's pickled ``state`` whose tuple of torch modules ``name`` holds CPU copies where a
+    module has a CUDA parameter, so that a CUDA fit loads on a machine without CUDA."""
+    state = dict(state)
+    modules = state.get(name)
+    if modules is not None and any(p.is_cuda for m in modules for p in m.parameters()):
+        state[name] = tuple(copy.deepcopy(m).to("cpu") for m in modules)
+    return state
 
 
 def module_dtype(module):

@@ -12,6 +12,7 @@ from sklearn.utils import check_array
 from sklearn.utils.validation import validate_data
 
 from crossmodal._utils.labels import reject_missing_strings
+from crossmodal._utils.proba import PROBA_ATOL
 
 __all__ = [
     "FLOAT32_MAX",
@@ -106,8 +107,8 @@ def validate_numeric_data(estimator, X, y="no_validation", **kwargs):
 
 
 def check_paired_samples(X, X_other, name="X", other_name="X_teacher"):
-    """Raise if two modalities do not hold the same number of samples."""
-    n, m = len(X), len(X_other)
+    """Raise if two modalities do not hold the same number of samples (rows: ``shape[0]``, else ``len``)."""
+    n, m = (int(A.shape[0]) if getattr(A, "shape", None) else len(A) for A in (X, X_other))
     if n != m:
         raise ValueError(
             f"{name} and {other_name} have different numbers of samples: {n} and {m}. "
@@ -115,7 +116,7 @@ def check_paired_samples(X, X_other, name="X", other_name="X_teacher"):
         )
 
 
-def check_probabilities(P, n_samples, n_classes, name="teacher_proba", atol=1e-4, classes=None):
+def check_probabilities(P, n_samples, n_classes, name="teacher_proba", atol=PROBA_ATOL, classes=None):
     """Validate an (n_samples, n_classes) matrix of class probabilities.
 
     Columns are read by position. A DataFrame whose column labels are the
@@ -123,12 +124,18 @@ def check_probabilities(P, n_samples, n_classes, name="teacher_proba", atol=1e-4
     """
     labels = getattr(P, "columns", None)
     if classes is not None and labels is not None and len(labels) == len(classes):
-        given, wanted = [str(c) for c in labels], [str(c) for c in classes]
-        if sorted(given) == sorted(wanted) and given != wanted:
-            order = np.asarray(classes).tolist()
+        classes = np.asarray(classes)
+        try:  # the labels as the classes' values (a CSV's "0" is the class 0)
+            as_classes = np.asarray(list(labels)).astype(classes.dtype).tolist()
+        except (TypeError, ValueError):
+            as_classes = None
+        wanted = classes.tolist()
+        if as_classes is not None and as_classes != wanted and sorted(as_classes, key=str) == sorted(wanted, key=str):
+            by_class = dict(zip(as_classes, list(labels)))
+            order = [by_class[c] for c in wanted]
             raise ValueError(
                 f"{name}'s columns are labelled {list(labels)}, the classes in another order; its columns are read "
-                f"by position as classes_ {order}: pass {name}[{order!r}]."
+                f"by position as classes_ {wanted}: pass {name}[{order!r}]."
             )
     P = check_modality(P, name)
     if P.shape != (n_samples, n_classes):

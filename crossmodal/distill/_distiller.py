@@ -312,7 +312,7 @@ class CrossModalDistiller(StudentPredictionsMixin, ClassifierMixin, BaseEstimato
         X, y = validate_numeric_data(self, X, y, dtype=_FLOAT_DTYPES)
         check_float32_range(X, "X")
         for name, given in (("X_teacher", X_teacher), ("teacher_proba", teacher_proba)):
-            if given is not None and hasattr(given, "__len__"):  # checked even where this fit does not use it
+            if given is not None:  # checked even where this fit does not use it
                 check_paired_samples(X, given, "X", name)
         device = resolve_device(self.device)
         sample_weight, weights = student_weights(sample_weight, X)

@@ -34,6 +34,7 @@ from crossmodal.distill._teacher_io import (
     to_teacher_dtype,
 )
 from crossmodal.distill._teacher_outputs import FittedTeacher, objectives_for_any_teacher, torch_module
+from crossmodal.focus._templates import is_prefit
 
 __all__ = [
     "TeacherData",
@@ -299,12 +300,12 @@ def fit_and_query(params, data, device, teacher_seed, focus_seed, feature_layer=
 
     if isinstance(teacher, str):
         check_joint_focus(focus, data.teacher_proba)
-    if focus is not None and data.sample_weight is not None:
+    trains_pair = focus is not None and not (is_prefit(focus.estimator_a) and is_prefit(focus.estimator_b))
+    if trains_pair and data.sample_weight is not None:
         warnings.warn(
             "teacher='joint' trains the focus ranker's pair unweighted: sample_weight weighs the student only."
             if isinstance(teacher, str)
-            else "The focus ranker's pair trains unweighted: sample_weight weighs the teacher and the student, "
-            "not the ranking.",
+            else "The focus ranker's pair trains unweighted: sample_weight does not reach its ranking.",
             UserWarning,
             stacklevel=4,
         )

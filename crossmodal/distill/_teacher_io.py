@@ -67,8 +67,9 @@ def teacher_fit_params(teacher, sample_weight):
             if routing.consumes("fit", ["sample_weight"]):
                 return {"sample_weight": sample_weight}
             advice = (
-                "none of its steps requests sample_weight in fit. Call step.set_fit_request(sample_weight=True) "
-                "on the steps to weigh"
+                "none of its steps requests sample_weight in fit by that name (a request under an alias is not "
+                "reached: the distiller passes sample_weight). Call step.set_fit_request(sample_weight=True) on the "
+                "steps to weigh"
             )
         else:
             requests = getattr(getattr(routing, "fit", None), "requests", {})

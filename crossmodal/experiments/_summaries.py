@@ -117,14 +117,27 @@ def paired_difference(frame, by, minuend, subtrahend, *, confidence=0.95):
     return pd.DataFrame(rows, columns=columns)
 
 
+def _tied(values, tol=1e-9):
+    """``values`` with every run of sorted neighbours closer than ``tol`` set to the run's smallest value."""
+    if values.size < 2 or np.isnan(values).any():
+        return values
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    starts = np.concatenate([[True], np.diff(ordered) > tol])
+    out = np.empty_like(values)
+    out[order] = ordered[np.flatnonzero(starts)[np.cumsum(starts) - 1]]
+    return out
+
+
 def spearman(x, y):
     """Spearman's rank correlation of ``x`` and ``y`` (:func:`scipy.stats.spearmanr`), or NaN where undefined.
 
     NaN rule: fewer than three pairs, or either side constant (no ranks to
     correlate), gives NaN without a warning; a NaN among the values gives NaN
-    too (scipy's ``nan_policy="propagate"``). Values are rounded to 1e-9
-    first: means of the same accuracies summed in another order differ in
-    their last bits, and they must tie, not be ranked by rounding noise.
+    too (scipy's ``nan_policy="propagate"``). Values within 1e-9 of their
+    sorted neighbour tie (each such run takes its smallest value): means of
+    the same accuracies summed in another order differ in their last bits,
+    and they must tie, not be ranked by rounding noise.
 
     Examples
     --------
@@ -135,7 +148,7 @@ def spearman(x, y):
     >>> spearman([0.1 + 0.2, 0.3, 1.0], [1, 2, 3]) == spearman([0.3, 0.3, 1.0], [1, 2, 3])
     True
     """
-    x, y = (np.round(np.asarray(v, dtype=float), 9) for v in (x, y))
+    x, y = (_tied(np.asarray(v, dtype=float)) for v in (x, y))
     if len(x) < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
         return float("nan")
     return float(spearmanr(x, y).statistic)

@@ -12,7 +12,7 @@ from crossmodal._utils import validation
 from crossmodal._utils.compat import HasMethods, Interval, StrOptions, _check_feature_names_in, _fit_context
 from crossmodal._utils.labels import check_label_classes, encode_labels, label_weights
 from crossmodal._utils.random import draw_seeds
-from crossmodal._utils.torch_helpers import cpu_copies, resolve_device
+from crossmodal._utils.torch_helpers import resolve_device, state_with_cpu_nets
 from crossmodal._utils.validation import check_modality, check_paired_samples, validate_numeric_data
 from crossmodal.focus import _selection as selection
 from crossmodal.focus._distances import distance_constraint, document_distances
@@ -335,10 +335,10 @@ class ModalityGeneralRanker(SelectorMixin, BaseEstimator):
             float64 inputs keep their dtype and other inputs become float32.
         """
         self._check_input_level("transform")
-        Xn = validate_numeric_data(self, X, reset=False, dtype="numeric" if self.nullify == "drop" else _FLOAT_DTYPES)
         if self.nullify == "drop":  # on X as given, whose dtype and column names scikit-learn's selectors keep
+            check_modality(X, "X", dtype="numeric")  # numbers only, dense, as the other modes; names: below
             return super().transform(X)
-        out = np.array(Xn, copy=True)
+        out = np.array(validate_numeric_data(self, X, reset=False, dtype=_FLOAT_DTYPES), copy=True)
         removed = ~self.support_
         out[:, removed] = self.fill_values_[removed].astype(out.dtype)
         return out
@@ -349,7 +349,12 @@ class ModalityGeneralRanker(SelectorMixin, BaseEstimator):
         self._check_input_level("inverse_transform")
         if self.nullify == "drop":
             return super().inverse_transform(X)
-        out = np.array(validate_numeric_data(self, X, reset=False, dtype=_FLOAT_DTYPES), copy=True)
+        out = np.array(check_modality(X, "X", dtype=_FLOAT_DTYPES), copy=True)  # no names, as sklearn's selectors
+        if out.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {out.shape[1]} features, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input."
+            )
         out[:, ~self.support_] = 0
         return out
 
@@ -383,13 +388,8 @@ class ModalityGeneralRanker(SelectorMixin, BaseEstimator):
         nullifier = ChannelNullifier(removed, self.fill_values_[removed])
         return resolve_layer(module, self.layer).register_forward_hook(nullifier)
 
-    def __getstate__(self):
-        # The salience networks pickle as CPU copies, so that a ranker fitted on CUDA loads on a machine
-        # without CUDA (skorch handles pair_net_ itself); BaseEstimator hands back self.__dict__ itself.
-        state = dict(super().__getstate__())
-        if state.get("nets_") is not None:
-            state["nets_"] = cpu_copies(state["nets_"])
-        return state
+    def __getstate__(self):  # salience networks as CPU copies: a CUDA fit loads without CUDA
+        return state_with_cpu_nets(super().__getstate__())
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -280,7 +280,7 @@ def test_routing_reaches_the_steps_of_a_pipeline_teacher_and_names_what_to_do():
         kd.fit(X_b, y, X_teacher=X_a, sample_weight=w)
         np.testing.assert_array_equal(kd.teacher_[-1].seen_weight_, w)
         unset = CrossModalDistiller(teacher=make_pipeline(StandardScaler(), WeightRecorder()), student=student())
-        with pytest.warns(UserWarning, match=r"none of its steps requests sample_weight in fit. Call step.set_fit"):
+        with pytest.warns(UserWarning, match=r"none of its steps requests sample_weight in fit by that name"):
             unset.fit(X_b, y, X_teacher=X_a, sample_weight=w)
         assert unset.teacher_[-1].seen_weight_ is None
         # a teacher whose fit takes no sample_weight is told so, not to call a set_fit_request it does not have
@@ -337,10 +337,12 @@ def test_an_input_focus_says_its_ranking_is_unweighted():
     pair = student(max_epochs=2)
     focus = ModalityGeneralRanker(estimator_a=pair, estimator_b=pair, n_repeats=1)
     kd = CrossModalDistiller(teacher=LogisticRegression(), focus=focus, student=student(), random_state=0)
-    with pytest.warns(
-        UserWarning, match=r"The focus ranker's pair trains unweighted: sample_weight weighs the teacher"
-    ):
+    with pytest.warns(UserWarning, match=r"The focus ranker's pair trains unweighted: sample_weight does not reach"):
         kd.fit(X_b, y, X_teacher=X_a, sample_weight=np.ones(len(y)))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         kd.fit(X_b, y, X_teacher=X_a)  # no weights, nothing to say
+        # a prefit pair does not train: nothing to say either
+        prefit = [FrozenEstimator(student(module=net, max_epochs=1).initialize()) for net in kd.focus_.nets_]
+        frozen = ModalityGeneralRanker(estimator_a=prefit[0], estimator_b=prefit[1], n_repeats=1)
+        kd.set_params(focus=frozen).fit(X_b, y, X_teacher=X_a, sample_weight=np.ones(len(y)))

@@ -221,6 +221,24 @@ def test_inverse_transform_restores_the_fitted_width_with_removed_channels_zero(
         ranker.inverse_transform(X_a[:, :5])
 
 
+def test_frames_round_trip_without_feature_name_warnings():
+    import warnings
+
+    X_a, X_b, y, info = mvd(n=200)
+    frame = pd.DataFrame(X_a, columns=[f"a{i}" for i in range(X_a.shape[1])])
+    common = dict(estimator_a=tiny_net(), estimator_b=tiny_net(), n_repeats=2, random_state=0)
+    ranker = ModalityGeneralRanker(**common).fit(frame, y, X_b=X_b)
+    for nullify in ("mean", "zero", "drop"):
+        ranker.set_params(nullify=nullify)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            back = ranker.inverse_transform(ranker.transform(frame))
+        np.testing.assert_array_equal(back, np.where(ranker.support_, X_a, 0.0))
+    with pytest.warns(UserWarning, match="does not have valid feature names") as seen:
+        ranker.set_params(nullify="drop").transform(X_a)
+    assert len([w for w in seen if "valid feature names" in str(w.message)]) == 1  # said once, not twice
+
+
 def test_max_normalisation_keeps_the_order_when_no_increase_is_positive():
     from crossmodal.focus._selection import normalize_salience, ranks, select_channels
 
