@@ -34,6 +34,9 @@ def problem(n_rows, seed=0):
     proba = np.exp(logits - logits.max(1, keepdims=True))
     proba /= proba.sum(1, keepdims=True)
     y_few = np.where(rng.random(n_rows) < LABELLED_SHARE, y, -1)
+    for c in np.setdiff1d(np.arange(N_CLASSES), y_few):  # every class keeps a label, however few the rows
+        first = np.flatnonzero(y == c)[:1]
+        y_few[first] = c
     return X, y, y_few, proba
 
 

@@ -166,8 +166,17 @@ def _mvd_draws(diagrams, seeds, source="mvd"):
             )
 
 
-def draws(sources=("digits", "cancer", "mvd", "mvd-wide", "mnist"), *, seeds=4, diagrams=150, wide_diagrams=30):
-    """Every calibration draw of ``sources``: dicts with ``train``, ``test``, ``codes``, ``y_test`` and their keys."""
+SOURCES = ("digits", "cancer", "mvd", "mvd-wide", "mnist")
+
+
+def draws(sources=SOURCES, *, seeds=4, diagrams=150, wide_diagrams=30):
+    """Every calibration draw of ``sources``: dicts with ``train``, ``test``, ``codes``, ``y_test`` and their keys.
+
+    ``diagrams`` counts the ``"mvd"`` diagrams; ``"mvd-wide"`` always has ``wide_diagrams``.
+    """
+    unknown = sorted(set(sources) - set(SOURCES))
+    if unknown:
+        raise ValueError(f"unknown calibration source(s) {unknown}; the sources are {list(SOURCES)}.")
     for source in sources:
         if source == "digits":
             yield from _split_draws("digits", *digits_views(), range(seeds))

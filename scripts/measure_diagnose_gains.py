@@ -27,7 +27,7 @@ from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-from _diagnose_sources import draws, pairs_of  # noqa: E402
+from _diagnose_sources import SOURCES, draws, pairs_of  # noqa: E402
 
 from crossmodal._utils.torch_helpers import torch_threads  # noqa: E402
 from crossmodal.experiments._diagnose_gains import measure_gains  # noqa: E402
@@ -47,8 +47,10 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=DEFAULT_OUT)
     parser.add_argument("--seeds", type=int, default=4)
-    parser.add_argument("--diagrams", type=int, default=150)
-    parser.add_argument("--sources", nargs="+", default=None, help="measure only these sources (default: all)")
+    parser.add_argument("--diagrams", type=int, default=150, help="random MVD diagrams of the mvd source (mvd-wide: 30)")
+    parser.add_argument(
+        "--sources", nargs="+", default=None, choices=SOURCES, help="measure only these sources (default: all)"
+    )
     args = parser.parse_args()
     done = _done(args.out)
     new = not os.path.exists(args.out)
