@@ -47,7 +47,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=DEFAULT_OUT)
     parser.add_argument("--seeds", type=int, default=4)
-    parser.add_argument("--diagrams", type=int, default=150, help="random MVD diagrams of the mvd source (mvd-wide: 30)")
+    parser.add_argument("--diagrams", type=int, default=150, help="random diagrams of the mvd source (mvd-wide: 30)")
     parser.add_argument(
         "--sources", nargs="+", default=None, choices=SOURCES, help="measure only these sources (default: all)"
     )
