@@ -255,7 +255,8 @@ def c2kd_loss(
         weight = labelled.to(teacher_logits.dtype)
         if sample_weight is not None:
             weight = weight * sample_weight.to(weight.dtype)
-        label_weight = weight * (len(y) / weight.sum().clamp_min(torch.finfo(weight.dtype).tiny))
+        total = weight.sum()  # no labelled row: zero factors (m / tiny would overflow, and 0 * inf is NaN)
+        label_weight = weight * (len(y) / total) if bool(total > 0) else torch.zeros_like(weight)
     cross_entropy = labelled_cross_entropy(teacher_logits, y, label_weight, sample_weight)
 
     if sources is None:

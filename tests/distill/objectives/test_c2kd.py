@@ -101,6 +101,17 @@ def test_every_row_labelled_without_weights():
     np.testing.assert_allclose(got.item(), expected, rtol=1e-10)
 
 
+@pytest.mark.parametrize("m", [2, 4, 8])
+def test_a_batch_without_labelled_rows_has_no_teacher_cross_entropy(m):
+    rng = np.random.default_rng(m)
+    s, t, ps, pt = (torch.as_tensor(rng.normal(size=(m, 3))) for _ in range(4))
+    unlabelled = torch.full((m,), -1)
+    loss, _ = c2kd_loss(s, t, ps, pt, unlabelled)
+    # the same batch labelled with the teacher's classes (where unlabelled rows align), every label weighted 0
+    expected, _ = c2kd_loss(s, t, ps, pt, t.argmax(dim=1), label_weight=torch.zeros(m, dtype=t.dtype))
+    assert torch.isfinite(loss) and loss.item() == pytest.approx(expected.item(), rel=1e-12)
+
+
 def test_kendall_tau_is_scipys_tau_b_with_ties():
     rng = np.random.RandomState(0)
     a, b = rng.randint(0, 4, (50, 6)).astype(float), rng.randint(0, 4, (50, 6)).astype(float)
