@@ -8,7 +8,7 @@ Both regimes: every row labelled, and 100 labelled rows (10 per class) among
 the 10,000 pairs (the teacher then fits 100 rows, the student every pair).
 The library's target: at least 10x faster. One warm-up call of each first
 (numba compilation, imports); then the median of ``--repeats`` timed calls of
-diagnose and one timed distiller fit per regime (7 to 13 s each on 2 cores).
+diagnose and one timed distiller fit per regime (their times: ``benchmarks/RESULTS.md``).
 
 Run:  python benchmarks/bench_diagnose.py [--repeats 3]
 """

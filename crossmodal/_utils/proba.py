@@ -3,7 +3,14 @@
 import numpy as np
 import torch
 
-__all__ = ["CENTRED_LOG_PROBA_FLOOR", "KD_PROBA_FLOOR", "PROBA_ATOL", "clipped_log", "logits_to_proba"]
+__all__ = [
+    "CENTRED_LOG_PROBA_FLOOR",
+    "KD_PROBA_FLOOR",
+    "PROBA_ATOL",
+    "clipped_log",
+    "logits_to_proba",
+    "rows_are_probabilities",
+]
 
 #: Teacher probabilities are clipped here before the logarithm that makes the
 #: KD targets: a zero becomes a finite log-probability whose softmax weight is
@@ -28,3 +35,13 @@ def clipped_log(proba, floor):
 def logits_to_proba(logits):
     """Softmax over the last axis of ``logits`` (array or tensor), computed and returned in float64 (ndarray)."""
     return torch.softmax(torch.as_tensor(logits, dtype=torch.float64), dim=-1).numpy()
+
+
+def rows_are_probabilities(P):
+    """True where the finite 2-D array ``P`` holds values in [0, 1] whose rows sum to 1, up to :data:`PROBA_ATOL`."""
+    sums = P.sum(axis=1)
+    return bool(
+        P.min(initial=0.0) >= -PROBA_ATOL
+        and P.max(initial=0.0) <= 1 + PROBA_ATOL
+        and np.all(np.abs(sums - 1.0) <= PROBA_ATOL)
+    )

@@ -19,6 +19,7 @@ __all__ = [
     "check_at_least_two_classes",
     "check_flag",
     "check_float32_range",
+    "check_magnitude",
     "check_modality",
     "check_n_jobs",
     "check_paired_samples",
@@ -76,17 +77,22 @@ def check_modality(X, name, *, dtype=(np.float32, np.float64), ensure_2d=True, a
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
-def check_float32_range(X, name):
-    """Return ``X`` (a validated float array) unless a value is beyond float32's range, where a float32
-    network would see infinity and answer NaN; then raise, naming ``name``."""
-    if X.dtype.itemsize > 4 and X.size:
-        top = max(float(X.max()), -float(X.min()))  # no copy of X
-        if top > FLOAT32_MAX:
-            raise ValueError(
-                f"{name} holds values up to {top:.3g} in magnitude, beyond float32's range ({FLOAT32_MAX:.3g}) in "
-                "which the networks compute; rescale it (a StandardScaler in a Pipeline, say)."
-            )
+def check_magnitude(X, name, limit, beyond):
+    """Return ``X`` (a validated numeric array) unless a value's magnitude exceeds ``limit``; then raise
+    "``name`` holds values up to ... in magnitude" followed by ``beyond`` (why that is too large, what to do)."""
+    top = max(float(X.max()), -float(X.min())) if X.size else 0.0  # no copy of X
+    if top > limit:
+        raise ValueError(f"{name} holds values up to {top:.3g} in magnitude{beyond}")
     return X
+
+
+def check_float32_range(X, name):
+    """Return ``X`` (a validated array) unless a value is beyond float32's range, where a float32 network would
+    see infinity and answer NaN; then raise, naming ``name``. Arrays of 4-byte items or fewer fit by construction."""
+    if X.dtype.itemsize <= 4:
+        return X
+    beyond = f", beyond float32's range ({FLOAT32_MAX:.3g}) in which the networks compute"
+    return check_magnitude(X, name, FLOAT32_MAX, beyond + "; rescale it (a StandardScaler in a Pipeline, say).")
 
 
 def validate_numeric_data(estimator, X, y="no_validation", **kwargs):

@@ -4,7 +4,8 @@ import numpy as np
 from sklearn.utils.validation import column_or_1d
 
 from crossmodal._utils.labels import check_label_classes, encode_labels
-from crossmodal._utils.proba import PROBA_ATOL
+from crossmodal._utils.proba import rows_are_probabilities
+from crossmodal._utils.validation import check_magnitude
 from crossmodal.diagnosis._lda import default_estimator
 
 
@@ -71,26 +72,18 @@ _MAX_MAGNITUDE = 1e150
 
 def _check_magnitude(X, name):
     """``X`` unless a value is so large that its square overflows float64; then a ValueError naming ``name``."""
-    top = max(float(X.max()), -float(X.min())) if X.size else 0.0
-    if top > _MAX_MAGNITUDE:
-        raise ValueError(
-            f"{name} holds values up to {top:.3g} in magnitude; diagnose's sums of squares overflow float64 beyond "
-            f"about {_MAX_MAGNITUDE:.0e}: rescale it (a StandardScaler, say)."
-        )
-    return X
+    beyond = f"; diagnose's sums of squares overflow float64 beyond about {_MAX_MAGNITUDE:.0e}"
+    return check_magnitude(X, name, _MAX_MAGNITUDE, beyond + ": rescale it (a StandardScaler, say).")
 
 
 def _check_proba_output(estimator, raw, n_rows, n_classes, role):
     """The column of each of ``estimator``'s classes, once its ``predict_proba`` output ``raw`` is checked: what a
     user's teacher or student returns is input too (``role`` names it)."""
     known = np.asarray(estimator.classes_)
-    sums = raw.sum(axis=-1) if raw.ndim == 2 else np.zeros(0)
     if (
         raw.shape != (n_rows, len(known))
         or not np.all(np.isfinite(raw))
-        or raw.min(initial=0.0) < -PROBA_ATOL
-        or raw.max(initial=0.0) > 1 + PROBA_ATOL
-        or np.any(np.abs(sums - 1.0) > PROBA_ATOL)
+        or not rows_are_probabilities(raw)
         or not np.isin(known, np.arange(n_classes)).all()
     ):
         finite = raw[np.isfinite(raw)]
