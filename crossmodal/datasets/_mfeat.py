@@ -206,11 +206,12 @@ def _check_view_names(views):
         return VIEW_NAMES
     if isinstance(views, str):
         views = [views]
-    if isinstance(views, Mapping) or not isinstance(views, Iterable):
+    # A set has no order: the views' order (and a stacked matrix's columns) would change from run to run.
+    if isinstance(views, (Mapping, set, frozenset)) or not isinstance(views, Iterable):
         raise ValueError(
             f"views must be None, a view name or a sequence of view names among {list(VIEW_NAMES)}; got {views!r}."
         )
-    names = tuple(views)
+    names = tuple(str(name) if isinstance(name, str) else name for name in views)
     if not names:
         raise ValueError(f"views must name at least one view among {list(VIEW_NAMES)}; got {views!r}.")
     unknown = [name for name in names if name not in VIEW_NAMES]

@@ -187,6 +187,11 @@ class MVDGenerator(BaseEstimator):
         self.random_state = random_state
 
     def _check_counts(self):
+        for name in ("n_general", "n_specific_a", "n_specific_b", "n_hidden", "n_noise_a", "n_noise_b"):
+            value = getattr(self, name)
+            # scikit-learn's Integral constraint lets True and False through as 1 and 0.
+            if isinstance(value, bool):
+                raise ValueError(f"{name} must be an integer count, not a boolean; got {value!r}.")
         n_decisive_seen = self.n_general + self.n_specific_a + self.n_specific_b
         if n_decisive_seen == 0:
             raise ValueError(
@@ -290,11 +295,13 @@ class MVDGenerator(BaseEstimator):
         rng = self._sample_rng if random_state is None else checked_random_state(random_state)
         seed_latent, seed_noise_a, seed_noise_b = rng.randint(SEED_MAX, size=3)
 
+        # The layout fitted, not the parameters as they are now: set_params without a refit changes nothing here.
+        g, sa, sb = (int(mask.sum()) for mask in (self.general_mask_a_, self.specific_mask_a_, self.specific_mask_b_))
+        n_noise_a, n_noise_b = int(self.noise_mask_a_.sum()), int(self.noise_mask_b_.sum())
         latents = np.random.RandomState(seed_latent).standard_normal((n_samples, self.coef_.shape[1]))
-        noise_a = np.random.RandomState(seed_noise_a).standard_normal((n_samples, self.n_noise_a))
-        noise_b = np.random.RandomState(seed_noise_b).standard_normal((n_samples, self.n_noise_b))
+        noise_a = np.random.RandomState(seed_noise_a).standard_normal((n_samples, n_noise_a))
+        noise_b = np.random.RandomState(seed_noise_b).standard_normal((n_samples, n_noise_b))
 
-        g, sa, sb = self.n_general, self.n_specific_a, self.n_specific_b
         general = latents[:, :g]
         Z_a = np.hstack([general, latents[:, g : g + sa], noise_a])
         Z_b = np.hstack([general, latents[:, g + sa : g + sa + sb], noise_b])

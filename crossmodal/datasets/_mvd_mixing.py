@@ -42,6 +42,8 @@ def row_independent_product(A, B):
     exactly rounded whatever the shape, so every output row depends only on
     its own input row: the first rows of a larger draw equal a smaller draw.
     """
+    if A.shape[1] != B.shape[1]:
+        raise ValueError(f"inner dimensions differ: A has {A.shape[1]} columns, B has {B.shape[1]}.")
     out = np.zeros((A.shape[0], B.shape[0]))
     for j in range(A.shape[1]):
         out += A[:, j : j + 1] * B[:, j]

@@ -19,7 +19,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.utils._param_validation import InvalidParameterError
 
 from crossmodal import MVDGenerator, make_modality_venn
-from crossmodal.datasets._mvd_mixing import _TANH_STD
+from crossmodal.datasets._mvd_mixing import _TANH_STD, row_independent_product
 
 
 def fig2(overlap, **kwargs):
@@ -354,6 +354,31 @@ def test_invalid_parameters(params, match):
         MVDGenerator(**params).fit()
 
 
+@pytest.mark.parametrize("name", ["n_general", "n_specific_a", "n_specific_b", "n_hidden", "n_noise_a", "n_noise_b"])
+@pytest.mark.parametrize("value", [True, False])
+def test_boolean_counts_are_rejected(name, value):
+    # scikit-learn's Integral constraint accepts booleans as 1 and 0.
+    match = f"{name} must be an integer count, not a boolean; got {value!r}"
+    with pytest.raises(ValueError, match=match):
+        MVDGenerator(**{name: value}).fit()
+    with pytest.raises(ValueError, match=match):
+        make_modality_venn(10, **{name: value})
+
+
+@pytest.mark.parametrize("mixing", ["identity", "linear"])
+def test_sample_uses_the_fitted_layout_until_refit(mixing):
+    gen = MVDGenerator(n_general=3, n_specific_a=2, n_specific_b=4, n_noise_a=5, n_noise_b=6, mixing=mixing)
+    gen.set_params(random_state=0).fit()
+    before = gen.sample(20, random_state=1)
+    gen.set_params(n_general=0, n_specific_a=5, n_noise_a=2, n_noise_b=1)
+    after = gen.sample(20, random_state=1)
+    for x, y in zip(before, after):
+        np.testing.assert_array_equal(x, y)
+    assert after[0].shape[1] == gen.n_features_a_ == 10 and after[1].shape[1] == gen.n_features_b_ == 13
+    refit = gen.fit().sample(20, random_state=1)
+    assert refit[0].shape[1] == 7 and refit[1].shape[1] == 5
+
+
 def test_ones_hyperplane_needs_two_classes():
     match = "hyperplane='ones' defines a binary rule and needs n_classes=2; got n_classes=3"
     with pytest.raises(ValueError, match=match):
@@ -399,3 +424,8 @@ def test_sample_before_fit_and_bad_n_samples():
 def test_make_modality_venn_invalid_parameters(params, match):
     with pytest.raises(InvalidParameterError, match=match):
         make_modality_venn(**params)
+
+
+def test_row_independent_product_checks_inner_dimensions():
+    with pytest.raises(ValueError, match="inner dimensions differ: A has 3 columns, B has 2"):
+        row_independent_product(np.ones((4, 3)), np.ones((5, 2)))
