@@ -27,6 +27,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import KFold
+from sklearn.preprocessing import StandardScaler
 from skorch import NeuralNetBinaryClassifier, NeuralNetRegressor
 
 import crossmodal
@@ -395,6 +396,12 @@ DISTILLER_FIT = [
         lambda: fit_kd(X_teacher=X_T, params={"focus": ranker(), "teacher_input": "student"}),
         ValueError,
         r"focus .*needs teacher_input='teacher' or 'both'",
+    ),
+    row(
+        "kd.param-focus-not-a-ranker",
+        lambda: fit_kd(X_teacher=X_T, params={"focus": StandardScaler()}),
+        ValueError,
+        r"The 'focus' parameter of CrossModalDistiller must be None or an instance of .*ModalityGeneralRanker",
     ),
 ]
 

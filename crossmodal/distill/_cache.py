@@ -74,14 +74,18 @@ def code_version():
 
 
 def _module_token(module):
-    """A torch module as a key: its class, architecture, weights, mode and hooks."""
+    """A torch module as a key: its class, architecture, weights and hooks.
+
+    Not its train/eval flag: skorch flips it on every ``predict``, and the
+    library sets the mode itself wherever it runs a prefit net.
+    """
     state = {name: value.detach().cpu().numpy() for name, value in module.state_dict().items()}
     hooks = [
         (name, list(m._forward_pre_hooks.values()), list(m._forward_hooks.values()))
         for name, m in module.named_modules()
         if m._forward_pre_hooks or m._forward_hooks
     ]
-    return type(module), repr(module), state, module.training, hooks
+    return type(module), repr(module), state, hooks
 
 
 def _device_token(device):
@@ -91,18 +95,33 @@ def _device_token(device):
         return device
 
 
+def _parameter_token(value):
+    """One parameter as a key: a prefit skorch net by its module, anything else by its own digest.
+
+    Each parameter is hashed on its own, so objects that two parameters
+    happen to share (one ``hidden_sizes`` tuple in three nets), which
+    :func:`~sklearn.base.clone` copies apart, do not change the key.
+    """
+    if is_prefit(value):
+        net = unwrap_frozen(value)
+        outputs = getattr(net, "predict_nonlinearity", None)
+        return (
+            "prefit",
+            type(value),
+            type(net),
+            outputs if isinstance(outputs, str) else type(outputs),
+            _module_token(net.module_),
+        )
+    return joblib.hash(value, coerce_mmap=True)
+
+
 def focus_key(focus):
     """The focus ranker as a key: what determines its fit, not its selection."""
-    if not isinstance(focus, ModalityGeneralRanker):
-        return focus  # other selectors: every parameter counts
     params = focus.get_params(deep=False)
     for name in _AFTER_FIT:
         params.pop(name, None)
-    for name in ("estimator_a", "estimator_b"):
-        if is_prefit(params.get(name)):
-            params[name] = ("prefit", type(params[name]), _module_token(unwrap_frozen(params[name]).module_))
     params["device"] = _device_token(params.get("device"))
-    return type(focus), sorted(params.items())
+    return type(focus), sorted((name, _parameter_token(value)) for name, value in params.items())
 
 
 def teacher_key(params, device):
@@ -115,7 +134,7 @@ def teacher_key(params, device):
     params["device"] = str(device)
     # whether sample_weight reaches the teacher can depend on metadata routing (see teacher_fit_params)
     params["metadata_routing"] = bool(get_config()["enable_metadata_routing"])
-    return "teacher", sorted(params.items())
+    return "teacher", sorted((name, _parameter_token(value)) for name, value in params.items())
 
 
 class _Outcome:
@@ -155,8 +174,9 @@ def cached(memory, key, work):
     ----------
     memory : None, str, path-like or joblib.Memory
         The ``memory`` parameter of the estimator.
-    key : object
-        Everything that determines ``work()``'s result (hashed by joblib).
+    key : object or callable
+        Everything that determines ``work()``'s result (hashed by joblib);
+        a callable returns it, called only when ``memory`` stores results.
     work : callable
         Computes the result; run on a miss only.
 
@@ -177,7 +197,7 @@ def cached(memory, key, work):
     outcome = _Outcome()
     try:
         # one digest of the key: joblib then hashes and records a short string
-        digest = joblib.hash(key, coerce_mmap=True)
+        digest = joblib.hash(key() if callable(key) else key, coerce_mmap=True)
         return memory.cache(_compute, ignore=["work", "outcome"])(digest, work, outcome)
     except Exception as exc:
         if outcome.failed:  # the computation itself failed, not the cache
@@ -204,7 +224,7 @@ def fit_focus(memory, focus, X_a, y, X_b):
         Fitted.
     """
     fitted = cached(
-        memory, ("focus", code_version(), focus_key(focus), X_a, y, X_b), lambda: focus.fit(X_a, y, X_b=X_b)
+        memory, lambda: ("focus", code_version(), focus_key(focus), X_a, y, X_b), lambda: focus.fit(X_a, y, X_b=X_b)
     )
     if fitted is not focus and isinstance(focus, ModalityGeneralRanker):
         fitted.set_params(**{name: getattr(focus, name) for name in _AFTER_FIT})
@@ -230,8 +250,10 @@ def _rebind_prefit(fitted, focus):
         nets[index] = module
         pair = getattr(fitted, "pair_net_", None)
         if pair is not None:
+            # Step 1's net holds the prefit module itself; skorch pickles its module apart from nets_, so a
+            # loaded pair holds a copy of its own, found by its place and not by identity.
             for attr in ("module", "module_") if index == 0 else ("module_b", "module_b_"):
-                if getattr(pair, attr, None) is copy:
+                if isinstance(getattr(pair, attr, None), type(copy)):
                     setattr(pair, attr, module)
     fitted.nets_ = tuple(nets)
 
@@ -272,8 +294,8 @@ def fit_teacher(memory, params, device, X_t, y, sample_weight, seed, work, featu
     features : ndarray of shape (n_samples, n_features) or None
     """
     weights = None if sample_weight is None else np.asarray(sample_weight)
-    key = ("teacher", code_version(), teacher_key(params, device), X_t, y, weights, int(seed))
+    key = functools.cache(lambda: ("teacher", code_version(), teacher_key(params, device), X_t, y, weights, int(seed)))
     teacher, proba = cached(memory, key, work)
     if features_work is None:
         return teacher, proba, None
-    return teacher, proba, cached(memory, ("features", key, layer), lambda: features_work(teacher))
+    return teacher, proba, cached(memory, lambda: ("features", key(), layer), lambda: features_work(teacher))

@@ -23,6 +23,7 @@ from crossmodal.distill._net import as_distillation_net, fit_net, student_weight
 from crossmodal.distill._student import StudentPredictionsMixin
 from crossmodal.distill._teacher_outputs import check_teacher_proba_serves, feature_request, objective_outputs
 from crossmodal.distill.objectives import OBJECTIVES, ModuleContext, resolve_objective
+from crossmodal.focus._ranker import ModalityGeneralRanker
 
 __all__ = ["CrossModalDistiller"]
 
@@ -232,7 +233,7 @@ class CrossModalDistiller(StudentPredictionsMixin, ClassifierMixin, BaseEstimato
         "kl_reduction": [StrOptions({"batchmean", "mean"})],
         "objective": [StrOptions(set(OBJECTIVES)), HasMethods(["targets", "loss"])],
         "teacher_input": [StrOptions({"teacher", "both", "student"})],
-        "focus": [None, HasMethods(["fit", "transform"])],
+        "focus": [None, ModalityGeneralRanker],
         "device": [str, torch.device],
         "memory": [None, str, os.PathLike, HasMethods(["cache"])],
         "random_state": ["random_state"],

@@ -100,15 +100,31 @@ def _side_by_side(X_teacher, X_given, X):
     """The columns of the DataFrame ``X_teacher`` then the student's, as one DataFrame.
 
     The student's columns keep their names when ``X_given`` is a DataFrame,
-    else they are named ``student_0``, ``student_1``, ...
+    else they are named ``student_0``, ``student_1``, ... next to string
+    names. scikit-learn takes column names that are all strings or none:
+    where neither frame has a string name, the columns are numbered by
+    position; a mix of both is an error.
     """
     import pandas as pd
+
+    def strings(columns):
+        return {isinstance(name, str) for name in columns}
 
     if hasattr(X_given, "columns"):
         student = X_given.set_axis(X_teacher.index, axis=0)
     else:
-        student = pd.DataFrame(X, index=X_teacher.index, columns=[f"student_{i}" for i in range(X.shape[1])])
-    shared = sorted(set(map(str, X_teacher.columns)) & set(map(str, student.columns)))
+        names = [f"student_{i}" for i in range(X.shape[1])] if strings(X_teacher.columns) == {True} else None
+        student = pd.DataFrame(X, index=X_teacher.index, columns=names)
+    kinds = strings(X_teacher.columns) | strings(student.columns)
+    if kinds == {False}:
+        return pd.concat([X_teacher, student], axis=1).set_axis(pd.RangeIndex(X_teacher.shape[1] + X.shape[1]), axis=1)
+    if kinds != {True}:
+        raise ValueError(
+            "teacher_input='both' puts the columns of X_teacher and X side by side, and scikit-learn needs column "
+            f"names that are all strings or none; X_teacher's are {list(X_teacher.columns)[:5]}, X's are "
+            f"{list(student.columns)[:5]}. Give both DataFrames string column names, or pass arrays."
+        )
+    shared = sorted(set(X_teacher.columns) & set(student.columns))
     if shared:
         raise ValueError(
             f"teacher_input='both' puts the columns of X_teacher and X side by side, but both have columns named "

@@ -434,3 +434,65 @@ def test_prefit_estimators_are_keyed_by_weights_and_hooks():
     with torch.no_grad():
         net.module_[0].weight[0, 0] += 1.0
     assert joblib.hash(fit_cache.focus_key(ranker)) != before
+    # The train/eval flag is not part of the key: skorch's predict flips it, and no result depends on it.
+    changed = joblib.hash(fit_cache.focus_key(ranker))
+    net.module_.eval()
+    assert joblib.hash(fit_cache.focus_key(ranker)) == changed
+
+
+def test_a_clone_hits_the_entry_of_its_original(data, tmp_path, fits):
+    """clone() copies apart what parameters share (one hidden-sizes tuple in three nets): the key is the same."""
+    X_a, X_b, y = data
+    hidden = (4,)
+    focus = ModalityGeneralRanker(
+        estimator_a=tiny(module__hidden_sizes=hidden), estimator_b=tiny(module__hidden_sizes=hidden), n_repeats=2
+    )
+    kd = CrossModalDistiller(
+        teacher=tiny(module__hidden_sizes=hidden), student=tiny(), focus=focus, random_state=0, memory=tmp_path
+    )
+    kd.fit(X_b, y, X_teacher=X_a)
+    clone(kd).fit(X_b, y, X_teacher=X_a)
+    assert (fits["teacher"], fits["focus"]) == (1, 1)
+
+
+def test_prefit_nets_used_for_predictions_still_hit(data, tmp_path, fits):
+    """Calling a prefit net's predict (which switches it to eval mode) between two identical fits changes nothing."""
+    from sklearn.frozen import FrozenEstimator
+
+    X_a, X_b, y = data
+    X32 = X_a.astype(np.float32)
+
+    def prefit(X):
+        net = tiny(module__in_features=X.shape[1], module__n_classes=2, criterion=torch.nn.CrossEntropyLoss)
+        return net.fit(X.astype(np.float32), y)
+
+    net_a, net_b, teacher = prefit(X_a), prefit(X_b), FrozenEstimator(prefit(X_a))
+    teacher.estimator.module_.train()
+
+    def fit():
+        focus = ModalityGeneralRanker(estimator_a=FrozenEstimator(net_a), estimator_b=FrozenEstimator(net_b))
+        focus.set_params(n_repeats=2)
+        CrossModalDistiller(teacher=teacher, student=tiny(), focus=focus, random_state=0, memory=tmp_path).fit(
+            X_b, y, X_teacher=X_a
+        )
+
+    fit()
+    net_a.module_.train()
+    net_a.predict(X32)
+    fit()
+    assert (fits["teacher"], fits["focus"]) == (1, 1)
+
+
+def test_a_hit_rebinds_the_pair_net_to_the_hooked_teacher(data, tmp_path):
+    """With a hidden-layer focus, step 1's f_a is the separately trained teacher itself, cached or not."""
+    X_a, X_b, y = data
+    X32 = torch.as_tensor(X_a, dtype=torch.float32)
+    outputs = []
+    for memory in (None, tmp_path, tmp_path):
+        focus = ModalityGeneralRanker(estimator_b=tiny(), layer=1, n_repeats=2)
+        kd = CrossModalDistiller(teacher=tiny(), student=tiny(), focus=focus, random_state=0, memory=memory)
+        kd.fit(X_b, y, X_teacher=X_a)
+        assert kd.focus_.pair_net_.module_ is kd.teacher_.module_ is kd.focus_.nets_[0]
+        with torch.no_grad():
+            outputs.append(kd.focus_.pair_net_.module_(X32).numpy())
+    np.testing.assert_array_equal(outputs[0], outputs[2])

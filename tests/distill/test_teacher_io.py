@@ -202,6 +202,21 @@ def test_dataframe_side_by_side_with_the_student_for_teacher_input_both():
         kd.fit(named, y, X_teacher=X_teacher)
 
 
+def test_teacher_input_both_with_column_names_that_are_not_strings():
+    """scikit-learn takes names that are all strings or none: numbered columns stay numbered, a mix is refused."""
+    X_teacher, X_b, y = frame_data()
+    numbers = pd.DataFrame(X_teacher[["signal", "noise"]].to_numpy())  # columns 0 and 1
+    kd = CrossModalDistiller(teacher=LogisticRegression(), teacher_input="both", student=student(), random_state=0)
+    kd.fit(X_b, y, X_teacher=numbers)
+    assert not hasattr(kd.teacher_, "feature_names_in_") and kd.teacher_.n_features_in_ == 4
+    both = np.hstack([numbers.to_numpy(), X_b])
+    np.testing.assert_allclose(kd.teacher_proba_, LogisticRegression().fit(both, y).predict_proba(both), rtol=1e-12)
+    kd.fit(pd.DataFrame(X_b), y, X_teacher=numbers)  # numbered on both sides: numbered by position
+    assert kd.teacher_.n_features_in_ == 4
+    with pytest.raises(ValueError, match=r"column names that are all strings or none; X_teacher's are \[0, 1\]"):
+        kd.fit(pd.DataFrame(X_b, columns=["b0", "b1"]), y, X_teacher=numbers)
+
+
 def test_library_nets_still_need_numbers_and_say_so():
     X_teacher, X_b, y = frame_data()
     kd = CrossModalDistiller(student=student(), random_state=0)  # the default MLP teacher
