@@ -21,6 +21,7 @@ import argparse
 import importlib
 import os
 import sys
+import tempfile
 import time
 
 from crossmodal import __version__
@@ -66,7 +67,14 @@ def int_between(low, high=None):
 
 
 # numpy's seeds: 0 to 2**32 - 1.
-_seed = int_between(0, 2**32 - 1)
+_SEED_MAX = 2**32 - 1
+_seed = int_between(0, _SEED_MAX)
+
+
+def _out(text):
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must name a folder; got an empty path")
+    return text
 
 
 def _jobs(text):
@@ -120,7 +128,9 @@ def build_parser():
     rep.add_argument(
         "--quick", action="store_true", help="a reduced run (fewer runs, epochs and settings) to check the pipeline"
     )
-    rep.add_argument("--out", default="crossmodal_reproduce", help="output folder (default: ./crossmodal_reproduce)")
+    rep.add_argument(
+        "--out", type=_out, default="crossmodal_reproduce", help="output folder (default: ./crossmodal_reproduce)"
+    )
     rep.add_argument("--quiet", action="store_true", help="no progress bars")
     rep.add_argument(
         "--strict",
@@ -148,6 +158,22 @@ def _reproduce(parser, args):
         parser.error(f"argument EXPERIMENT: invalid choice: {unknown[0]!r} (choose from {', '.join(names)})")
     if os.path.exists(args.out) and not os.path.isdir(args.out):
         parser.error(f"argument --out: {args.out!r} exists and is not a directory")
+    for name in chosen:
+        entry = importlib.import_module(EXPERIMENTS[name]).ENTRY
+        runs = args.runs or (entry.quick_runs if args.quick else entry.runs)
+        if args.seed + runs - 1 > _SEED_MAX:
+            parser.error(
+                f"argument --seed: run r uses seed + r, so seed + runs - 1 must be <= {_SEED_MAX}; got seed "
+                f"{args.seed} with {runs} runs of {name}"
+            )
+        # Before any computation: a folder that cannot be written would lose the experiment's results.
+        out_dir = os.path.join(args.out, name)
+        try:
+            os.makedirs(out_dir, exist_ok=True)
+            with tempfile.TemporaryFile(dir=out_dir):
+                pass
+        except OSError as exc:
+            parser.error(f"argument --out: cannot write into {out_dir!r} ({exc.strerror or exc})")
     progress = not args.quiet and sys.stderr.isatty()
     failed = 0
     for name in chosen:
@@ -155,6 +181,8 @@ def _reproduce(parser, args):
         out_dir = os.path.join(args.out, name)
         start = time.perf_counter()
         print(f"crossmodal reproduce {name}{' (quick)' if args.quick else ''} -> {out_dir}", flush=True)
+        if os.path.exists(os.path.join(out_dir, "report.md")):
+            print(f"  replacing the results already in {out_dir}", flush=True)
         result = run(out_dir, runs=args.runs, seed=args.seed, jobs=args.jobs, quick=args.quick, progress=progress)
         for check in result.get("checks", ()):
             print("  " + check.line())
@@ -192,6 +220,13 @@ def main(argv=None):
         parser.print_help(sys.stderr)
         parser.exit(2, "crossmodal: error: a command is required (try: crossmodal reproduce --quick)\n")
     command_parser = _command_parser(parser, args.command)
+    if args.command == "reproduce":
+        # Experiment names may follow options (``reproduce synthetic --quick ranking``), which a subparser's
+        # plain parse does not take; the top-level parser has no options besides --help and --version.
+        argv = sys.argv[1:] if argv is None else list(argv)
+        rest = argv[argv.index("reproduce") + 1 :]
+        args = command_parser.parse_intermixed_args(rest, namespace=argparse.Namespace(command="reproduce"))
+        extra = []
     if extra:
         command_parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command == "diagnose":

@@ -76,5 +76,7 @@ class Entry:
 
     def start(self, out_dir, runs, quick):
         """Start the clock of one call: an :class:`Output` with ``runs`` resolved."""
-        resolved = (self.quick_runs if quick else self.runs) if runs is None else int(runs)
+        from crossmodal._utils.validation import check_positive_int
+
+        resolved = (self.quick_runs if quick else self.runs) if runs is None else check_positive_int(runs, "runs")
         return Output(out_dir, runs=resolved, quick=bool(quick))

@@ -139,7 +139,7 @@ def run(out_dir, *, runs=None, seed=0, jobs=None, quick=False, progress=False):
     )
     fig, (ax,) = new_figure()
     means = [100 * summary[c + "_mean"] for c in ARMS.values()]
-    sds = [100 * summary[c + "_sd"] for c in ARMS.values()]
+    sds = [100 * float(np.nan_to_num(summary[c + "_sd"])) for c in ARMS.values()]  # one run: no sd, no bar
     ax.bar(range(3), means, yerr=sds, capsize=4, color=["0.6", "tab:blue", "tab:orange"])
     ax.set_xticks(range(3), ["no KD", "UM-KD", "CM-KD"])
     ax.set_ylabel("audio student accuracy (%)")

@@ -69,11 +69,16 @@ def test_run_writes_csv_report_and_figure(tmp_path, monkeypatch):
     assert (tmp_path / "out" / "case_study.png").read_bytes()[:4] == b"\x89PNG"
     case_study.run(tmp_path / "full", runs=4)
     assert seen["runs"] == 4 and seen["epochs"] == 40
+    one = case_study.run(tmp_path / "one", runs=1)  # one seed: no sd, the figure has no error bars
+    assert (tmp_path / "one" / "case_study.png").read_bytes()[:4] == b"\x89PNG" and len(one["frame"]) == 1
 
 
 def test_entry_resolves_runs_and_documents_run():
     entry = Entry("demo", runs=7, quick_runs=3, quick="Fewer settings.", returns="``frame``")
     assert [entry.start("o", runs, quick).runs for runs, quick in ((None, False), (None, True), (2, True))] == [7, 3, 2]
+    for runs in (0, -2, 1.5, True):
+        with pytest.raises(ValueError, match=f"runs must be an integer >= 1; got {runs!r}"):
+            entry.start("o", runs, False)
 
     @entry.document
     def run(out_dir, *, runs=None, seed=0, jobs=None, quick=False, progress=False):

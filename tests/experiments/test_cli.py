@@ -24,6 +24,9 @@ def fake_experiments(tmp_path, monkeypatch):
     body = """
         import os
         from crossmodal.experiments._report import LIBRARY, TrendCheck
+        from crossmodal.experiments._reproduction import Entry
+
+        ENTRY = Entry("{name}", runs=5, quick_runs=2, quick="", returns="")
 
         def run(out_dir, *, runs, seed, jobs, quick, progress):
             os.makedirs(out_dir, exist_ok=True)
@@ -110,6 +113,46 @@ def test_out_must_not_be_a_file(tmp_path, capsys):
     assert err.startswith("usage: crossmodal reproduce [-h]")
 
 
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--out", ""], "argument --out: must name a folder; got an empty path"),
+        (["--out", "{file}/sub"], "argument --out: cannot write into '{file}/sub/synthetic' (Not a directory)"),
+        (["--out", "{tmp}/ok", "--out", "{file}"], "argument --out: '{file}' exists and is not a directory"),
+        (
+            ["--seed", "4294967295"],
+            "argument --seed: run r uses seed + r, so seed + runs - 1 must be <= 4294967295; got seed 4294967295 "
+            "with 10 runs of synthetic",
+        ),
+        (["--seed", "4294967290", "--runs", "7"], "got seed 4294967290 with 7 runs of synthetic"),
+    ],
+)
+def test_out_and_seed_are_checked_before_any_computation(argv, message, tmp_path, monkeypatch, capsys):
+    """A folder that cannot be written, or a seed that overflows, is a usage error before any experiment runs."""
+    monkeypatch.setattr(cli, "load_experiment", lambda name: pytest.fail("an experiment ran"))
+    target = tmp_path / "a_file"
+    target.write_text("")
+    fill = {"{file}": str(target), "{tmp}": str(tmp_path)}
+    for key, value in fill.items():
+        argv = [a.replace(key, value) for a in argv]
+        message = message.replace(key, value)
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["reproduce", "synthetic", *argv])
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_names_may_follow_options_and_a_rerun_says_it_replaces(fake_experiments, capsys):
+    out = fake_experiments / "results"
+    argv = ["reproduce", "alpha", "--quick", "beta", "--out", str(out), "--seed", "4294967293", "--runs", "3"]
+    assert cli.main(argv) == 0  # the last run's seed is 2**32 - 1 exactly
+    for name in ("alpha", "beta"):
+        assert (out / name / "report.md").read_text() == "runs=3 seed=4294967293 jobs=-1 quick=True progress=False"
+    assert "replacing" not in capsys.readouterr().out
+    cli.main(["reproduce", "alpha", "--out", str(out)])
+    assert f"replacing the results already in {out / 'alpha'}" in capsys.readouterr().out
+
+
 def test_unknown_experiment_prints_the_reproduce_usage(fake_experiments, capsys):
     with pytest.raises(SystemExit) as exc:
         cli.main(["reproduce", "alpha", "gamma"])
@@ -176,6 +219,9 @@ def test_strict_counts_failures_not_unevaluated_checks(fake_experiments, monkeyp
     (pkg / "gamma.py").write_text(
         textwrap.dedent("""
         from crossmodal.experiments._report import TrendCheck
+        from crossmodal.experiments._reproduction import Entry
+
+        ENTRY = Entry("gamma", runs=5, quick_runs=2, quick="", returns="")
 
         def run(out_dir, *, runs, seed, jobs, quick, progress):
             checks = [TrendCheck("gamma trend", None, "not run", source="paper, Fig. 2")]
