@@ -33,6 +33,7 @@ from crossmodal.diagnosis._crossfit import (
 from crossmodal.diagnosis._gain import REGIMES, gain_statistics, predicted_gain, verdict, warn_outside_label_range
 from crossmodal.diagnosis._intervals import _corrected_gamma, _extrapolated, _shared_gamma
 from crossmodal.diagnosis._result import DiagnoseResult
+from crossmodal.diagnosis._teacher_fit import default_teacher_fit_loss
 
 __all__ = ["CALIBRATED_RHO", "diagnose"]
 
@@ -283,6 +284,8 @@ def _cross_fitted(X_a, X_b, y, teacher, mimic, student, cv, n_bootstrap, random_
             halves[1] = _subsampled_cross_fits(
                 student, mimic, X_b, X_a, codes, folds, n_classes, seed_ba, None, n_jobs, plan, [s[::-1] for s in stats]
             )
+    if np.all(codes >= 0):  # the labelled regime's map reads the default teacher's own fit (see _teacher_fit)
+        fits["teacher_fit_loss"] = default_teacher_fit_loss(X_a, codes, n_classes, half_seed)
     # Bootstrap of the rows: multinomial row counts, every statistic a weighted sum.
     draws = np.random.default_rng(boot_seed).integers(0, n, size=(n_bootstrap, n))
     draws += np.arange(n_bootstrap)[:, None] * n  # one bincount for every resample (a third of multinomial's time)

@@ -52,6 +52,10 @@ STATISTICS += ("log2_features_b", "student_accuracy_x_log2_features_b", "teacher
 #: [0, 1]: with few labels, a teacher less accurate than the student drags it towards the teacher's errors, while a
 #: more accurate one helps only as far as b can follow its decision (the modality focusing hypothesis).
 STATISTICS += ("accuracy_gap_below_zero", "accuracy_gap_above_zero", "accuracy_gap_above_zero_x_mimic_share")
+#: With every row labelled: the default MLP teacher's in-sample loss, ``mean(1 - p(true class))`` on (a subsample
+#: of) its training rows (:mod:`._teacher_fit`; NaN with few labels), and the imitation gain times it: a distiller's
+#: targets differ from the labels only as far as its own teacher does not fit them.
+STATISTICS += ("teacher_fit_loss", "imitation_gain_x_teacher_fit_loss")
 
 
 def _row_values(fits, codes):
@@ -77,7 +81,9 @@ def gain_statistics(fits, codes, W, n_features_b):
     fits : dict
         Out-of-fold probabilities (``teacher``, ``student``, ``imitator``,
         ``distilled``), the mimic's predictions (``mimic``) and the teacher's
-        in-sample error per row (``teacher_fit_error``) of ``_cross_fit``.
+        in-sample error per row (``teacher_fit_error``) of ``_cross_fit``; with
+        every row labelled also the default teacher's in-sample loss
+        (``teacher_fit_loss``, a number, not resampled).
     codes : ndarray of shape (n_samples,)
         Encoded labels, -1 on unlabelled rows.
     W : ndarray of shape (n_bootstrap, n_samples)
@@ -108,6 +114,7 @@ def gain_statistics(fits, codes, W, n_features_b):
     teacher, student = levels[:, :1], levels[:, 1:2]
     log_features = float(np.log2(n_features_b))
     constant = np.ones_like(r2)
+    loss = float(fits.get("teacher_fit_loss", np.nan))
     values = np.hstack(
         [
             diffs,
@@ -126,6 +133,8 @@ def gain_statistics(fits, codes, W, n_features_b):
             np.minimum(gap, 0.0),
             np.maximum(gap, 0.0),
             np.maximum(gap, 0.0) * np.clip(r2, 0.0, 1.0),
+            loss * constant,
+            imitation * loss,
         ]
     )
     return dict(zip(STATISTICS, (float(v) for v in values[0]))), values[1:]
