@@ -142,7 +142,11 @@ def diagnose(
     divided by the square root of the labelled rows per class; besides, the
     teacher's in-sample error on the labelled rows it was fitted on, the
     mimic's uncorrected R^2 on every pair, and products of them (see
-    :data:`crossmodal.diagnosis._gain.STATISTICS`).
+    :data:`crossmodal.diagnosis._gain.STATISTICS`). With every row
+    labelled, also the in-sample loss ``mean(1 - p(true class))`` of the
+    distiller's own default teacher, an MLP fitted on a stratified
+    subsample of 256 labelled rows (:mod:`crossmodal.diagnosis._teacher_fit`;
+    its cost does not grow with the rows, see ``benchmarks/RESULTS.md``).
 
     *Calibration.* A linear map from those statistics to points was chosen
     per regime among a fixed list of feature sets by leave-one-source-out
@@ -161,10 +165,10 @@ def diagnose(
     ``scripts/calibrate_diagnose.py``; constants in
     :mod:`crossmodal.diagnosis._calibration`). The map's statistics are
     clipped to their range on those data (it is not extrapolated). Every
-    row labelled, it reads the imitator's gain times the teacher's
-    in-sample error (a distiller's targets differ from the labels only
-    where its teacher does not fit them; held-out median error 0.29 points
-    over 226 cells); with few labels, the accuracy gap's negative part (a
+    row labelled, it reads the imitator's gain times the default teacher's
+    in-sample loss (a distiller's targets differ from the labels only
+    where its own teacher does not fit them; held-out median error 0.31
+    points over 226 cells); with few labels, the accuracy gap's negative part (a
     teacher less accurate than the student drags it towards its errors),
     its positive part times the mimic's R^2 clipped to [0, 1] (a more
     accurate teacher helps as far as *b* can follow its decision, as the
@@ -177,7 +181,7 @@ def diagnose(
     within it of their cell's seed-averaged gain. The verdict's thresholds,
     per regime (:data:`~crossmodal.diagnosis._calibration.VERDICT_THRESHOLDS`,
     points), maximised the held-out agreement with the measured outcome (a
-    gain beyond +-0.5 points, or none): 77% every row labelled (63% for the
+    gain beyond +-0.5 points, or none): 78% every row labelled (63% for the
     most common outcome); with few labels the verdict is the sign of the
     predicted gain, right in 65% of held-out cases (the most common outcome
     alone: 55%).

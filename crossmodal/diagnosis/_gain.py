@@ -36,8 +36,10 @@ STATISTICS = tuple(_BASE) + tuple(f"{name}_per_root_label" for name in _BASE) + 
 #: The accuracy gap times the mimic's R^2 (and the same per root label): the part of the teacher's advantage that b
 #: can follow, as the modality focusing hypothesis has it.
 STATISTICS += ("accuracy_gap_x_mimic_r2", "accuracy_gap_per_root_label_x_mimic_r2")
-#: The imitation gain times the teacher's in-sample error: with every row labelled, a distiller's targets differ from
-#: the labels only where its teacher does not fit them, so that is where imitating the teacher can change the student.
+#: The imitation gain times the (shrunk-LDA) teacher's in-sample error: with every row labelled, a distiller's targets
+#: differ from the labels only where its teacher does not fit them, so that is where imitating the teacher can change
+#: the student. (The calibrated map reads the default MLP teacher's own in-sample loss instead, below: it fits rows
+#: that a linear teacher cannot.)
 STATISTICS += ("imitation_gain_x_teacher_fit_error",)
 #: The cross-fitted accuracies themselves (not only their differences): how far each model is from the ceiling.
 _LEVELS = ("teacher", "student", "imitator")

@@ -11,9 +11,10 @@ in-sample errors of 0.00 against 0.14), so the predicted gain reads the
 default teacher's own in-sample loss, ``mean(1 - p(true class))``.
 
 It is measured on a stratified subsample of at most :data:`MAX_ROWS`
-labelled rows: the same teacher on 10,000 rows would cost half a distiller
-fit, on 256 rows about a hundredth. A subsample is easier to fit than all
-rows, so the loss runs lower than the full teacher's; the calibration
+labelled rows: the same teacher on every row would cost as much as the
+distiller's own teacher fit, on a fixed subsample a fixed amount whatever
+the rows (``benchmarks/RESULTS.md``). The subsample's loss differs from
+the full teacher's (fewer rows to fit, and fewer steps); the calibration
 measures it the same way, so its map reads the subsample's loss.
 """
 
