@@ -3,7 +3,7 @@
 import numpy as np
 from sklearn.utils.validation import column_or_1d
 
-from crossmodal._utils.labels import check_label_classes, encode_labels
+from crossmodal._utils.labels import check_label_classes, encode_labels, reject_missing_strings
 from crossmodal._utils.proba import rows_are_probabilities
 from crossmodal._utils.validation import check_magnitude
 from crossmodal.diagnosis._lda import default_estimator
@@ -47,11 +47,15 @@ def _check_target(y, n_samples, other="X_a"):
     """
     if y is None:
         raise ValueError("y is required; got None.")
+    reject_missing_strings(y)  # pandas' NaN among string labels: the distiller's message, with the conversion
     y = column_or_1d(np.asarray(y), warn=False)
     if len(y) != n_samples:
         raise ValueError(f"{other} and y have different numbers of samples: {n_samples} and {len(y)}.")
     if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
-        raise ValueError(f"y must hold class labels; got {int(np.sum(~np.isfinite(y)))} NaN or infinite value(s).")
+        raise ValueError(
+            f"y must hold class labels; got {int(np.sum(~np.isfinite(y)))} NaN or infinite value(s) (a row without a "
+            "label is -1 among numeric labels)."
+        )
     if y.dtype.kind == "O" and any(isinstance(v, float) and not np.isfinite(v) for v in y):
         raise ValueError(
             "y must hold class labels; got NaN values (a row without a label is -1, or None among strings)."

@@ -182,7 +182,14 @@ def _fold_regress(mimic, X_b, targets, train, test, seed, stats=None):
     """One fold of the mimic regressor: fitted to ``targets`` on train, predicting test."""
     if mimic is None:
         return _ridge_fit_predict(X_b[train], targets[train], X_b[test], stats=stats)
-    model = seeded_clone(mimic, seed).fit(X_b[train], targets[train])
+    try:
+        model = seeded_clone(mimic, seed).fit(X_b[train], targets[train])
+    except ValueError as exc:
+        raise ValueError(
+            f"diagnose's mimic ({type(mimic).__name__}) could not fit its targets, one column per class "
+            f"({targets.shape[1]}): it must be a multi-output regressor (wrap a single-output one in "
+            f"sklearn.multioutput.MultiOutputRegressor). Its error: {exc}"
+        ) from exc
     out = np.asarray(model.predict(X_b[test]), dtype=np.float64)
     return _check_mimic_output(model, out, len(test), targets.shape[1])
 

@@ -17,7 +17,13 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from crossmodal._utils.random import draw_seeds
-from crossmodal._utils.validation import check_modality, check_n_jobs, check_paired_samples, check_positive_int
+from crossmodal._utils.validation import (
+    check_float32_range,
+    check_modality,
+    check_n_jobs,
+    check_paired_samples,
+    check_positive_int,
+)
 from crossmodal.diagnosis._checks import _check_classifier, _check_magnitude, _check_mimic, _check_target
 from crossmodal.diagnosis._complementarity import complementarity
 from crossmodal.diagnosis._crossfit import (
@@ -269,6 +275,8 @@ def _cross_fitted(X_a, X_b, y, teacher, mimic, student, cv, n_bootstrap, random_
     student = _check_classifier(student, "student")
     mimic = _check_mimic(mimic)
     n_bootstrap = check_positive_int(n_bootstrap, "n_bootstrap")
+    if np.all(codes >= 0):  # the default MLP teacher of _teacher_fit computes in float32: every row must fit
+        check_float32_range(X_a, "X_a")
     fold_seed, fit_seed, boot_seed, half_seed = draw_seeds(random_state, 4)
     folds = _folds(cv, codes, fold_seed, classes)
     n, n_classes = len(codes), len(classes)

@@ -1,5 +1,7 @@
 """Which modality should teach? :func:`~crossmodal.diagnose` over several candidate teacher views."""
 
+import warnings
+
 import pandas as pd
 
 from crossmodal._utils.random import draw_seeds
@@ -103,11 +105,17 @@ def rank_teachers(views, X_b, y, settings, *, random_state=None, n_jobs=None):
     # One integer seed for every candidate: the same folds and bootstrap rows, so the candidates are compared paired.
     seed = draw_seeds(random_state, 1)[0]
     results = {}
-    for name, X_a in views.items():
-        try:
-            results[name] = diagnose(X_a, X_b, y, **settings, random_state=seed, n_jobs=n_jobs)
-        except ValueError as exc:
-            if "X_a" not in str(exc):
-                raise
-            raise ValueError(f"X_a[{name!r}]: {exc}") from exc
+    # The candidates' warnings (the same label-range warning for each, say) are collected, then given once each,
+    # at the caller's line.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for name, X_a in views.items():
+            try:
+                results[name] = diagnose(X_a, X_b, y, **settings, random_state=seed, n_jobs=n_jobs)
+            except ValueError as exc:
+                if "X_a" not in str(exc):
+                    raise
+                raise ValueError(f"X_a[{name!r}]: {exc}") from exc
+    for category, message in dict.fromkeys((w.category, str(w.message)) for w in caught):
+        warnings.warn(message, category, stacklevel=3)
     return TeacherRanking(results)

@@ -22,7 +22,6 @@ import numpy as np
 import torch
 
 from crossmodal._utils.torch_helpers import torch_threads
-from crossmodal._utils.validation import check_float32_range
 from crossmodal.distill._teacher import fit_teacher, teacher_proba
 
 __all__ = ["MAX_ROWS", "default_teacher_fit_loss"]
@@ -37,8 +36,11 @@ def _stratified_rows(codes, size, rng):
     Exactly ``size``: the default teacher trains in batches of 64, and a
     last batch of one or two rows, repeated every epoch, leaves a fit
     measurably looser (on digits views twice the loss); :data:`MAX_ROWS`
-    is a multiple of 64. Every class keeps at least one row; the rest is
-    shared by largest remainder.
+    is a multiple of 64, so a subsample has full batches only. Up to
+    ``size`` rows every row is used: the loss is then that of the
+    distiller's own teacher on these data, looser fit of a short last batch
+    included. Every class keeps at least one row; the rest is shared by
+    largest remainder.
     """
     if len(codes) <= size:
         return np.arange(len(codes))
@@ -75,7 +77,7 @@ def default_teacher_fit_loss(X_a, codes, n_classes, seed):
         The loss on the (at most :data:`MAX_ROWS`) rows the teacher was fitted on.
     """
     rows = _stratified_rows(codes, MAX_ROWS, np.random.default_rng(seed))
-    X = check_float32_range(np.asarray(X_a[rows], dtype=np.float64), "X_a").astype(np.float32)
+    X = np.asarray(X_a[rows], dtype=np.float32)  # diagnose checked that X_a fits float32
     y = np.asarray(codes[rows], dtype=np.int64)
     with torch_threads(1):
         model = fit_teacher(None, X, y, y, n_classes, torch.device("cpu"), seed)

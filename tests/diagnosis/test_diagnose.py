@@ -10,7 +10,7 @@ from joblib import parallel_config
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import KFold, ShuffleSplit
 from sklearn.neighbors import KNeighborsClassifier
-from sklearn.svm import LinearSVC
+from sklearn.svm import SVR, LinearSVC
 
 from crossmodal import DiagnoseResult, MVDGenerator, diagnose, make_modality_venn
 from crossmodal.diagnosis import TeacherRanking
@@ -58,6 +58,13 @@ def _bad_inputs():
             "student must be a scikit-learn classifier with fit and predict_proba; got Ridge",
         ),
         (dict(mimic="ridge"), TypeError, "mimic must be a scikit-learn regressor with fit and predict"),
+        (
+            dict(mimic=SVR()),
+            ValueError,
+            r"diagnose's mimic \(SVR\) could not fit its targets, one column per class \(2\): it must be a "
+            "multi-output regressor",
+        ),
+        (dict(y=y_nan, X_a=X_a), ValueError, "a row without a label is -1 among numeric labels"),
     ], (X_a, X_b, y)
 
 
@@ -72,6 +79,18 @@ def test_bad_input_names_the_argument(override, error, message):
     args = (kwargs.pop("X_a"), kwargs.pop("X_b"), kwargs.pop("y"))
     with pytest.raises(error, match=message):
         diagnose(*args, n_bootstrap=kwargs.pop("n_bootstrap", 10), **kwargs)
+
+
+def test_values_beyond_float32_are_rejected_up_front_when_the_default_teacher_fits():
+    """Every row labelled, the default MLP teacher (float32) fits a subsample: all of X_a must fit, any seed."""
+    X_a, X_b, y = make_modality_venn(400, n_general=2, n_specific_a=1, n_specific_b=1, random_state=0)
+    big = X_a.copy()
+    big[17, 0] = 1e39  # one row: a 256-row subsample leaves it out for some seeds
+    for seed in range(4):
+        with pytest.raises(ValueError, match="X_a.*beyond float32's range"):
+            diagnose(big, X_b, y, n_bootstrap=10, random_state=seed)
+    few = np.where(np.arange(400) % 2 == 0, y, -1)  # no MLP fit with few labels: accepted, as before
+    assert diagnose(big, X_b, few, cv=2, n_bootstrap=10, random_state=0).regime == "few labels"
 
 
 def test_y_none_is_rejected():
@@ -227,8 +246,11 @@ def test_nan_in_an_object_target_is_rejected_and_none_marks_a_row_without_a_labe
     X_a, X_b, y = BASE
     labels = np.array(["no", "yes"], dtype=object)[y]
     labels[7] = float("nan")
-    with pytest.raises(ValueError, match="y must hold class labels; got NaN values"):
+    with pytest.raises(ValueError, match=r"y holds NaN or NA in 1 row\(s\) among string labels"):
         diagnose(X_a, X_b, labels)
+    # pandas stores None among strings as NaN: the message says how to keep None (as the distiller's does).
+    with pytest.raises(ValueError, match=r"y.astype\(object\).where\(y.notna\(\), None\)"):
+        diagnose(X_a, X_b, pd.Series(np.array(["no", "yes"])[y]).where(np.arange(60) != 7, None))
     labels[7] = None
     result = diagnose(X_a, X_b, labels, n_bootstrap=10, random_state=0)
     assert result.regime == "few labels" and result.n_labelled == 59
@@ -327,6 +349,16 @@ def test_several_teacher_views_are_ranked_on_the_same_folds(data):
     assert single.to_dict() == ranking.results["general"].to_dict()
     assert json.loads(json.dumps(ranking.to_dict()))["best"] == ranking.best
     assert "best teacher:" in str(ranking) and repr(ranking).startswith("TeacherRanking(best=")
+
+
+def test_the_candidates_warnings_are_given_once_at_the_callers_line():
+    X_a, X_b, y = make_modality_venn(400, n_general=4, n_specific_a=2, n_specific_b=2, random_state=0)
+    few = _few(y, 2)  # below the few-labels map's calibrated range: every candidate warns alike
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        diagnose({"a": X_a, "again": X_a[:, ::-1]}, X_b, few, cv=2, n_bootstrap=10, random_state=0)
+    said = [w for w in caught if "calibrated on 3 to 50 labelled rows per class" in str(w.message)]
+    assert len(said) == 1 and said[0].filename == __file__
 
 
 @pytest.mark.parametrize(

@@ -115,6 +115,28 @@ def test_modes_select_the_right_channels(fitted):
         ranker.support_for("general", 1.5)
 
 
+def test_selection_breaks_ties_as_the_ranking_does():
+    """Equal salience (every unused channel's increase is exactly 0): support_ removes by ranking_'s order."""
+    from crossmodal.focus._selection import ranks, select_channels
+
+    for salience in (np.array([0.0, 0.0, 1.0]), np.array([1.0, 1.0, 0.0]), np.array([0.5, 0.0, 0.0, 0.0, 1.0])):
+        rank = ranks(salience)
+        for ratio in (0.2, 0.34, 0.5):
+            n_remove = int(round(ratio * len(salience)))
+            general = select_channels(salience, "general", ratio, 0)
+            specific = select_channels(salience, "specific", ratio, 0)
+            np.testing.assert_array_equal(~general, rank > len(salience) - n_remove)  # the worst-ranked
+            np.testing.assert_array_equal(~specific, rank <= n_remove)  # the best-ranked
+
+
+def test_channel_means_are_summed_in_float64():
+    from crossmodal.focus._selection import channel_means
+
+    X = np.full((1_000_000, 2), 1000.1, dtype=np.float32)
+    want = X[:1].astype(np.float64)[0]
+    np.testing.assert_allclose(channel_means(X, None, None, 2), want, rtol=1e-12)
+
+
 def test_transform_nullify_modes():
     X_a, X_b, y, info = mvd(n=300)
     X_a = X_a + 3.0  # non-zero means
