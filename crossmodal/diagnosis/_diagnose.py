@@ -275,7 +275,8 @@ def _cross_fitted(X_a, X_b, y, teacher, mimic, student, cv, n_bootstrap, random_
     student = _check_classifier(student, "student")
     mimic = _check_mimic(mimic)
     n_bootstrap = check_positive_int(n_bootstrap, "n_bootstrap")
-    if np.all(codes >= 0):  # the default MLP teacher of _teacher_fit computes in float32: every row must fit
+    every_row_labelled = bool(np.all(codes >= 0))
+    if every_row_labelled:  # the default MLP teacher of _teacher_fit computes in float32: every row must fit
         check_float32_range(X_a, "X_a")
     fold_seed, fit_seed, boot_seed, half_seed = draw_seeds(random_state, 4)
     folds = _folds(cv, codes, fold_seed, classes)
@@ -296,7 +297,7 @@ def _cross_fitted(X_a, X_b, y, teacher, mimic, student, cv, n_bootstrap, random_
             halves[1] = _subsampled_cross_fits(
                 student, mimic, X_b, X_a, codes, folds, n_classes, seed_ba, None, n_jobs, plan, [s[::-1] for s in stats]
             )
-    if np.all(codes >= 0):  # the labelled regime's map reads the default teacher's own fit (see _teacher_fit)
+    if every_row_labelled:  # the labelled regime's map reads the default teacher's own fit (see _teacher_fit)
         fits["teacher_fit_loss"] = default_teacher_fit_loss(X_a, codes, n_classes, half_seed)
     # Bootstrap of the rows: multinomial row counts, every statistic a weighted sum.
     draws = np.random.default_rng(boot_seed).integers(0, n, size=(n_bootstrap, n))

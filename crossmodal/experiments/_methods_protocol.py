@@ -16,6 +16,7 @@ from crossmodal.experiments._ranking_protocol import _mfeat, load_av_digits_audi
 
 __all__ = [
     "CANDIDATES",
+    "STUDENT_EPOCHS",
     "DATASETS",
     "FOCUS",
     "LABELS_PER_CLASS",
@@ -51,6 +52,8 @@ LABELS_PER_CLASS = 10
 REGIMES = {"every row labelled": None, f"{LABELS_PER_CLASS} labels per class": LABELS_PER_CLASS}
 #: Weight of the labels' cross-entropy in every distilled student.
 RHO = 0.5
+#: Epochs of every method's student and of the focus pair (``--quick`` fewer).
+STUDENT_EPOCHS = 10
 #: The modality-general teacher of the paper's real-data protocol: the ranked layer and permutations per channel.
 FOCUS = dict(layer=1, mode="general", n_repeats=5)
 
@@ -82,11 +85,11 @@ def teacher_template():
     return mlp_template((128,), max_epochs=30, lr=3e-3, batch_size=128)
 
 
-def student_template(epochs=10):
+def student_template(epochs=STUDENT_EPOCHS):
     """The student every method trains: an MLP with 64 hidden units."""
     return mlp_template((64,), max_epochs=epochs, lr=3e-3, batch_size=128)
 
 
-def pair_template(epochs=10):
+def pair_template(epochs=STUDENT_EPOCHS):
     """Algorithm 1's jointly trained pair for ``focus``."""
     return mlp_template((128,), max_epochs=epochs, lr=3e-3, batch_size=128)

@@ -5,7 +5,15 @@ import pandas as pd
 
 from crossmodal import __version__
 from crossmodal.experiments._figures import new_figure
-from crossmodal.experiments._methods_protocol import DATASETS, LABELS_PER_CLASS, METHODS, REGIMES, RHO, candidates
+from crossmodal.experiments._methods_protocol import (
+    DATASETS,
+    LABELS_PER_CLASS,
+    METHODS,
+    REGIMES,
+    RHO,
+    STUDENT_EPOCHS,
+    candidates,
+)
 from crossmodal.experiments._report import TrendCheck, check_list, format_difference, format_mean_sd, markdown_table
 from crossmodal.experiments._summaries import paired_difference, summarize
 
@@ -119,7 +127,7 @@ def _figure(out, frame):
     return out.figure(fig, "methods.png")
 
 
-def write_report(out, frame, settings, datasets=DATASETS, epochs=10):
+def write_report(out, frame, settings, datasets=DATASETS, epochs=STUDENT_EPOCHS):
     """Write ``report.md`` and the figure into ``out``; return the trend checks."""
     checks = check_trends(frame, out.runs, datasets)
     figure = _figure(out, frame)

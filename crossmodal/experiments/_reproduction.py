@@ -11,6 +11,7 @@ files written and the dictionary returned).
 import dataclasses
 import inspect
 
+from crossmodal._utils.validation import check_positive_int
 from crossmodal.experiments._output import Output
 
 __all__ = ["Entry"]
@@ -76,7 +77,5 @@ class Entry:
 
     def start(self, out_dir, runs, quick):
         """Start the clock of one call: an :class:`Output` with ``runs`` resolved."""
-        from crossmodal._utils.validation import check_positive_int
-
         resolved = (self.quick_runs if quick else self.runs) if runs is None else check_positive_int(runs, "runs")
         return Output(out_dir, runs=resolved, quick=bool(quick))

@@ -30,6 +30,7 @@ from crossmodal.experiments._methods_protocol import (
     METHODS,
     REGIMES,
     RHO,
+    STUDENT_EPOCHS,
     candidates,
     pair_template,
     student_template,
@@ -116,7 +117,7 @@ def _collect(desc, choices, *, datasets, methods, runs, seed, epochs, jobs, prog
     return pd.concat(frames, ignore_index=True)
 
 
-def run_methods(*, datasets=None, methods=METHODS, runs=5, seed=0, epochs=10, jobs=None, progress=False):
+def run_methods(*, datasets=None, methods=METHODS, runs=5, seed=0, epochs=STUDENT_EPOCHS, jobs=None, progress=False):
     """Tidy frame (one row per dataset, regime, method and run) on the test halves, with :data:`SETTINGS`."""
 
     def chosen(regime, method):
@@ -126,7 +127,7 @@ def run_methods(*, datasets=None, methods=METHODS, runs=5, seed=0, epochs=10, jo
     return _collect("methods", chosen, **settings, jobs=jobs, progress=progress)
 
 
-def tune(*, datasets=None, methods=METHODS, runs=2, seed=100, epochs=10, jobs=None, progress=False):
+def tune(*, datasets=None, methods=METHODS, runs=2, seed=100, epochs=STUDENT_EPOCHS, jobs=None, progress=False):
     """Choose each method's candidate per regime on validation rows; returns ``(SETTINGS-like dict, frame)``.
 
     Each seed's training half is split again (30% held out); every
@@ -156,7 +157,7 @@ def run(out_dir, *, runs=None, seed=0, jobs=None, quick=False, progress=False):
     frame = run_methods(runs=out.runs, seed=seed, jobs=jobs, progress=progress, **extra)
     out.computed()
     out.csv(frame, "methods.csv")
-    checks = write_report(out, frame, SETTINGS, extra.get("datasets", DATASETS), extra.get("epochs", 10))
+    checks = write_report(out, frame, SETTINGS, extra.get("datasets", DATASETS), extra.get("epochs", STUDENT_EPOCHS))
     return out.result(checks, frame=frame)
 
 

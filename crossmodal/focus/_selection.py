@@ -61,11 +61,11 @@ def select_channels(salience, mode, ratio, seed):
     support = np.ones(n, dtype=bool)
     if n_remove == 0:
         return support
-    order = np.argsort(-salience, kind="stable")  # rank order, as ranks(): most salient first
+    rank = ranks(salience)
     if mode == "general":
-        removed = order[-n_remove:]
+        removed = rank > n - n_remove
     elif mode == "specific":
-        removed = order[:n_remove]
+        removed = rank <= n_remove
     else:
         removed = np.random.RandomState(seed).choice(n, size=n_remove, replace=False)
     support[removed] = False
