@@ -67,13 +67,7 @@ from sklearn.model_selection import StratifiedKFold
 from threadpoolctl import threadpool_limits
 
 from crossmodal import MVDGenerator, diagnose
-from crossmodal.diagnosis._crossfit import (
-    _N_SUBSAMPLES,
-    _centred_log,
-    _fold_regress,
-    _fold_teacher,
-    _subsampled_cross_fits,
-)
+from crossmodal.diagnosis._crossfit import _centred_log, _fold_regress, _fold_teacher
 from crossmodal.diagnosis._intervals import (
     _FIT_NOISE_FACTOR,
     _extrapolated,
@@ -83,6 +77,7 @@ from crossmodal.diagnosis._intervals import (
     _weighted_r2,
 )
 from crossmodal.diagnosis._lda import default_estimator
+from crossmodal.diagnosis._replicates import _N_SUBSAMPLES, _subsampled_cross_fits
 from crossmodal.experiments._diagnose_mvd import _mvd_settings, teacher_share
 from crossmodal.experiments._synthetic_protocol import PAPER_SETUP, _draw, _run_seeds
 

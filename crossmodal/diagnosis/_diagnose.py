@@ -26,18 +26,10 @@ from crossmodal._utils.validation import (
 )
 from crossmodal.diagnosis._checks import _check_classifier, _check_magnitude, _check_mimic, _check_target
 from crossmodal.diagnosis._complementarity import complementarity
-from crossmodal.diagnosis._crossfit import (
-    _N_SUBSAMPLES,
-    _centred_log,
-    _cross_fit,
-    _folds,
-    _subsampled_cross_fits,
-    default_models_share,
-    half_plan,
-    half_stats,
-)
+from crossmodal.diagnosis._crossfit import _centred_log, _cross_fit, _folds, default_models_share
 from crossmodal.diagnosis._gain import REGIMES, gain_statistics, predicted_gain, verdict, warn_outside_label_range
 from crossmodal.diagnosis._intervals import _corrected_gamma, _extrapolated, _shared_gamma
+from crossmodal.diagnosis._replicates import _N_SUBSAMPLES, _subsampled_cross_fits, half_plan, half_stats
 from crossmodal.diagnosis._result import DiagnoseResult
 from crossmodal.diagnosis._teacher_fit import default_teacher_fit_loss
 

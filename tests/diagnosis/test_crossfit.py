@@ -7,7 +7,7 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.neighbors import KNeighborsClassifier
 
 from crossmodal import diagnose, make_modality_venn
-from crossmodal.diagnosis._crossfit import _N_SUBSAMPLES
+from crossmodal.diagnosis._replicates import _N_SUBSAMPLES
 
 _LOG = []
 
@@ -133,7 +133,8 @@ def test_a_memorising_teacher_is_scored_out_of_fold():
 
 
 def test_half_plan_halves_each_fold_stratified_and_shares_one_half_per_replicate():
-    from crossmodal.diagnosis._crossfit import _folds, half_plan
+    from crossmodal.diagnosis._crossfit import _folds
+    from crossmodal.diagnosis._replicates import half_plan
 
     rng = np.random.default_rng(0)
     codes = np.where(rng.random(503) < 0.3, rng.integers(0, 4, 503), -1)
@@ -156,7 +157,8 @@ def test_half_plan_halves_each_fold_stratified_and_shares_one_half_per_replicate
 
 
 def test_half_plan_keeps_every_class_of_a_fold_even_with_one_labelled_row_per_fold():
-    from crossmodal.diagnosis._crossfit import _folds, half_plan
+    from crossmodal.diagnosis._crossfit import _folds
+    from crossmodal.diagnosis._replicates import half_plan
 
     codes = np.full(60, -1)
     codes[[0, 1, 2, 3, 4, 5]] = [0, 0, 0, 1, 1, 1]  # 3 labelled rows per class, 3 folds: one per fold

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from crossmodal.diagnosis._crossfit import _N_SUBSAMPLES
 from crossmodal.diagnosis._intervals import _corrected_gamma, _extrapolated, _shared_gamma, _union_share
+from crossmodal.diagnosis._replicates import _N_SUBSAMPLES
 
 
 def test_union_share_is_the_diagram_gamma_and_bounds_the_interval():
