@@ -165,15 +165,24 @@ def distillation_targets(codes, teacher_proba, rho):
     return targets, weight
 
 
-def _fold_distilled(student, X_b, codes, train_proba, train, test, rho, seed):
-    """One fold: the student trained on the distiller's targets over every training row, scored on test."""
+def _fold_distilled(student, X_b, codes, train_proba, train, test, rho, seed, stats=None):
+    """One fold: the student trained on the distiller's targets over every training row, scored on test.
+
+    ``stats``: the training rows' :func:`~._ridge._gram_stats` on ``X_b``, which the default student shares.
+    """
     targets, weight = distillation_targets(codes[train], train_proba, rho)
-    model = _fit_to_teacher(student, X_b[train], targets, seed, sample_weight=weight)
+    model = _fit_to_teacher(student, X_b[train], targets, seed, sample_weight=weight, stats=stats)
     return _aligned_proba(model, X_b[test], train_proba.shape[1], "student")
 
 
-def _fold_regress(mimic, X_b, targets, train, test, seed, stats=None):
-    """One fold of the mimic regressor: fitted to ``targets`` on train, predicting test."""
+def _fold_regress(mimic, X_b, targets, train, test, seed, stats=None, centred=None):
+    """One fold of the mimic regressor: fitted to ``targets`` on train, predicting test.
+
+    ``centred``: ``X_b``'s :class:`~._ridge.CentredRows`, which the default mimic reads its rows from.
+    """
+    if mimic is None and centred is not None:
+        rows = centred.rows
+        return _ridge_fit_predict(rows[train], targets[train], rows[test], stats=stats, shift=centred.shift)
     if mimic is None:
         return _ridge_fit_predict(X_b[train], targets[train], X_b[test], stats=stats)
     try:
@@ -188,12 +197,12 @@ def _fold_regress(mimic, X_b, targets, train, test, seed, stats=None):
     return _check_mimic_output(model, out, len(test), targets.shape[1])
 
 
-def _fold_mimic(mimic, student, X_b, proba, targets, train, test, seed, stats=None):
+def _fold_mimic(mimic, student, X_b, proba, targets, train, test, seed, stats=None, centred=None):
     """One fold: the teacher-imitating student (classifier) and the mimic regressor, scored on test."""
     n_classes = proba.shape[1]
     imitator = _fit_to_teacher(student, X_b[train], proba[train], seed, stats=stats)
     imitated = _aligned_proba(imitator, X_b[test], n_classes, "student")
-    return imitated, _fold_regress(mimic, X_b, targets, train, test, seed, stats)
+    return imitated, _fold_regress(mimic, X_b, targets, train, test, seed, stats, centred)
 
 
 def _fold_teacher(teacher, X_a, codes, train, test, n_classes, seed, stats=None):
@@ -245,7 +254,7 @@ def default_models_share(teacher, student, mimic):
     return mimic is None or isinstance(student, _ShrunkLDA) or isinstance(teacher, _ShrunkLDA)
 
 
-def _cross_fit(teacher, student, mimic, X_a, X_b, codes, folds, n_classes, seed, n_jobs, rho):
+def _cross_fit(teacher, student, mimic, X_a, X_b, codes, folds, n_classes, seed, n_jobs, rho, centred=(None, None)):
     """Out-of-fold probabilities of the teacher, the label-trained, teacher-imitating and distilled students; mimics.
 
     The teacher and the label-trained student fit the labelled training
@@ -256,7 +265,9 @@ def _cross_fit(teacher, student, mimic, X_a, X_b, codes, folds, n_classes, seed,
     The mimics: the regressor from ``X_b`` to the teacher's centred
     out-of-fold log-probabilities, and the one from ``X_a`` to the
     label-trained student's (the shared gamma's second direction). Returns a
-    dict of ``(n_samples, ...)`` arrays.
+    dict of ``(n_samples, ...)`` arrays. ``centred``: the
+    :class:`~._ridge.CentredRows` of ``X_a`` and ``X_b`` for the default
+    mimic (or Nones).
     """
     n = len(codes)
     parallel = Parallel(n_jobs=n_jobs)
@@ -278,19 +289,21 @@ def _cross_fit(teacher, student, mimic, X_a, X_b, codes, folds, n_classes, seed,
         count[tr[fit_rows]] += 1
     out["teacher_fit_error"] = wrong / np.maximum(count, 1)
     distilled = parallel(
-        delayed(_fold_distilled)(student, X_b, codes, fit[2], tr, te, rho, seed + 3 * len(folds) + k)
+        delayed(_fold_distilled)(student, X_b, codes, fit[2], tr, te, rho, seed + 3 * len(folds) + k, stats[k][1])
         for k, ((tr, te), fit) in enumerate(zip(folds, fitted))
     )
     L_t = _centred_log(out["teacher"])
     mimicked = parallel(
-        delayed(_fold_mimic)(mimic, student, X_b, out["teacher"], L_t, tr, te, seed + len(folds) + k, stats[k][1])
+        delayed(_fold_mimic)(
+            mimic, student, X_b, out["teacher"], L_t, tr, te, seed + len(folds) + k, stats[k][1], centred[1]
+        )
         for k, (tr, te) in enumerate(folds)
     )
     for (_, te), (pm, m), pd in zip(folds, mimicked, distilled):
         out["imitator"][te], out["mimic"][te], out["distilled"][te] = pm, m, pd
     L_s = _centred_log(out["student"])
     back = parallel(
-        delayed(_fold_regress)(mimic, X_a, L_s, tr, te, seed + 2 * len(folds) + k, stats[k][0])
+        delayed(_fold_regress)(mimic, X_a, L_s, tr, te, seed + 2 * len(folds) + k, stats[k][0], centred[0])
         for k, (tr, te) in enumerate(folds)
     )
     out["mimic_back"] = np.zeros_like(L_s)

@@ -33,18 +33,20 @@ class _ShrunkLDA(ClassifierMixin, BaseEstimator):
 
         ``sample_weight`` (rescaled to mean 1) weighs the rows: each row then
         counts as its weight's share of the rows, as the rows of a weighted
-        cross-entropy do. ``stats``: the rows' standardisation and Gram
-        matrix (:func:`~._ridge._gram_stats`) when another fit has them
-        already (unweighted fits only).
+        cross-entropy do; the columns are still standardised unweighted.
+        ``stats``: the rows' standardisation and Gram matrix
+        (:func:`~._ridge._gram_stats`) when another fit has them already.
+        With weights, the weighted Gram matrix is then the unweighted one
+        times the smallest weight plus the products of the rows weighted
+        above it (:func:`_weighted_gram`).
         """
         self.classes_ = np.asarray(classes)
         n = len(Q)
         if sample_weight is not None:
-            self.mean_, self.scale_, Z = _standardised(X)
-            root = np.sqrt(np.asarray(sample_weight, dtype=np.float64) * (n / np.sum(sample_weight)))
-            Z *= root[:, None]
+            row_weight = np.asarray(sample_weight, dtype=np.float64) * (n / np.sum(sample_weight))
+            self.mean_, self.scale_, Z, gram = _weighted_gram(X, row_weight, stats)
+            root = np.sqrt(row_weight)
             Q = Q * root[:, None]
-            gram = Z.T @ Z
         else:
             self.mean_, self.scale_, Z, gram = _standardised_as(X, stats)
             root = np.ones(n)
@@ -85,6 +87,32 @@ class _ShrunkLDA(ClassifierMixin, BaseEstimator):
 
     def predict(self, X):
         return self.classes_[np.argmax(self.decision_function(X), axis=1)]
+
+
+def _weighted_gram(X, weight, stats=None):
+    """``(mean, scale, Z, Z^T Z)`` of ``X``'s rows standardised (unweighted), each scaled by its weight's root.
+
+    With ``stats`` (:func:`~._ridge._gram_stats` of the same rows), the
+    weighted Gram matrix is ``w0 G + R^T R``: ``G`` the unweighted one,
+    ``w0`` the smallest weight and ``R`` the rows weighted above it, scaled
+    by the roots of their excess weights. Both terms are positive
+    semi-definite (no digits lost to cancellation), and only the rows of
+    ``R`` are multiplied. A distiller's targets weigh every unlabelled row
+    alike, so ``R`` holds the labelled rows (none when every row is
+    labelled). Where more than half of the rows are weighted above the
+    smallest weight, or without ``stats``, the product is taken over every
+    row.
+    """
+    base = weight.min() if len(weight) else 0.0
+    above = np.flatnonzero(weight > base)
+    if stats is None or 2 * len(above) > len(weight):
+        mean, scale, Z = _standardised(X)
+        Z *= np.sqrt(weight)[:, None]
+        return mean, scale, Z, Z.T @ Z
+    mean, scale, Z, gram = _standardised_as(X, stats)
+    R = Z[above] * np.sqrt(weight[above] - base)[:, None]
+    Z *= np.sqrt(weight)[:, None]
+    return mean, scale, Z, base * gram + R.T @ R
 
 
 def _ledoit_wolf_shrinkage(S, row_sq):

@@ -59,7 +59,9 @@ def half_plan(folds, codes, rng):
     return plan
 
 
-def _subsampled_cross_fits(teacher, mimic, X_a, X_b, codes, folds, n_classes, seed, rng, n_jobs, plan=None, stats=None):
+def _subsampled_cross_fits(
+    teacher, mimic, X_a, X_b, codes, folds, n_classes, seed, rng, n_jobs, plan=None, stats=None, centred=None
+):
     """Teacher and mimic cross-fitted again, each fold's models fitted on a random half of its training rows.
 
     ``teacher`` is the classifier on ``X_a`` whose decision the mimic
@@ -72,7 +74,9 @@ def _subsampled_cross_fits(teacher, mimic, X_a, X_b, codes, folds, n_classes, se
     models fitted on rows of other folds. ``plan``: the halves
     (:func:`half_plan`, drawn here from ``rng`` when None); ``stats``: per
     entry of the plan, the half's :func:`~._ridge._gram_stats` on ``X_a``
-    and on ``X_b`` (or None), so that both directions share them.
+    and on ``X_b`` (or None), so that both directions share them;
+    ``centred``: ``X_b``'s :class:`~._ridge.CentredRows` for the default
+    mimic.
     """
     n = len(codes)
     plan = half_plan(folds, codes, rng) if plan is None else plan
@@ -87,7 +91,7 @@ def _subsampled_cross_fits(teacher, mimic, X_a, X_b, codes, folds, n_classes, se
         P[r, te] = proba
     L = [_centred_log(P_r) for P_r in P]
     regressed = parallel(
-        delayed(_fold_regress)(mimic, X_b, L[r], half, te, seed + len(plan) + i, stats[i][1])
+        delayed(_fold_regress)(mimic, X_b, L[r], half, te, seed + len(plan) + i, stats[i][1], centred)
         for i, (r, te, half) in enumerate(plan)
     )
     M = np.zeros_like(P)

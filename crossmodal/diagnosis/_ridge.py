@@ -1,12 +1,15 @@
 """The default mimic of :func:`~crossmodal.diagnose`: closed-form ridge, its penalty chosen by cross-validation.
 
 Columns are standardised on the training rows (:func:`_standardised`, also
-used by the shrunk LDA); one eigendecomposition of the Gram matrix gives the
-fit of every penalty, chosen by generalised cross-validation
-(:func:`_gcv_errors`) or by exact leave-one-out error (:func:`_loo_errors`).
+used by the shrunk LDA); one decomposition of the Gram matrix gives the fit
+of every penalty, chosen by generalised cross-validation (a tridiagonal
+reduction, :func:`_gcv_coefficients`) or by exact leave-one-out error (an
+eigendecomposition, :func:`_loo_errors`).
 """
 
 import numpy as np
+import scipy.linalg
+from scipy.linalg import lapack
 
 # Ridge penalties the default mimic chooses from (cross-validation), on standardised columns.
 _RIDGE_ALPHAS = tuple(np.logspace(-2, 4, 13))
@@ -153,34 +156,136 @@ def _gcv_errors(T, eigval, B, inv):
     return np.maximum(rss, 0.0) / (n_rows * (1.0 - dof / n_rows) ** 2)
 
 
-def _ridge_fit_predict(X_train, T_train, X_test, alphas=_RIDGE_ALPHAS, stats=None):
+class CentredRows:
+    """A view's rows in float64, less their column means: what the ridge mimics fitted on its row subsets read.
+
+    One conversion and centring per view instead of one per fit. A subset
+    of nearly centred rows multiplies centred targets without losing digits
+    to the columns' offsets, so a fit on it needs no centred copy of its own
+    (:func:`_ridge_fit_predict`'s ``shift``).
+
+    Attributes
+    ----------
+    rows : ndarray of shape (n_samples, n_features), float64
+        ``X - shift``.
+    shift : ndarray of shape (n_features,)
+        The column means of ``X``.
+    """
+
+    def __init__(self, X):
+        self.rows = np.array(X, dtype=np.float64)
+        self.shift = self.rows.mean(axis=0)
+        self.rows -= self.shift
+
+
+def _apply_tridiagonal_q(reflectors, tau, C, transpose):
+    """``Q^T C`` (``transpose``) or ``Q C``, ``Q`` the orthogonal factor of ``?sytrd`` with ``uplo='L'``.
+
+    ``Q = H_0 ... H_{p-2}`` with ``H_i`` the Householder reflector whose
+    vector is 1 at ``i + 1`` and ``reflectors[i + 2:, i]`` below it: the
+    reflectors of a QR factorisation of ``reflectors[1:, :-1]``, applied to
+    rows ``1:`` of ``C`` by ``?ormqr`` (what LAPACK's ``?ormtr``, which
+    SciPy does not wrap, does).
+    """
+    out = np.array(C, dtype=np.float64)
+    if len(out) > 1:
+        trans = "T" if transpose else "N"
+        sub = reflectors[1:, :-1]
+        lwork = max(1, int(lapack.dormqr("L", trans, sub, tau, out[1:], lwork=-1)[1][0]))
+        out[1:] = lapack.dormqr("L", trans, sub, tau, out[1:], lwork=lwork)[0]
+    return out
+
+
+def _gcv_coefficients(gram, ZT, T, alphas):
+    """Ridge coefficients on standardised columns, the penalty minimising generalised cross-validation.
+
+    The criterion of :func:`_gcv_errors`, computed from one tridiagonal
+    reduction ``Q^T G Q = S`` of the Gram matrix (LAPACK ``?sytrd``; about
+    two thirds of the eigendecomposition's cost, which
+    :func:`_eigen_coefficients` takes): with ``C = Q^T Z^T T`` and ``x`` the
+    solution of ``(S + alpha I) x = C`` (a tridiagonal positive definite
+    solve), ``RSS = |T|^2 - <x, C> - alpha |x|^2``, the degrees of freedom
+    ``sum lam / (lam + alpha)`` come from ``S``'s eigenvalues alone
+    (``?sterf``), and the coefficients are ``Q x``. Where a solve finds ``S
+    + alpha I`` not positive definite (the Gram matrix's rounding beyond the
+    penalty), the eigendecomposition's route, which clips negative
+    eigenvalues to 0, is taken instead.
+    """
+    if len(gram) < 2:  # nothing to reduce (and LAPACK's wrappers reject the empty off-diagonal)
+        return _eigen_coefficients(gram, ZT, T, alphas)
+    n_rows = len(T)
+    lwork = int(lapack.dsytrd_lwork(len(gram))[0])
+    reflectors, diag, off, tau, _ = lapack.dsytrd(gram, lower=1, lwork=lwork)
+    C = _apply_tridiagonal_q(reflectors, tau, ZT, transpose=True)
+    eigval = np.clip(lapack.dsterf(diag, off)[0], 0.0, None)
+    energy = np.einsum("ij,ij->", T, T)
+    errors, solutions = [], []
+    for alpha in np.asarray(alphas, dtype=np.float64):
+        x, info = lapack.dptsv(diag + alpha, off, C)[2:]
+        if info != 0:
+            return _eigen_coefficients(gram, ZT, T, alphas)
+        rss = energy - np.einsum("ij,ij->", x, C) - alpha * np.einsum("ij,ij->", x, x)
+        dof = np.sum(eigval / (eigval + alpha))
+        errors.append(max(rss, 0.0) / (n_rows * (1.0 - dof / n_rows) ** 2))
+        solutions.append(x)
+    best = int(np.argmin(errors))  # ties: the first, smallest penalty
+    return _apply_tridiagonal_q(reflectors, tau, solutions[best], transpose=False)
+
+
+def _eigen_coefficients(gram, ZT, T, alphas, Z=None):
+    """Ridge coefficients on standardised columns from one eigendecomposition of the Gram matrix.
+
+    The penalty minimises generalised cross-validation (:func:`_gcv_errors`)
+    or, given the standardised rows ``Z``, the exact leave-one-out error
+    (:func:`_loo_errors`). Negative eigenvalues (rounding) count as 0.
+    """
+    # LAPACK's divide-and-conquer driver, numpy.linalg.eigh's own, without numpy's per-call copies.
+    eigval, eigvec = scipy.linalg.eigh(gram, driver="evd", check_finite=False)
+    eigval = np.clip(eigval, 0.0, None)
+    B = eigvec.T @ ZT  # (p, targets)
+    inv = 1.0 / (eigval[:, None] + np.asarray(alphas, dtype=np.float64)[None, :])  # (p, n_alphas)
+    errors = _gcv_errors(T, eigval, B, inv) if Z is None else _loo_errors(Z, T, eigval, eigvec, inv)
+    best = int(np.argmin(errors))  # ties: the first, smallest penalty
+    return eigvec @ (B * inv[:, best][:, None])
+
+
+def _ridge_fit_predict(X_train, T_train, X_test, alphas=_RIDGE_ALPHAS, stats=None, shift=None):
     """Closed-form ridge on columns standardised on the training rows, penalty chosen by cross-validation.
 
-    One eigendecomposition ``Z^T Z = V diag(lam) V^T`` of the Gram matrix
-    gives every penalty's fit. With at least ``_GCV_ROWS_PER_COLUMN`` rows
-    per column the penalty minimises generalised cross-validation (cost
-    independent of the rows once the Gram matrix is formed; there every
-    row's leverage is small and GCV approximates leave-one-out); with fewer
+    One decomposition of the Gram matrix ``Z^T Z`` gives every penalty's
+    fit. With at least ``_GCV_ROWS_PER_COLUMN`` rows per column the penalty
+    minimises generalised cross-validation (cost independent of the rows
+    once the Gram matrix is formed; there every row's leverage is small and
+    GCV approximates leave-one-out; :func:`_gcv_coefficients`); with fewer
     it minimises the exact leave-one-out error ``sum |e_i / (1 - h_ii)|^2``
-    (which GCV misjudges when leverages approach 1). Errors are summed over
+    (which GCV misjudges when leverages approach 1;
+    :func:`_eigen_coefficients`). Errors are summed over
     target columns; ties go to the first, smallest penalty. ``stats``: the
     rows' :func:`_gram_stats`, when another fit has them already.
+    ``shift``: ``X_train`` and ``X_test`` are float64 rows less ``shift``
+    (:class:`CentredRows`), ``stats`` still those of the rows themselves.
     """
     gcv = len(T_train) >= _GCV_ROWS_PER_COLUMN * np.shape(X_train)[1]
     t_mean = T_train.mean(axis=0)
     T = T_train - t_mean
+    if stats is not None and shift is not None:
+        stats = (stats[0] - shift, *stats[1:])
     if gcv and stats is not None:
         # The standardised rows are not needed: Z^T T = ((X - mean)^T T) / scale.
         mean, scale, gram = stats
-        ZT = ((np.asarray(X_train, dtype=np.float64) - mean).T @ T) / scale[:, None]
+        if shift is None:
+            ZT = ((np.asarray(X_train, dtype=np.float64) - mean).T @ T) / scale[:, None]
+        else:  # nearly centred rows: their means enter through T's column sums (zero up to rounding)
+            ZT = (X_train.T @ T - np.outer(mean, T.sum(axis=0))) / scale[:, None]
+            ZT[np.diag(gram) == 0] = 0.0  # columns constant on the rows: standardised to exactly 0
     else:
         mean, scale, Z, gram = _standardised_as(X_train, stats)
         ZT = Z.T @ T
-    eigval, eigvec = np.linalg.eigh(gram)
-    eigval = np.clip(eigval, 0.0, None)
-    B = eigvec.T @ ZT  # (p, targets)
-    inv = 1.0 / (eigval[:, None] + np.asarray(alphas, dtype=np.float64)[None, :])  # (p, n_alphas)
-    errors = _gcv_errors(T, eigval, B, inv) if gcv else _loo_errors(Z, T, eigval, eigvec, inv)
-    best = int(np.argmin(errors))  # ties: the first, smallest penalty
-    coef = (eigvec @ (B * inv[:, best][:, None])) / scale[:, None]  # per centred raw column
-    return (np.asarray(X_test, dtype=np.float64) - mean) @ coef + t_mean
+    if gcv:
+        coef = _gcv_coefficients(gram, ZT, T, alphas)
+    else:
+        coef = _eigen_coefficients(gram, ZT, T, alphas, Z)
+    coef /= scale[:, None]  # per centred raw column
+    if shift is None:
+        return (np.asarray(X_test, dtype=np.float64) - mean) @ coef + t_mean
+    return X_test @ coef + (t_mean - mean @ coef)

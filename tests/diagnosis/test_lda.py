@@ -49,3 +49,31 @@ def test_shrunk_lda_matches_the_textbook_computation(soft):
     model = _ShrunkLDA().fit_soft(X, Q, np.arange(3))
     # 300-term sums and a 12x12 solve of a well-conditioned matrix: far inside 1e-10 relative.
     np.testing.assert_allclose(model.coef_, expected, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("weights", ["distiller", "equal", "mostly_distinct"])
+def test_weighted_fit_from_shared_gram_statistics_matches_the_fit_from_the_rows(weights):
+    # With the rows' Gram statistics, the weighted Gram matrix is built from the unweighted one plus the rows
+    # weighted above the smallest weight; without them, from every row. Both must give the same model.
+    from crossmodal.diagnosis._crossfit import distillation_targets
+    from crossmodal.diagnosis._ridge import _gram_stats
+
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(400, 15)) * np.linspace(0.5, 4.0, 15) + 2.0
+    codes = rng.integers(0, 3, 400)
+    proba = rng.dirichlet(np.ones(3), size=400)
+    if weights == "distiller":  # 30 labelled rows weighted above the 370 unlabelled ones
+        codes[30:] = -1
+        Q, w = distillation_targets(codes, proba, 0.5)
+    elif weights == "equal":
+        Q, w = proba, np.full(400, 3.0)
+    else:
+        Q, w = proba, rng.uniform(0.5, 2.0, 400)
+    from_rows = _ShrunkLDA().fit_soft(X, Q, np.arange(3), sample_weight=w)
+    shared = _ShrunkLDA().fit_soft(X, Q, np.arange(3), sample_weight=w, stats=_gram_stats(X))
+    # 400-term sums in float64, a 15x15 well-conditioned solve: far inside 1e-9 relative.
+    np.testing.assert_allclose(shared.coef_, from_rows.coef_, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(shared.intercept_, from_rows.intercept_, rtol=1e-9, atol=1e-12)
+    if weights != "equal":  # a weighted fit differs from the unweighted one, so the weights were used
+        plain = _ShrunkLDA().fit_soft(X, Q, np.arange(3), stats=_gram_stats(X))
+        assert np.max(np.abs(plain.coef_ - shared.coef_)) > 1e-3
