@@ -76,7 +76,9 @@ class _ShrunkLDA(ClassifierMixin, BaseEstimator):
         return self
 
     def decision_function(self, X):
-        Z = (np.asarray(X, dtype=np.float64) - self.mean_) / self.scale_
+        Z = np.array(X, dtype=np.float64)  # our copy, standardised in place
+        Z -= self.mean_
+        Z /= self.scale_
         return Z @ self.coef_.T + self.intercept_
 
     def predict_proba(self, X):

@@ -115,7 +115,10 @@ def _standardised_as(X, stats):
         mean, scale, Z = _standardised(X)
         return mean, scale, Z, Z.T @ Z
     mean, scale, gram = stats
-    return mean, scale, (np.asarray(X, dtype=np.float64) - mean) / scale, gram
+    Z = np.array(X, dtype=np.float64)  # our copy, standardised in place
+    Z -= mean
+    Z /= scale
+    return mean, scale, Z, gram
 
 
 def _loo_errors(Z, T, eigval, eigvec, inv):
