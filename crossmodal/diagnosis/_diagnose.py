@@ -191,7 +191,7 @@ def diagnose(
     the mimic on every pair.
 
     Cross-fitting: no model scores a row it was fitted on. BLAS runs with
-    one thread inside ``diagnose`` (its matrices are small); ``n_jobs``
+    one thread throughout ``diagnose`` (its matrices are small); ``n_jobs``
     parallelises over folds instead.
 
     References
@@ -222,6 +222,13 @@ def diagnose(
 
         settings = dict(teacher=teacher, mimic=mimic, student=student, cv=cv, n_bootstrap=n_bootstrap)
         return rank_teachers(X_a, X_b, y, settings, random_state=random_state, n_jobs=n_jobs)
+    # Its matrices are small: a second BLAS thread would cost CPU time, not save wall time.
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _diagnose_pair(X_a, X_b, y, teacher, mimic, student, cv, n_bootstrap, random_state, n_jobs)
+
+
+def _diagnose_pair(X_a, X_b, y, teacher, mimic, student, cv, n_bootstrap, random_state, n_jobs):
+    """:func:`diagnose` of one teacher view (its arguments, validated here)."""
     parts = _cross_fitted(X_a, X_b, y, teacher, mimic, student, cv, n_bootstrap, random_state, n_jobs)
     fits, codes, W = parts.fits, parts.codes, parts.W
     ab = _extrapolated(_centred_log(fits["teacher"]), fits["mimic"], parts.replicates, W)

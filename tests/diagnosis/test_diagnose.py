@@ -111,6 +111,28 @@ def test_same_seed_same_result_and_jobs_do_not_matter(data):
     assert other != first
 
 
+def test_blas_runs_one_thread_through_the_whole_call_and_the_callers_setting_is_restored(data, monkeypatch):
+    # The bootstrap statistics after the cross-fit, too: a second thread costs CPU time there, not wall time.
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    import crossmodal.diagnosis._diagnose as module
+
+    seen = []
+
+    def recording(*args, **kwargs):
+        seen.append({info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"})
+        return original(*args, **kwargs)
+
+    original = module.predicted_gain
+    monkeypatch.setattr(module, "predicted_gain", recording)
+    X_a, X_b, y = data
+    with threadpool_limits(limits=2, user_api="blas"):
+        outside = {info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"}
+        diagnose(X_a, X_b, y, n_bootstrap=20, random_state=0)
+        assert {info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"} == outside
+    assert seen == [{1}]
+
+
 def test_custom_estimators_and_splitter_are_used(data):
     X_a, X_b, y = data
     default = diagnose(X_a, X_b, y, n_bootstrap=20, random_state=0)
