@@ -82,8 +82,8 @@ def _leave_block_out_stats(X, blocks):
     lows = [part.min(axis=0) if len(part) else np.full(part.shape[1], np.inf) for part in parts]
     highs = [part.max(axis=0) if len(part) else np.full(part.shape[1], -np.inf) for part in parts]
     sums, grams = [], []
-    for part in parts:
-        part = part - shift
+    for part in parts:  # copies (X indexed by arrays of rows): shifted in place
+        part -= shift
         sums.append(part.sum(axis=0))
         grams.append(part.T @ part)
     total_sum, total_gram = sum(sums), sum(grams)
