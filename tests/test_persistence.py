@@ -47,6 +47,7 @@ from skorch import NeuralNet
 from skorch.exceptions import DeviceWarning
 
 from crossmodal import CrossModalDistiller, ModalityGeneralRanker, MVDGenerator, make_modality_venn
+from crossmodal.distill._joint_teacher import joint_teacher_proba
 from crossmodal.nets import MLP
 
 HOW = ["pickle", "joblib"]
@@ -125,6 +126,8 @@ def fit_distiller(case):
         torch.manual_seed(0)
         student = small_net(module=MLP(X_b.shape[1], 2, hidden_sizes=(8,)))
         kd = CrossModalDistiller(teacher=LogisticRegression(), student=student, random_state=0)
+    elif case == "joint_teacher":  # the teacher_ is a bare torch module: a copy of the ranker's f_a
+        kd = CrossModalDistiller(teacher="joint", student=student, focus=small_ranker(), random_state=0)
     elif case == "hidden_layer_focus":
         focus = ModalityGeneralRanker(estimator_b=linear_net(), layer=1, n_repeats=2, ratio=0.5)
         kd = CrossModalDistiller(teacher=small_net(), student=student, focus=focus, random_state=0)
@@ -147,6 +150,7 @@ DISTILLER_CASES = [
     "input_focus",
     "hidden_layer_focus",
     "student_module_instance",
+    "joint_teacher",
 ]
 
 
@@ -302,6 +306,13 @@ def fitted_teacher_view(kd, X_b, X_a):
     return X_t.astype(np.float32) if isinstance(kd.teacher_, NeuralNet) else X_t
 
 
+def fitted_teacher_proba(kd, X_b, X_a):
+    """The fitted teacher's probabilities on the rows of ``X_b`` (``teacher="joint"``'s module reads ``X_a``)."""
+    if isinstance(kd.teacher_, torch.nn.Module):
+        return joint_teacher_proba(kd.teacher_, X_a.astype(np.float32))
+    return kd.teacher_.predict_proba(fitted_teacher_view(kd, X_b, X_a))
+
+
 def _walk(obj, fitted_only=False):
     """Every object reachable from ``obj`` through attributes and containers.
 
@@ -433,8 +444,7 @@ def test_distiller_round_trip_is_bitwise_identical(fitted_distiller, how, tmp_pa
     assert_same_params(kd, restored)
     assert restored.history_ is restored.student_.history  # shared history survives as one object
     if kd.teacher_ is not None:
-        X_t = fitted_teacher_view(kd, X_b, X_a)
-        np.testing.assert_array_equal(restored.teacher_.predict_proba(X_t), kd.teacher_.predict_proba(X_t))
+        np.testing.assert_array_equal(fitted_teacher_proba(restored, X_b, X_a), fitted_teacher_proba(kd, X_b, X_a))
 
 
 @pytest.mark.parametrize("how", HOW)
@@ -588,12 +598,12 @@ def _attribute_snapshot(obj):
 
 @requires_no_cuda
 @pytest.mark.parametrize("how", HOW)
-@pytest.mark.parametrize("which", ["distiller_hidden_layer_focus", *RANKER_KINDS])
+@pytest.mark.parametrize("which", ["distiller_hidden_layer_focus", "distiller_joint_teacher", *RANKER_KINDS])
 def test_pickling_a_cuda_fitted_estimator_leaves_it_unchanged(which, how, tmp_path):
     # Saving a model must not modify it: after the dump the estimator (and
     # every estimator and skorch net inside it) holds the very same objects.
     if which.startswith("distiller"):
-        estimator = fit_distiller("hidden_layer_focus")[0]
+        estimator = fit_distiller(which.removeprefix("distiller_"))[0]
     else:
         estimator = fit_ranker(which)[0]
     pretend_fitted_on_cuda(estimator)
@@ -611,8 +621,7 @@ def test_pickling_a_cuda_fitted_estimator_leaves_it_unchanged(which, how, tmp_pa
 def test_distiller_fitted_on_cuda_loads_and_predicts_on_cpu(case, how, tmp_path):
     on_gpu, _fit_kw, X_b, _y, X_a = fit_distiller(case)
     expected_proba, expected_labels = on_gpu.predict_proba(X_b), on_gpu.predict(X_b)
-    X_t = fitted_teacher_view(on_gpu, X_b, X_a)
-    expected_teacher = None if on_gpu.teacher_ is None else on_gpu.teacher_.predict_proba(X_t)
+    expected_teacher = None if on_gpu.teacher_ is None else fitted_teacher_proba(on_gpu, X_b, X_a)
     blob, n_tagged = dump_as_if_fitted_on_cuda(on_gpu, how, tmp_path)
     assert n_tagged > 0
     restored = load_on_cpu_only_machine(blob, how)
@@ -622,7 +631,7 @@ def test_distiller_fitted_on_cuda_loads_and_predicts_on_cpu(case, how, tmp_path)
     np.testing.assert_array_equal(restored.predict(X_b), expected_labels, strict=True)
     assert_same_state(on_gpu, restored, ignore={"device"})
     if expected_teacher is not None:
-        np.testing.assert_array_equal(restored.teacher_.predict_proba(X_t), expected_teacher)
+        np.testing.assert_array_equal(fitted_teacher_proba(restored, X_b, X_a), expected_teacher)
 
 
 @requires_no_cuda

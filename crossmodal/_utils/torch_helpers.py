@@ -164,12 +164,21 @@ def module_device_and_dtype(module):
 
 
 def state_with_cpu_nets(state, name="nets_"):
-    """A copy of an estimator's pickled ``state`` whose tuple of torch modules ``name`` holds CPU copies where a
-    module has a CUDA parameter, so that a CUDA fit loads on a machine without CUDA."""
+    """A copy of an estimator's pickled ``state`` whose torch module ``name``, or tuple of modules, is a CPU copy
+    where a module has a CUDA parameter or buffer, so that a CUDA fit loads on a machine without CUDA.
+
+    Any other value of ``name`` (None, a skorch net, which saves itself so
+    that it loads without CUDA) is left as it is.
+    """
     state = dict(state)
-    modules = state.get(name)
-    if modules is not None and any(p.is_cuda for m in modules for p in m.parameters()):
-        state[name] = tuple(copy.deepcopy(m).to("cpu") for m in modules)
+    value = state.get(name)
+    single = isinstance(value, torch.nn.Module)
+    modules = (value,) if single else value
+    if not isinstance(modules, tuple) or not all(isinstance(m, torch.nn.Module) for m in modules):
+        return state
+    if any(t.is_cuda for m in modules for t in (*m.parameters(), *m.buffers())):
+        copies = tuple(copy.deepcopy(m).to("cpu") for m in modules)
+        state[name] = copies[0] if single else copies
     return state
 
 

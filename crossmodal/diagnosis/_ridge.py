@@ -8,7 +8,6 @@ eigendecomposition, :func:`_loo_errors`).
 """
 
 import numpy as np
-import scipy.linalg
 from scipy.linalg import lapack
 
 # Ridge penalties the default mimic chooses from (cross-validation), on standardised columns.
@@ -242,8 +241,7 @@ def _eigen_coefficients(gram, ZT, T, alphas, Z=None):
     or, given the standardised rows ``Z``, the exact leave-one-out error
     (:func:`_loo_errors`). Negative eigenvalues (rounding) count as 0.
     """
-    # LAPACK's divide-and-conquer driver, numpy.linalg.eigh's own, without numpy's per-call copies.
-    eigval, eigvec = scipy.linalg.eigh(gram, driver="evd", check_finite=False)
+    eigval, eigvec = np.linalg.eigh(gram)
     eigval = np.clip(eigval, 0.0, None)
     B = eigvec.T @ ZT  # (p, targets)
     inv = 1.0 / (eigval[:, None] + np.asarray(alphas, dtype=np.float64)[None, :])  # (p, n_alphas)

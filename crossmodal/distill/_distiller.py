@@ -11,7 +11,7 @@ from crossmodal._utils.compat import HasMethods, Interval, StrOptions, _fit_cont
 from crossmodal._utils.labels import check_labelled_weight, label_weights
 from crossmodal._utils.random import draw_seeds
 from crossmodal._utils.skorch_helpers import mlp_template
-from crossmodal._utils.torch_helpers import resolve_device
+from crossmodal._utils.torch_helpers import resolve_device, state_with_cpu_nets
 from crossmodal._utils.validation import (
     check_float32_range,
     check_paired_samples,
@@ -272,6 +272,9 @@ class CrossModalDistiller(StudentPredictionsMixin, ClassifierMixin, BaseEstimato
 
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=False)
+    def __getstate__(self):  # teacher="joint"'s teacher_ is a bare module: a CPU copy, so a CUDA fit loads without CUDA
+        return state_with_cpu_nets(super().__getstate__(), "teacher_")
+
     def fit(self, X, y, *, X_teacher=None, teacher_proba=None, sample_weight=None):
         """Fit the teacher (unless given), then distill it into the student.
 
