@@ -43,7 +43,7 @@ def half_plan(folds, codes, rng):
     Each replicate draws one half of every row (:func:`_replicate_half`),
     and a fold's half is that half's share of the fold's training rows: a
     random half of them, stratified by class, so that a fold's half is the
-    replicate's half without one block, as :func:`_leave_block_out_stats`
+    replicate's half without one block, as :func:`~._ridge._leave_block_out_stats`
     uses. Where the share misses a class the fold's training rows have, a
     random row of that class is added (the half then gets its own Gram
     matrix).

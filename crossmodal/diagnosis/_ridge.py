@@ -202,9 +202,9 @@ def _gcv_coefficients(gram, ZT, T, alphas):
     """Ridge coefficients on standardised columns, the penalty minimising generalised cross-validation.
 
     The criterion of :func:`_gcv_errors`, computed from one tridiagonal
-    reduction ``Q^T G Q = S`` of the Gram matrix (LAPACK ``?sytrd``; about
-    two thirds of the eigendecomposition's cost, which
-    :func:`_eigen_coefficients` takes): with ``C = Q^T Z^T T`` and ``x`` the
+    reduction ``Q^T G Q = S`` of the Gram matrix (LAPACK ``?sytrd``; with
+    the steps below, about half the time of the eigendecomposition that
+    :func:`_eigen_coefficients` takes, ``benchmarks/RESULTS.md``): with ``C = Q^T Z^T T`` and ``x`` the
     solution of ``(S + alpha I) x = C`` (a tridiagonal positive definite
     solve), ``RSS = |T|^2 - <x, C> - alpha |x|^2``, the degrees of freedom
     ``sum lam / (lam + alpha)`` come from ``S``'s eigenvalues alone
