@@ -270,11 +270,11 @@ class CrossModalDistiller(StudentPredictionsMixin, ClassifierMixin, BaseEstimato
         self.random_state = random_state
         self.verbose = verbose
 
-    # ------------------------------------------------------------------ fit
-    @_fit_context(prefer_skip_nested_validation=False)
     def __getstate__(self):  # teacher="joint"'s teacher_ is a bare module: a CPU copy, so a CUDA fit loads without CUDA
         return state_with_cpu_nets(super().__getstate__(), "teacher_")
 
+    # ------------------------------------------------------------------ fit
+    @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, *, X_teacher=None, teacher_proba=None, sample_weight=None):
         """Fit the teacher (unless given), then distill it into the student.
 
