@@ -61,6 +61,7 @@ import tempfile
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, os.path.dirname(__file__))
 
@@ -166,7 +167,10 @@ def statistics(gains):
         for a, b in pairs_of(draw):
             X_a, X_b = (draw["train"][v].astype(np.float64) for v in (a, b))
             cv = min(5, int(np.unique(draw["codes"][draw["codes"] >= 0], return_counts=True)[1].min()))
-            parts = _cross_fitted(X_a, X_b, draw["codes"], None, None, None, cv, N_BOOTSTRAP, draw["seed"], None, False)
+            with threadpool_limits(limits=1, user_api="blas"):  # as diagnose runs it
+                parts = _cross_fitted(
+                    X_a, X_b, draw["codes"], None, None, None, cv, N_BOOTSTRAP, draw["seed"], None, False
+                )
             point, boot = gain_statistics(parts.fits, parts.codes, parts.W, parts.n_features_b)
             cov = np.cov(boot, rowvar=False)
             row = dict(source=key[0], seed=key[1], budget=key[2], teacher=a, student=b, **point)

@@ -265,6 +265,7 @@ def _cross_fitted(X_a, X_b, y, teacher, mimic, student, cv, n_bootstrap, random_
     """Validate the input and run every cross-fit of :func:`diagnose`; the bootstrap's row counts ``W``.
 
     ``replicates=False`` skips gamma's half-data replicates (``None``), which the predicted gain does not use.
+    Callers limit BLAS to one thread, as :func:`diagnose` does.
     """
     X_a = _check_magnitude(check_modality(X_a, "X_a"), "X_a")
     X_b = _check_magnitude(check_modality(X_b, "X_b"), "X_b")
@@ -283,25 +284,24 @@ def _cross_fitted(X_a, X_b, y, teacher, mimic, student, cv, n_bootstrap, random_
     n, n_classes = len(codes), len(classes)
     # Seeds of the two directions' half-data replicates, after the main cross-fit's.
     seed_ab, seed_ba = fit_seed + 4 * len(folds), fit_seed + (4 + 2 * _N_SUBSAMPLES) * len(folds)
-    with threadpool_limits(limits=1, user_api="blas"):
-        # The default mimic reads every fit's rows from one float64, centred copy of each view.
-        centred = (CentredRows(X_a), CentredRows(X_b)) if mimic is None else (None, None)
-        fits = _cross_fit(
-            teacher, student, mimic, X_a, X_b, codes, folds, n_classes, fit_seed, n_jobs, CALIBRATED_RHO, centred
+    # The default mimic reads every fit's rows from one float64, centred copy of each view.
+    centred = (CentredRows(X_a), CentredRows(X_b)) if mimic is None else (None, None)
+    fits = _cross_fit(
+        teacher, student, mimic, X_a, X_b, codes, folds, n_classes, fit_seed, n_jobs, CALIBRATED_RHO, centred
+    )
+    halves = [None, None]
+    if replicates:
+        # Both directions refit on the same halves, so the default models share each half's Gram matrices.
+        plan = half_plan(folds, codes, np.random.default_rng(half_seed))
+        stats = half_stats(X_a, X_b, plan, default_models_share(teacher, student, mimic))
+        halves[0] = _subsampled_cross_fits(
+            teacher, mimic, X_a, X_b, codes, folds, n_classes, seed_ab, None, n_jobs, plan, stats, centred[1]
         )
-        halves = [None, None]
-        if replicates:
-            # Both directions refit on the same halves, so the default models share each half's Gram matrices.
-            plan = half_plan(folds, codes, np.random.default_rng(half_seed))
-            stats = half_stats(X_a, X_b, plan, default_models_share(teacher, student, mimic))
-            halves[0] = _subsampled_cross_fits(
-                teacher, mimic, X_a, X_b, codes, folds, n_classes, seed_ab, None, n_jobs, plan, stats, centred[1]
-            )
-            # The other direction: the label-trained student on b, its decision regressed on X_a, same correction.
-            swapped = [s[::-1] for s in stats]
-            halves[1] = _subsampled_cross_fits(
-                student, mimic, X_b, X_a, codes, folds, n_classes, seed_ba, None, n_jobs, plan, swapped, centred[0]
-            )
+        # The other direction: the label-trained student on b, its decision regressed on X_a, same correction.
+        swapped = [s[::-1] for s in stats]
+        halves[1] = _subsampled_cross_fits(
+            student, mimic, X_b, X_a, codes, folds, n_classes, seed_ba, None, n_jobs, plan, swapped, centred[0]
+        )
     if every_row_labelled:  # the labelled regime's map reads the default teacher's own fit (see _teacher_fit)
         fits["teacher_fit_loss"] = default_teacher_fit_loss(X_a, codes, n_classes, half_seed)
     # Bootstrap of the rows: multinomial row counts, every statistic a weighted sum.

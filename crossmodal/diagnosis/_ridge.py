@@ -14,6 +14,9 @@ from scipy.linalg import lapack
 _RIDGE_ALPHAS = tuple(np.logspace(-2, 4, 13))
 # Most values of the (rows, penalties, targets) array of leave-one-out ridge fits held at once (32 MiB of float64).
 _RIDGE_CHUNK = 2**22
+# From this many columns on, GCV reads a tridiagonal reduction of the Gram matrix instead of its eigendecomposition:
+# below it the eigendecomposition is the faster (benchmarks/RESULTS.md).
+_TRIDIAGONAL_MIN_COLUMNS = 96
 # From this many training rows per column on, the mimic's penalty is chosen by generalised cross-validation
 # instead of exact leave-one-out: leverages average at most 1/10 there, so the two criteria agree closely, and GCV
 # needs no (rows x columns) products beyond the Gram matrix, so it is the cheaper of the two where both serve.
@@ -208,18 +211,26 @@ def _gcv_coefficients(gram, ZT, T, alphas):
     solution of ``(S + alpha I) x = C`` (a tridiagonal positive definite
     solve), ``RSS = |T|^2 - <x, C> - alpha |x|^2``, the degrees of freedom
     ``sum lam / (lam + alpha)`` come from ``S``'s eigenvalues alone
-    (``?sterf``), and the coefficients are ``Q x``. Where a solve finds ``S
-    + alpha I`` not positive definite (the Gram matrix's rounding beyond the
-    penalty), the eigendecomposition's route, which clips negative
-    eigenvalues to 0, is taken instead.
+    (``?sterf``), and the coefficients are ``Q x``. A negative eigenvalue of
+    ``S`` (rounding, where the Gram matrix is singular) enters the degrees of
+    freedom as 0, as in the eigendecomposition's route, and the solves as it
+    is, which differs from that route by its size relative to the penalty.
+    With fewer than ``_TRIDIAGONAL_MIN_COLUMNS`` columns, where ``?sterf``
+    does not converge, or where a solve finds ``S + alpha I`` not positive
+    definite (an eigenvalue at or below ``-alpha``), the eigendecomposition's
+    route is taken instead.
     """
-    if len(gram) < 2:  # nothing to reduce (and LAPACK's wrappers reject the empty off-diagonal)
+    # (At least 2 columns: LAPACK's wrappers reject a 1 x 1 matrix's empty off-diagonal.)
+    if len(gram) < max(_TRIDIAGONAL_MIN_COLUMNS, 2):
         return _eigen_coefficients(gram, ZT, T, alphas)
     n_rows = len(T)
     lwork = int(lapack.dsytrd_lwork(len(gram))[0])
     reflectors, diag, off, tau, _ = lapack.dsytrd(gram, lower=1, lwork=lwork)
+    eigval, info = lapack.dsterf(diag, off)
+    if info != 0:
+        return _eigen_coefficients(gram, ZT, T, alphas)
+    eigval = np.clip(eigval, 0.0, None)
     C = _apply_tridiagonal_q(reflectors, tau, ZT, transpose=True)
-    eigval = np.clip(lapack.dsterf(diag, off)[0], 0.0, None)
     energy = np.einsum("ij,ij->", T, T)
     errors, solutions = [], []
     for alpha in np.asarray(alphas, dtype=np.float64):

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from crossmodal.diagnosis._ridge import _GCV_ROWS_PER_COLUMN, _RIDGE_ALPHAS, _ridge_fit_predict
+from crossmodal.diagnosis._ridge import _apply_tridiagonal_q as _apply_tridiagonal_q_original
 
 
 @pytest.mark.parametrize("signal, n_features", [(0.1, 20), (3.0, 20), (1.0, 200)])
@@ -94,11 +95,14 @@ def test_tridiagonal_q_is_the_factor_of_lapacks_reduction(p):
     np.testing.assert_allclose(_apply_tridiagonal_q(reflectors, tau, C, transpose=False), Q @ C, atol=1e-12)
 
 
-@pytest.mark.parametrize("p", [1, 2, 5, 60])
-def test_gcv_through_the_tridiagonal_reduction_matches_the_eigendecomposition(p):
-    # Near-collinear columns (tiny eigenvalues) and a column constant on the rows (a zero row and column).
+@pytest.mark.parametrize("p", [1, 2, 5, 60, 120])
+def test_gcv_through_the_tridiagonal_reduction_matches_the_eigendecomposition(p, monkeypatch):
+    # Near-collinear columns (tiny eigenvalues) and a column constant on the rows (a zero row and column); the
+    # reduction taken from 2 columns on (the library takes it only where it is the faster).
+    import crossmodal.diagnosis._ridge as ridge
     from crossmodal.diagnosis._ridge import _eigen_coefficients, _gcv_coefficients, _standardised
 
+    monkeypatch.setattr(ridge, "_TRIDIAGONAL_MIN_COLUMNS", 1)
     rng = np.random.default_rng(p)
     X = rng.normal(size=(40 * p, p))
     if p >= 5:
@@ -112,9 +116,11 @@ def test_gcv_through_the_tridiagonal_reduction_matches_the_eigendecomposition(p)
     np.testing.assert_allclose(_gcv_coefficients(gram, ZT, T, _RIDGE_ALPHAS), expected, rtol=1e-8, atol=1e-12)
 
 
-def test_gcv_falls_back_to_the_eigendecomposition_when_the_penalised_matrix_is_not_positive_definite():
+def test_gcv_falls_back_to_the_eigendecomposition_when_the_penalised_matrix_is_not_positive_definite(monkeypatch):
+    import crossmodal.diagnosis._ridge as ridge
     from crossmodal.diagnosis._ridge import _eigen_coefficients, _gcv_coefficients
 
+    monkeypatch.setattr(ridge, "_TRIDIAGONAL_MIN_COLUMNS", 2)
     rng = np.random.default_rng(0)
     V = np.linalg.qr(rng.normal(size=(6, 6)))[0]
     gram = V @ np.diag([-1.0, 0.5, 2.0, 3.0, 40.0, 90.0]) @ V.T  # -1 + 0.01 < 0: the first solve fails
@@ -142,3 +148,25 @@ def test_fits_on_centred_rows_match_fits_on_the_rows(n_rows, shared):
     expected = _ridge_fit_predict(X[train], T, X[test], stats=stats)
     got = _ridge_fit_predict(centred.rows[train], T, centred.rows[test], stats=stats, shift=centred.shift)
     np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-9 * np.abs(expected).max())
+
+
+def test_gcv_takes_the_eigendecomposition_below_the_tridiagonal_columns_and_the_reduction_from_them(monkeypatch):
+    import crossmodal.diagnosis._ridge as ridge
+    from crossmodal.diagnosis._ridge import _TRIDIAGONAL_MIN_COLUMNS, _eigen_coefficients, _gcv_coefficients
+
+    calls = []
+
+    def recording(*args, **kwargs):
+        calls.append(1)
+        return _apply_tridiagonal_q_original(*args, **kwargs)
+
+    monkeypatch.setattr(ridge, "_apply_tridiagonal_q", recording)
+    rng = np.random.default_rng(0)
+    for p, reduced in ((_TRIDIAGONAL_MIN_COLUMNS - 1, False), (_TRIDIAGONAL_MIN_COLUMNS, True)):
+        Z = rng.normal(size=(12 * p, p))
+        T = rng.normal(size=(12 * p, 3))
+        gram, ZT = Z.T @ Z, Z.T @ T
+        calls.clear()
+        got = _gcv_coefficients(gram, ZT, T, _RIDGE_ALPHAS)
+        assert bool(calls) == reduced
+        np.testing.assert_allclose(got, _eigen_coefficients(gram, ZT, T, _RIDGE_ALPHAS), rtol=1e-8, atol=1e-12)
