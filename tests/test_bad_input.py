@@ -913,6 +913,13 @@ def _class_labelled_proba(columns):
     return pd.DataFrame(P, columns=columns)
 
 
+def test_teacher_proba_columns_named_unlike_the_classes_are_read_by_position():
+    # Column names whose first letters are the classes in another order are not the classes reordered.
+    y = np.array(["a", "b"])[Y]
+    kd = fit_kd(y=y, teacher_proba=_class_labelled_proba(["bz", "az"]))
+    np.testing.assert_array_equal(kd.teacher_proba_, P)
+
+
 def _diverged_kd():
     kd = distiller().fit(X, Y, teacher_proba=P)
     with torch.no_grad():
@@ -939,6 +946,19 @@ DISTILLER_FIT += [
         lambda: fit_kd(y=Y.astype(float), teacher_proba=_class_labelled_proba([1, 0])),
         ValueError,
         r"columns are labelled \[1, 0\], the classes in another order; .*classes_ \[0.0, 1.0\]",
+    ),
+    row(
+        "kd.fit-teacher_proba-frame-bool-classes-text-reordered",
+        lambda: fit_kd(y=Y.astype(bool), teacher_proba=_class_labelled_proba(["True", "False"])),
+        ValueError,
+        r"columns are labelled \['True', 'False'\], the classes in another order; .*classes_ \[False, True\]: pass "
+        r"teacher_proba\[\['False', 'True'\]\]",
+    ),
+    row(
+        "kd.fit-teacher_proba-1-D",
+        lambda: fit_kd(teacher_proba=P[:, 0]),
+        ValueError,
+        r"teacher_proba must be a 2-D array of shape \(n_samples, n_classes\) = \(20, 2\); got 1 dimension",
     ),
     row(
         "kd.fit-sparse-X_teacher",

@@ -180,8 +180,9 @@ def encode_labels(y, name="y", extra_classes=None, extra_name="extra_classes"):
         check_classification_targets(known)
     if extra_classes is not None:
         _check_extra_classes(known, extra_classes, extra_name, name)
-        known = np.concatenate([known.astype(object), np.asarray(extra_classes, dtype=object)])
-        known = np.asarray(known.tolist())
+        union = np.concatenate([known.astype(object), np.asarray(extra_classes, dtype=object)])
+        # One dtype for the union (numbers with numbers, text with text); object labels stay object, as without.
+        known = np.asarray(union.tolist(), dtype=object if np.asarray(y).dtype == object else None)
     if known.size == 0:
         return None, codes, labelled
     classes = np.unique(known)

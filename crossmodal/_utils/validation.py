@@ -6,6 +6,7 @@ Validation happens once, here, at the Python boundary; kernels trust their input
 
 import math
 import numbers
+from collections import Counter
 
 import numpy as np
 from sklearn.utils import check_array
@@ -122,6 +123,17 @@ def check_paired_samples(X, X_other, name="X", other_name="X_teacher"):
         )
 
 
+def _label_key(value):
+    """A class or column label as a value to compare: a number (numeric text too) as a float, anything else as
+    text (a bool as "True" or "False")."""
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return str(value)
+
+
 def check_probabilities(P, n_samples, n_classes, name="teacher_proba", atol=PROBA_ATOL, classes=None):
     """Validate an (n_samples, n_classes) matrix of class probabilities.
 
@@ -130,19 +142,22 @@ def check_probabilities(P, n_samples, n_classes, name="teacher_proba", atol=PROB
     """
     labels = getattr(P, "columns", None)
     if classes is not None and labels is not None and len(labels) == len(classes):
-        classes = np.asarray(classes)
-        try:  # the labels as the classes' values (a CSV's "0" is the class 0)
-            as_classes = np.asarray(list(labels)).astype(classes.dtype).tolist()
-        except (TypeError, ValueError):
-            as_classes = None
-        wanted = classes.tolist()
-        if as_classes is not None and as_classes != wanted and sorted(as_classes, key=str) == sorted(wanted, key=str):
-            by_class = dict(zip(as_classes, list(labels)))
-            order = [by_class[c] for c in wanted]
+        wanted = np.asarray(classes).tolist()
+        # Labels and classes compared as values: a CSV's "0" is the class 0, its "True" the class True.
+        keys, wanted_keys = [_label_key(label) for label in labels], [_label_key(c) for c in wanted]
+        distinct = len(set(wanted_keys)) == len(wanted_keys)
+        if distinct and keys != wanted_keys and Counter(keys) == Counter(wanted_keys):
+            by_class = dict(zip(keys, list(labels)))
+            order = [by_class[key] for key in wanted_keys]
             raise ValueError(
                 f"{name}'s columns are labelled {list(labels)}, the classes in another order; its columns are read "
                 f"by position as classes_ {wanted}: pass {name}[{order!r}]."
             )
+    if np.ndim(P) != 2:
+        raise ValueError(
+            f"{name} must be a 2-D array of shape (n_samples, n_classes) = ({n_samples}, {n_classes}); "
+            f"got {np.ndim(P)} dimension(s)."
+        )
     P = check_modality(P, name)
     if P.shape != (n_samples, n_classes):
         raise ValueError(

@@ -270,6 +270,24 @@ class CrossModalDistiller(StudentPredictionsMixin, ClassifierMixin, BaseEstimato
         self.random_state = random_state
         self.verbose = verbose
 
+    def set_params(self, **params):
+        """Set the parameters of this estimator (scikit-learn's ``set_params``).
+
+        ``objective__<name>`` reaches an objective object (``objective=KD()``);
+        with an objective given by name it is an error that says so.
+        """
+        objective = params.get("objective", self.objective)
+        nested = sorted(key for key in params if key.startswith("objective__"))
+        if nested and isinstance(objective, str):
+            cls = OBJECTIVES.get(objective)
+            spelled = f"{cls.__name__}(...)" if cls is not None else "an objective object"
+            raise ValueError(
+                f"{nested[0]} sets a parameter of an objective object, but objective={objective!r} is a name: pass "
+                f"objective={spelled} with its settings (a named objective takes the distiller's temperature and "
+                "kl_reduction)."
+            )
+        return super().set_params(**params)
+
     def __getstate__(self):  # teacher="joint"'s teacher_ is a bare module: a CPU copy, so a CUDA fit loads without CUDA
         return state_with_cpu_nets(super().__getstate__(), "teacher_")
 

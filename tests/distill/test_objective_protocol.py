@@ -85,6 +85,18 @@ def test_settings_that_an_objective_does_not_take_are_errors():
     assert resolve_objective("dkd", 2.0).temperature == 2.0
     with pytest.raises(ValueError, match=r"kl_reduction='mean' does not apply to objective='dkd'"):
         resolve_objective("dkd", kl_reduction="mean")
+    # MLLD has a reduction of its own, which the distiller's kl_reduction does not set.
+    with pytest.raises(ValueError, match=r"kl_reduction='mean' applies only to objective='kd'.*MLLD\(reduction=...\)"):
+        resolve_objective("mlld", kl_reduction="mean")
+
+
+def test_objective_parameters_reach_an_objective_object_and_a_named_objective_says_what_to_pass():
+    with pytest.raises(ValueError, match=r"objective__temperature sets a parameter of an objective object, but "):
+        CrossModalDistiller().set_params(objective__temperature=2.0)
+    assert CrossModalDistiller(objective=KD()).set_params(objective__temperature=2.0).objective.temperature == 2.0
+    both = CrossModalDistiller().set_params(objective=KD(), objective__temperature=3.0)
+    assert both.objective.temperature == 3.0
+    assert CrossModalDistiller().set_params(temperature=2.0).temperature == 2.0
 
 
 def test_a_users_feature_objective_trains_its_projection(data):

@@ -179,6 +179,19 @@ def test_encode_labels_marks_and_codes():
     assert encode_labels(np.array([-1, -1]))[0] is None
 
 
+def test_classes_from_a_prefit_teachers_keep_the_labels_dtype():
+    # Object labels stay object (as scikit-learn's classes_ for object y), with or without a prefit teacher's classes;
+    # text labels of a fixed width are not cut to it.
+    y = np.array(["a", None, "b"], dtype=object)
+    alone = encode_labels(y)[0]
+    joined = encode_labels(y, extra_classes=np.array(["a", "b", "c"], dtype=object))[0]
+    assert alone.dtype == joined.dtype == object
+    np.testing.assert_array_equal(joined, ["a", "b", "c"])
+    wide = encode_labels(np.array(["a", "b"]), extra_classes=np.array(["long name"]))[0]
+    np.testing.assert_array_equal(wide, ["a", "b", "long name"])
+    np.testing.assert_array_equal(encode_labels(np.array([0, -1, 2]), extra_classes=[1])[0], [0, 1, 2])
+
+
 def test_string_labels_with_none_markers(data):
     X_a, X_b, y, y_semi = data
     names = np.array(["zero", "one", "two"], dtype=object)[np.maximum(y_semi, 0)]

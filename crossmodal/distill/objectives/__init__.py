@@ -66,7 +66,12 @@ def resolve_objective(objective, temperature=None, kl_reduction="batchmean"):
             continue
         if key in own and (name == "temperature" or cls is KD):
             params[key] = value
-        elif value != default:
+        elif key in own:  # the objective has the setting, but it is not the one the distiller's setting names
+            raise ValueError(
+                f"{name}={value!r} applies only to objective='kd'; objective={objective!r} has a {key} of its own: "
+                f"pass objective={cls.__name__}({key}=...) and leave {name} at {default!r}."
+            )
+        else:
             raise ValueError(f"{name}={value!r} does not apply to objective={objective!r}, which has no {key}.")
     return _validated(cls(**params))
 
