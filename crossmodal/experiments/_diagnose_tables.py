@@ -162,8 +162,9 @@ def _rules():
     return "; ".join(words)
 
 
-def _protocol(out, n_boot, datasets):
-    return (
+def _protocol(out, n_boot, datasets, quick=None):
+    ran = "" if quick is None else f"**This `--quick` run computed part of what follows**: {quick} "
+    return ran + (
         "`crossmodal.diagnose` with its defaults (shrunk-LDA teacher and students, ridge mimic, 5-fold "
         f"cross-fitting, fewer folds where a class has fewer labelled rows, {n_boot} bootstrap resamples). "
         "**Measured gain** (points): test accuracy of `CrossModalDistiller()` with its defaults (MLP teacher and "
@@ -188,13 +189,16 @@ def _protocol(out, n_boot, datasets):
     )
 
 
-def write_report(out, mvd, real, checks, *, datasets, n_boot):
-    """Write the figure and ``report.md`` of one call into ``out`` (an :class:`~._output.Output`)."""
+def write_report(out, mvd, real, checks, *, datasets, n_boot, quick=None):
+    """Write the figure and ``report.md`` of one call into ``out`` (an :class:`~._output.Output`).
+
+    ``quick``: what a ``--quick`` run computed of the protocol (None for a full run).
+    """
     rows = cell_rows(mvd, real)
     cells = cell_summary(rows)
     figure = out.add(_scatter(cells, mvd, out.path("diagnose.png")))
     sections = [
-        ("Protocol", _protocol(out, n_boot, datasets)),
+        ("Protocol", _protocol(out, n_boot, datasets, quick)),
         ("Trend checks", check_list(checks)),
         ("Predicted gain and its rivals against the measured gain (cell means)", _rival_table(cells)),
         ("Which modality should teach? (mfeat, every row labelled)", _choice_table(rows)),

@@ -206,7 +206,19 @@ def run(out_dir, *, runs=None, seed=0, jobs=None, quick=False, progress=False):
     frame = pd.concat([run_dataset(name, **shared) for name in DATASETS], ignore_index=True)
     out.computed()
     out.csv(frame, "transfer.csv")
-    return out.result(write_report(out, frame, DATASETS, SETTINGS), frame=frame)
+    return out.result(write_report(out, frame, DATASETS, settings_as_trained(reduced["max_epochs"])), frame=frame)
+
+
+def settings_as_trained(max_epochs=None):
+    """:data:`SETTINGS` with every student's epochs capped at ``max_epochs`` (``--quick``), as the report shows."""
+    if max_epochs is None:
+        return SETTINGS
+    return {
+        name: {
+            student: {**chosen, "epochs": min(int(chosen["epochs"]), int(max_epochs))} for student, chosen in by.items()
+        }
+        for name, by in SETTINGS.items()
+    }
 
 
 def _search(argv=None):  # pragma: no cover - the search behind SETTINGS

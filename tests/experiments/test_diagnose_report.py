@@ -229,7 +229,8 @@ def test_the_report_has_every_table_and_the_figure(tmp_path):
     out = Output(tmp_path, runs=2, quick=True)
     out.computed()
     checks = experiment.check_trends(mvd, real)
-    report = open(write_report(out, mvd, real, checks, datasets=["mfeat"], n_boot=10)).read()
+    report = open(write_report(out, mvd, real, checks, datasets=["mfeat"], n_boot=10, quick="Fewer cells.")).read()
+    assert "**This `--quick` run computed part of what follows**: Fewer cells. `crossmodal.diagnose`" in report
     for heading in ("## Trend checks", "its rivals", "Which modality should teach?", "## Per cell", "## MVD: gamma"):
         assert heading in report
     assert "complementarity I(T;S) - I(S;Y)" in report and "Mean regret over student views: 0.00 points" in report

@@ -4,6 +4,7 @@ The gallery example is run by tests/test_examples.py.
 """
 
 import os
+import re
 
 import numpy as np
 import pandas as pd
@@ -162,5 +163,11 @@ def test_quick_run_writes_report_figures_and_checks(tmp_path, monkeypatch):
     assert names == ["ranking.csv", "ranking_mfeat-kar-mor.png", "ranking_mvd-mlp.png", "report.md"]
     text = open(result["report"], encoding="utf-8").read()
     assert "QUICK RUN" in text and "validation rows" in text and "general − specific" in text
+    for name in ("mfeat-kar-mor", "mvd-mlp"):  # the settings table shows the epochs the quick run trained
+        s = ranking.SETTINGS[name]
+        row = (
+            rf"\|\s*{name}\s*\|[^|]*\|\s*{s['layer']}\s*\|\s*{s['temperature']:g}\s*\|\s*{ranking.QUICK['epochs']}\s*\|"
+        )
+        assert re.search(row, text), row
     for check in result["checks"]:
         assert check.line() in text

@@ -383,6 +383,10 @@ def test_quick_run_writes_report_figures_and_checks(tmp_path, monkeypatch):
     assert len(result["checks"]) == 8 and all(c.verdict in ("PASS", "FAIL") for c in result["checks"])
     text = open(result["report"], encoding="utf-8").read()
     assert "QUICK RUN" in text and "validation rows" in text and "gamma = 0.429" in text
+    cap = transfer.QUICK["max_epochs"]  # the settings table shows the epochs the quick run trained
+    for name in kept:
+        chosen = transfer.SETTINGS[name]["kd_every"]
+        assert f"{chosen['rho']:g} / {chosen['temperature']:g} / {min(chosen['epochs'], cap)} " in text
     # The quick run's 2 seeds both measure the defaults, and the report says so.
     assert "few-labels budgets of every seed" in text and "few-labels budgets, 2 seeds" in text
     for check in result["checks"]:
