@@ -153,10 +153,14 @@ def check_probabilities(P, n_samples, n_classes, name="teacher_proba", atol=PROB
                 f"{name}'s columns are labelled {list(labels)}, the classes in another order; its columns are read "
                 f"by position as classes_ {wanted}: pass {name}[{order!r}]."
             )
-    if np.ndim(P) != 2:
+    try:
+        ndim = np.ndim(P)
+    except ValueError:  # rows of unequal lengths: check_modality's message says so
+        ndim = 2
+    if ndim != 2:
         raise ValueError(
             f"{name} must be a 2-D array of shape (n_samples, n_classes) = ({n_samples}, {n_classes}); "
-            f"got {np.ndim(P)} dimension(s)."
+            f"got {ndim} dimension(s)."
         )
     P = check_modality(P, name)
     if P.shape != (n_samples, n_classes):
