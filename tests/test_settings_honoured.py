@@ -347,3 +347,65 @@ def test_ranker_tags_say_y_is_required_and_float32_is_kept(data):
         ).fit(X_a, y, X_b=X_b)
         for dtype in (np.float32, np.float64):
             assert ranker.transform(X_a.astype(dtype)).dtype == dtype
+
+
+# ---------------------------------------------------------------- devices, dtypes and batch sizes of templates
+def _pairs(n=80, seed=0):
+    X_a, X_b, y = make_modality_venn(n, n_general=3, n_specific_a=1, n_specific_b=1, random_state=seed)
+    return X_a, X_b, y
+
+
+def test_a_student_template_device_the_distiller_replaces_is_named_in_a_warning():
+    X_a, X_b, y = _pairs()
+    kd = CrossModalDistiller(student=quick_template((4,), max_epochs=1, device="cuda:7"), device="cpu", random_state=0)
+    with pytest.warns(UserWarning, match=r"sets device='cuda:7'; the distiller trains it on its own device \('cpu'"):
+        kd.fit(X_b, y, X_teacher=X_a)
+    with warnings.catch_warnings():  # the template's default device, or the distiller's own, says nothing
+        warnings.simplefilter("error")
+        CrossModalDistiller(student=quick_template((4,), max_epochs=1), device="cpu", random_state=0).fit(
+            X_b, y, X_teacher=X_a
+        )
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_a_skorch_teacher_on_a_device_this_machine_lacks_is_an_error_naming_it():
+    X_a, X_b, y = _pairs()
+    kd = CrossModalDistiller(teacher=quick_template((4,), max_epochs=1, device="cuda"), random_state=0)
+    with pytest.raises(ValueError, match=r"teacher.device='cuda' was requested but CUDA is not available"):
+        kd.fit(X_b, y, X_teacher=X_a)
+
+
+def test_the_ranker_takes_a_module_instance_for_either_modality():
+    from crossmodal.nets import MLP
+
+    X_a, X_b, y = _pairs()
+    torch.manual_seed(0)
+    b = quick_template(module=MLP(X_b.shape[1], 2, hidden_sizes=(4,)), max_epochs=2)
+    ranker = ModalityGeneralRanker(estimator_b=b, n_repeats=2, random_state=0).fit(X_a, y, X_b=X_b)
+    assert isinstance(ranker.nets_[1], MLP) and ranker.nets_[1][0].in_features == X_b.shape[1]
+    assert 0 < ranker.support_.sum() < ranker.n_features_in_
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float16])
+def test_a_module_that_is_not_float32_is_an_error_naming_its_dtype(dtype):
+    from crossmodal.nets import MLP
+
+    X_a, X_b, y = _pairs()
+    student = quick_template(module=MLP(X_b.shape[1], 2, hidden_sizes=(4,)).to(dtype), max_epochs=1)
+    with pytest.raises(ValueError, match=rf"holds {dtype} parameters; the library trains its nets on float32 inputs"):
+        CrossModalDistiller(student=student, random_state=0).fit(X_b, y, X_teacher=X_a)
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:  # the library's default nets under a float64 default dtype
+        with pytest.raises(ValueError, match=r"holds torch.float64 parameters"):
+            ModalityGeneralRanker(n_repeats=2, random_state=0).fit(X_a, y, X_b=X_b)
+    finally:
+        torch.set_default_dtype(previous)
+
+
+def test_batch_size_none_is_an_error_in_either_training_loop():
+    X_a, X_b, y = _pairs()
+    for callbacks in ("disable", []):  # the fast loop, and skorch's own
+        student = quick_template((4,), max_epochs=1, batch_size=None, callbacks=callbacks)
+        with pytest.raises(ValueError, match=r"batch_size=None in the skorch template of MLP is ambiguous; pass -1"):
+            CrossModalDistiller(student=student, random_state=0).fit(X_b, y, X_teacher=X_a)

@@ -13,7 +13,7 @@ import inspect
 import torch
 from sklearn.frozen import FrozenEstimator
 
-from crossmodal._utils.torch_helpers import seeded, threads_for_work, torch_threads
+from crossmodal._utils.torch_helpers import module_dtype, seeded, threads_for_work, torch_threads
 
 __all__ = [
     "fit_seeded",
@@ -198,6 +198,11 @@ def sized_module_params(template, n_features, n_classes, prefix="module"):
     return {prefix + key[len("module") :]: value for key, value in params.items()}
 
 
+def _module_name(net):
+    """The name of a skorch net's module (class or instance) for messages."""
+    return getattr(net.module, "__name__", type(net.module).__name__)
+
+
 def fit_seeded(net, batch, y, seed):
     """Initialise and train a skorch net under a fixed seed and a deliberate thread count.
 
@@ -209,8 +214,20 @@ def fit_seeded(net, batch, y, seed):
     against costs per row what a parameter does.
     """
     n_rows = len(y)
+    if net.batch_size is None:  # skorch's own loop would read it as batches of single rows, the fast one as one batch
+        raise ValueError(
+            f"batch_size=None in the skorch template of {_module_name(net)} is ambiguous; pass -1 for one batch of "
+            "every row, or a positive batch size."
+        )
     with seeded(seed, net.device):
         net.initialize()
+        dtype = module_dtype(net.module_)
+        if dtype != torch.float32:
+            raise ValueError(
+                f"The module of the skorch template of {_module_name(net)} holds {dtype} parameters; the library "
+                "trains its nets on float32 inputs, so their modules must be float32 too: build the module in "
+                "float32 (module.float(), or torch.set_default_dtype(torch.float32) before fitting)."
+            )
         n_params = sum(p.numel() for _, p in net.get_all_learnable_params())
         modules = [v for k, v in vars(net).items() if k.endswith("_") and isinstance(v, torch.nn.Module)]
         n_params += sum(b.numel() for module in modules for b in module.buffers())

@@ -202,6 +202,16 @@ def as_distillation_net(template, n_features, n_classes, device, **loss_params):
         params.pop(key, None)
     params.update(sized_module_params(template, n_features, n_classes))
     params["criterion"] = torch.nn.CrossEntropyLoss
+    own = params.get("device")
+    if device is not None and own not in (None, "cpu") and str(own) != str(device):
+        module = getattr(template.module, "__name__", type(template.module).__name__)
+        warnings.warn(
+            f"The skorch template of {module} sets device={own!r}; the distiller trains it on its own device "
+            f"({str(device)!r}, from its device parameter) and ignores that setting. Set the distiller's device "
+            "instead.",
+            UserWarning,
+            stacklevel=4,
+        )
     if device is not None:
         params["device"] = str(device)
     return DistillationNet(**params, **loss_params)

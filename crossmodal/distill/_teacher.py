@@ -20,7 +20,7 @@ from crossmodal._utils.labels import check_label_classes, encode_labels, labelle
 from crossmodal._utils.proba import KD_PROBA_FLOOR, logits_to_proba
 from crossmodal._utils.random import seeded_clone
 from crossmodal._utils.skorch_helpers import fitted_net, mlp_template
-from crossmodal._utils.torch_helpers import predict_logits
+from crossmodal._utils.torch_helpers import predict_logits, resolve_device
 from crossmodal._utils.validation import check_float32_range, check_modality, check_paired_samples
 from crossmodal.distill import _cache
 from crossmodal.distill._features import teacher_features
@@ -197,6 +197,8 @@ def fit_teacher(teacher, X_t, y, y_encoded, n_classes, device, seed, sample_weig
     """
     if teacher is None or isinstance(teacher, NeuralNetClassifier):
         template = default_teacher() if teacher is None else teacher
+        if teacher is not None:  # a skorch teacher trains on its own device: one this machine has
+            resolve_device(teacher.device, name="teacher.device")
         net = as_distillation_net(template, X_t.shape[1], n_classes, device if teacher is None else None)
         X32 = np.ascontiguousarray(check_float32_range(np.asarray(X_t), "The teacher's input"), dtype=np.float32)
         return fit_net(net, X32, y_encoded.astype(np.int64), seed, {"sample_weight": student_weights})

@@ -43,8 +43,10 @@ class JointPairNet(FittedModuleReferenceMixin, TightLoopMixin, NeuralNet):
     def __init__(
         self, module, module_b, *args, distance="mse", freeze_a=False, criterion=torch.nn.CrossEntropyLoss, **kwargs
     ):
-        super().__init__(module, *args, criterion=criterion, **kwargs)
+        # Before skorch's __init__: a module instance given here is a parameter (as ``module`` is), which skorch
+        # refuses to set on an initialised net.
         self.module_b = module_b
+        super().__init__(module, *args, criterion=criterion, **kwargs)
         self.distance = distance
         self.freeze_a = freeze_a
 
