@@ -81,10 +81,39 @@ def _read(parser, path, option):
                 "install pyarrow or convert the file to CSV"
             )
         return pd.read_parquet(path)
-    try:
-        return pd.read_csv(path)
+    try:  # only an empty cell is missing: "NA", "None" or "nan" may be a class's name
+        frame = pd.read_csv(path, keep_default_na=False, na_values=[""])
     except (ValueError, UnicodeDecodeError) as exc:
         parser.error(f"argument {option}: cannot read {path!r} as CSV: {exc}")
+    names = [str(c) for c in frame.columns]
+    if names != [str(i) for i in range(len(names))] and all(_is_number(name) for name in names):
+        parser.error(
+            f"argument {option}: the first line of {path!r} holds numbers ({', '.join(names[:4])}"
+            f"{', ...' if len(names) > 4 else ''}), not column names; the file needs a header row (np.savetxt "
+            "writes one with header=..., comments='')"
+        )
+    return frame
+
+
+def _is_number(text):
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _all_columns(parser, frame, path, option):
+    """Every column of ``frame``, the default selection; a column without a name (an index) is refused."""
+    columns = [str(c) for c in frame.columns]
+    unnamed = [c for c in columns if c.startswith("Unnamed: ")]
+    if unnamed:
+        parser.error(
+            f"argument {option}: {path!r} has a column without a name ({unnamed[0]!r}, such as the index that "
+            "DataFrame.to_csv writes unless index=False); name it, drop it, or choose columns with "
+            "--teacher-columns and --student-columns"
+        )
+    return columns
 
 
 def _select(parser, frame, spec, option, path):
@@ -124,7 +153,7 @@ def _numeric(parser, frame, columns, option):
 def _groups(parser, frame, specs, path, default_all):
     """``{name: columns}`` of each ``--teacher-columns`` group (``NAME=COLUMNS`` or ``COLUMNS``), in order."""
     if not specs:
-        return {"a": [str(c) for c in frame.columns]} if default_all else {}
+        return {"a": _all_columns(parser, frame, path, "FILE")} if default_all else {}
     groups = {}
     for spec in specs:
         name, sep, columns = spec.partition("=")
@@ -151,7 +180,7 @@ def _target(parser, frame, target):
             return column.to_numpy()
         values = np.array(column, dtype=float)
         values[missing] = -1
-        if np.all(values == np.round(values)):
+        if np.all(np.isfinite(values)) and np.all(values == np.round(values)):  # (inf is left to diagnose's check)
             return values.astype(np.int64)
         return values
     values = column.to_numpy(dtype=object, copy=True)
@@ -207,8 +236,8 @@ def _inputs(parser, args):
         teachers = _groups(parser, frames[0], args.teacher_columns, args.files[0], True)
         student = (
             _select(parser, frames[1], args.student_columns, "--student-columns", args.files[1])
-            if args.student_columns
-            else [str(c) for c in frames[1].columns]
+            if args.student_columns is not None
+            else _all_columns(parser, frames[1], args.files[1], "FILE")
         )
         if args.target is not None:
             if args.target not in frames[2].columns:

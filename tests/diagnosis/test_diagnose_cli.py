@@ -262,3 +262,49 @@ def test_several_teacher_groups_are_ranked_and_empty_targets_are_unlabelled(tabl
         cli.main(argv + ["--n-bootstrap", "20", "--cv", "3", "--json"])
         out = json.loads(capsys.readouterr().out)
         assert out["regime"] == "few labels" and out["n_labelled"] == 50 and out["n_samples"] == 200
+
+
+def test_files_are_read_as_written_or_refused(tables, tmp_path, capsys):
+    paths, (X_a, X_b, y) = tables
+    small = ["--n-bootstrap", "10", "--cv", "3", "--json"]
+
+    def refused(argv, message):
+        with pytest.raises(SystemExit) as exc:
+            cli.main(["diagnose"] + [str(a) for a in argv] + small)
+        assert exc.value.code == 2
+        assert message in capsys.readouterr().err
+
+    # Class names that pandas would read as missing ("NA", "None", "nan") are classes: only an empty cell is not.
+    one = pd.read_csv(paths["one"])
+    one["region"] = np.array(["NA", "EU", "None"])[np.arange(len(one)) % 3]
+    one.to_csv(tmp_path / "na.csv", index=False)
+    argv = ["diagnose", tmp_path / "na.csv", "--teacher-columns", "a_*", "--student-columns", "b_*"]
+    assert cli.main([str(a) for a in argv] + ["--target", "region"] + small) == 0
+    out = json.loads(capsys.readouterr().out)
+    direct = diagnose(X_a, X_b, one["region"].to_numpy(dtype=object), n_bootstrap=10, cv=3, random_state=0)
+    assert out["n_labelled"] == out["n_samples"] == len(y)
+    assert out["predicted_gain"] == pytest.approx(direct.predicted_gain)
+    # An infinite label beside an empty cell is not cast to an integer class.
+    one["weird"] = np.where(np.arange(len(one)) == 0, np.inf, np.where(np.arange(len(one)) == 1, np.nan, y))
+    one.to_csv(tmp_path / "inf.csv", index=False)
+    refused(
+        [tmp_path / "inf.csv", "--teacher-columns", "a_*", "--student-columns", "b_*", "--target", "weird"], "infinite"
+    )
+    # A file without a header row (np.savetxt's default) would lose its first row as column names.
+    for name, values in (("ta", X_a), ("sb", X_b), ("y", y[:, None])):
+        np.savetxt(tmp_path / f"{name}.csv", values, delimiter=",")
+    refused([tmp_path / "ta.csv", tmp_path / "sb.csv", tmp_path / "y.csv"], "holds numbers (")
+    # pandas' numbered columns are names, not a missing header.
+    pd.DataFrame(X_a).to_csv(tmp_path / "ta.csv", index=False)
+    pd.DataFrame(X_b).to_csv(tmp_path / "sb.csv", index=False)
+    pd.DataFrame({"label": y}).to_csv(tmp_path / "y.csv", index=False)
+    assert (
+        cli.main(["diagnose", str(tmp_path / "ta.csv"), str(tmp_path / "sb.csv"), str(tmp_path / "y.csv")] + small) == 0
+    )
+    capsys.readouterr()
+    # An index column written by to_csv is not taken as a feature by default; an empty --student-columns is refused.
+    pd.DataFrame(X_b).to_csv(tmp_path / "sb_index.csv")
+    refused([tmp_path / "ta.csv", tmp_path / "sb_index.csv", tmp_path / "y.csv"], "has a column without a name")
+    refused(
+        [tmp_path / "ta.csv", tmp_path / "sb.csv", tmp_path / "y.csv", "--student-columns", ""], "no column names given"
+    )
