@@ -20,6 +20,7 @@ __all__ = [
     "fitted_net",
     "fresh_module",
     "mlp_template",
+    "module_name",
     "module_of",
     "replaced_criterion",
     "sized_module_params",
@@ -198,8 +199,8 @@ def sized_module_params(template, n_features, n_classes, prefix="module"):
     return {prefix + key[len("module") :]: value for key, value in params.items()}
 
 
-def _module_name(net):
-    """The name of a skorch net's module (class or instance) for messages."""
+def module_name(net):
+    """The name of a skorch net's (or template's) module, class or instance, for messages."""
     return getattr(net.module, "__name__", type(net.module).__name__)
 
 
@@ -216,7 +217,7 @@ def fit_seeded(net, batch, y, seed):
     n_rows = len(y)
     if net.batch_size is None:  # skorch's own loop would read it as batches of single rows, the fast one as one batch
         raise ValueError(
-            f"batch_size=None in the skorch template of {_module_name(net)} is ambiguous; pass -1 for one batch of "
+            f"batch_size=None in the skorch template of {module_name(net)} is ambiguous; pass -1 for one batch of "
             "every row, or a positive batch size."
         )
     with seeded(seed, net.device):
@@ -224,7 +225,7 @@ def fit_seeded(net, batch, y, seed):
         dtype = module_dtype(net.module_)
         if dtype != torch.float32:
             raise ValueError(
-                f"The module of the skorch template of {_module_name(net)} holds {dtype} parameters; the library "
+                f"The module of the skorch template of {module_name(net)} holds {dtype} parameters; the library "
                 "trains its nets on float32 inputs, so their modules must be float32 too: build the module in "
                 "float32 (module.float(), or torch.set_default_dtype(torch.float32) before fitting)."
             )

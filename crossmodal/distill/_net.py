@@ -25,7 +25,13 @@ from skorch.utils import to_numpy
 from crossmodal._utils.compat import _check_sample_weight
 from crossmodal._utils.labels import labelled_cross_entropy
 from crossmodal._utils.module_pickling import FittedModuleReferenceMixin
-from crossmodal._utils.skorch_helpers import fit_seeded, fresh_module, replaced_criterion, sized_module_params
+from crossmodal._utils.skorch_helpers import (
+    fit_seeded,
+    fresh_module,
+    module_name,
+    replaced_criterion,
+    sized_module_params,
+)
 from crossmodal._utils.tight_loop import TightLoopMixin
 from crossmodal._utils.torch_helpers import module_dtype
 from crossmodal.distill._features import FeatureTap, feature_layer
@@ -185,9 +191,9 @@ def as_distillation_net(template, n_features, n_classes, device, **loss_params):
             f"{type(template).__name__}. Subclasses are not supported because the distiller "
             "rebuilds the net with its own loss."
         )
+    module = module_name(template)
     replaced = replaced_criterion(template)
     if replaced:
-        module = getattr(template.module, "__name__", type(template.module).__name__)
         warnings.warn(
             f"The skorch template of {module} sets {', '.join(replaced)}; the distiller trains it on "
             "cross-entropy from the module's logits (plus the distillation term for the student) and ignores "
@@ -204,7 +210,6 @@ def as_distillation_net(template, n_features, n_classes, device, **loss_params):
     params["criterion"] = torch.nn.CrossEntropyLoss
     own = params.get("device")
     if device is not None and own not in (None, "cpu") and str(own) != str(device):
-        module = getattr(template.module, "__name__", type(template.module).__name__)
         warnings.warn(
             f"The skorch template of {module} sets device={own!r}; the distiller trains it on its own device "
             f"({str(device)!r}, from its device parameter) and ignores that setting. Set the distiller's device "

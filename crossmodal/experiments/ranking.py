@@ -267,17 +267,16 @@ def run(out_dir, *, runs=None, seed=0, jobs=None, quick=False, progress=False):
     frames = []
     used = {name: {**SETTINGS[name], **(dict(epochs=QUICK["epochs"]) if quick else {})} for name in DATASETS}
     for name in DATASETS:
-        extra = dict(epochs=used[name]["epochs"]) if quick else {}
         frames.append(
             run_dataset(
                 name,
                 ratios=ratios,
                 runs=out.runs,
                 seed=seed,
+                epochs=used[name]["epochs"],
                 n_repeats=n_repeats,
                 jobs=jobs,
                 progress=progress,
-                **extra,
             )
         )
     frame = pd.concat(frames, ignore_index=True)

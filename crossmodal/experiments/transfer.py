@@ -78,9 +78,10 @@ def students_for(settings, max_epochs=None):
     caps every student's epochs (``--quick``).
     """
 
+    settings = _capped(settings, max_epochs)
+
     def epochs(name):
-        value = int(settings[name]["epochs"])
-        return (value if max_epochs is None else min(value, int(max_epochs)),)
+        return (int(settings[name]["epochs"]),)
 
     stack = [Student("labels", "none", 1.0, 1.0, epochs("labels"))]
     for name in STUDENTS[1:]:
@@ -209,16 +210,19 @@ def run(out_dir, *, runs=None, seed=0, jobs=None, quick=False, progress=False):
     return out.result(write_report(out, frame, DATASETS, settings_as_trained(reduced["max_epochs"])), frame=frame)
 
 
-def settings_as_trained(max_epochs=None):
-    """:data:`SETTINGS` with every student's epochs capped at ``max_epochs`` (``--quick``), as the report shows."""
+def _capped(settings, max_epochs):
+    """One dataset's ``settings`` with every student's epochs capped at ``max_epochs`` (None: as they are)."""
     if max_epochs is None:
-        return SETTINGS
+        return settings
     return {
-        name: {
-            student: {**chosen, "epochs": min(int(chosen["epochs"]), int(max_epochs))} for student, chosen in by.items()
-        }
-        for name, by in SETTINGS.items()
+        student: {**chosen, "epochs": min(int(chosen["epochs"]), int(max_epochs))}
+        for student, chosen in settings.items()
     }
+
+
+def settings_as_trained(max_epochs=None):
+    """:data:`SETTINGS` as the students train them, epochs capped at ``max_epochs`` (``--quick``), for the report."""
+    return {name: _capped(by, max_epochs) for name, by in SETTINGS.items()}
 
 
 def _search(argv=None):  # pragma: no cover - the search behind SETTINGS
